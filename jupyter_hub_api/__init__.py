@@ -1,0 +1,31 @@
+"""Hub API for JupyterLab: turn a trained model into a live REST inference API.
+
+This package holds every Python part of the product, one subpackage each:
+``server`` (the Jupyter Server extension), ``cli`` (the ``hub`` command), ``project``
+(scaffolding and validation), ``build`` (blob store, environments, build records),
+``platform`` (control plane, gateway and engines) and ``client`` (HTTP client of the platform).
+The worker runtime is the top-level ``hub`` package.
+"""
+
+try:
+    from ._version import __version__
+except ImportError:  # pragma: no cover - only before the first build
+    import warnings
+
+    warnings.warn("Importing 'jupyter_hub_api' outside a proper installation.", stacklevel=2)
+    __version__ = "dev"
+
+
+def _jupyter_labextension_paths():
+    return [{"src": "labextension", "dest": "jupyter-hub-api"}]
+
+
+def _jupyter_server_extension_points():
+    return [{"module": "jupyter_hub_api"}]
+
+
+def _load_jupyter_server_extension(server_app):
+    """Register the ``/hub-api/`` handlers with the Jupyter server."""
+    from .server.extension import load_extension
+
+    load_extension(server_app)

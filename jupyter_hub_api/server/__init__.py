@@ -1,0 +1,1 @@
+"""The Jupyter Server extension: a thin HTTP layer under ``/hub-api/`` over the ``hub`` CLI."""
