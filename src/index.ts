@@ -3,7 +3,11 @@ import {
   JupyterFrontEnd,
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
-import { ICommandPalette, MainAreaWidget, WidgetTracker } from '@jupyterlab/apputils';
+import {
+  ICommandPalette,
+  MainAreaWidget,
+  WidgetTracker
+} from '@jupyterlab/apputils';
 import { ILauncher } from '@jupyterlab/launcher';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 
@@ -32,7 +36,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
     });
 
     app.commands.addCommand(CommandIDs.openStatus, {
-      label: args => (args.isLauncher ? trans.__('Hub API') : trans.__('Open Hub API')),
+      label: args =>
+        args.isLauncher ? trans.__('Hub API') : trans.__('Open Hub API'),
       caption: trans.__('Turn a trained model into a live REST inference API'),
       icon: args => (args.isPalette ? undefined : hubIcon),
       execute: async () => {
@@ -52,10 +57,20 @@ const plugin: JupyterFrontEndPlugin<void> = {
       }
     });
 
-    launcher?.add({ command: CommandIDs.openStatus, category: LAUNCHER_CATEGORY, rank: 0 });
-    palette?.addItem({ command: CommandIDs.openStatus, category: LAUNCHER_CATEGORY });
+    launcher?.add({
+      command: CommandIDs.openStatus,
+      category: LAUNCHER_CATEGORY,
+      rank: 0
+    });
+    palette?.addItem({
+      command: CommandIDs.openStatus,
+      category: LAUNCHER_CATEGORY
+    });
     if (restorer) {
-      void restorer.restore(tracker, { command: CommandIDs.openStatus, name: () => 'hub-api' });
+      void restorer.restore(tracker, {
+        command: CommandIDs.openStatus,
+        name: () => 'hub-api'
+      });
     }
   }
 };

@@ -1,4 +1,8 @@
-import { ITranslator, nullTranslator, TranslationBundle } from '@jupyterlab/translation';
+import {
+  ITranslator,
+  nullTranslator,
+  TranslationBundle
+} from '@jupyterlab/translation';
 import { Widget } from '@lumino/widgets';
 
 import { HubApiError, requestAPI } from './request';
@@ -18,15 +22,23 @@ export interface IHandshake {
  * Ask the server extension for its versions and compare them with the frontend's.
  */
 export async function handshake(
-  fetchStatus: () => Promise<IServerStatus> = () => requestAPI<IServerStatus>('status')
+  fetchStatus: () => Promise<IServerStatus> = () =>
+    requestAPI<IServerStatus>('status')
 ): Promise<IHandshake> {
   let server: IServerStatus;
   try {
     server = await fetchStatus();
   } catch (error) {
     const message =
-      error instanceof HubApiError ? error.message : `Unexpected error: ${String(error)}`;
-    return { ok: false, frontend: FRONTEND_VERSION, server: null, problem: message };
+      error instanceof HubApiError
+        ? error.message
+        : `Unexpected error: ${String(error)}`;
+    return {
+      ok: false,
+      frontend: FRONTEND_VERSION,
+      server: null,
+      problem: message
+    };
   }
   if (server.server_extension !== FRONTEND_VERSION) {
     return {
@@ -100,7 +112,11 @@ export class StatusPanel extends Widget {
         trans.__('Server extension'),
         result.server?.server_extension ?? trans.__('unavailable')
       ],
-      ['cli', trans.__('hub CLI'), result.server?.cli ?? trans.__('unavailable')]
+      [
+        'cli',
+        trans.__('hub CLI'),
+        result.server?.cli ?? trans.__('unavailable')
+      ]
     ];
     for (const [key, label, value] of rows) {
       const tr = document.createElement('tr');

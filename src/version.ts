@@ -1,5 +1,4 @@
 // The frontend's own version, read from package.json when the bundle is built.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 declare const require: (id: string) => any;
 
 /** Version of this frontend extension. */
