@@ -8,7 +8,8 @@ can be tried in a notebook before any build: ``inference_handler("some input", N
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 __all__ = ["hub_handler", "registered_handlers"]
 

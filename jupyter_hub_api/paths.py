@@ -11,8 +11,8 @@ Layout (see ARCHITECTURE.md)::
 
 from __future__ import annotations
 
-import os
 import getpass
+import os
 from pathlib import Path
 
 import platformdirs

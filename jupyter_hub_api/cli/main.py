@@ -51,7 +51,9 @@ class HubGroup(click.Group):
 
 
 @click.group(cls=HubGroup, context_settings=CONTEXT_SETTINGS)
-@click.version_option(__version__, "-V", "--version", prog_name="hub", message="%(prog)s %(version)s")
+@click.version_option(
+    __version__, "-V", "--version", prog_name="hub", message="%(prog)s %(version)s"
+)
 def cli() -> None:
     """Turn a trained model into a live REST inference API.
 

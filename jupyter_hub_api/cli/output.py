@@ -18,8 +18,9 @@ import json
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
@@ -86,7 +87,9 @@ class Output:
             target = self.err_console if stream == "stderr" else self.console
             target.print(f"  [dim]{_escape(line)}[/]")
 
-    def progress(self, done: int, total: int, step: str | None = None, bytes_: bool = False) -> None:
+    def progress(
+        self, done: int, total: int, step: str | None = None, bytes_: bool = False
+    ) -> None:
         """Progress of the current step (``done`` of ``total`` items, or bytes)."""
         step = step or self._current_step or ""
         if self.json_mode:
@@ -96,7 +99,9 @@ class Output:
             return
         if self._progress is None:
             columns = [TextColumn("  {task.description}"), BarColumn()]
-            columns += [DownloadColumn()] if bytes_ else [TextColumn("{task.completed}/{task.total}")]
+            columns += (
+                [DownloadColumn()] if bytes_ else [TextColumn("{task.completed}/{task.total}")]
+            )
             columns += [TimeRemainingColumn()]
             self._progress = Progress(*columns, console=self.console, transient=True)
             self._progress.start()
