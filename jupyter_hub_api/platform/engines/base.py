@@ -1,0 +1,154 @@
+"""The engine interface: how the platform runs a deployed API version.
+
+The platform (control plane + gateway) only ever talks to an :class:`Engine`. An engine receives
+the description of one deployed version (:class:`VersionSpec`), loads it into workers on demand,
+runs invocations and reports what the handler printed through :attr:`Engine.on_log`.
+
+Contract details a caller must know:
+
+- ``invoke`` never raises for anything the user's code does: a handler that raises, hangs, kills
+  its process, fails at import or returns something JSON cannot carry all come back as an
+  :class:`InvocationResult` with a ``status`` and an ``error_type``/``error_message``. It raises
+  :class:`UnknownVersionError` only for a ``version_id`` that was never deployed (or was
+  undeployed).
+- ``output_json`` holds the handler's result already encoded as JSON (UTF-8, strict: no NaN), so
+  the gateway can splice it into its envelope without decoding it again.
+- The gateway maps ``status`` to HTTP: ok 200, error 500, crashed 502, timeout 504. A result with
+  ``error_type == "InvalidJSON"`` means the request body was not JSON (400).
+  ``error_type == "LoadError"`` means the API could not be loaded (its ``main.py`` failed at
+  import, has no ``@hub_handler``, or its model folder is missing); the message says which.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from jupyter_hub_api.errors import HubError
+
+__all__ = [
+    "Engine",
+    "InvocationResult",
+    "LogCallback",
+    "UnknownVersionError",
+    "VersionSpec",
+]
+
+#: ``on_log(version_id, invocation_id, stream, line)``: ``invocation_id`` is ``None`` for what
+#: the module printed at import (or a background thread printed between invocations);
+#: ``stream`` is ``"stdout"`` or ``"stderr"``; ``line`` has no trailing newline.
+LogCallback = Callable[[str, "str | None", str, str], None]
+
+InvocationStatus = Literal["ok", "error", "crashed", "timeout"]
+
+
+@dataclass
+class VersionSpec:
+    """One deployed version of one API: everything an engine needs to run it."""
+
+    version_id: str  # unique, e.g. "<api_id>:<build_id[:12]>"
+    api: str  # "<user>/<api-name>", for logs and messages
+    src_dir: Path  # the working directory of the workers, and first on their sys.path
+    model_dir: Path  # exposed to the handler as the MODEL_DIR environment variable
+    python: Path  # interpreter of the API's environment (must be able to import `hub`)
+    env: dict[str, str] = field(default_factory=dict)  # extra environment variables
+    timeout_seconds: float = 30.0  # per invocation; past it: status "timeout", worker replaced
+    min_workers: int = 0  # kept loaded even when idle (0 = scale to zero)
+    max_workers: int = 1  # concurrent requests beyond this wait in a FIFO queue
+    idle_seconds: float = 300.0  # a worker idle this long stops (down to min_workers)
+    load_timeout_seconds: float = 600.0  # importing main.py longer than this is a load error
+
+
+@dataclass
+class InvocationResult:
+    """The outcome of one invocation.
+
+    ``duration_ms`` is the time the invocation spent in a worker (sending the request to the
+    handler's answer), ``wait_ms`` the time before that spent waiting for a free worker,
+    including a cold start (``cold_start`` is then true).
+    """
+
+    status: InvocationStatus
+    output_json: bytes | None = None
+    error_type: str | None = None
+    error_message: str | None = None  # one or two sentences; the traceback goes to on_log
+    duration_ms: float = 0.0
+    wait_ms: float = 0.0
+    cold_start: bool = False
+
+    @property
+    def ok(self) -> bool:
+        """True when the handler answered (``output_json`` is then set)."""
+        return self.status == "ok"
+
+
+class UnknownVersionError(HubError):
+    """The engine has no deployed version with this id."""
+
+    def __init__(self, version_id: str) -> None:
+        super().__init__(
+            f"No deployed API version {version_id!r} in this engine.",
+            type="not_found",
+            status=404,
+            exit_code=1,
+        )
+        self.version_id = version_id
+
+
+class Engine(ABC):
+    """Runs deployed API versions. All methods are called from the platform's event loop."""
+
+    #: Set by the platform to receive what handlers print, line by line, as it happens.
+    on_log: LogCallback | None = None
+
+    @abstractmethod
+    async def start(self) -> None:
+        """Prepare the engine (called once, before any deploy)."""
+
+    @abstractmethod
+    async def stop(self) -> None:
+        """Stop every worker of every version (whole process groups) and forget them."""
+
+    @abstractmethod
+    async def deploy(self, spec: VersionSpec) -> None:
+        """Register a version; start ``min_workers`` workers in the background (none if 0).
+
+        Deploying an id that is already deployed replaces its spec for workers started later.
+        """
+
+    @abstractmethod
+    async def warm(self, version_id: str) -> dict:
+        """Make sure at least one worker is loaded, waiting for the import if needed.
+
+        Returns :meth:`status` plus ``load_seconds`` (how long the load this call waited for
+        took; 0.0 when a worker was already loaded). When the load fails, ``state`` is
+        ``"failed"`` and ``load_error`` says why; it does not raise.
+        """
+
+    @abstractmethod
+    async def invoke(self, version_id: str, body: bytes, invocation_id: str) -> InvocationResult:
+        """Run the handler on ``body`` (the raw JSON request body) and return its result.
+
+        Starts a worker when none is loaded and waits for it (a cold start never fails the
+        waking request); queues the request, first come first served, when every worker is busy.
+        """
+
+    @abstractmethod
+    async def undeploy(self, version_id: str, drain: bool = True) -> None:
+        """Remove a version and stop its workers.
+
+        With ``drain``, requests already running or queued finish first; without, they end
+        with status ``"crashed"``.
+        """
+
+    @abstractmethod
+    def status(self, version_id: str) -> dict:
+        """``{"state": "cold|loading|ready|failed", "workers": n, "busy": n, "queued": n,
+        "load_error": str | None}``."""
+
+    def versions(self) -> list[str]:
+        """The ids of the deployed versions."""
+        return []
