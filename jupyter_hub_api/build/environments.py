@@ -1,0 +1,347 @@
+"""Python environments for APIs, made once per (Python version, requirements) and then reused.
+
+An environment lives in ``paths.envs_dir()/<key>`` where ``key = environment_key(python,
+requirements)``: the sha256 of the Python ``major.minor`` and the *normalised* requirements. A
+build whose requirements did not change finds its environment there and installs nothing.
+
+Making one is atomic: the environment is created in ``envs/.tmp-<key>-<pid>`` and renamed to its
+key only when the install succeeded, so an interrupted or failed install never leaves a
+half-made environment under a real key. ``uv`` (a dependency of this package) creates it
+(``uv venv --relocatable``, so the rename does not break its scripts) and installs into it,
+fast because it links packages from its user cache; plain ``venv`` + ``pip`` is the fallback.
+
+Every environment also sees the **runtime**: a folder that holds only the top-level ``hub``
+package (copied, by content hash, to ``$HUB_HOME/runtime/<hash>/``) is put on its path by a
+``_hub_runtime.pth`` file in its site-packages, never the product's own dependencies.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from .. import paths
+from ..errors import UsageError, WorkError
+from ..project.requirements import normalise_requirements
+
+# Bump when the way environments are made changes, so old ones are not reused by mistake.
+ENV_FORMAT = "hub-env-1"
+MARKER = "hub-env.json"
+RUNTIME_PTH = "_hub_runtime.pth"
+_VERSION_RE = re.compile(r"^3\.\d{1,2}$")
+
+
+@dataclass(frozen=True)
+class Environment:
+    """A ready Python environment.
+
+    ``key`` names it, ``path`` is its folder, ``python`` the interpreter inside it (run the
+    worker with that), ``version`` the Python ``major.minor`` and ``reused`` says whether it
+    already existed (nothing was installed).
+    """
+
+    key: str
+    path: Path
+    python: Path
+    version: str
+    requirements: str
+    reused: bool
+
+
+def current_python() -> str:
+    """The running interpreter's ``major.minor``, the default Python of a project."""
+    return f"{sys.version_info.major}.{sys.version_info.minor}"
+
+
+def environment_key(python: str, requirements: str) -> str:
+    """The key of the environment for Python ``python`` (``"3.11"``) and a requirements text."""
+    normalised = normalise_requirements(requirements)
+    payload = f"{ENV_FORMAT}\npython {python}\n{normalised}"
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def ensure_environment(python: str, requirements: str, out=None) -> Environment:
+    """Return the environment for ``python`` + ``requirements``, making it if needed.
+
+    ``out`` (a ``cli.output.Output``) receives the installer's lines as ``log`` events. Raises
+    :class:`UsageError` when that Python is not installed here or a requirement cannot be
+    resolved (with the resolver's own message, shortened), :class:`WorkError` when the install
+    fails otherwise. Ctrl-C while installing leaves nothing behind.
+    """
+    python = str(python)
+    if not _VERSION_RE.match(python):
+        raise UsageError(
+            f"Python version {python!r} is not of the form major.minor.",
+            type="bad_config",
+            field="python",
+            hint='Set "python" in hub_config.json to e.g. "3.11".',
+        )
+    normalised = normalise_requirements(requirements)
+    key = environment_key(python, normalised)
+    root = paths.envs_dir()
+    final = root / key
+    if (final / MARKER).is_file():
+        env = _describe(final, key, python, normalised, reused=True)
+        install_runtime(env)
+        return env
+
+    root.mkdir(parents=True, exist_ok=True)
+    _sweep_stale_tmp(root)
+    interpreter = find_interpreter(python)
+    tmp = root / f".tmp-{key[:16]}-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        _create(tmp, interpreter, normalised, out)
+        (tmp / MARKER).write_text(
+            json.dumps(
+                {
+                    "key": key,
+                    "python": python,
+                    "requirements": normalised,
+                    "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                    "format": ENV_FORMAT,
+                },
+                indent=2,
+            )
+        )
+        try:
+            os.rename(tmp, final)
+        except OSError:
+            # Another build made the same environment meanwhile: use theirs, drop ours.
+            if not (final / MARKER).is_file():
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    env = _describe(final, key, python, normalised, reused=False)
+    install_runtime(env)
+    return env
+
+
+def find_interpreter(python: str) -> str:
+    """The path of an installed Python ``major.minor`` interpreter, or a clear UsageError."""
+    if python == current_python():
+        return sys.executable
+    uv = _uv_bin()
+    found = None
+    if uv:
+        proc = subprocess.run(  # noqa: S603 - argv list, no shell
+            [uv, "python", "find", "--system", "--no-project", python],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "UV_PYTHON_DOWNLOADS": "never", "NO_COLOR": "1"},
+        )
+        if proc.returncode == 0 and proc.stdout.strip():
+            found = proc.stdout.strip().splitlines()[-1]
+    else:
+        found = shutil.which(f"python{python}")
+    if not found:
+        raise UsageError(
+            f"Python {python} is not installed on this machine.",
+            type="python_unavailable",
+            field="python",
+            hint=f'Install Python {python}, or set "python" in hub_config.json to '
+            f'"{current_python()}" (the Python running hub).',
+        )
+    return found
+
+
+def site_packages(env_path: Path) -> Path:
+    """The site-packages folder of the environment at ``env_path``."""
+    found = sorted((env_path / "lib").glob("python3*/site-packages"))
+    if not found:
+        raise WorkError(f"The environment {env_path} has no site-packages folder.")
+    return found[0]
+
+
+def runtime_dir() -> Path:
+    """A folder holding only the ``hub`` runtime package, versioned by its content.
+
+    The running ``hub`` package is copied to ``$HUB_HOME/runtime/<hash>/hub`` (once per
+    content), so environments made earlier keep working while the product is upgraded.
+    """
+    import hub
+
+    source = Path(hub.__file__).resolve().parent
+    files = sorted(p for p in source.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+    digest = hashlib.sha256()
+    for f in files:
+        digest.update(str(f.relative_to(source)).encode() + b"\0" + f.read_bytes() + b"\0")
+    target = paths.hub_home() / "runtime" / digest.hexdigest()[:16]
+    if not (target / "hub" / "__init__.py").is_file():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=".tmp-"))
+        try:
+            for f in files:
+                dest = tmp / "hub" / f.relative_to(source)
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(f, dest)
+            try:
+                os.rename(tmp, target)
+            except OSError:
+                if not (target / "hub" / "__init__.py").is_file():
+                    raise
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+def install_runtime(env: Environment) -> None:
+    """Point the environment's ``_hub_runtime.pth`` at the current runtime folder (atomically)."""
+    pth = site_packages(env.path) / RUNTIME_PTH
+    line = f"{runtime_dir()}\n"
+    try:
+        if pth.read_text() == line:
+            return
+    except FileNotFoundError:
+        pass
+    tmp = pth.with_name(f".{RUNTIME_PTH}.{os.getpid()}")
+    tmp.write_text(line)
+    os.replace(tmp, pth)
+
+
+# -- making an environment ------------------------------------------------------------------
+
+
+def _describe(path: Path, key: str, python: str, reqs: str, reused: bool) -> Environment:
+    return Environment(
+        key=key,
+        path=path,
+        python=path / "bin" / "python",
+        version=python,
+        requirements=reqs,
+        reused=reused,
+    )
+
+
+def _uv_bin() -> str | None:
+    try:
+        import uv
+
+        return uv.find_uv_bin()
+    except (ImportError, FileNotFoundError):
+        return shutil.which("uv")
+
+
+def _create(tmp: Path, interpreter: str, requirements: str, out) -> None:
+    uv = _uv_bin()
+    env = {**os.environ, "NO_COLOR": "1", "UV_NO_PROGRESS": "1", "UV_PYTHON_DOWNLOADS": "never"}
+    env.pop("VIRTUAL_ENV", None)  # the installer must target the new env, not the caller's
+    if uv:
+        _run([uv, "venv", "--quiet", "--relocatable", "--python", interpreter, str(tmp)], env, out)
+    else:
+        _run([interpreter, "-m", "venv", str(tmp)], env, out)
+    if not requirements.strip():
+        return
+    req_file = tmp / "hub-requirements.txt"
+    req_file.write_text(requirements)
+    if uv:
+        argv = [uv, "pip", "install", "--python", str(tmp / "bin" / "python"), "-r", str(req_file)]
+    else:
+        argv = [
+            str(tmp / "bin" / "python"),
+            "-m",
+            "pip",
+            "install",
+            "--no-input",
+            "-r",
+            str(req_file),
+        ]
+    _run(argv, env, out, installing=True)
+
+
+def _run(argv: list[str], env: dict, out, installing: bool = False) -> None:
+    """Run ``argv``, streaming its merged output to ``out`` as log lines; raise on failure."""
+    lines: list[str] = []
+    proc = subprocess.Popen(  # noqa: S603 - argv list, no shell
+        argv,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        errors="replace",
+        env=env,
+    )
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            line = line.rstrip("\n")
+            lines.append(line)
+            if out is not None and line.strip():
+                out.log(line, stream="stderr" if installing else "stdout")
+        code = proc.wait()
+    except BaseException:
+        # Ctrl-C or an error: stop the installer before the caller removes its folder.
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        raise
+    if code != 0:
+        raise _install_error(lines, installing)
+
+
+_UNRESOLVABLE = (
+    "no solution found",
+    "not found in the package registry",
+    "resolutionimpossible",
+    "no matching distribution found",
+    "could not find a version that satisfies",
+)
+
+
+def _install_error(lines: list[str], installing: bool) -> Exception:
+    text = "\n".join(lines)
+    short = _shorten(lines)
+    if installing and any(marker in text.lower() for marker in _UNRESOLVABLE):
+        return UsageError(
+            f"A requirement cannot be resolved: {short}",
+            type="unresolvable_requirements",
+            field="src/requirements.txt",
+            hint="Fix the package name or version in src/requirements.txt and build again.",
+        )
+    return WorkError(
+        f"Preparing the Python environment failed: {short}",
+        type="environment_failed",
+        hint="Read the installer's output above, fix src/requirements.txt, and build again.",
+    )
+
+
+def _shorten(lines: list[str], limit: int = 400) -> str:
+    """The installer's message on one line: box-drawing and blank lines dropped."""
+    kept = []
+    for line in lines:
+        cleaned = re.sub(r"[×╰─▶│├┬┼└┐┌┘]+", " ", line).strip()
+        if cleaned and not cleaned.lower().startswith(("using ", "resolved ", "creating ")):
+            kept.append(cleaned)
+    text = " ".join(kept) or "the installer gave no message"
+    text = re.sub(r"\s+", " ", text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _sweep_stale_tmp(root: Path) -> None:
+    """Remove temporary environments of builds that died without cleaning up (e.g. SIGKILL)."""
+    for tmp in root.glob(".tmp-*"):
+        pid = tmp.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
