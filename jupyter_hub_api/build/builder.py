@@ -1,0 +1,192 @@
+"""``hub build``: validate a project, store its files, prepare its environment, record the build.
+
+The steps (each a named step of the command's output):
+
+1. ``validate`` — hub_config.json against its schema, exactly one ``@hub_handler`` in
+   ``src/main.py`` (read with ``ast``, not imported), requirements that parse;
+2. ``store-files`` — every file of ``src/`` and ``model/`` into the blob store; unchanged files
+   are recognised by a stat cache and neither re-read nor copied;
+3. ``environment`` — the Python environment, reused when Python + requirements did not change;
+4. ``record`` — the immutable build record, then ``.hub/last-build`` points at it (last, so an
+   interruption at any moment leaves the previous good build in place);
+5. ``image`` (with ``--image``) — ``docker build`` when an engine answers, else a plain note.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .. import paths
+from ..project.config import load_config
+from ..project.files import walk_files
+from ..project.handler_check import find_handler
+from ..project.locate import project_root
+from ..project.requirements import normalise_requirements
+from . import docker, records
+from .blobstore import BlobStore
+from .environments import current_python, ensure_environment, runtime_dir
+from .statcache import StatCache
+
+# Emit at most one progress event per this many bytes hashed (plus one per file), so a large
+# model does not flood the log panel.
+PROGRESS_EVERY = 32 * 1024 * 1024
+
+
+@dataclass
+class StoreReport:
+    """What storing a folder's files did."""
+
+    entries: list[dict] = field(default_factory=list)
+    total_bytes: int = 0
+    bytes_written: int = 0
+    files_hashed: int = 0
+
+
+@dataclass
+class Project:
+    """A validated project: its folder, completed config, handler name and requirements."""
+
+    root: Path
+    config: dict
+    handler: str
+    requirements: str
+
+
+def validate_project(path: Path | str | None = None) -> Project:
+    """Check a project folder without building it; raises :class:`UsageError` on a problem."""
+    root = project_root(path)
+    config = load_config(root, default_python=current_python())
+    handler = find_handler(root / "src" / "main.py")
+    req_file = root / "src" / "requirements.txt"
+    text = req_file.read_text(encoding="utf-8") if req_file.is_file() else ""
+    requirements = normalise_requirements(text)
+    return Project(root=root, config=config, handler=handler, requirements=requirements)
+
+
+def run_build(path: Path | str | None, out, image: bool = False) -> dict:
+    """Build the project at ``path`` (default: the current folder); return the result fields.
+
+    The result holds ``build_id``, ``project``, ``name``, ``version``, ``env_key``,
+    ``env_reused``, ``code_changed``, ``model_bytes_written``, ``code_bytes_written``,
+    ``model_bytes``, ``files_hashed``, ``image`` and ``seconds``; the record itself is under
+    ``record``.
+    """
+    started = time.monotonic()
+    with out.step("validate", "Checking the project"):
+        project = validate_project(path)
+        out.info(
+            f"  {project.config['name']} {project.config['version']}, Python "
+            f"{project.config['python']}, handler {project.handler}()"
+        )
+
+    store = BlobStore(paths.blobs_dir())
+    cache = StatCache(project.root / ".hub" / "stat-cache.json")
+    with out.step("store-files", "Storing code and model files"):
+        code = _store_folder(project.root / "src", "src", store, cache, out)
+        model = _store_folder(project.root / "model", "model", store, cache, out)
+        cache.save()
+        out.info(
+            f"  model: {len(model.entries)} file(s), {_human(model.total_bytes)}, "
+            f"{_human(model.bytes_written)} written; code: {len(code.entries)} file(s)"
+        )
+
+    with out.step("environment", "Preparing the Python environment"):
+        env = ensure_environment(project.config["python"], project.requirements, out)
+        out.info(
+            f"  {'reused' if env.reused else 'created'} environment {env.key[:12]} "
+            f"(Python {env.version})"
+        )
+
+    with out.step("record", "Recording the build"):
+        previous = records.last_build(project.root)
+        record = records.make_record(
+            project.config,
+            {"key": env.key, "python": env.version, "requirements": env.requirements},
+            code.entries,
+            model.entries,
+        )
+        record = records.save_build(record)
+        records.set_last_build(project.root, record["build_id"])
+        code_changed = previous is None or _manifest(previous["code"]) != _manifest(record["code"])
+
+    image_tag = None
+    image_note = None
+    if image:
+        with out.step("image", "Building the Docker image"):
+            ok, reason = docker.engine_available()
+            if ok:
+                image_tag = docker.build_image(project.root, record, runtime_dir(), out)
+            else:
+                image_note = f"Skipped the Docker image: {reason}."
+                out.info(f"  {image_note}")
+
+    return {
+        "build_id": record["build_id"],
+        "project": str(project.root),
+        "name": record["name"],
+        "version": record["version"],
+        "handler": project.handler,
+        "env_key": env.key,
+        "env_path": str(env.path),
+        "env_reused": env.reused,
+        "code_changed": code_changed,
+        "model_bytes": model.total_bytes,
+        "model_bytes_written": model.bytes_written,
+        "code_bytes_written": code.bytes_written,
+        "files_hashed": code.files_hashed + model.files_hashed,
+        "image": image_tag,
+        "image_skipped": image_note,
+        "seconds": round(time.monotonic() - started, 3),
+        "record": record,
+    }
+
+
+def _store_folder(folder: Path, label: str, store: BlobStore, cache: StatCache, out) -> StoreReport:
+    report = StoreReport()
+    if not folder.is_dir():
+        return report
+    files = []
+    for rel, path in walk_files(folder, label=f"{label}/"):
+        st = path.stat()
+        files.append((rel, path, st))
+        report.total_bytes += st.st_size
+    done = 0
+    last_emitted = 0
+
+    def advance(n: int) -> None:
+        nonlocal done, last_emitted
+        done += n
+        if done - last_emitted >= PROGRESS_EVERY:
+            last_emitted = done
+            out.progress(done, report.total_bytes, step=f"hash-{label}", bytes_=True)
+
+    for rel, path, st in files:
+        known = cache.lookup(path, st)
+        if known is None:
+            report.files_hashed += 1
+        sha, size, written = store.put_file(path, progress=advance, known_sha=known)
+        if known is not None:
+            advance(size)
+        cache.record(path, st, sha)
+        report.bytes_written += written
+        report.entries.append({"path": rel, "sha256": sha, "size": size})
+    if files:
+        out.progress(report.total_bytes, report.total_bytes, step=f"hash-{label}", bytes_=True)
+    return report
+
+
+def _manifest(entries: list[dict]) -> list[tuple[str, str]]:
+    return sorted((e["path"], e["sha256"]) for e in entries)
+
+
+def _human(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n} B"
+
+
+__all__ = ["run_build", "validate_project", "Project", "StoreReport"]

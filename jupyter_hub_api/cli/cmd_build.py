@@ -1,0 +1,68 @@
+"""``hub build``: store the project's files, prepare its environment, record an immutable build."""
+
+from __future__ import annotations
+
+import signal
+
+import click
+
+from ..build.builder import run_build
+from ..errors import WorkError
+from .output import Output
+
+
+@click.command(
+    epilog="""\b
+Examples:
+  cd sentiment-analyser && hub build
+  hub build --deploy            # build, then deploy (same as hub build && hub deploy)
+  hub build --image --json ./sentiment-analyser"""
+)
+@click.argument("path", required=False, type=click.Path(path_type=str))
+@click.option("--deploy", "-d", is_flag=True, help="Deploy the build when it succeeds.")
+@click.option("--image", is_flag=True, help="Also build the Docker image (needs a Docker engine).")
+@click.option("--json", "json_mode", is_flag=True, help="Write JSON events, one per line.")
+def build(path: str | None, deploy: bool, image: bool, json_mode: bool) -> None:
+    """Build the project in PATH (default: the current folder).
+
+    Checks the project, stores model and code files by content (unchanged files are not copied
+    again), prepares the Python environment from src/requirements.txt (reused while it does not
+    change) and records a build that `hub deploy` runs. Run it in the folder that holds
+    hub_config.json.
+    """
+    out = Output(json_mode=json_mode)
+    click.get_current_context().obj = out
+    # A job runner cancels with SIGTERM: clean up exactly as for Ctrl-C.
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+
+    result = run_build(path, out, image=image)
+    record = result.pop("record")
+    deployed = None
+    if deploy:
+        try:
+            from ..client.deploy import deploy_build
+        except ImportError:
+            raise WorkError(
+                "Deploying is not available in this installation (jupyter_hub_api.client.deploy "
+                "is missing).",
+                type="deploy_unavailable",
+                hint=f"The build {result['build_id'][:12]} is ready; deploy it later with `hub deploy`.",
+            ) from None
+        deployed = deploy_build(record, out)
+    text = (
+        f"Built {result['name']} {result['version']}: build {result['build_id'][:12]} in "
+        f"{result['seconds']:.1f}s (environment {'reused' if result['env_reused'] else 'created'}, "
+        f"{'code changed' if result['code_changed'] else 'code unchanged'}, "
+        f"{result['model_bytes_written']} model bytes written)."
+    )
+    if result["image_skipped"]:
+        text += f"\n{result['image_skipped']}"
+    if not deploy:
+        text += "\nNext: hub deploy"
+    if deployed is not None:
+        result["deploy"] = deployed
+    out.result(text, **result)
+
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt

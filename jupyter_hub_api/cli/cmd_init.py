@@ -1,0 +1,60 @@
+"""``hub init``: scaffold a new project folder."""
+
+from __future__ import annotations
+
+import click
+
+from ..project.scaffold import DEFAULT_TEMPLATE, TEMPLATES, init_project
+from .output import Output
+
+
+@click.command(
+    epilog="""\b
+Examples:
+  hub init sentiment-analyser --template transformers --model-file ./sentiment_model
+  hub init iris --template sklearn --model-file model.joblib --dir ~/apis --json"""
+)
+@click.argument("name")
+@click.option(
+    "--template",
+    "-t",
+    type=click.Choice(TEMPLATES),
+    default=DEFAULT_TEMPLATE,
+    show_default=True,
+    help="Framework of the generated src/main.py.",
+)
+@click.option(
+    "--model-file",
+    "-m",
+    "model_files",
+    multiple=True,
+    type=click.Path(path_type=str),
+    help="File or folder to copy into model/ (repeat for several).",
+)
+@click.option(
+    "--dir",
+    "parent",
+    default=".",
+    type=click.Path(path_type=str),
+    help="Folder in which to create the project (default: the current folder).",
+)
+@click.option("--json", "json_mode", is_flag=True, help="Write JSON events, one per line.")
+def init(
+    name: str, template: str, model_files: tuple[str, ...], parent: str, json_mode: bool
+) -> None:
+    """Create the project folder NAME: Dockerfile, hub_config.json, model/, src/.
+
+    NAME is the API's name: lower-case letters, digits and '-', 1-63 characters, starting with
+    a letter. The folder must not exist yet.
+    """
+    out = Output(json_mode=json_mode)
+    click.get_current_context().obj = out
+    with out.step("init", f"Creating project {name} ({template} template)"):
+        result = init_project(name, template, list(model_files), parent, out=out)
+    lines = [f"Created {result['project']}"]
+    lines += [f"  {f}" for f in result["files"]]
+    lines += ["", "Next:", f"  cd {result['project']}"]
+    if not result["model_files"] and template != "blank":
+        lines.append("  copy your model into model/")
+    lines += ["  edit src/main.py and src/requirements.txt", "  hub build --deploy"]
+    out.result("\n".join(lines), **result)

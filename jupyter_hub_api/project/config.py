@@ -1,0 +1,149 @@
+"""Load and validate ``hub_config.json`` against the JSON Schema shipped in this package.
+
+Every command calls :func:`load_config`. A problem is reported with the field that is wrong
+(``runtime.max_workers``) and what to write instead, taken from the schema's descriptions and
+examples. Missing fields take their defaults, so a project of the hosted guide, whose config
+holds little more than a name and a version, works unchanged.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import json
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+import jsonschema
+
+from ..errors import UsageError
+
+CONFIG_FILE = "hub_config.json"
+
+
+@lru_cache(maxsize=1)
+def schema() -> dict:
+    """The JSON Schema of ``hub_config.json`` (``project/hub_config.schema.json``)."""
+    text = resources.files(__package__).joinpath("hub_config.schema.json").read_text()
+    return json.loads(text)
+
+
+def runtime_defaults() -> dict:
+    """The default ``runtime`` settings, from the schema."""
+    props = schema()["properties"]["runtime"]["properties"]
+    return {key: copy.deepcopy(spec["default"]) for key, spec in props.items() if "default" in spec}
+
+
+def default_config(name: str, python: str, version: str = "0.1.0") -> dict:
+    """The ``hub_config.json`` that ``hub init`` writes."""
+    return {"name": name, "version": version, "python": python, "runtime": runtime_defaults()}
+
+
+def load_config(project_dir: Path, default_python: str | None = None) -> dict:
+    """Read, validate and complete the project's ``hub_config.json``.
+
+    Returns the config with every default filled in (``python`` defaults to
+    ``default_python``). Raises :class:`UsageError` naming the field and the fix.
+    """
+    path = Path(project_dir) / CONFIG_FILE
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UsageError(
+            f"{path} does not exist.",
+            type="not_a_project",
+            hint="Run the command in the folder that holds hub_config.json.",
+        ) from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise UsageError(
+            f"hub_config.json is not valid JSON (line {err.lineno}, column {err.colno}: {err.msg}).",
+            type="bad_config",
+            hint="Fix the JSON syntax, e.g. a missing comma or quote.",
+        ) from None
+    return validate_config(data, default_python=default_python)
+
+
+def validate_config(data: object, default_python: str | None = None) -> dict:
+    """Validate a parsed config; return it completed with defaults (see :func:`load_config`)."""
+    validator = jsonschema.Draft202012Validator(schema())
+    errors = sorted(validator.iter_errors(data), key=lambda e: (len(e.path), list(e.path)))
+    if errors:
+        raise _explain(errors[0])
+    config = copy.deepcopy(data)
+    config["version"] = str(config["version"])
+    if default_python and "python" not in config:
+        config["python"] = default_python
+    runtime = {**runtime_defaults(), **config.get("runtime", {})}
+    config["runtime"] = runtime
+    if runtime["min_workers"] > runtime["max_workers"]:
+        raise UsageError(
+            f"hub_config.json: runtime.min_workers ({runtime['min_workers']}) is larger than "
+            f"runtime.max_workers ({runtime['max_workers']}).",
+            type="bad_config",
+            field="runtime.min_workers",
+            hint="Set min_workers to at most max_workers.",
+        )
+    return config
+
+
+def _explain(error: jsonschema.ValidationError) -> UsageError:
+    """Turn a schema error into one sentence: the field, what is wrong, what to write."""
+    field = ".".join(str(p) for p in error.path) or "(the whole file)"
+    spec = error.schema if isinstance(error.schema, dict) else {}
+    example = (spec.get("examples") or [None])[0]
+    described = spec.get("description")
+    fix = None
+    if error.validator == "required":
+        missing = error.message.split("'")[1] if "'" in error.message else "a field"
+        field = ".".join([*map(str, error.path), missing]) if error.path else missing
+        sub = schema()["properties"].get(missing, {})
+        example = (sub.get("examples") or [None])[0]
+        problem = "is missing"
+        fix = (
+            f'add "{missing}": {json.dumps(example)}' if example is not None else f'add "{missing}"'
+        )
+    elif error.validator == "additionalProperties":
+        known = sorted(spec.get("properties", {}))
+        extra = (
+            [k for k in error.instance if k not in known]
+            if isinstance(error.instance, dict)
+            else []
+        )
+        bad = extra[0] if extra else "?"
+        field = ".".join([*map(str, error.path), bad])
+        close = difflib.get_close_matches(bad, known, n=1)
+        problem = "is not a known setting"
+        fix = f"did you mean {close[0]!r}?" if close else f"known settings: {', '.join(known)}"
+    elif error.validator == "type":
+        expected = spec.get("type")
+        expected = " or ".join(expected) if isinstance(expected, list) else expected
+        problem = f"must be {_article(expected)} {expected}, not {json.dumps(error.instance)}"
+    elif error.validator == "pattern":
+        problem = f"has the value {json.dumps(error.instance)}, which is not allowed"
+    elif error.validator in ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"):
+        words = {
+            "minimum": "at least",
+            "exclusiveMinimum": "more than",
+            "maximum": "at most",
+            "exclusiveMaximum": "less than",
+        }
+        problem = f"must be {words[error.validator]} {error.validator_value}, not {error.instance}"
+    else:
+        problem = error.message
+    if fix is None:
+        fix = f"it is {described}" if described else "see the schema"
+        if example is not None:
+            fix += f", e.g. {json.dumps(example)}"
+    return UsageError(
+        f"hub_config.json: {field} {problem}.",
+        type="bad_config",
+        field=field,
+        hint=f"Fix: {fix}.",
+    )
+
+
+def _article(word: str | None) -> str:
+    return "an" if (word or "")[:1] in "aeiou" else "a"

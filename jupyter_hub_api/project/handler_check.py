@@ -1,0 +1,70 @@
+"""Find the ``@hub_handler`` function of ``src/main.py`` by reading its syntax tree.
+
+The file is parsed with :mod:`ast`, never imported, so checking a project does not load torch
+or the model. Exactly one top-level function must carry the decorator (``@hub_handler`` or
+``@hub.hub_handler``).
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+from ..errors import UsageError
+
+
+def find_handler(main_py: Path) -> str:
+    """Return the name of the one ``@hub_handler`` function in ``main_py``.
+
+    Raises :class:`UsageError` when the file is missing, does not parse, or has no handler or
+    more than one.
+    """
+    main_py = Path(main_py)
+    try:
+        source = main_py.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UsageError(
+            "src/main.py does not exist.",
+            type="no_handler",
+            hint="Create src/main.py with one function decorated with @hub_handler "
+            "(`hub init` writes a working one).",
+        ) from None
+    try:
+        tree = ast.parse(source, filename=str(main_py))
+    except SyntaxError as err:
+        raise UsageError(
+            f"src/main.py line {err.lineno}: {err.msg}.",
+            type="bad_handler",
+            hint="Fix the Python syntax error and build again.",
+        ) from None
+    found = [
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+        and any(_is_hub_handler(d) for d in node.decorator_list)
+    ]
+    if not found:
+        raise UsageError(
+            "src/main.py has no function decorated with @hub_handler.",
+            type="no_handler",
+            hint="Add `from hub import hub_handler` and put @hub_handler on the function that "
+            "answers requests: def inference_handler(inputs, context).",
+        )
+    if len(found) > 1:
+        where = ", ".join(f"{n.name} (line {n.lineno})" for n in found)
+        raise UsageError(
+            f"src/main.py has {len(found)} functions decorated with @hub_handler: {where}.",
+            type="two_handlers",
+            hint="Keep @hub_handler on exactly one function; an API has one handler.",
+        )
+    return found[0].name
+
+
+def _is_hub_handler(decorator: ast.expr) -> bool:
+    if isinstance(decorator, ast.Call):  # tolerate @hub_handler() as the same marker
+        decorator = decorator.func
+    if isinstance(decorator, ast.Name):
+        return decorator.id == "hub_handler"
+    if isinstance(decorator, ast.Attribute):
+        return decorator.attr == "hub_handler"
+    return False
