@@ -1,0 +1,365 @@
+"""The worker process of the local engine: ``python -m hub._worker --fd N --api user/name``.
+
+It runs in the API's own environment (stdlib and the ``hub`` package only), with the project's
+``src/`` folder as working directory and first on ``sys.path``, and ``MODEL_DIR`` set. It imports
+``main.py`` once, reports READY (or LOAD_FAILED with a clear message), then serves INVOKE frames
+one at a time until the engine closes the socket. See ``hub._protocol`` for the frames.
+
+What the user's code prints through ``sys.stdout``/``sys.stderr`` is sent as LOG frames on the
+protocol socket; what C code or subprocesses write to file descriptors 1 and 2 goes to pipes the
+engine reads. Neither can corrupt the protocol.
+"""
+
+from __future__ import annotations
+
+import faulthandler
+import importlib
+import io
+import json
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+
+from hub import _protocol as P
+from hub.context import Context
+
+# A line longer than this without a newline is sent anyway, so memory stays bounded.
+_MAX_PENDING = 64 * 1024
+
+
+class _Channel:
+    """The worker's end of the protocol socket; sends are serialised for user threads."""
+
+    def __init__(self, fd: int) -> None:
+        self.sock = socket.socket(fileno=fd)
+        # The handler's own subprocesses must not hold the socket open after we die, or the
+        # engine would not see the crash.
+        os.set_inheritable(fd, False)
+        self.rfile = self.sock.makefile("rb", buffering=64 * 1024)
+        self.lock = threading.Lock()
+
+    def send(self, kind: int, payload: bytes) -> None:
+        header = P.HEADER.pack(kind, len(payload))
+        with self.lock:
+            if len(payload) < 65536:
+                self.sock.sendall(header + payload)
+            else:  # avoid copying a large output just to prepend five bytes
+                self.sock.sendall(header)
+                self.sock.sendall(payload)
+
+    def receive(self) -> tuple[int, bytes] | None:
+        header = self.rfile.read(P.HEADER_SIZE)
+        if len(header) < P.HEADER_SIZE:
+            return None
+        kind, size = P.HEADER.unpack(header)
+        payload = self.rfile.read(size)
+        if len(payload) < size:
+            return None
+        return kind, payload
+
+
+class _LogStream(io.TextIOBase):
+    """A text stream that forwards complete lines as LOG frames (replaces sys.stdout/stderr)."""
+
+    def __init__(self, channel: _Channel, kind: int, fd: int) -> None:
+        super().__init__()
+        self._channel = channel
+        self._kind = kind
+        self._fd = fd
+        self._pending: list[str] = []
+        self._pending_size = 0
+        self._lock = threading.Lock()
+        self.buffer = _LogBuffer(self)
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return "utf-8"
+
+    @property
+    def errors(self) -> str:  # type: ignore[override]
+        return "replace"
+
+    def writable(self) -> bool:
+        return True
+
+    def isatty(self) -> bool:
+        return False
+
+    def fileno(self) -> int:
+        # Code that needs a real descriptor (subprocess, faulthandler) gets the pipe the
+        # engine reads for this stream.
+        return self._fd
+
+    def write(self, text: str) -> int:
+        if not isinstance(text, str):
+            raise TypeError(f"write() argument must be str, not {type(text).__name__}")
+        with self._lock:
+            cut = text.rfind("\n")
+            if cut < 0:
+                self._pending.append(text)
+                self._pending_size += len(text)
+                if self._pending_size > _MAX_PENDING:
+                    self._send_pending()
+                return len(text)
+            head, tail = text[: cut + 1], text[cut + 1 :]
+            if self._pending:
+                self._pending.append(head)
+                out = "".join(self._pending)
+                self._pending.clear()
+                self._pending_size = 0
+            else:
+                out = head
+            if tail:
+                self._pending.append(tail)
+                self._pending_size = len(tail)
+        self._channel.send(self._kind, out.encode("utf-8", "replace"))
+        return len(text)
+
+    def flush(self) -> None:
+        # Partial lines wait for their newline (or the end of the invocation) so that a
+        # line is never split in the logs.
+        return None
+
+    def end_of_invocation(self) -> None:
+        """Send what is left of an unfinished line."""
+        with self._lock:
+            if not self._pending:
+                return
+            out = "".join(self._pending) + "\n"
+            self._pending.clear()
+            self._pending_size = 0
+        self._channel.send(self._kind, out.encode("utf-8", "replace"))
+
+    def _send_pending(self) -> None:
+        out = "".join(self._pending) + "\n"
+        self._pending.clear()
+        self._pending_size = 0
+        self._channel.send(self._kind, out.encode("utf-8", "replace"))
+
+
+class _LogBuffer(io.RawIOBase):
+    """``sys.stdout.buffer`` for code that writes bytes."""
+
+    def __init__(self, stream: _LogStream) -> None:
+        super().__init__()
+        self._stream = stream
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:  # type: ignore[override]
+        self._stream.write(bytes(data).decode("utf-8", "replace"))
+        return len(data)
+
+    def fileno(self) -> int:
+        return self._stream.fileno()
+
+
+def _json_default(value):
+    """Encode what numpy (or torch) return as plain lists and numbers; refuse the rest clearly."""
+    tolist = getattr(value, "tolist", None)
+    if callable(tolist):
+        return tolist()
+    raise TypeError(
+        f"The handler returned a value of type {type(value).__name__}, which JSON cannot "
+        "carry; return str, int, float, bool, None, lists or dicts of them."
+    )
+
+
+def encode_output(result) -> bytes:
+    """The handler's result as strict JSON bytes (tuples become lists)."""
+    try:
+        text = json.dumps(
+            result,
+            ensure_ascii=False,
+            separators=(",", ":"),
+            allow_nan=False,
+            default=_json_default,
+        )
+    except ValueError as exc:
+        if "Circular" in str(exc):
+            raise TypeError(
+                "The handler returned a value that contains itself; JSON cannot carry it."
+            ) from None
+        raise TypeError(
+            "The handler returned NaN or Infinity, which JSON cannot carry; replace them "
+            "(for example with None) before returning."
+        ) from None
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates: let JSON escape them
+        return json.dumps(
+            result, separators=(",", ":"), allow_nan=False, default=_json_default
+        ).encode()
+
+
+def _watch_parent(parent_pid: int) -> None:
+    """Kill this worker (and whatever its handler started) if the platform is gone."""
+    while True:
+        time.sleep(0.5)
+        if os.getppid() != parent_pid:
+            os.killpg(os.getpgrp(), signal.SIGKILL)
+
+
+def _describe(exc: BaseException) -> dict:
+    message = str(exc) or type(exc).__name__
+    return {"type": type(exc).__name__, "message": message}
+
+
+def _load(channel: _Channel, args) -> object | None:
+    """Import main.py and find its handler; report READY or LOAD_FAILED."""
+    started = time.perf_counter()
+    model_dir = os.environ.get("MODEL_DIR")
+    failure = None
+    handler = None
+    if model_dir and not os.path.isdir(model_dir):
+        failure = {
+            "type": "LoadError",
+            "message": f"The model folder of {args.api} is missing ({model_dir}); build and deploy the API again.",
+        }
+    elif not os.path.isfile("main.py"):
+        failure = {
+            "type": "LoadError",
+            "message": f"{args.api} has no src/main.py; add one with a function marked @hub_handler and deploy again.",
+        }
+    else:
+        try:
+            importlib.import_module("main")
+            import hub
+
+            handlers = hub.registered_handlers()
+            if len(handlers) == 1:
+                handler = handlers[0]
+            elif not handlers:
+                failure = {
+                    "type": "LoadError",
+                    "message": "src/main.py marks no function with @hub_handler; decorate your "
+                    "inference function with it (from hub import hub_handler).",
+                }
+            else:
+                names = ", ".join(getattr(h, "__name__", "?") for h in handlers)
+                failure = {
+                    "type": "LoadError",
+                    "message": f"src/main.py marks {len(handlers)} functions with @hub_handler "
+                    f"({names}); keep it on exactly one.",
+                }
+        except BaseException as exc:  # noqa: BLE001 - anything at import is the user's load error
+            if isinstance(exc, SystemExit) and exc.code in (None, 0):
+                exc = RuntimeError("main.py called sys.exit() while being imported")
+            import traceback
+
+            traceback.print_exc(file=sys.stderr)
+            failure = {
+                "type": "LoadError",
+                "message": f"Importing src/main.py failed: {type(exc).__name__}: {exc}",
+            }
+    sys.stdout.end_of_invocation()  # type: ignore[attr-defined]
+    sys.stderr.end_of_invocation()  # type: ignore[attr-defined]
+    if failure:
+        channel.send(P.LOAD_FAILED, json.dumps(failure).encode())
+        return None
+    info = {"pid": os.getpid(), "import_seconds": time.perf_counter() - started}
+    channel.send(P.READY, json.dumps(info).encode())
+    return handler
+
+
+def _serve(channel: _Channel, handler, args) -> None:
+    """Answer INVOKE frames one at a time until the engine closes the socket."""
+    model_dir = os.environ.get("MODEL_DIR")
+    timeout = args.timeout or None
+    out, err = sys.stdout, sys.stderr
+    loads = json.loads
+    while True:
+        message = channel.receive()
+        if message is None:
+            return
+        kind, payload = message
+        if kind != P.INVOKE:
+            continue
+        (id_len,) = P.ID_LEN.unpack_from(payload)
+        invocation_id = payload[2 : 2 + id_len].decode()
+        body = payload[2 + id_len :]
+        try:
+            inputs = loads(body)
+        except ValueError as exc:
+            reply = {
+                "type": "InvalidJSON",
+                "message": f"The request body is not valid JSON: {exc}.",
+            }
+            channel.send(P.ERROR, json.dumps(reply).encode())
+            continue
+        context = Context(invocation_id, args.api, model_dir, timeout)
+        try:
+            result = handler(inputs, context)
+        except Exception as exc:  # noqa: BLE001 - the user's exception is the answer
+            import traceback
+
+            tb = traceback.TracebackException.from_exception(exc)
+            # Drop our own frame so the traceback starts in the user's code.
+            if tb.stack and tb.stack[0].filename == __file__:
+                del tb.stack[0]
+            err.write("".join(tb.format()))
+            kind_out, data = P.ERROR, json.dumps(_describe(exc)).encode()
+        else:
+            try:
+                kind_out, data = P.RESULT, encode_output(result)
+            except (TypeError, ValueError, RecursionError) as exc:
+                msg = str(exc)
+                if not msg.startswith("The handler"):
+                    msg = f"The handler's output cannot be encoded as JSON: {msg}."
+                kind_out, data = (
+                    P.ERROR,
+                    json.dumps({"type": "OutputNotJSON", "message": msg}).encode(),
+                )
+        out.end_of_invocation()
+        err.end_of_invocation()
+        channel.send(kind_out, data)
+
+
+class _Args:
+    fd: int
+    api = "api"
+    timeout = 0.0
+
+
+def _parse_args(argv: list[str]) -> _Args:
+    """``--fd N --api user/name --timeout S`` (argparse would add to every cold start)."""
+    args = _Args()
+    options = dict(zip(argv[::2], argv[1::2], strict=False))
+    try:
+        args.fd = int(options["--fd"])
+        args.api = options.get("--api", args.api)
+        args.timeout = float(options.get("--timeout", 0.0))
+    except (KeyError, ValueError):
+        sys.exit("usage: python -m hub._worker --fd N [--api USER/NAME] [--timeout SECONDS]")
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of a worker process."""
+    args = _parse_args(sys.argv[1:] if argv is None else argv)
+
+    channel = _Channel(args.fd)
+    threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True).start()
+    # A segfault in native code dumps the Python stack to the stderr pipe (the API's logs).
+    faulthandler.enable(file=sys.__stderr__ or sys.stderr)
+    sys.stdout = _LogStream(channel, P.LOG_STDOUT, 1)
+    sys.stderr = _LogStream(channel, P.LOG_STDERR, 2)
+    src = os.getcwd()
+    if not sys.path or sys.path[0] not in (src, ""):
+        sys.path.insert(0, src)
+
+    handler = _load(channel, args)
+    if handler is None:
+        return
+    try:
+        _serve(channel, handler, args)
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+
+
+if __name__ == "__main__":
+    main()

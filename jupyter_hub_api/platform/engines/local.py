@@ -1,0 +1,761 @@
+"""The local engine: each deployed version runs in worker processes on this machine.
+
+A worker is ``<spec.python> -m hub._worker`` in its own process group, with ``src/`` as working
+directory and ``MODEL_DIR`` set. It talks to the engine over one Unix socketpair with the
+length-prefixed frames of ``hub._protocol``; its file descriptors 1 and 2 are pipes the engine
+reads too (output of C code and subprocesses). Everything here runs on the platform's event loop:
+no threads, no locks, no polling. Queued requests are dispatched straight from the callback that
+receives the previous answer, so a busy worker never waits for a task switch.
+
+Per version (a :class:`_Pool`): one request at a time per worker; up to ``max_workers``
+workers, started when requests wait; a FIFO queue beyond that; idle workers stop after
+``idle_seconds`` down to ``min_workers``. A failed load is remembered and retried only after a
+back-off (1 s, doubling to 30 s), so a broken ``main.py`` never becomes a crash loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import re
+import signal
+import socket
+import subprocess
+import threading
+import time
+from collections import deque
+
+from hub import _protocol as P
+
+from .base import Engine, InvocationResult, LogCallback, UnknownVersionError, VersionSpec
+
+__all__ = ["LocalEngine"]
+
+log = logging.getLogger(__name__)
+
+STARTING, IDLE, BUSY, GONE = "starting", "idle", "busy", "gone"
+
+_BACKOFF_FIRST, _BACKOFF_MAX = 1.0, 30.0
+_RETIRE_GRACE = 2.0  # seconds a worker gets to exit after its socket is closed
+_EXIT_GRACE = 0.5  # seconds between a worker closing its socket and us killing it
+
+# The platform's own environment must not leak into a worker: its Python path would expose the
+# product's dependencies, and its secrets are not the handler's business.
+_DROPPED_ENV = {"PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "VIRTUAL_ENV", "PYTHONSAFEPATH"}
+_SECRET_ENV = re.compile(r"TOKEN|SECRET|PASSW|API_?KEY|CREDENTIAL|PRIVATE", re.IGNORECASE)
+
+
+def _now() -> float:
+    return time.perf_counter()
+
+
+def worker_environment(spec: VersionSpec) -> dict[str, str]:
+    """The environment of a worker: the platform's minus Python paths and secrets, plus
+    ``spec.env`` and ``MODEL_DIR``."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in _DROPPED_ENV and not _SECRET_ENV.search(key) and not key.startswith("HUB_")
+    }
+    env.update(spec.env)
+    env["MODEL_DIR"] = str(spec.model_dir)
+    env["HUB_API"] = spec.api
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def _describe_exit(returncode: int | None) -> str:
+    if returncode is None:
+        return "it stopped answering"
+    if returncode < 0:
+        try:
+            name = signal.Signals(-returncode).name
+        except ValueError:
+            name = f"signal {-returncode}"
+        return f"killed by {name}"
+    return f"exit code {returncode}"
+
+
+class _Job:
+    """One invocation, queued or running."""
+
+    __slots__ = ("invocation_id", "body", "future", "enqueued", "started", "cold")
+
+    def __init__(self, invocation_id: str, body: bytes, future: asyncio.Future, cold: bool):
+        self.invocation_id = invocation_id
+        self.body = body
+        self.future = future
+        self.enqueued = _now()
+        self.started = 0.0
+        self.cold = cold
+
+    def finish(self, result: InvocationResult) -> None:
+        if self.started:
+            result.duration_ms = (_now() - self.started) * 1000.0
+            result.wait_ms = (self.started - self.enqueued) * 1000.0
+        else:
+            result.wait_ms = (_now() - self.enqueued) * 1000.0
+        result.cold_start = self.cold
+        if not self.future.done():
+            self.future.set_result(result)
+
+
+class _FrameProtocol(asyncio.Protocol):
+    """Reads frames from a worker's socket."""
+
+    def __init__(self, worker: _Worker) -> None:
+        self.worker = worker
+        self.buffer = bytearray()
+
+    def data_received(self, data: bytes) -> None:
+        buffer = self.buffer
+        if not buffer:
+            # Fast path: usually one whole frame arrives in one read.
+            size = len(data)
+            if size >= P.HEADER_SIZE:
+                kind, length = P.HEADER.unpack_from(data)
+                end = P.HEADER_SIZE + length
+                if end == size:
+                    self.worker.on_frame(kind, data[P.HEADER_SIZE :])
+                    return
+        buffer += data
+        while len(buffer) >= P.HEADER_SIZE:
+            kind, length = P.HEADER.unpack_from(buffer)
+            end = P.HEADER_SIZE + length
+            if len(buffer) < end:
+                return
+            payload = bytes(buffer[P.HEADER_SIZE : end])
+            del buffer[:end]
+            self.worker.on_frame(kind, payload)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.worker.on_socket_lost()
+
+
+class _PipeProtocol(asyncio.Protocol):
+    """Reads a worker's fd 1 or 2 line by line."""
+
+    def __init__(self, worker: _Worker, stream: str) -> None:
+        self.worker = worker
+        self.stream = stream
+        self.partial = b""
+
+    def data_received(self, data: bytes) -> None:
+        data = self.partial + data
+        lines = data.split(b"\n")
+        self.partial = lines.pop()
+        for line in lines:
+            self.worker.emit(self.stream, line.decode("utf-8", "replace"))
+
+    def eof_received(self) -> bool:
+        if self.partial:
+            self.worker.emit(self.stream, self.partial.decode("utf-8", "replace"))
+            self.partial = b""
+        return False
+
+
+class _Worker:
+    """One worker process and the invocation it is running."""
+
+    def __init__(self, pool: _Pool, proc: subprocess.Popen, sock: socket.socket) -> None:
+        self.pool = pool
+        self.engine = pool.engine
+        self.loop = pool.engine.loop
+        self.proc = proc
+        self.pid = proc.pid
+        self.sock = sock
+        self.state = STARTING
+        self.job: _Job | None = None
+        self.transport: asyncio.Transport | None = None
+        self.pipes: list[asyncio.BaseTransport] = []
+        self.timer: asyncio.TimerHandle | None = None
+        self.spawned = _now()
+        self.idle_since = 0.0
+        self.returncode: int | None = None
+        self.exited = self.loop.create_future()
+        self.stderr_tail: deque[str] = deque(maxlen=8)
+        self.import_seconds = 0.0
+        self.pidfd: int | None = None
+        self.load_timer = self.loop.call_later(pool.spec.load_timeout_seconds, self._load_timed_out)
+
+    # -- set-up and tear-down ---------------------------------------------------------------
+
+    async def attach(self) -> None:
+        """Connect the socket and the output pipes to the event loop, watch for the exit."""
+        loop = self.loop
+        try:
+            self.transport, _ = await loop.create_unix_connection(
+                lambda: _FrameProtocol(self), sock=self.sock
+            )
+            for stream, pipe in (("stdout", self.proc.stdout), ("stderr", self.proc.stderr)):
+                transport, _ = await loop.connect_read_pipe(
+                    lambda stream=stream: _PipeProtocol(self, stream), pipe
+                )
+                self.pipes.append(transport)
+        except Exception as exc:  # noqa: BLE001 - a worker we cannot talk to is a dead worker
+            log.warning("cannot attach worker %s: %s", self.pid, exc)
+            self.kill()
+        self._watch_exit()
+
+    def _watch_exit(self) -> None:
+        try:
+            self.pidfd = os.pidfd_open(self.pid)
+        except (AttributeError, OSError):
+            self.pidfd = None
+        if self.pidfd is not None:
+            try:
+                self.loop.add_reader(self.pidfd, self._on_exit)
+                return
+            except (NotImplementedError, OSError):
+                os.close(self.pidfd)
+                self.pidfd = None
+
+        # No pidfd (old kernel, other OS): one waiting thread per worker.
+        def wait() -> None:
+            try:
+                self.proc.wait()
+            finally:
+                if not self.loop.is_closed():
+                    self.loop.call_soon_threadsafe(self._on_exit)
+
+        threading.Thread(target=wait, name=f"hub-worker-wait-{self.pid}", daemon=True).start()
+
+    def kill(self) -> None:
+        """SIGKILL the worker's whole process group (what its handler started, too)."""
+        if self.returncode is not None:
+            return
+        try:
+            os.killpg(self.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    def retire(self) -> None:
+        """Ask the worker to exit (it does on EOF); kill it if it has not after a grace."""
+        if self.transport is not None:
+            self.transport.close()
+        if self.returncode is None:
+            self.loop.call_later(_RETIRE_GRACE, self.kill)
+
+    def _on_exit(self) -> None:
+        if self.pidfd is not None:
+            self.loop.remove_reader(self.pidfd)
+            os.close(self.pidfd)
+            self.pidfd = None
+        # The leader is a zombie until reaped, so its group id is still valid: end what the
+        # handler left running.
+        try:
+            os.killpg(self.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        self.returncode = self.proc.wait()
+        if self.transport is not None:
+            self.transport.close()
+        for pipe in self.pipes:
+            pipe.close()
+        self.engine.processes.discard(self)
+        if not self.exited.done():
+            self.exited.set_result(self.returncode)
+        self.gone(_describe_exit(self.returncode))
+
+    def on_socket_lost(self) -> None:
+        # The process is exiting (or closed its socket): the exit status, which makes the
+        # clearer message, follows at once; kill it if it does not.
+        if self.returncode is None:
+            self.loop.call_later(_EXIT_GRACE, self.kill)
+
+    def gone(self, reason: str) -> None:
+        """The worker is no longer usable: fail what it was doing, let the pool replace it."""
+        if self.state == GONE:
+            return
+        was = self.state
+        self.state = GONE
+        self.load_timer.cancel()
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        pool = self.pool
+        if was == STARTING:
+            tail = f" Last output: {self.stderr_tail[-1]}" if self.stderr_tail else ""
+            pool.on_load_failed(
+                self,
+                f"The worker of {pool.spec.api} stopped ({reason}) while importing src/main.py; "
+                f"see the API's logs.{tail}",
+            )
+        job, self.job = self.job, None
+        if job is not None:
+            job.finish(
+                InvocationResult(
+                    "crashed",
+                    error_type="WorkerCrashed",
+                    error_message=f"The worker running this request stopped ({reason}) before "
+                    "answering; the request was not completed, and the worker is replaced.",
+                )
+            )
+        self.kill()
+        pool.on_worker_gone(self)
+
+    # -- invocations ------------------------------------------------------------------------
+
+    def start(self, job: _Job) -> None:
+        """Send ``job`` to this (idle) worker."""
+        self.state = BUSY
+        self.job = job
+        job.started = _now()
+        self.transport.write(P.invoke_frame(job.invocation_id, job.body))
+        timeout = self.pool.spec.timeout_seconds
+        if timeout and timeout > 0:
+            self.timer = self.loop.call_later(timeout, self._timed_out)
+
+    def _timed_out(self) -> None:
+        self.timer = None
+        job, self.job = self.job, None
+        if job is None:
+            return
+        seconds = self.pool.spec.timeout_seconds
+        job.finish(
+            InvocationResult(
+                "timeout",
+                error_type="Timeout",
+                error_message=f"The handler ran past its timeout of {seconds:g} s; its worker was "
+                "stopped and is replaced.",
+            )
+        )
+        self.emit(
+            "stderr",
+            f"Invocation timed out after {seconds:g} s; worker stopped.",
+            job.invocation_id,
+        )
+        self.gone("timed out")
+
+    def _load_timed_out(self) -> None:
+        if self.state == STARTING:
+            seconds = self.pool.spec.load_timeout_seconds
+            self.gone(f"importing src/main.py took longer than {seconds:g} s")
+
+    def on_frame(self, kind: int, payload: bytes) -> None:
+        """Handle one frame from the worker."""
+        if self.state == GONE and kind in (P.READY, P.LOAD_FAILED, P.RESULT, P.ERROR):
+            return  # a worker being stopped: nothing it says changes anything
+        if kind == P.RESULT:
+            self._answer(InvocationResult("ok", output_json=payload))
+        elif kind == P.ERROR:
+            error = json.loads(payload)
+            self._answer(
+                InvocationResult("error", error_type=error["type"], error_message=error["message"])
+            )
+        elif kind in P.LOG_STREAMS:
+            stream = P.LOG_STREAMS[kind]
+            invocation_id = self.job.invocation_id if self.job else None
+            text = payload.decode("utf-8", "replace")
+            for line in text.split("\n")[:-1] if text.endswith("\n") else text.split("\n"):
+                self.emit(stream, line, invocation_id)
+        elif kind == P.READY:
+            self.load_timer.cancel()
+            info = json.loads(payload)
+            self.pool.on_ready(self, _now() - self.spawned, info)
+        elif kind == P.LOAD_FAILED:
+            self.load_timer.cancel()
+            error = json.loads(payload)
+            self.state = GONE
+            self.pool.on_load_failed(self, error["message"])
+            self.retire()
+            self.pool.on_worker_gone(self)
+
+    def _answer(self, result: InvocationResult) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        job, self.job = self.job, None
+        if job is None:  # answered after a timeout: the worker is being killed anyway
+            return
+        job.finish(result)
+        self.pool.release(self)
+
+    def emit(self, stream: str, line: str, invocation_id: str | None = ...) -> None:  # type: ignore[assignment]
+        """Pass one line of the handler's output to the platform's ``on_log``."""
+        if invocation_id is ...:
+            invocation_id = self.job.invocation_id if self.job else None
+        if stream == "stderr":
+            self.stderr_tail.append(line)
+        callback = self.engine.on_log
+        if callback is None:
+            return
+        try:
+            callback(self.pool.spec.version_id, invocation_id, stream, line)
+        except Exception:  # noqa: BLE001 - a logging failure must not break serving
+            log.exception("on_log callback failed")
+
+
+class _LoadFailed(Exception):
+    pass
+
+
+class _Pool:
+    """The workers and the queue of one deployed version."""
+
+    def __init__(self, engine: LocalEngine, spec: VersionSpec) -> None:
+        self.engine = engine
+        self.loop = engine.loop
+        self.spec = spec
+        self.workers: list[_Worker] = []  # starting, idle and busy
+        self.idle: list[_Worker] = []  # oldest first; the most recently used is taken first
+        self.queue: deque[_Job] = deque()
+        self.warmers: list[asyncio.Future] = []
+        self.load_error: str | None = None
+        self.retry_at = 0.0
+        self.backoff = 0.0
+        self.retry_timer: asyncio.TimerHandle | None = None
+        self.idle_timer: asyncio.TimerHandle | None = None
+        self.last_load_seconds = 0.0
+        self.draining: asyncio.Future | None = None
+        self.closed = False
+        self.close_reason = ""
+
+    # -- counts -------------------------------------------------------------------------------
+
+    def count(self, state: str) -> int:
+        return sum(1 for worker in self.workers if worker.state == state)
+
+    def loaded(self) -> bool:
+        return any(worker.state in (IDLE, BUSY) for worker in self.workers)
+
+    # -- requests -----------------------------------------------------------------------------
+
+    def submit(self, job: _Job) -> None:
+        """Run ``job`` on an idle worker, or queue it (starting a worker when allowed)."""
+        if self.idle and not self.queue:
+            self.idle.pop().start(job)
+            return
+        self.queue.append(job)
+        if not self.workers and self.in_backoff():
+            self.fail_queue(self.load_error or "The API could not be loaded.")
+            return
+        self.scale_up()
+
+    def release(self, worker: _Worker) -> None:
+        """``worker`` is free: give it the next queued request, or park it as idle."""
+        if self.closed and not self.queue:
+            self.remove(worker)
+            worker.retire()
+            self.check_drained()
+            return
+        queue = self.queue
+        while queue:
+            job = queue.popleft()
+            if not job.future.done():  # skip requests whose caller went away
+                worker.start(job)
+                return
+        worker.state = IDLE
+        worker.idle_since = _now()
+        self.idle.append(worker)
+        if self.idle_timer is None and len(self.workers) > self.spec.min_workers:
+            self.idle_timer = self.loop.call_later(self.spec.idle_seconds, self.reap_idle)
+        self.check_drained()
+
+    def fail_queue(
+        self, message: str, status: str = "error", error_type: str = "LoadError"
+    ) -> None:
+        queue, self.queue = self.queue, deque()
+        for job in queue:
+            job.finish(InvocationResult(status, error_type=error_type, error_message=message))
+        self.check_drained()
+
+    # -- scaling ------------------------------------------------------------------------------
+
+    def in_backoff(self) -> bool:
+        return self.load_error is not None and _now() < self.retry_at
+
+    def scale_up(self) -> None:
+        """Start the workers the queue, warm() callers and min_workers call for."""
+        if self.closed or self.engine.stopping:
+            return
+        starting = self.count(STARTING)
+        need = max(
+            len(self.queue) - starting,
+            self.spec.min_workers - len(self.workers),
+            1 if self.warmers and not self.workers else 0,
+        )
+        if need <= 0:
+            return
+        if self.in_backoff():
+            if self.spec.min_workers and self.retry_timer is None:
+                self.retry_timer = self.loop.call_later(
+                    self.retry_at - _now(), self._retry_after_backoff
+                )
+            return
+        while need > 0 and len(self.workers) < self.spec.max_workers:
+            if not self.engine.spawn(self):
+                return
+            need -= 1
+
+    def _retry_after_backoff(self) -> None:
+        self.retry_timer = None
+        self.scale_up()
+
+    def reap_idle(self) -> None:
+        """Stop workers idle for ``idle_seconds``, oldest first, down to ``min_workers``."""
+        self.idle_timer = None
+        now = _now()
+        limit = self.spec.idle_seconds
+        while self.idle and len(self.workers) > self.spec.min_workers:
+            oldest = self.idle[0]
+            left = oldest.idle_since + limit - now
+            if left > 0.001:
+                self.idle_timer = self.loop.call_later(left, self.reap_idle)
+                return
+            self.idle.pop(0)
+            self.remove(oldest)
+            oldest.state = GONE
+            oldest.retire()
+
+    # -- worker events ------------------------------------------------------------------------
+
+    def on_ready(self, worker: _Worker, load_seconds: float, info: dict) -> None:
+        self.load_error = None
+        self.backoff = 0.0
+        self.last_load_seconds = load_seconds
+        worker.import_seconds = info.get("import_seconds", 0.0)
+        warmers, self.warmers = self.warmers, []
+        for future in warmers:
+            if not future.done():
+                future.set_result(load_seconds)
+        self.release(worker)
+
+    def on_load_failed(self, worker: _Worker | None, message: str) -> None:
+        self.load_error = message
+        self.backoff = min(max(self.backoff * 2, _BACKOFF_FIRST), _BACKOFF_MAX)
+        self.retry_at = _now() + self.backoff
+        if worker is not None:
+            self.remove(worker)
+        if any(w.state != GONE for w in self.workers):
+            return  # another worker may still load and serve the queue
+        warmers, self.warmers = self.warmers, []
+        for future in warmers:
+            if not future.done():
+                future.set_exception(_LoadFailed(message))
+        self.fail_queue(message)
+        self.scale_up()  # only schedules a retry (min_workers) while backing off
+
+    def on_worker_gone(self, worker: _Worker) -> None:
+        self.remove(worker)
+        if self.queue or len(self.workers) < self.spec.min_workers:
+            self.scale_up()
+        self.check_drained()
+
+    def remove(self, worker: _Worker) -> None:
+        if worker in self.workers:
+            self.workers.remove(worker)
+        if worker in self.idle:
+            self.idle.remove(worker)
+
+    # -- draining and closing -----------------------------------------------------------------
+
+    def busy(self) -> bool:
+        return bool(self.queue) or any(w.state == BUSY for w in self.workers)
+
+    def check_drained(self) -> None:
+        if self.draining is not None and not self.draining.done() and not self.busy():
+            self.draining.set_result(None)
+
+    async def close(self, drain: bool) -> None:
+        """Stop taking requests (after the running and queued ones when ``drain``)."""
+        if drain and self.busy():
+            self.draining = self.loop.create_future()
+            await self.draining
+        self.closed = True
+        for timer in (self.idle_timer, self.retry_timer):
+            if timer is not None:
+                timer.cancel()
+        message = f"The API version {self.spec.version_id} was removed before this request ran."
+        self.fail_queue(message, status="crashed", error_type="Undeployed")
+        warmers, self.warmers = self.warmers, []
+        for future in warmers:
+            if not future.done():
+                future.set_exception(_LoadFailed("The API version was removed while loading."))
+        workers = list(self.workers)
+        for worker in workers:
+            if worker.state == BUSY:
+                worker.gone("its API version was removed")  # fails its request as crashed
+            elif worker.state == STARTING:
+                worker.state = GONE
+                worker.kill()
+            else:
+                worker.state = GONE
+                worker.retire()
+        self.workers.clear()
+        self.idle.clear()
+        await asyncio.gather(*(w.exited for w in workers), return_exceptions=True)
+
+    def status(self) -> dict:
+        loaded = self.loaded()
+        starting = self.count(STARTING)
+        if loaded:
+            state = "ready"
+        elif starting:
+            state = "loading"
+        elif self.load_error:
+            state = "failed"
+        else:
+            state = "cold"
+        return {
+            "state": state,
+            "workers": len(self.workers),
+            "busy": self.count(BUSY),
+            "queued": len(self.queue),
+            "load_error": None if loaded else self.load_error,
+            "min_workers": self.spec.min_workers,
+            "max_workers": self.spec.max_workers,
+        }
+
+
+class LocalEngine(Engine):
+    """Runs every deployed version in worker processes on this machine."""
+
+    def __init__(self, on_log: LogCallback | None = None) -> None:
+        self.on_log = on_log
+        self.pools: dict[str, _Pool] = {}
+        self.processes: set[_Worker] = set()  # every worker process not yet reaped
+        self.stopping = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        if self._loop is None:
+            self._loop = asyncio.get_running_loop()
+        return self._loop
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self.stopping = False
+
+    async def stop(self) -> None:
+        self.stopping = True
+        pools, self.pools = list(self.pools.values()), {}
+        await asyncio.gather(*(pool.close(drain=False) for pool in pools), return_exceptions=True)
+        # Whatever is still alive (e.g. a worker retired earlier) ends now.
+        leftovers = list(self.processes)
+        for worker in leftovers:
+            worker.kill()
+        if leftovers:
+            await asyncio.gather(*(w.exited for w in leftovers), return_exceptions=True)
+
+    async def deploy(self, spec: VersionSpec) -> None:
+        if spec.max_workers < 1:
+            from jupyter_hub_api.errors import UsageError
+
+            raise UsageError(
+                f"max_workers of {spec.api} must be at least 1, not {spec.max_workers}.",
+                type="bad_config",
+                field="runtime.max_workers",
+            )
+        pool = self.pools.get(spec.version_id)
+        if pool is not None:
+            pool.spec = spec
+        else:
+            pool = self.pools[spec.version_id] = _Pool(self, spec)
+        pool.scale_up()
+
+    def _pool(self, version_id: str) -> _Pool:
+        pool = self.pools.get(version_id)
+        if pool is None:
+            raise UnknownVersionError(version_id)
+        return pool
+
+    async def warm(self, version_id: str) -> dict:
+        pool = self._pool(version_id)
+        load_seconds = 0.0
+        if not pool.loaded():
+            future = self.loop.create_future()
+            pool.warmers.append(future)
+            if not any(w.state == STARTING for w in pool.workers) and pool.in_backoff():
+                pool.warmers.remove(future)
+            else:
+                pool.scale_up()
+                try:
+                    load_seconds = await future
+                except _LoadFailed:
+                    pass
+        return {**pool.status(), "load_seconds": load_seconds}
+
+    async def invoke(self, version_id: str, body: bytes, invocation_id: str) -> InvocationResult:
+        pool = self._pool(version_id)
+        future = self.loop.create_future()
+        job = _Job(invocation_id, body, future, cold=not pool.loaded())
+        pool.submit(job)
+        try:
+            return await future
+        except asyncio.CancelledError:
+            # The caller went away: a queued request is dropped; a running one finishes
+            # and its answer is discarded.
+            try:
+                pool.queue.remove(job)
+            except ValueError:
+                pass
+            pool.check_drained()
+            raise
+
+    async def undeploy(self, version_id: str, drain: bool = True) -> None:
+        pool = self._pool(version_id)
+        await pool.close(drain)
+        if self.pools.get(version_id) is pool:
+            del self.pools[version_id]
+
+    def status(self, version_id: str) -> dict:
+        return self._pool(version_id).status()
+
+    def versions(self) -> list[str]:
+        return list(self.pools)
+
+    # -- processes ----------------------------------------------------------------------------
+
+    def spawn(self, pool: _Pool) -> bool:
+        """Start one worker for ``pool``; on failure record a load error and return False."""
+        spec = pool.spec
+        problem = None
+        if not spec.src_dir.is_dir():
+            problem = f"The source folder of {spec.api} is missing ({spec.src_dir}); build and deploy the API again."
+        elif not spec.model_dir.is_dir():
+            problem = f"The model folder of {spec.api} is missing ({spec.model_dir}); build and deploy the API again."
+        if problem is None:
+            parent, child = socket.socketpair()
+            argv = [
+                str(spec.python),
+                "-m",
+                "hub._worker",
+                "--fd",
+                str(child.fileno()),
+                "--api",
+                spec.api,
+                "--timeout",
+                repr(float(spec.timeout_seconds or 0)),
+            ]
+            try:
+                proc = subprocess.Popen(
+                    argv,
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    pass_fds=(child.fileno(),),
+                    start_new_session=True,  # its own process group, killed as a whole
+                    cwd=spec.src_dir,
+                    env=worker_environment(spec),
+                )
+            except OSError as exc:
+                parent.close()
+                problem = (
+                    f"Cannot start a worker of {spec.api} with {spec.python}: {exc.strerror or exc}; "
+                    "build the API again to recreate its environment."
+                )
+            finally:
+                child.close()
+        if problem is not None:
+            pool.on_load_failed(None, problem)
+            return False
+        parent.setblocking(False)
+        worker = _Worker(pool, proc, parent)
+        pool.workers.append(worker)
+        self.processes.add(worker)
+        self.loop.create_task(worker.attach())
+        return True
