@@ -1,0 +1,326 @@
+"""Workers start on demand, scale with load, stop when idle, and are replaced when they fail."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+import pytest
+from engine_helpers import alive, await_until, children_of, wait_until
+
+from jupyter_hub_api.platform.engines import UnknownVersionError
+
+# Sleeps for the number of seconds it is given and answers with its pid; "crash" exits hard.
+SLEEPER = """
+import os, time
+from hub import hub_handler
+
+@hub_handler
+def inference_handler(inputs, context):
+    if inputs == "crash":
+        os._exit(7)
+    if inputs == "hang":
+        time.sleep(600)
+    if isinstance(inputs, (int, float)):
+        time.sleep(inputs)
+    return os.getpid()
+"""
+
+
+def pid_of(result) -> int:
+    assert result.status == "ok", result
+    return json.loads(result.output_json)
+
+
+async def test_cold_start_waits_for_a_slow_import_and_succeeds(engine, make_spec):
+    spec = make_spec("import time\ntime.sleep(1.0)\n" + SLEEPER)
+    await engine.deploy(spec)
+    assert engine.status(spec.version_id)["state"] == "cold"
+    task = asyncio.ensure_future(engine.invoke(spec.version_id, b"0", "waking"))
+    await await_until(lambda: engine.status(spec.version_id)["state"] == "loading")
+    result = await task
+    assert result.status == "ok"
+    assert result.cold_start
+    assert result.wait_ms >= 1000  # it waited for the import instead of failing
+    assert engine.status(spec.version_id)["state"] == "ready"
+
+
+async def test_warm_loads_a_worker_once(engine, make_spec):
+    spec = make_spec(SLEEPER)
+    await engine.deploy(spec)
+    first = await engine.warm(spec.version_id)
+    assert first["state"] == "ready" and first["workers"] == 1 and first["load_seconds"] > 0
+    second = await engine.warm(spec.version_id)
+    assert second["state"] == "ready" and second["workers"] == 1 and second["load_seconds"] == 0
+
+
+async def test_concurrent_requests_scale_up_to_max_workers_and_never_beyond(engine, make_spec):
+    spec = make_spec(SLEEPER, max_workers=2)
+    await engine.deploy(spec)
+    seen = []
+    tasks = [
+        asyncio.ensure_future(engine.invoke(spec.version_id, b"0.3", f"i{n}")) for n in range(6)
+    ]
+    while not all(t.done() for t in tasks):
+        status = engine.status(spec.version_id)
+        seen.append(status["workers"])
+        assert len(children_of(os.getpid())) <= 2
+        await asyncio.sleep(0.02)
+    pids = {pid_of(t.result()) for t in tasks}
+    assert len(pids) == 2
+    assert max(seen) == 2
+
+
+async def test_requests_beyond_max_workers_are_served_first_come_first_served(engine, make_spec):
+    spec = make_spec(
+        """
+        import time
+        from hub import hub_handler
+
+        @hub_handler
+        def inference_handler(inputs, context):
+            time.sleep(0.05)
+            return time.monotonic()
+        """,
+        max_workers=1,
+    )
+    await engine.deploy(spec)
+    await engine.warm(spec.version_id)
+    tasks = []
+    for n in range(6):
+        tasks.append(asyncio.ensure_future(engine.invoke(spec.version_id, b"null", f"i{n}")))
+        await asyncio.sleep(0.005)  # submitted in a known order
+    results = await asyncio.gather(*tasks)
+    finished = [json.loads(r.output_json) for r in results]
+    assert finished == sorted(finished)
+    assert engine.status(spec.version_id)["workers"] == 1
+
+
+async def test_idle_workers_stop_down_to_zero(engine, make_spec):
+    spec = make_spec(SLEEPER, idle_seconds=0.3, max_workers=2)
+    await engine.deploy(spec)
+    results = await asyncio.gather(
+        *(engine.invoke(spec.version_id, b"0.2", f"i{n}") for n in range(2))
+    )
+    pids = {pid_of(r) for r in results}
+    assert len(pids) == 2
+    await await_until(lambda: engine.status(spec.version_id)["workers"] == 0)
+    assert engine.status(spec.version_id)["state"] == "cold"
+    await await_until(lambda: not any(alive(pid) for pid in pids))
+    # ...and the next request starts a fresh worker.
+    assert pid_of(await engine.invoke(spec.version_id, b"0", "again")) not in pids
+
+
+async def test_min_workers_are_started_at_deploy_and_kept_when_idle(engine, make_spec):
+    spec = make_spec(SLEEPER, min_workers=1, max_workers=2, idle_seconds=0.2)
+    await engine.deploy(spec)
+    await await_until(lambda: engine.status(spec.version_id)["state"] == "ready")
+    await asyncio.gather(*(engine.invoke(spec.version_id, b"0.2", f"i{n}") for n in range(2)))
+    await await_until(lambda: engine.status(spec.version_id)["workers"] == 1)
+    await asyncio.sleep(0.5)  # several idle periods later, the minimum is still there
+    assert engine.status(spec.version_id)["workers"] == 1
+
+
+async def test_a_crash_fails_only_its_request_and_the_queue_goes_to_a_new_worker(engine, make_spec):
+    spec = make_spec(SLEEPER, max_workers=1)
+    await engine.deploy(spec)
+    first_pid = pid_of(await engine.invoke(spec.version_id, b"0", "warm"))
+    crash = asyncio.ensure_future(engine.invoke(spec.version_id, b'"crash"', "boom"))
+    queued = [
+        asyncio.ensure_future(engine.invoke(spec.version_id, b"0", f"q{n}")) for n in range(3)
+    ]
+    result = await crash
+    assert result.status == "crashed"
+    assert "exit code 7" in result.error_message
+    others = await asyncio.gather(*queued)
+    new_pids = {pid_of(r) for r in others}
+    assert first_pid not in new_pids and len(new_pids) == 1
+    await await_until(lambda: not alive(first_pid))
+
+
+async def test_a_worker_killed_from_outside_fails_its_request_as_crashed(engine, make_spec):
+    spec = make_spec(SLEEPER)
+    await engine.deploy(spec)
+    pid = pid_of(await engine.invoke(spec.version_id, b"0", "warm"))
+    task = asyncio.ensure_future(engine.invoke(spec.version_id, b"30", "slow"))
+    await await_until(lambda: engine.status(spec.version_id)["busy"] == 1)
+    os.kill(pid, signal.SIGKILL)
+    result = await task
+    assert result.status == "crashed"
+    assert "SIGKILL" in result.error_message
+    assert pid_of(await engine.invoke(spec.version_id, b"0", "after")) != pid
+
+
+async def test_a_handler_past_its_timeout_gets_timeout_and_its_worker_is_replaced(
+    engine, make_spec, logs
+):
+    spec = make_spec(SLEEPER, timeout_seconds=0.5)
+    await engine.deploy(spec)
+    pid = pid_of(await engine.invoke(spec.version_id, b"0", "warm"))
+    result = await engine.invoke(spec.version_id, b'"hang"', "stuck")
+    assert result.status == "timeout"
+    assert "0.5 s" in result.error_message
+    assert logs.of("stuck", "stderr")
+    await await_until(lambda: not alive(pid))
+    assert pid_of(await engine.invoke(spec.version_id, b"0", "after")) != pid
+
+
+async def test_an_import_error_is_a_clear_load_error_without_a_crash_loop(engine, make_spec, logs):
+    spec = make_spec(
+        """
+        with open("imports.txt", "a") as f:
+            f.write("import\\n")
+        from hub import hub_handler
+        limit = 1 / 0
+        """
+    )
+    await engine.deploy(spec)
+    status = await engine.warm(spec.version_id)
+    assert status["state"] == "failed"
+    assert "ZeroDivisionError" in status["load_error"]
+    for n in range(3):
+        result = await engine.invoke(spec.version_id, b"1", f"i{n}")
+        assert result.status == "error"
+        assert result.error_type == "LoadError"
+        assert "Importing src/main.py failed: ZeroDivisionError" in result.error_message
+    # Within the back-off, no new worker was started for those requests.
+    assert (spec.src_dir / "imports.txt").read_text().count("import") == 1
+    assert engine.status(spec.version_id)["workers"] == 0
+    assert any("ZeroDivisionError" in line for *_, line in logs.lines)
+
+
+@pytest.mark.parametrize(
+    "main_py, expected",
+    [
+        ("x = 1\n", "marks no function with @hub_handler"),
+        (
+            "from hub import hub_handler\n"
+            "@hub_handler\ndef a(i, c): return 1\n"
+            "@hub_handler\ndef b(i, c): return 2\n",
+            "marks 2 functions with @hub_handler (a, b)",
+        ),
+        ("import os\nos._exit(3)\n", "stopped (exit code 3) while importing src/main.py"),
+    ],
+)
+async def test_main_py_without_exactly_one_handler_is_a_load_error(
+    engine, make_spec, main_py, expected
+):
+    spec = make_spec(main_py)
+    await engine.deploy(spec)
+    result = await engine.invoke(spec.version_id, b"1", "inv")
+    assert result.status == "error" and result.error_type == "LoadError"
+    assert expected in result.error_message
+
+
+async def test_a_missing_model_folder_is_a_clear_error(engine, make_spec):
+    spec = make_spec(SLEEPER)
+    spec.model_dir.rmdir()
+    await engine.deploy(spec)
+    result = await engine.invoke(spec.version_id, b"0", "inv")
+    assert result.status == "error" and result.error_type == "LoadError"
+    assert "model folder" in result.error_message and str(spec.model_dir) in result.error_message
+    assert (await engine.warm(spec.version_id))["state"] == "failed"
+
+
+async def test_a_missing_interpreter_is_a_clear_error(engine, make_spec, tmp_path):
+    spec = make_spec(SLEEPER)
+    spec.python = tmp_path / "no-such-env" / "bin" / "python"
+    await engine.deploy(spec)
+    result = await engine.invoke(spec.version_id, b"0", "inv")
+    assert result.status == "error" and result.error_type == "LoadError"
+    assert "build the API again" in result.error_message
+
+
+async def test_undeploy_drains_running_and_queued_requests(engine, make_spec):
+    spec = make_spec(SLEEPER, max_workers=1)
+    await engine.deploy(spec)
+    tasks = [
+        asyncio.ensure_future(engine.invoke(spec.version_id, b"0.2", f"i{n}")) for n in range(3)
+    ]
+    await await_until(lambda: engine.status(spec.version_id)["busy"] == 1)
+    await engine.undeploy(spec.version_id, drain=True)
+    assert all(t.done() and t.result().status == "ok" for t in tasks)
+    with pytest.raises(UnknownVersionError):
+        await engine.invoke(spec.version_id, b"0", "late")
+    assert not engine.processes
+
+
+async def test_undeploy_without_drain_ends_running_requests_as_crashed(engine, make_spec):
+    spec = make_spec(SLEEPER, max_workers=1)
+    await engine.deploy(spec)
+    running = asyncio.ensure_future(engine.invoke(spec.version_id, b"30", "running"))
+    await await_until(lambda: engine.status(spec.version_id)["busy"] == 1)
+    queued = asyncio.ensure_future(engine.invoke(spec.version_id, b"0", "queued"))
+    await asyncio.sleep(0.01)
+    await engine.undeploy(spec.version_id, drain=False)
+    assert running.result().status == "crashed"
+    assert queued.result().status == "crashed"
+    assert not engine.processes
+
+
+async def test_stop_kills_workers_and_what_their_handlers_started(engine, make_spec):
+    spec = make_spec(
+        """
+        import subprocess
+        from hub import hub_handler
+
+        child = subprocess.Popen(["sleep", "300"])
+
+        @hub_handler
+        def inference_handler(inputs, context):
+            return child.pid
+        """,
+        max_workers=2,
+    )
+    await engine.deploy(spec)
+    results = await asyncio.gather(*(engine.invoke(spec.version_id, b"1", "i") for _ in range(2)))
+    grandchildren = [json.loads(r.output_json) for r in results]
+    workers = children_of(os.getpid())
+    assert len(workers) == 2
+    await engine.stop()
+    assert children_of(os.getpid()) == []
+    assert not any(alive(pid) for pid in workers + grandchildren)
+
+
+def test_workers_die_when_the_platform_is_killed(tmp_path, runtime_dir):
+    """A platform killed with SIGKILL leaves no orphan worker behind."""
+    src = tmp_path / "src"
+    src.mkdir()
+    (tmp_path / "model").mkdir()
+    (src / "main.py").write_text(SLEEPER)
+    script = tmp_path / "platform.py"
+    script.write_text(
+        textwrap.dedent(
+            f"""
+            import asyncio, json, sys
+            from pathlib import Path
+            from jupyter_hub_api.platform.engines import VersionSpec, create_engine
+
+            async def main():
+                engine = create_engine("local")
+                await engine.start()
+                spec = VersionSpec("v", "alice/api", Path({str(src)!r}), Path({str(tmp_path / "model")!r}),
+                                   Path(sys.executable), {{"PYTHONPATH": {str(runtime_dir)!r}}})
+                await engine.deploy(spec)
+                result = await engine.invoke("v", b"0", "i")
+                print(json.loads(result.output_json), flush=True)
+                asyncio.ensure_future(engine.invoke("v", b"600", "busy forever"))
+                await asyncio.sleep(600)
+
+            asyncio.run(main())
+            """
+        )
+    )
+    platform = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    try:
+        worker_pid = int(platform.stdout.readline())
+        assert alive(worker_pid)
+    finally:
+        platform.kill()
+        platform.wait()
+    wait_until(lambda: not alive(worker_pid))
