@@ -244,17 +244,14 @@ def _create(tmp: Path, interpreter: str, requirements: str, out) -> None:
     req_file = tmp / "hub-requirements.txt"
     req_file.write_text(requirements)
     if uv:
-        argv = [uv, "pip", "install", "--python", str(tmp / "bin" / "python"), "-r", str(req_file)]
+        # Bytecode is compiled now, once, rather than by every worker at every cold start
+        # (where PYTHONDONTWRITEBYTECODE is set, importing scikit-learn from source costs
+        # seconds per start; precompiled, under one).
+        argv = [uv, "pip", "install", "--compile-bytecode", "--python", str(tmp / "bin" / "python")]
+        argv += ["-r", str(req_file)]
     else:
-        argv = [
-            str(tmp / "bin" / "python"),
-            "-m",
-            "pip",
-            "install",
-            "--no-input",
-            "-r",
-            str(req_file),
-        ]
+        argv = [str(tmp / "bin" / "python"), "-m", "pip", "install", "--no-input"]
+        argv += ["-r", str(req_file)]
     _run(argv, env, out, installing=True)
 
 

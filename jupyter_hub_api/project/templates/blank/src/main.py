@@ -11,9 +11,8 @@ from hub import hub_handler
 
 # The folder that holds the files of model/. The platform sets MODEL_DIR; when you run this
 # file yourself it falls back to the project's model/ folder.
-MODEL_DIR = os.getenv(
-    "MODEL_DIR", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "model")
-)
+HERE = os.path.dirname(os.path.abspath(__file__))
+MODEL_DIR = os.getenv("MODEL_DIR", os.path.join(HERE, "..", "model"))
 
 # Load your model HERE, at module level: this runs once when a worker starts (the GET that
 # "pings" the API waits for it), not on every request. For example:

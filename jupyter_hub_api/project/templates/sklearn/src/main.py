@@ -18,9 +18,8 @@ from hub import hub_handler
 
 # The folder that holds the files of model/. The platform sets MODEL_DIR; when you run this
 # file yourself it falls back to the project's model/ folder.
-MODEL_DIR = os.getenv(
-    "MODEL_DIR", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "model")
-)
+HERE = os.path.dirname(os.path.abspath(__file__))
+MODEL_DIR = os.getenv("MODEL_DIR", os.path.join(HERE, "..", "model"))
 
 
 def find_model_file(folder, patterns=("*.joblib", "*.pkl", "*.pickle")):

@@ -1,0 +1,81 @@
+"""src/main.py must hold exactly one @hub_handler (found without importing it); requirements
+must parse, and equivalent requirement files normalise to the same text."""
+
+from __future__ import annotations
+
+import pytest
+
+from jupyter_hub_api.errors import UsageError
+from jupyter_hub_api.project.handler_check import find_handler
+from jupyter_hub_api.project.requirements import normalise_requirements
+
+
+def _main(tmp_path, text):
+    path = tmp_path / "main.py"
+    path.write_text(text)
+    return path
+
+
+def test_the_one_handler_is_found_without_importing_heavy_libraries(tmp_path):
+    # Importing this file would fail (no such module): the check must only parse it.
+    path = _main(
+        tmp_path,
+        "import a_library_that_is_not_installed\nfrom hub import hub_handler\n\n"
+        "@hub_handler\ndef predict(inputs, _):\n    return inputs\n",
+    )
+    assert find_handler(path) == "predict"
+
+
+def test_attribute_and_async_forms_count_as_handlers(tmp_path):
+    assert (
+        find_handler(_main(tmp_path, "import hub\n@hub.hub_handler\nasync def h(i, c): pass\n"))
+        == "h"
+    )
+
+
+def test_no_handler_is_refused(tmp_path):
+    with pytest.raises(UsageError, match="no function decorated with @hub_handler") as err:
+        find_handler(_main(tmp_path, "def inference_handler(inputs, context):\n    return 1\n"))
+    assert err.value.type == "no_handler"
+
+
+def test_two_handlers_are_refused_with_both_names(tmp_path):
+    text = "from hub import hub_handler\n@hub_handler\ndef a(i, c): pass\n@hub_handler\ndef b(i, c): pass\n"
+    with pytest.raises(UsageError) as err:
+        find_handler(_main(tmp_path, text))
+    assert "a (line 3)" in str(err.value) and "b (line 5)" in str(err.value)
+    assert err.value.type == "two_handlers"
+
+
+def test_a_syntax_error_is_reported_with_its_line(tmp_path):
+    with pytest.raises(UsageError, match="line 2"):
+        find_handler(_main(tmp_path, "x = 1\ndef broken(:\n"))
+
+
+def test_a_missing_main_py_is_refused(tmp_path):
+    with pytest.raises(UsageError, match="does not exist"):
+        find_handler(tmp_path / "main.py")
+
+
+def test_equivalent_requirements_normalise_to_the_same_text():
+    a = "Scikit_Learn >= 1.4\n# a comment\n\njoblib  # trailing comment\n"
+    b = "joblib\nscikit-learn>=1.4\n"
+    assert normalise_requirements(a) == normalise_requirements(b) == "joblib\nscikit-learn>=1.4\n"
+
+
+def test_index_options_are_kept_and_change_the_text():
+    text = normalise_requirements("--extra-index-url https://example.invalid/simple\ntorch\n")
+    assert text.startswith("--extra-index-url https://example.invalid/simple\n")
+
+
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ("numpy\nscikit learn ==1\n", "line 2"),
+        ("-r other.txt\n", "'-r' is not supported"),
+        ("-e .\n", "'-e' is not supported"),
+    ],
+)
+def test_unparseable_requirements_name_the_line(text, words):
+    with pytest.raises(UsageError, match=words):
+        normalise_requirements(text)
