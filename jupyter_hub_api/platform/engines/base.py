@@ -124,7 +124,8 @@ class Engine(ABC):
         """Make sure at least one worker is loaded, waiting for the import if needed.
 
         Returns :meth:`status` plus ``load_seconds`` (how long the load this call waited for
-        took; 0.0 when a worker was already loaded). When the load fails, ``state`` is
+        took; 0.0 when a worker was already loaded) and ``import_seconds`` (the part of it spent
+        importing the user's ``main.py``). When the load fails, ``state`` is
         ``"failed"`` and ``load_error`` says why; it does not raise.
         """
 

@@ -409,6 +409,7 @@ class _Pool:
         self.retry_timer: asyncio.TimerHandle | None = None
         self.idle_timer: asyncio.TimerHandle | None = None
         self.last_load_seconds = 0.0
+        self.last_import_seconds = 0.0
         self.draining: asyncio.Future | None = None
         self.closed = False
         self.close_reason = ""
@@ -517,6 +518,7 @@ class _Pool:
         self.backoff = 0.0
         self.last_load_seconds = load_seconds
         worker.import_seconds = info.get("import_seconds", 0.0)
+        self.last_import_seconds = worker.import_seconds
         warmers, self.warmers = self.warmers, []
         for future in warmers:
             if not future.done():
@@ -677,7 +679,8 @@ class LocalEngine(Engine):
                     load_seconds = await future
                 except _LoadFailed:
                     pass
-        return {**pool.status(), "load_seconds": load_seconds}
+        import_seconds = pool.last_import_seconds if load_seconds else 0.0
+        return {**pool.status(), "load_seconds": load_seconds, "import_seconds": import_seconds}
 
     async def invoke(self, version_id: str, body: bytes, invocation_id: str) -> InvocationResult:
         pool = self._pool(version_id)
