@@ -21,11 +21,8 @@ def _jupyter_labextension_paths():
 
 
 def _jupyter_server_extension_points():
-    return [{"module": "jupyter_hub_api"}]
+    # The extension is an ExtensionApp (server/app.py): configurable with traitlets
+    # (c.HubAPIApp...) and stopped cleanly, with its running jobs, when the server stops.
+    from .server.app import HubAPIApp
 
-
-def _load_jupyter_server_extension(server_app):
-    """Register the ``/hub-api/`` handlers with the Jupyter server."""
-    from .server.extension import load_extension
-
-    load_extension(server_app)
+    return [{"module": "jupyter_hub_api", "app": HubAPIApp}]

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
-from jupyter_server.base.handlers import APIHandler
+from jupyter_server.base.handlers import APIHandler, JupyterHandler
+from jupyter_server.base.websocket import WebSocketMixin
 from tornado import web
+from tornado.websocket import WebSocketHandler
 
 from ..errors import HubError
 
 
-class HubAPIHandler(APIHandler):
-    """Base of every ``/hub-api/`` handler.
+class HubErrorsMixin:
+    """One error body for every handler: ``{"message", "reason"}`` with the right status.
 
-    Every verb of a subclass must be decorated with ``@web.authenticated`` (a test checks it).
-    Errors are answered as ``{"message", "reason"}`` with the right status: a :class:`HubError`
-    raised anywhere in a handler keeps its own status and sentence.
+    A :class:`HubError` raised anywhere in a handler keeps its own status and sentence; a
+    tornado ``HTTPError`` keeps its status; anything else is a 500 whose details go to the
+    server log only.
     """
 
     def write_error(self, status_code: int, **kwargs) -> None:  # noqa: D401 - tornado API
@@ -24,6 +27,8 @@ class HubAPIHandler(APIHandler):
             message, reason = str(exc), exc.type
         elif isinstance(exc, web.HTTPError):
             message = exc.log_message or self._reason
+            if exc.args[1:] and exc.log_message:
+                message = exc.log_message % exc.args[1:]
             reason = exc.reason or self._reason
         else:
             message = "Internal error in the Hub API server extension; see the server log."
@@ -33,6 +38,8 @@ class HubAPIHandler(APIHandler):
 
     def _handle_request_exception(self, e: BaseException) -> None:
         if isinstance(e, HubError):
+            if self._finished:
+                return
             self.send_error(e.status, exc_info=(type(e), e, e.__traceback__))
             return
         super()._handle_request_exception(e)
@@ -41,8 +48,64 @@ class HubAPIHandler(APIHandler):
         """The request's JSON object body, or a 400 that says what is wrong with it."""
         try:
             body = json.loads(self.request.body or b"{}")
-        except json.JSONDecodeError as err:
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
             raise HubError(f"The request body is not valid JSON: {err}.", type="bad_json") from err
         if not isinstance(body, dict):
             raise HubError("The request body must be a JSON object.", type="bad_json")
         return body
+
+    def int_argument(
+        self, name: str, default: int, minimum: int = 0, maximum: int | None = None
+    ) -> int:
+        """A whole-number query argument, or a 400 naming it."""
+        raw = self.get_argument(name, None)
+        if raw is None:
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            raise HubError(
+                f"The query argument '{name}' must be a whole number.", type="bad_argument"
+            ) from None
+        if value < minimum or (maximum is not None and value > maximum):
+            bound = f"from {minimum}" + (f" to {maximum}" if maximum is not None else " up")
+            raise HubError(f"The query argument '{name}' must be {bound}.", type="bad_argument")
+        return value
+
+    @property
+    def hub(self) -> Any:
+        """The extension's services (job manager, settings): see ``server/app.py``."""
+        return self.settings["hub_api"]
+
+
+class HubAPIHandler(HubErrorsMixin, APIHandler):
+    """Base of every ``/hub-api/`` REST handler.
+
+    Every verb of a subclass must be decorated with ``@web.authenticated`` (a test walks every
+    route and checks an unauthenticated request gets 403).
+    """
+
+    def write_json(self, data: Any, status: int = 200) -> None:
+        """Answer ``data`` as JSON with ``status``."""
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps(data, default=str))
+
+
+class HubWebSocketHandler(HubErrorsMixin, WebSocketMixin, WebSocketHandler, JupyterHandler):
+    """Base of the extension's WebSockets: jupyter_server's origin checks, pings and auth.
+
+    Subclasses decorate ``get`` with ``jupyter_server.auth.decorator.ws_authenticated``, which
+    refuses an unauthenticated upgrade with 403 (no login redirect).
+    """
+
+    def set_default_headers(self) -> None:
+        """No HTML security headers on a WebSocket (what jupyter_server's own sockets do)."""
+
+    def get_login_url(self) -> str:
+        """Never redirect to a login page: a client of this API gets 403."""
+        raise web.HTTPError(403)
+
+    def get_compression_options(self):
+        """Compress messages when the server is configured to (big logs compress well)."""
+        return self.settings.get("websocket_compression_options", None)

@@ -1,27 +1,48 @@
-"""Registers the server extension's handlers under ``<base_url>/hub-api/``."""
+"""The routes of the server extension, all under ``<base_url>/hub-api/``.
+
+``server/openapi.yaml`` documents every one of them; keep the two in step.
+"""
 
 from __future__ import annotations
 
-from jupyter_server.utils import url_path_join
-
+from .handlers_files import FilesHandler
+from .handlers_jobs import (
+    JobCancelHandler,
+    JobEventsHandler,
+    JobHandler,
+    JobRerunHandler,
+    JobsHandler,
+    JobsWatchHandler,
+)
+from .handlers_projects import (
+    ModelFilesHandler,
+    ProjectConfigHandler,
+    ProjectsHandler,
+)
 from .status import StatusHandler
 
 NAMESPACE = "hub-api"
 
+_JOB = r"(?P<job_id>[^/]+)"
+_PROJECT = r"(?P<project>.+)"
 
-def routes(base_url: str) -> list[tuple]:
-    """The (pattern, handler) pairs of the extension."""
 
-    def url(path: str) -> str:
-        return url_path_join(base_url, NAMESPACE, path)
+def routes() -> list[tuple]:
+    """The (pattern, handler) pairs of the extension, relative to the server's base URL.
 
-    return [
-        (url("status"), StatusHandler),
+    Order matters: the first pattern that matches wins (``jobs/watch`` before ``jobs/<id>``).
+    """
+    pairs = [
+        ("status", StatusHandler),
+        ("jobs", JobsHandler),
+        ("jobs/watch", JobsWatchHandler),
+        (f"jobs/{_JOB}", JobHandler),
+        (f"jobs/{_JOB}/cancel", JobCancelHandler),
+        (f"jobs/{_JOB}/rerun", JobRerunHandler),
+        (f"jobs/{_JOB}/events", JobEventsHandler),
+        ("projects", ProjectsHandler),
+        (f"projects/{_PROJECT}/config", ProjectConfigHandler),
+        (f"projects/{_PROJECT}/model-files", ModelFilesHandler),
+        ("files", FilesHandler),
     ]
-
-
-def load_extension(server_app) -> None:
-    """Add the handlers to the running server's web application."""
-    web_app = server_app.web_app
-    web_app.add_handlers(".*$", routes(web_app.settings["base_url"]))
-    server_app.log.info("Hub API server extension loaded under /%s/", NAMESPACE)
+    return [(f"/{NAMESPACE}/{path}", handler) for path, handler in pairs]

@@ -1,0 +1,581 @@
+"""Runs jobs: a queue with a concurrency limit, one project at a time, live events, cancel.
+
+A job's *work* is either a ``hub ... --json`` subprocess (:class:`ProcessWork`) or an
+in-process task (:class:`~.copy.CopyWork`). The :class:`JobManager` owns the states: it stores
+every event as it arrives (the job's JSONL log), keeps the newest ones in memory for live
+readers, and wakes the readers (:meth:`JobManager.follow`) and the job-list listeners.
+Nothing here knows about HTTP.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import json
+import logging
+import os
+import signal
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from ...errors import HubError
+from .models import Job, JobKind, JobState, new_job_id, utc_now
+from .store import EventLog, JobStore, read_event_texts
+
+log = logging.getLogger(__name__)
+
+Emit = Callable[[dict[str, Any]], None]
+
+# How many of the newest events of a running job stay in memory for live readers; a reader
+# further behind (it reconnected late) reads the rest from the job's log file.
+MEMORY_EVENTS = 20_000
+# Events sent to a reader in one message at most.
+BATCH = 1000
+
+
+class Work(Protocol):
+    """What a job does. ``run`` returns an exit code (0 success); ``terminate`` stops it soon."""
+
+    async def run(self, emit: Emit) -> int: ...
+
+    async def terminate(self, grace: float) -> None: ...
+
+
+class Notifier:
+    """Wakes every coroutine waiting for 'something changed' (single event loop, no lock)."""
+
+    def __init__(self) -> None:
+        self._future: asyncio.Future | None = None
+
+    def wait(self) -> Awaitable[None]:
+        """A future resolved at the next :meth:`notify`."""
+        if self._future is None or self._future.done():
+            self._future = asyncio.get_running_loop().create_future()
+        return self._future
+
+    def notify(self) -> None:
+        """Wake all waiters."""
+        if self._future is not None and not self._future.done():
+            self._future.set_result(None)
+        self._future = None
+
+
+@dataclass
+class ActiveJob:
+    """A job that is queued or running, with its open log and its newest events in memory."""
+
+    job: Job
+    log: EventLog
+    recent: collections.deque = field(
+        default_factory=lambda: collections.deque(maxlen=MEMORY_EVENTS)
+    )
+    notifier: Notifier = field(default_factory=Notifier)
+    work: Work | None = None
+    task: asyncio.Task | None = None
+    cancel_requested: bool = False
+    version: int = 0  # bumped at every state change, so readers know to send the record
+
+    @property
+    def first_recent(self) -> int:
+        """Offset of the oldest event still in memory."""
+        return self.log.count - len(self.recent)
+
+
+@dataclass
+class RunnerSettings:
+    """What the server's configuration decides (see ``server/app.py`` for the traits)."""
+
+    root_dir: Path
+    hub_command: list[str]
+    job_commands: dict[str, list[str]]
+    max_concurrent_jobs: int = 2
+    time_limit: float = 3600.0
+    cancel_grace: float = 3.0
+    env: dict[str, str] = field(default_factory=dict)
+
+
+class JobManager:
+    """Accepts, queues, runs, cancels and follows jobs."""
+
+    def __init__(self, store: JobStore, settings: RunnerSettings) -> None:
+        self.store = store
+        self.settings = settings
+        self._active: dict[str, ActiveJob] = {}
+        self._queue: collections.deque[str] = collections.deque()
+        self._running: set[str] = set()
+        self._list_listeners: set[Callable[[dict], None]] = set()
+        self._work_factories: dict[JobKind, Callable[[Job], Work]] = {}
+        self._closing = False
+
+    # -- set-up -------------------------------------------------------------------------------
+    def start(self) -> list[Job]:
+        """Mark the jobs a previous server left unfinished as interrupted; return them."""
+        return self.store.mark_interrupted()
+
+    def register_work(self, kind: JobKind, factory: Callable[[Job], Work]) -> None:
+        """Use ``factory(job)`` to make the work of jobs of ``kind`` (instead of a subprocess)."""
+        self._work_factories[kind] = factory
+
+    async def shutdown(self) -> None:
+        """Stop every active job (its process group too) and mark it interrupted."""
+        self._closing = True
+        self._queue.clear()
+        for active in list(self._active.values()):
+            active.cancel_requested = True
+            if active.work is not None:
+                await active.work.terminate(min(self.settings.cancel_grace, 2.0))
+            if active.task is not None:
+                active.task.cancel()
+            self._finish(
+                active,
+                JobState.INTERRUPTED,
+                error={
+                    "type": "interrupted",
+                    "message": "The Jupyter server stopped during this job; run it again.",
+                },
+            )
+        self.store.close()
+
+    # -- queries ------------------------------------------------------------------------------
+    def get(self, job_id: str) -> Job:
+        """The job ``job_id`` (live if active), or a 404."""
+        active = self._active.get(job_id)
+        if active is not None:
+            return active.job
+        job = self.store.get(job_id)
+        if job is None:
+            raise HubError(f"There is no job '{job_id}'.", type="no_such_job", status=404)
+        return job
+
+    def list(self, *, project: str | None = None, states=None, limit: int = 100) -> list[Job]:
+        """Jobs, newest first; active ones with their live fields."""
+        jobs = self.store.list(project=project, states=states, limit=limit)
+        return [self._active[j.id].job if j.id in self._active else j for j in jobs]
+
+    def active_jobs(self) -> list[Job]:
+        """Jobs queued or running now."""
+        return [a.job for a in self._active.values()]
+
+    # -- commands -----------------------------------------------------------------------------
+    def submit(
+        self,
+        kind: JobKind,
+        project: str,
+        params: dict[str, Any] | None = None,
+        *,
+        rerun_of: str | None = None,
+    ) -> Job:
+        """Queue a job; a 409 if another job of the same project is queued or running."""
+        for active in self._active.values():
+            if active.job.project == project:
+                busy = active.job
+                raise HubError(
+                    f"Job {busy.id} ({busy.kind.value}) is already {busy.state.value} for project "
+                    f"'{project or '.'}'; wait for it or cancel it first.",
+                    type="project_busy",
+                    status=409,
+                )
+        job = Job(
+            id=new_job_id(), kind=kind, project=project, params=params or {}, rerun_of=rerun_of
+        )
+        active = ActiveJob(job=job, log=self.store.open_log(job.id))
+        self._active[job.id] = active
+        self._set_state(active, JobState.QUEUED)
+        self._queue.append(job.id)
+        self._schedule()
+        return job
+
+    def rerun(self, job_id: str) -> Job:
+        """Submit a new job that does what ``job_id`` did."""
+        old = self.get(job_id)
+        return self.submit(old.kind, old.project, dict(old.params), rerun_of=old.id)
+
+    async def cancel(self, job_id: str) -> Job:
+        """Cancel a job: a queued one at once, a running one by stopping its work.
+
+        Returns the record in ``cancelling`` (or ``cancelled``) state; the work is stopped in
+        the background (TERM to the process group, KILL after the grace period).
+        """
+        job = self.get(job_id)
+        active = self._active.get(job_id)
+        if active is None or job.state.is_final:
+            raise HubError(
+                f"Job {job_id} has already ended ({job.state.value}); there is nothing to cancel.",
+                type="job_finished",
+                status=409,
+            )
+        if active.cancel_requested:
+            return job
+        active.cancel_requested = True
+        if job.state == JobState.QUEUED:
+            self._queue.remove(job_id)
+            self._finish(active, JobState.CANCELLED)
+            return job
+        self._set_state(active, JobState.CANCELLING)
+        if active.work is not None:
+            asyncio.ensure_future(active.work.terminate(self.settings.cancel_grace))
+        return job
+
+    def delete(self, job_id: str) -> None:
+        """Forget an ended job and its log."""
+        job = self.get(job_id)
+        if job.id in self._active:
+            raise HubError(
+                f"Job {job_id} is still {job.state.value}; cancel it before deleting it.",
+                type="job_active",
+                status=409,
+            )
+        self.store.delete(job_id)
+        self._announce({"type": "deleted", "id": job_id})
+
+    # -- following ----------------------------------------------------------------------------
+    def add_list_listener(self, listener: Callable[[dict], None]) -> None:
+        """Call ``listener(message)`` at every job created, changed or deleted."""
+        self._list_listeners.add(listener)
+
+    def remove_list_listener(self, listener: Callable[[dict], None]) -> None:
+        """Stop calling ``listener``."""
+        self._list_listeners.discard(listener)
+
+    async def follow(self, job_id: str, offset: int = 0) -> AsyncIterator[tuple[str, Any]]:
+        """Yield ``("events", [json_text, ...])`` from ``offset`` on and ``("job", Job)`` at changes.
+
+        The first item is the job record; stored events follow, then live ones as they arrive.
+        Ends after the record in its final state once every event has been yielded.
+        """
+        active = self._active.get(job_id)
+        job = self.get(job_id)
+        yield "job", job
+        if active is None:
+            # Ended: everything is in the file.
+            while True:
+                texts = await asyncio.to_thread(
+                    read_event_texts, self.store.events_path(job_id), offset, BATCH
+                )
+                if not texts:
+                    return
+                offset += len(texts)
+                yield "events", texts
+        sent_version = active.version
+        while True:
+            waiter = active.notifier.wait()
+            if offset < active.first_recent:
+                texts = await asyncio.to_thread(
+                    read_event_texts,
+                    active.log.path,
+                    offset,
+                    min(BATCH, active.first_recent - offset),
+                )
+                if not texts:  # cannot happen unless the file was removed under us
+                    offset = active.first_recent
+                    continue
+                offset += len(texts)
+                yield "events", texts
+                continue
+            if offset < active.log.count:
+                start = offset - active.first_recent
+                texts = [
+                    active.recent[i] for i in range(start, min(start + BATCH, len(active.recent)))
+                ]
+                offset += len(texts)
+                yield "events", texts
+                continue
+            if active.version != sent_version:
+                sent_version = active.version
+                yield "job", active.job
+                if active.job.state.is_final:
+                    return
+                continue
+            await waiter
+
+    # -- internals ----------------------------------------------------------------------------
+    def _announce(self, message: dict) -> None:
+        for listener in list(self._list_listeners):
+            try:
+                listener(message)
+            except Exception:  # one broken listener must not stop a job
+                log.exception("Hub API job-list listener failed")
+                self._list_listeners.discard(listener)
+
+    def _schedule(self) -> None:
+        while (
+            not self._closing
+            and self._queue
+            and len(self._running) < self.settings.max_concurrent_jobs
+        ):
+            job_id = self._queue.popleft()
+            active = self._active[job_id]
+            self._running.add(job_id)
+            active.task = asyncio.ensure_future(self._run(active))
+
+    async def _run(self, active: ActiveJob) -> None:
+        job = active.job
+        try:
+            active.work = self._make_work(job)
+            job.started_at = utc_now()
+            self._set_state(active, JobState.RUNNING)
+            if isinstance(active.work, ProcessWork):
+                active.work.on_start = lambda pid: self._on_pid(active, pid)
+            code = await active.work.run(lambda fields: self._emit(active, fields))
+            job.exit_code = code
+            if active.cancel_requested:
+                self._finish(active, JobState.CANCELLED)
+            elif getattr(active.work, "timed_out", False):
+                self._finish(
+                    active,
+                    JobState.FAILED,
+                    error={
+                        "type": "timeout",
+                        "message": f"The job ran past its time limit of {self.settings.time_limit:g} s and was stopped.",
+                    },
+                )
+            elif code == 0:
+                self._finish(active, JobState.SUCCEEDED)
+            else:
+                self._finish(active, JobState.FAILED, error=job.error or _exit_error(code))
+        except HubError as err:
+            self._finish(active, JobState.FAILED, error=err.to_dict())
+        except asyncio.CancelledError:
+            raise
+        except Exception as err:  # the job must end in a state, whatever broke
+            log.exception("Hub API job %s broke", job.id)
+            self._finish(
+                active,
+                JobState.FAILED,
+                error={"type": "internal_error", "message": f"The job could not run: {err}"},
+            )
+        finally:
+            self._running.discard(job.id)
+            self._schedule()
+
+    def _make_work(self, job: Job) -> Work:
+        factory = self._work_factories.get(job.kind)
+        if factory is not None:
+            return factory(job)
+        args = self.settings.job_commands.get(job.kind.value)
+        if args is None:
+            raise HubError(
+                f"No command is configured for jobs of kind '{job.kind.value}'.", type="bad_kind"
+            )
+        cwd = self.settings.root_dir / job.project
+        if not (cwd / "hub_config.json").is_file():
+            raise HubError(
+                f"'{job.project or '.'}' is no longer a Hub API project (no hub_config.json).",
+                type="not_a_project",
+            )
+        env = {
+            **os.environ,
+            # Line-by-line output from Python children, whatever they write to a pipe.
+            "PYTHONUNBUFFERED": "1",
+            "NO_COLOR": "1",
+            "HUB_JOB_ID": job.id,
+            **self.settings.env,
+        }
+        return ProcessWork(
+            argv=[*self.settings.hub_command, *args],
+            cwd=cwd,
+            env=env,
+            time_limit=self.settings.time_limit,
+            grace=self.settings.cancel_grace,
+        )
+
+    def _on_pid(self, active: ActiveJob, pid: int) -> None:
+        active.job.pid = pid
+        self.store.save(active.job)
+        self._announce({"type": "job", "job": active.job.to_dict()})
+
+    def _emit(self, active: ActiveJob, fields: dict[str, Any]) -> None:
+        kind = fields.get("event")
+        if kind == "result":
+            active.job.result = {k: v for k, v in fields.items() if k != "event"}
+        elif kind == "error":
+            active.job.error = {k: v for k, v in fields.items() if k != "event"}
+        _, text = active.log.append(fields)
+        active.recent.append(text)
+        active.job.event_count = active.log.count
+        active.notifier.notify()
+
+    def _set_state(self, active: ActiveJob, state: JobState) -> None:
+        active.job.state = state
+        self._emit(active, {"event": "state", "state": state.value})
+        active.version += 1
+        self.store.save(active.job)
+        active.notifier.notify()
+        self._announce({"type": "job", "job": active.job.to_dict()})
+
+    def _finish(self, active: ActiveJob, state: JobState, error: dict | None = None) -> None:
+        if active.job.state.is_final:
+            return
+        job = active.job
+        if error is not None:
+            job.error = error
+        if state == JobState.SUCCEEDED:
+            job.error = None
+        job.finished_at = utc_now()
+        job.pid = None
+        self._set_state(active, state)
+        active.log.close()
+        self._active.pop(job.id, None)
+
+
+def _exit_error(code: int) -> dict[str, Any]:
+    return {
+        "type": "exit_code",
+        "message": f"The hub command ended with exit code {code}; its log says why.",
+    }
+
+
+class ProcessWork:
+    """A ``hub ... --json`` subprocess in its own process group, read line by line.
+
+    Each stdout line that is a JSON object with an ``event`` key is an event (DESIGN.md 3.4);
+    any other line, and every stderr line, becomes a ``log`` event. The argv is a list: no shell.
+    """
+
+    # The longest line kept whole; a longer one is cut (a progress bar gone wild, a blob).
+    MAX_LINE = 1 << 20
+
+    def __init__(
+        self, argv: list[str], cwd: Path, env: dict[str, str], time_limit: float, grace: float
+    ) -> None:
+        self.argv = argv
+        self.cwd = cwd
+        self.env = env
+        self.time_limit = time_limit
+        self.grace = grace
+        self.timed_out = False
+        self.on_start: Callable[[int], None] | None = None
+        self._proc: asyncio.subprocess.Process | None = None
+        self._terminating: asyncio.Task | None = None
+        self._stop_grace: float | None = None  # set when terminate() came before the start
+
+    async def run(self, emit: Emit) -> int:
+        """Start the process, pump its output into ``emit`` and return its exit code."""
+        try:
+            self._proc = await asyncio.create_subprocess_exec(
+                *self.argv,
+                cwd=self.cwd,
+                env=self.env,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                start_new_session=True,  # its own process group: cancel kills all of it
+                limit=self.MAX_LINE,
+            )
+        except OSError as err:
+            raise HubError(
+                f"Could not start '{self.argv[0]}': {err.strerror or err}.",
+                type="cli_missing",
+            ) from err
+        if self.on_start is not None:
+            self.on_start(self._proc.pid)
+        if self._stop_grace is not None:
+            asyncio.ensure_future(self.terminate(self._stop_grace))
+        pumps = asyncio.gather(
+            _pump(self._proc.stdout, "stdout", emit), _pump(self._proc.stderr, "stderr", emit)
+        )
+        try:
+            await asyncio.wait_for(asyncio.shield(self._proc.wait()), self.time_limit)
+        except asyncio.TimeoutError:
+            self.timed_out = True
+            await self.terminate(self.grace)
+        await self._proc.wait()
+        if self._terminating is not None:
+            await self._terminating
+        # A grandchild may still hold the pipes open (a server it started): read what is
+        # there, then stop listening instead of waiting for it.
+        try:
+            await asyncio.wait_for(asyncio.shield(pumps), 1.0)
+        except asyncio.TimeoutError:
+            pumps.cancel()
+        return self._proc.returncode
+
+    async def terminate(self, grace: float) -> None:
+        """TERM to the whole process group, KILL after ``grace`` seconds; wait until it is gone."""
+        if self._proc is None:
+            self._stop_grace = grace
+            return
+        if self._terminating is None:
+            self._terminating = asyncio.ensure_future(self._terminate(grace))
+        await asyncio.shield(self._terminating)
+
+    async def _terminate(self, grace: float) -> None:
+        pgid = self._proc.pid
+        _signal_group(pgid, signal.SIGTERM)
+        deadline = asyncio.get_running_loop().time() + grace
+        while group_alive(pgid) and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.02)
+        if group_alive(pgid):
+            _signal_group(pgid, signal.SIGKILL)
+            while group_alive(pgid):
+                await asyncio.sleep(0.02)
+
+
+async def _pump(stream: asyncio.StreamReader, name: str, emit: Emit) -> None:
+    while True:
+        try:
+            raw = await stream.readline()
+        except ValueError:
+            # Longer than MAX_LINE: keep the first part, drop the rest of that line.
+            raw = await stream.read(ProcessWork.MAX_LINE)
+            while True:
+                more = await stream.readline() if raw else b""
+                if not more or more.endswith(b"\n"):
+                    break
+        if not raw:
+            return
+        line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+        emit(_parse_line(line, name))
+
+
+def _parse_line(line: str, stream: str) -> dict[str, Any]:
+    if stream == "stdout" and line.startswith("{"):
+        try:
+            event = json.loads(line)
+        except json.JSONDecodeError:
+            pass
+        else:
+            if isinstance(event, dict) and isinstance(event.get("event"), str):
+                # The job's own bookkeeping fields are ours; the CLI cannot override them.
+                event.pop("offset", None)
+                event.pop("time", None)
+                return event
+    return {"event": "log", "stream": stream, "line": line}
+
+
+def _signal_group(pgid: int, sig: int) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def group_alive(pgid: int) -> bool:
+    """Whether a live (non-zombie) process of group ``pgid`` remains.
+
+    Zombies are ignored: they are dead, but where PID 1 does not reap orphans (some containers)
+    they keep a group 'alive' for ``kill(0)`` forever.
+    """
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return True
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # "pid (comm) state ppid pgrp ...": comm may hold spaces, so split after the last ')'.
+        fields = stat[stat.rfind(")") + 2 :].split()
+        if len(fields) > 2 and int(fields[2]) == pgid and fields[0] not in ("Z", "X"):
+            return True
+    return False
