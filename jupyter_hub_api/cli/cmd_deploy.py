@@ -1,0 +1,39 @@
+"""``hub deploy``: make the project's last build the live version of its API."""
+
+from __future__ import annotations
+
+import click
+
+from ..build.records import last_build
+from ..client.cli import json_option, make_output
+from ..client.deploy import deploy_build
+from ..errors import UsageError
+from ..project.locate import project_root
+
+
+@click.command(
+    epilog="""\b
+Examples:
+  cd sentiment-analyser && hub build && hub deploy
+  hub deploy ./sentiment-analyser --json     # the result event carries "endpoint\""""
+)
+@click.argument("path", required=False, type=click.Path(path_type=str))
+@json_option
+def deploy(path: str | None, json_mode: bool) -> None:
+    """Deploy the last build of the project in PATH (default: the current folder).
+
+    Sends the build to the platform (files it already has are not sent again), loads the new
+    version, then switches traffic to it without dropping a request. Prints the endpoint and
+    how to call it.
+    """
+    out = make_output(json_mode)
+    root = project_root(path)
+    record = last_build(root)
+    if record is None:
+        raise UsageError(
+            f"{root.name} has no build yet.",
+            type="no_build",
+            hint="Run `hub build` first (or `hub build --deploy` for both).",
+        )
+    result = deploy_build(record, out)
+    out.result(None, **result)

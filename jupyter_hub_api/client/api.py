@@ -1,0 +1,263 @@
+"""The HTTP client of the platform's control plane and gateway, used by the CLI.
+
+:func:`connect` finds the platform: ``HUB_PLATFORM_URL`` (default ``http://127.0.0.1:8470``) and
+its token, ``HUB_PLATFORM_TOKEN`` or, for the embedded platform, the token file it wrote in the
+data directory. The embedded platform is started when it is not running. Every error becomes a
+:class:`HubError` with one sentence (the platform's own, when it sent one).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from .. import paths
+from ..errors import UsageError, WorkError
+from . import embedded
+
+TOKEN_ENV = "HUB_PLATFORM_TOKEN"
+
+
+class PlatformClient:
+    """A session with one platform: ``url`` + ``token``."""
+
+    def __init__(self, url: str, token: str, timeout: float = 60.0) -> None:
+        self.url = url.rstrip("/")
+        self.token = token
+        self.http = httpx.Client(
+            base_url=self.url,
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=timeout,
+            trust_env=False,
+        )
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self.http.close()
+
+    def __enter__(self) -> PlatformClient:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- plumbing -----------------------------------------------------------------------------
+    def request(self, method: str, path: str, **kw) -> Any:
+        """Send a control-plane request; return the decoded JSON or raise a HubError."""
+        try:
+            resp = self.http.request(method, path, **kw)
+        except httpx.TimeoutException:
+            raise WorkError(
+                f"The platform at {self.url} did not answer in time.", type="platform_timeout"
+            ) from None
+        except httpx.HTTPError as err:
+            raise WorkError(
+                f"The platform at {self.url} is not reachable ({type(err).__name__}).",
+                type="platform_unreachable",
+                hint="Start it with `hub platform start`, or check HUB_PLATFORM_URL.",
+            ) from None
+        return decode(resp)
+
+    def get(self, path: str, **kw) -> Any:
+        """GET ``path``."""
+        return self.request("GET", path, **kw)
+
+    def post(self, path: str, body: dict | None = None, **kw) -> Any:
+        """POST ``body`` as JSON to ``path``."""
+        return self.request("POST", path, json=body if body is not None else {}, **kw)
+
+    # -- typed helpers ------------------------------------------------------------------------
+    def me(self) -> dict:
+        """The caller, plan and counts."""
+        return self.get("/api/v1/me")
+
+    def list_apis(self) -> dict:
+        """Every API of the caller with status and usage."""
+        return self.get("/api/v1/apis")
+
+    def api(self, name: str) -> dict:
+        """One API."""
+        return self.get(f"/api/v1/apis/{_seg(name)}")
+
+    def versions(self, name: str) -> dict:
+        """The versions of an API."""
+        return self.get(f"/api/v1/apis/{_seg(name)}/versions")
+
+    def rollback(self, name: str, version: str | None) -> dict:
+        """Make an earlier version live."""
+        return self.post(f"/api/v1/apis/{_seg(name)}/rollback", {"version": version}, timeout=None)
+
+    def delete_api(self, name: str) -> dict:
+        """Remove an API."""
+        return self.request("DELETE", f"/api/v1/apis/{_seg(name)}", timeout=None)
+
+    def invocations(self, name: str, limit: int = 50) -> dict:
+        """The invocation history of an API."""
+        return self.get(f"/api/v1/apis/{_seg(name)}/invocations", params={"limit": limit})
+
+    def usage(self, month: str | None = None) -> dict:
+        """This month's (or ``month``'s) usage."""
+        return self.get("/api/v1/usage", params={"month": month} if month else None)
+
+    def keys(self) -> list[dict]:
+        """The caller's keys (masked)."""
+        return self.get("/api/v1/keys")["keys"]
+
+    def create_key(self, name: str) -> dict:
+        """A new key: ``{"key": {...}, "secret": "..."}``."""
+        return self.post("/api/v1/keys", {"name": name})
+
+    def reveal_key(self, key_id: str) -> str:
+        """A key in full."""
+        return self.post(f"/api/v1/keys/{_seg(key_id)}/reveal")["secret"]
+
+    def set_key_enabled(self, key_id: str, enabled: bool) -> dict:
+        """Enable or disable a key."""
+        return self.request("PATCH", f"/api/v1/keys/{_seg(key_id)}", json={"enabled": enabled})[
+            "key"
+        ]
+
+    def delete_key(self, key_id: str) -> dict:
+        """Delete a key."""
+        return self.request("DELETE", f"/api/v1/keys/{_seg(key_id)}")
+
+    def default_key(self) -> str:
+        """The user's first enabled key in full (what ``hub invoke`` calls with)."""
+        for key in self.keys():
+            if key["enabled"]:
+                return self.reveal_key(key["id"])
+        raise UsageError(
+            "You have no enabled API key.",
+            type="no_key",
+            hint="Create one with `hub keys create` or enable one with `hub keys enable <id>`.",
+        )
+
+    def follow_logs(self, name: str, after: int = 0, tail: int | None = None) -> Iterator[dict]:
+        """Yield log lines of an API as they are printed (until interrupted)."""
+        params: dict = {"follow": "1"}
+        if tail is not None and not after:
+            params["tail"] = tail
+        else:
+            params["after"] = after
+        try:
+            with self.http.stream(
+                "GET",
+                f"/api/v1/apis/{_seg(name)}/logs",
+                params=params,
+                timeout=httpx.Timeout(30.0, read=None),
+            ) as resp:
+                if resp.status_code != 200:
+                    resp.read()
+                    decode(resp)
+                for line in resp.iter_lines():
+                    if line.strip():
+                        yield json.loads(line)
+        except httpx.HTTPError as err:
+            raise WorkError(
+                f"The log stream from {self.url} ended ({type(err).__name__}).",
+                type="platform_unreachable",
+            ) from None
+
+
+def decode(resp: httpx.Response) -> Any:
+    """The JSON of a control-plane response, or the HubError it carries."""
+    try:
+        body = resp.json()
+    except ValueError:
+        body = None
+    if resp.status_code < 400:
+        return body
+    err = body.get("error") if isinstance(body, dict) else None
+    if isinstance(err, dict) and err.get("message"):
+        cls = UsageError if resp.status_code in (400, 404, 409, 413, 422) else WorkError
+        raise cls(
+            err["message"],
+            type=err.get("type", "error"),
+            status=resp.status_code,
+            field=err.get("field"),
+        )
+    raise WorkError(
+        f"The platform answered HTTP {resp.status_code} to {resp.request.method} {resp.request.url.path}.",
+        type="platform_error",
+        status=resp.status_code,
+    )
+
+
+def platform_url() -> str:
+    """The platform's base URL."""
+    return paths.platform_url()
+
+
+def connect(autostart: bool = True) -> PlatformClient:
+    """A client of the configured platform, starting the embedded one when needed."""
+    url = platform_url()
+    token = os.environ.get(TOKEN_ENV)
+    if token:
+        return PlatformClient(url, token)
+    if not embedded.is_loopback(url):
+        raise UsageError(
+            f"HUB_PLATFORM_URL points at a remote platform ({url}) but no token is set.",
+            type="no_token",
+            hint="Set HUB_PLATFORM_TOKEN to the token your platform's administrator gave you.",
+        )
+    if autostart:
+        embedded.ensure_running(url)
+    else:
+        state, health = embedded.probe(url)
+        if state == "other":
+            raise embedded.port_in_use_error(url)
+        if state == "down":
+            raise WorkError(
+                f"The Hub platform is not running at {url}.",
+                type="platform_down",
+                hint="Start it with `hub platform start`.",
+            )
+    token_path = paths.platform_dir() / "token"
+    try:
+        token = token_path.read_text().strip()
+    except OSError:
+        raise WorkError(
+            f"The platform's token file {token_path} cannot be read.",
+            type="no_token",
+            hint="Restart the platform with `hub platform stop && hub platform start`.",
+        ) from None
+    return PlatformClient(url, token)
+
+
+def call_api(
+    endpoint: str, key: str, payload: bytes | None, timeout: float | None = None
+) -> tuple[int, dict]:
+    """Call an API's endpoint (POST with ``payload``, GET without) and return (status, envelope)."""
+    headers = {"x-api-key": key, "Content-Type": "application/json"}
+    try:
+        if payload is None:
+            resp = httpx.get(endpoint, headers=headers, timeout=timeout, trust_env=False)
+        else:
+            resp = httpx.post(
+                endpoint, headers=headers, content=payload, timeout=timeout, trust_env=False
+            )
+    except httpx.HTTPError as err:
+        raise WorkError(
+            f"The API at {endpoint} is not reachable ({type(err).__name__}).",
+            type="platform_unreachable",
+        ) from None
+    try:
+        envelope = resp.json()
+    except ValueError:
+        raise WorkError(
+            f"The API answered HTTP {resp.status_code} without a JSON envelope.",
+            type="bad_response",
+        ) from None
+    return resp.status_code, envelope
+
+
+def _seg(value: str) -> str:
+    """A path segment, refusing anything that could change the path."""
+    if not value or "/" in value or value in (".", ".."):
+        raise UsageError(f"{value!r} is not a valid name.", type="bad_name")
+    return quote(value, safe="")

@@ -1,0 +1,187 @@
+"""The platform's configuration: plans (quotas and limits), request limits, engine defaults.
+
+Read once at start from ``$HUB_PLATFORM_CONFIG`` or ``<platform dir>/config.json`` when it
+exists; every field is optional and defaults to the reference guide's free tier::
+
+    {
+      "default_plan": "free",
+      "plans": {"free": {"max_apis": 5, "monthly_calls": 1000,
+                         "rate_limit_per_second": 50, "rate_limit_burst": 100}},
+      "users": {"alice": {"plan": "pro"}},
+      "max_body_bytes": 6291456,
+      "max_blob_bytes": 21474836480,
+      "capture_bytes": 4096,
+      "engine": {"name": "local", "idle_timeout_seconds": 300, "max_workers": 2,
+                 "timeout_seconds": 60}
+    }
+
+A plan value of ``null`` (or 0 for the rate limit) means "no limit".
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .. import paths
+from ..errors import UsageError
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The limits of one plan.
+
+    ``monthly_calls`` counts answered POSTs per user and calendar month (UTC); ``max_apis`` the
+    APIs a user may have at once; the rate limit is a token bucket per API key.
+    """
+
+    name: str = "free"
+    max_apis: int | None = 5
+    monthly_calls: int | None = 1000
+    rate_limit_per_second: float = 50.0
+    rate_limit_burst: int = 100
+
+    def to_dict(self) -> dict:
+        """The plan as JSON."""
+        return {
+            "name": self.name,
+            "max_apis": self.max_apis,
+            "monthly_calls": self.monthly_calls,
+            "rate_limit_per_second": self.rate_limit_per_second,
+            "rate_limit_burst": self.rate_limit_burst,
+        }
+
+
+@dataclass(frozen=True)
+class EngineDefaults:
+    """Defaults for an API's runtime when its ``hub_config.json`` does not say otherwise."""
+
+    name: str = "local"
+    idle_timeout_seconds: float = 300.0
+    max_workers: int = 2
+    timeout_seconds: float = 60.0
+
+
+@dataclass(frozen=True)
+class PlatformConfig:
+    """Everything the platform reads from its config file."""
+
+    default_plan: str = "free"
+    plans: dict[str, Plan] = field(default_factory=lambda: {"free": Plan()})
+    user_plans: dict[str, str] = field(default_factory=dict)
+    # 6 MiB, the payload limit of the serverless functions the guide's service ran on.
+    max_body_bytes: int = 6 * 1024 * 1024
+    max_blob_bytes: int = 20 * 1024**3
+    # Inputs and outputs kept in the invocation history are cut past this many bytes.
+    capture_bytes: int = 4096
+    # History kept per API (older rows are pruned; monthly usage counters are kept apart).
+    keep_invocations: int = 10_000
+    keep_log_lines: int = 20_000
+    engine: EngineDefaults = field(default_factory=EngineDefaults)
+
+    def plan_for(self, user: str) -> Plan:
+        """The plan of ``user``."""
+        name = self.user_plans.get(user, self.default_plan)
+        return self.plans.get(name) or self.plans[self.default_plan]
+
+
+def config_path() -> Path:
+    """Where the config is read from."""
+    env = os.environ.get("HUB_PLATFORM_CONFIG")
+    return Path(env).expanduser() if env else paths.platform_dir() / "config.json"
+
+
+def load_config(path: Path | None = None) -> PlatformConfig:
+    """Read the config file (a missing file means all defaults); bad values raise UsageError."""
+    path = path or config_path()
+    if not path.exists():
+        return PlatformConfig()
+    try:
+        raw = json.loads(path.read_text())
+    except (OSError, ValueError) as err:
+        raise UsageError(
+            f"The platform config {path} is not valid JSON: {err}.",
+            type="bad_config",
+            hint="Fix the file or remove it to use the defaults.",
+        ) from err
+    if not isinstance(raw, dict):
+        raise UsageError(f"The platform config {path} must be a JSON object.", type="bad_config")
+    return parse_config(raw, str(path))
+
+
+def parse_config(raw: dict[str, Any], where: str = "config") -> PlatformConfig:
+    """Build a :class:`PlatformConfig` from a decoded JSON object."""
+    base = PlatformConfig()
+    plans = dict(base.plans)
+    for name, body in (raw.get("plans") or {}).items():
+        if not isinstance(body, dict):
+            raise UsageError(f"{where}: plans.{name} must be an object.", type="bad_config")
+        known = {"max_apis", "monthly_calls", "rate_limit_per_second", "rate_limit_burst"}
+        unknown = set(body) - known
+        if unknown:
+            raise UsageError(
+                f"{where}: plans.{name} has unknown field(s) {', '.join(sorted(unknown))}; "
+                f"known: {', '.join(sorted(known))}.",
+                type="bad_config",
+            )
+        default = plans.get(name, Plan(name=name))
+        plans[name] = Plan(
+            name=name,
+            max_apis=_opt_int(body, "max_apis", default.max_apis, where),
+            monthly_calls=_opt_int(body, "monthly_calls", default.monthly_calls, where),
+            rate_limit_per_second=float(
+                body.get("rate_limit_per_second") or 0
+                if "rate_limit_per_second" in body
+                else default.rate_limit_per_second
+            ),
+            rate_limit_burst=int(body.get("rate_limit_burst") or default.rate_limit_burst),
+        )
+    default_plan = raw.get("default_plan", base.default_plan)
+    if default_plan not in plans:
+        raise UsageError(
+            f"{where}: default_plan {default_plan!r} is not in plans.", type="bad_config"
+        )
+    user_plans = {}
+    for user, body in (raw.get("users") or {}).items():
+        plan = body.get("plan") if isinstance(body, dict) else body
+        if plan not in plans:
+            raise UsageError(
+                f"{where}: users.{user}.plan {plan!r} is not in plans.", type="bad_config"
+            )
+        user_plans[user] = plan
+    eng = raw.get("engine") or {}
+    engine = EngineDefaults(
+        name=str(eng.get("name", base.engine.name)),
+        idle_timeout_seconds=float(
+            eng.get("idle_timeout_seconds", base.engine.idle_timeout_seconds)
+        ),
+        max_workers=int(eng.get("max_workers", base.engine.max_workers)),
+        timeout_seconds=float(eng.get("timeout_seconds", base.engine.timeout_seconds)),
+    )
+    return PlatformConfig(
+        default_plan=default_plan,
+        plans=plans,
+        user_plans=user_plans,
+        max_body_bytes=int(raw.get("max_body_bytes", base.max_body_bytes)),
+        max_blob_bytes=int(raw.get("max_blob_bytes", base.max_blob_bytes)),
+        capture_bytes=int(raw.get("capture_bytes", base.capture_bytes)),
+        keep_invocations=int(raw.get("keep_invocations", base.keep_invocations)),
+        keep_log_lines=int(raw.get("keep_log_lines", base.keep_log_lines)),
+        engine=engine,
+    )
+
+
+def _opt_int(body: dict, key: str, default: int | None, where: str) -> int | None:
+    if key not in body:
+        return default
+    value = body[key]
+    if value is None:
+        return None
+    if not isinstance(value, int) or value < 0:
+        raise UsageError(
+            f"{where}: {key} must be a non-negative integer or null.", type="bad_config"
+        )
+    return value

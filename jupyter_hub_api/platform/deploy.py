@@ -1,0 +1,515 @@
+"""Deployments: from a build record to the API's live version, with no dropped request.
+
+The protocol (the client is ``client/deploy.py``):
+
+1. ``POST /api/v1/deployments`` with the build record → the deployment's id and the digests of
+   the blobs the platform lacks (none when the platform shares the build's blob store).
+2. ``PUT /api/v1/blobs/<sha256>`` for each of them (only blobs a pending deployment of the same
+   user lists are accepted, verified by hash and size).
+3. ``POST /api/v1/deployments/<id>/commit`` → 202; the deployment runs in the background and
+   ``GET /api/v1/deployments/<id>?after=<n>&wait=<s>`` reports its events (the step/log events of
+   DESIGN.md 3.4) and, at the end, its result or error.
+
+Running a deployment: lay out the files under ``<platform dir>/versions/<build_id>/``, make sure
+the environment exists (a cache hit when ``hub build`` ran on this machine), register the version
+with the engine and load it (warm), and only then switch the live version (database first, then
+the routing table) and retire the old one once its running requests are done. A failure at any
+step leaves the previous live version serving.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import secrets
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..build import records
+from ..build.environments import ensure_environment
+from ..cli.output import Output
+from ..errors import HubError, UsageError, WorkError
+from ..project.names import NAME_RE
+from .routing import LiveVersion, Route
+from .service import Platform, now_iso
+
+_SHA_RE = re.compile(r"^[0-9a-f]{64}$")
+PENDING_TTL = 3600.0
+COMPLETE = ".complete"
+
+
+class _EventSink:
+    """A file-like object that turns an Output's ``--json`` lines into a list of events."""
+
+    def __init__(self, events: list[dict], on_event) -> None:
+        self.events = events
+        self.on_event = on_event
+        self._buf = ""
+
+    def write(self, text: str) -> int:
+        self._buf += text
+        while "\n" in self._buf:
+            line, self._buf = self._buf.split("\n", 1)
+            if line.strip():
+                self.events.append(json.loads(line))
+                self.on_event()
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
+@dataclass
+class Deployment:
+    """One deployment, from its record to its result."""
+
+    id: str
+    user_id: int
+    user: str
+    record: dict
+    created: float = field(default_factory=time.time)
+    status: str = "pending"  # pending | running | done | failed
+    events: list[dict] = field(default_factory=list)
+    result: dict | None = None
+    error: dict | None = None
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def blobs(self) -> dict[str, int]:
+        """``{sha256: size}`` of every file of the build."""
+        return {e["sha256"]: int(e["size"]) for e in self.record["code"] + self.record["model"]}
+
+    def to_dict(self, after: int = 0) -> dict:
+        """The deployment as JSON, with the events after index ``after``."""
+        return {
+            "id": self.id,
+            "api": self.record["name"],
+            "build_id": self.record["build_id"],
+            "status": self.status,
+            "events": self.events[after:],
+            "next": len(self.events),
+            "result": self.result,
+            "error": self.error,
+        }
+
+
+def check_record(record) -> dict:
+    """Validate the shape of a build record sent by a client (it is untrusted input)."""
+    if not isinstance(record, dict):
+        raise UsageError("The deployment needs a build record (a JSON object).", type="bad_record")
+    build_id = record.get("build_id")
+    if not isinstance(build_id, str) or not _SHA_RE.match(build_id):
+        raise UsageError(
+            "The build record has no valid build_id.", type="bad_record", field="build_id"
+        )
+    name = record.get("name")
+    if not isinstance(name, str) or not NAME_RE.match(name):
+        raise UsageError(
+            f"{name!r} is not a valid API name; use lower-case letters, digits and '-', starting with a letter.",
+            type="bad_name",
+            field="name",
+        )
+    if not isinstance(record.get("version"), (str, int, float)):
+        raise UsageError("The build record has no version.", type="bad_record", field="version")
+    env = record.get("environment")
+    if not isinstance(env, dict) or not isinstance(env.get("python"), str):
+        raise UsageError(
+            "The build record has no environment.python.", type="bad_record", field="environment"
+        )
+    if not isinstance(env.get("requirements", ""), str):
+        raise UsageError(
+            "environment.requirements must be text.", type="bad_record", field="environment"
+        )
+    if not isinstance(record.get("config", {}), dict):
+        raise UsageError(
+            "The build record's config must be an object.", type="bad_record", field="config"
+        )
+    for part in ("code", "model"):
+        entries = record.get(part)
+        if not isinstance(entries, list):
+            raise UsageError(f"The build record has no {part} list.", type="bad_record", field=part)
+        for entry in entries:
+            ok = (
+                isinstance(entry, dict)
+                and isinstance(entry.get("path"), str)
+                and isinstance(entry.get("sha256"), str)
+                and _SHA_RE.match(entry["sha256"])
+                and isinstance(entry.get("size"), int)
+                and entry["size"] >= 0
+            )
+            path = entry.get("path", "") if isinstance(entry, dict) else ""
+            if not ok or path.startswith(("/", "\\")) or ".." in Path(path).parts or not path:
+                raise UsageError(
+                    f"The build record has a bad {part} entry: {str(entry)[:120]}.",
+                    type="bad_record",
+                    field=part,
+                )
+    if not any(e["path"] == "main.py" for e in record["code"]):
+        raise UsageError(
+            "The build has no src/main.py; an API needs a main.py with a @hub_handler function.",
+            type="bad_record",
+            field="code",
+        )
+    return record
+
+
+class Deployer:
+    """Runs deployments, rollbacks and deletions of APIs."""
+
+    def __init__(self, platform: Platform) -> None:
+        self.platform = platform
+        self.pending: dict[str, Deployment] = {}
+
+    # -- protocol -----------------------------------------------------------------------------
+    def create(self, user, record) -> tuple[Deployment, list[str]]:
+        """Step 1: register a deployment; return it and the blobs the platform lacks."""
+        record = check_record(record)
+        self._expire()
+        self.check_api_limit(user, record["name"])
+        dep = Deployment(
+            id="dep_" + secrets.token_hex(8), user_id=user.id, user=user.name, record=record
+        )
+        self.pending[dep.id] = dep
+        return dep, self.platform.store.missing(dep.blobs())
+
+    def check_api_limit(self, user, name: str) -> None:
+        """Refuse a new API beyond the plan's ``max_apis`` (redeploying an existing one is fine)."""
+        limit = user.plan.max_apis
+        if limit is None or self.platform.routes.get(user.name, name) is not None:
+            return
+        if len(self.platform.routes.of_user(user.name)) >= limit:
+            raise HubError(
+                f"Your plan allows {limit} APIs and you have {limit}; {name!r} would be one more.",
+                type="api_limit",
+                hint="Delete one with `hub delete <name>` first.",
+                status=403,
+                exit_code=1,
+            )
+
+    def get(self, user, dep_id: str) -> Deployment:
+        """A deployment of ``user`` by id."""
+        dep = self.pending.get(dep_id)
+        if dep is None or dep.user_id != user.id:
+            raise UsageError(f"There is no deployment {dep_id!r}.", type="not_found", status=404)
+        return dep
+
+    def expected_size(self, user, sha: str) -> int | None:
+        """The size of blob ``sha`` if a pending deployment of ``user`` lists it, else None."""
+        for dep in self.pending.values():
+            if dep.user_id == user.id and dep.status == "pending":
+                size = dep.blobs().get(sha)
+                if size is not None:
+                    return size
+        return None
+
+    def commit(self, user, dep_id: str) -> Deployment:
+        """Step 3: start the deployment once every blob is there."""
+        dep = self.get(user, dep_id)
+        if dep.status != "pending":
+            return dep
+        missing = self.platform.store.missing(dep.blobs())
+        if missing:
+            raise UsageError(
+                f"{len(missing)} file(s) of the build were not uploaded yet (first: {missing[0][:12]}…).",
+                type="missing_blob",
+                hint="Upload them with PUT /api/v1/blobs/<sha256>, then commit again.",
+            )
+        dep.status = "running"
+        self.platform.spawn(self._run(dep))
+        return dep
+
+    def _expire(self) -> None:
+        cutoff = time.time() - PENDING_TTL
+        for dep_id in [
+            d.id for d in self.pending.values() if d.created < cutoff and d.status != "running"
+        ]:
+            del self.pending[dep_id]
+
+    # -- running ------------------------------------------------------------------------------
+    async def _run(self, dep: Deployment) -> None:
+        loop = asyncio.get_running_loop()
+
+        def notify() -> None:
+            loop.call_soon_threadsafe(_pulse, dep)
+
+        out = Output(json_mode=True, stream=_EventSink(dep.events, notify))
+        try:
+            dep.result = await self.deploy(dep, out)
+            dep.status = "done"
+        except HubError as err:
+            dep.error = err.to_dict()
+            dep.status = "failed"
+        except Exception as err:  # report, never crash the platform
+            dep.error = {"type": "internal_error", "message": f"The deployment failed: {err}."}
+            dep.status = "failed"
+        _pulse(dep)
+
+    async def deploy(self, dep: Deployment, out: Output) -> dict:
+        """Make the build of ``dep`` the live version of its API; return the result."""
+        platform = self.platform
+        record = dep.record
+        user = platform.user_by_id(dep.user_id)
+        route, created = await self._route_for(user, record["name"])
+        try:
+            async with route.deploy_lock:
+                if route.live is not None and route.live.build_id == record["build_id"]:
+                    out.info(f"Build {record['build_id'][:12]} is already live; nothing to do.")
+                    return self._result(route, route.live, None, unchanged=True)
+                with out.step("materialize", "Laying out the version's files"):
+                    vdir = await asyncio.to_thread(self._materialize, record)
+                with out.step("environment", "Preparing the Python environment"):
+                    env = record["environment"]
+                    environment = await asyncio.to_thread(
+                        ensure_environment, env["python"], env.get("requirements", ""), out
+                    )
+                    out.info(
+                        "Environment reused." if environment.reused else "Environment created."
+                    )
+                seq_row = platform.db.query_one(
+                    "SELECT COALESCE(MAX(seq), 0) + 1 AS seq FROM versions WHERE api_id = ?",
+                    (route.api_id,),
+                )
+                seq = seq_row["seq"]
+
+                def insert(c):
+                    return c.execute(
+                        "INSERT INTO versions (api_id, seq, build_id, version, record, dir, python,"
+                        " status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'starting', ?)",
+                        (
+                            route.api_id,
+                            seq,
+                            record["build_id"],
+                            str(record["version"]),
+                            json.dumps(record),
+                            str(vdir),
+                            str(environment.python),
+                            now_iso(),
+                        ),
+                    ).lastrowid
+
+                version_id = await platform.db.write(insert)
+                new = await self._start(route, version_id, out)
+                with out.step("switch", "Switching traffic to the new version"):
+                    old = await self._switch(route, new)
+                return self._result(route, new, old)
+        except BaseException:
+            if created and route.live is None:
+                await self._forget_api(route)
+            raise
+
+    async def _route_for(self, user, name: str) -> tuple[Route, bool]:
+        platform = self.platform
+        route = platform.routes.get(user.name, name)
+        if route is not None:
+            return route, False
+        self.check_api_limit(user, name)
+        stamp = now_iso()
+        api_id = await platform.db.write(
+            lambda c: (
+                c.execute(
+                    "INSERT INTO apis (user_id, name, created_at, updated_at) VALUES (?, ?, ?, ?)",
+                    (user.id, name, stamp, stamp),
+                ).lastrowid
+            )
+        )
+        route = platform.routes.add(Route(api_id, user.id, user.name, name))
+        return route, True
+
+    def _materialize(self, record: dict) -> Path:
+        root = self.platform.state_dir / "versions"
+        dest = root / record["build_id"]
+        if (dest / COMPLETE).is_file():
+            return dest
+        tmp = root / f".tmp-{record['build_id'][:16]}-{secrets.token_hex(4)}"
+        try:
+            records.materialize(record, self.platform.store, tmp)
+            (tmp / COMPLETE).write_text(now_iso() + "\n")
+            shutil.rmtree(dest, ignore_errors=True)  # an incomplete earlier attempt
+            tmp.rename(dest)
+        except OSError:
+            if not (dest / COMPLETE).is_file():
+                raise
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return dest
+
+    async def _start(self, route: Route, version_id: int, out: Output) -> LiveVersion:
+        """Register a stored version with the engine and load it; raise if it cannot load."""
+        platform = self.platform
+        vrow = platform.version_row(version_id)
+        with out.step("load", "Starting the new version and loading the model"):
+            new = await platform.deploy_on_engine(route, vrow)
+            status = await platform.engine.warm(new.engine_id)
+            if status.get("state") == "failed":
+                await platform.engine.undeploy(new.engine_id, drain=False)
+                reason = status.get("load_error") or "it failed to load"
+                await platform.db.write(
+                    lambda c: c.execute(
+                        "UPDATE versions SET status = 'failed', error = ? WHERE id = ?",
+                        (reason, version_id),
+                    )
+                )
+                raise WorkError(
+                    f"The new version did not load: {reason}",
+                    type="load_failed",
+                    hint="The previous version keeps serving; see `hub logs` for the traceback.",
+                )
+            out.info(f"Loaded in {status.get('load_seconds', 0.0):.2f} s.")
+        return new
+
+    async def _switch(self, route: Route, new: LiveVersion) -> LiveVersion | None:
+        platform = self.platform
+        old = route.live
+        stamp = now_iso()
+
+        def mark(c):
+            if old is not None:
+                c.execute("UPDATE versions SET status = 'standby' WHERE id = ?", (old.id,))
+            c.execute(
+                "UPDATE versions SET status = 'live', deployed_at = ?, error = NULL WHERE id = ?",
+                (stamp, new.id),
+            )
+
+        await platform.db.write(mark)
+        return await platform.switch(route, new)
+
+    def _result(
+        self, route: Route, live: LiveVersion, old: LiveVersion | None, unchanged: bool = False
+    ) -> dict:
+        base = self.platform.public_url or ""
+        return {
+            "api": route.name,
+            "user": route.user,
+            "endpoint": f"{base}/{route.user}/{route.name}",
+            "version": live.version,
+            "version_number": live.seq,
+            "build_id": live.build_id,
+            "previous_version_number": old.seq if old else None,
+            "unchanged": unchanged,
+        }
+
+    # -- rollback and delete ------------------------------------------------------------------
+    async def rollback(self, user, name: str, target: str | None) -> dict:
+        """Make an earlier version live again (by number, label or build id; default: the previous)."""
+        platform = self.platform
+        route = self.route_of(user, name)
+        async with route.deploy_lock:
+            rows = platform.db.query(
+                "SELECT * FROM versions WHERE api_id = ? AND status IN ('live', 'standby')"
+                " ORDER BY deployed_at DESC, seq DESC",
+                (route.api_id,),
+            )
+            live_id = route.live.id if route.live else None
+            vrow = _pick_version(rows, target, live_id)
+            if vrow is None:
+                if target is None:
+                    raise UsageError(
+                        f"{name} has no earlier version to roll back to.",
+                        type="no_previous_version",
+                        hint="See `hub versions` for its versions.",
+                    )
+                raise UsageError(
+                    f"{name} has no deployable version {target!r}.",
+                    type="not_found",
+                    hint="Give a number, label or build id from `hub versions`.",
+                    status=404,
+                )
+            if vrow["id"] == live_id:
+                return self._result(route, route.live, None, unchanged=True)
+            if not Path(vrow["python"]).exists():
+                record = json.loads(vrow["record"])
+                env = await asyncio.to_thread(
+                    ensure_environment,
+                    record["environment"]["python"],
+                    record["environment"].get("requirements", ""),
+                    None,
+                )
+                await platform.db.write(
+                    lambda c: c.execute(
+                        "UPDATE versions SET python = ? WHERE id = ?", (str(env.python), vrow["id"])
+                    )
+                )
+            out = Output(json_mode=True, stream=_EventSink([], lambda: None))
+            new = await self._start(route, vrow["id"], out)
+            old = await self._switch(route, new)
+            return self._result(route, new, old)
+
+    def route_of(self, user, name: str) -> Route:
+        """The route of the user's API ``name``, or a 404 error."""
+        route = self.platform.routes.get(user.name, name)
+        if route is None:
+            raise UsageError(
+                f"You have no API called {name!r}.",
+                type="not_found",
+                hint="See `hub status` for your APIs.",
+                status=404,
+            )
+        return route
+
+    async def delete(self, user, name: str) -> dict:
+        """Stop an API and remove it with its versions, history and logs (usage counts stay)."""
+        route = self.route_of(user, name)
+        async with route.deploy_lock:
+            self.platform.routes.remove(user.name, name)  # new requests get 404 from now on
+            live = route.live
+            route.live = None
+            if live is not None:
+                await route.drained(live.engine_id)
+                try:
+                    await self.platform.engine.undeploy(live.engine_id, drain=True)
+                except HubError:
+                    pass
+            await self._forget_api(route)
+        return {"api": name, "deleted": True}
+
+    async def _forget_api(self, route: Route) -> None:
+        platform = self.platform
+        platform.routes.remove(route.user, route.name)
+        api_id = route.api_id
+
+        def delete(c):
+            builds = [
+                r[0] for r in c.execute("SELECT build_id FROM versions WHERE api_id = ?", (api_id,))
+            ]
+            c.execute("DELETE FROM logs WHERE api_id = ?", (api_id,))
+            c.execute("DELETE FROM invocations WHERE api_id = ?", (api_id,))
+            c.execute("DELETE FROM versions WHERE api_id = ?", (api_id,))
+            c.execute("DELETE FROM apis WHERE id = ?", (api_id,))
+            still_used = {r[0] for r in c.execute("SELECT DISTINCT build_id FROM versions")}
+            return [b for b in builds if b not in still_used]
+
+        unused = await platform.db.write(delete)
+        for build_id in unused:
+            await asyncio.to_thread(shutil.rmtree, platform.state_dir / "versions" / build_id, True)
+
+
+def _pick_version(rows, target: str | None, live_id: int | None):
+    if target is None:
+        for row in rows:
+            if row["id"] != live_id:
+                return row
+        return None
+    target = (
+        str(target).strip().lstrip("v")
+        if str(target).strip().startswith("v") and str(target)[1:].isdigit()
+        else str(target).strip()
+    )
+    if target.isdigit():
+        for row in rows:
+            if row["seq"] == int(target):
+                return row
+    for row in rows:
+        if row["version"] == target:
+            return row
+    if len(target) >= 6:
+        for row in rows:
+            if row["build_id"].startswith(target):
+                return row
+    return None
+
+
+def _pulse(dep: Deployment) -> None:
+    event, dep.changed = dep.changed, asyncio.Event()
+    event.set()

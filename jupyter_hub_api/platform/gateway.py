@@ -1,0 +1,361 @@
+"""The data plane: ``GET|POST /<user>/<api>`` with ``x-api-key``, the wire format of DESIGN.md 3.3.
+
+A plain ASGI callable rather than a framework route, because this is the hot path: it reads the
+body itself (so a too-large body is refused from ``Content-Length`` before a byte is read, and
+while reading when the header lies), verifies the key against the in-memory key table, and
+splices the engine's already-encoded output into the envelope without decoding it.
+
+Order of checks (each answers the envelope with ``statusCode`` = HTTP status):
+401 no key → 403 unknown or disabled key, or a key of another user → 404 no such API →
+429 rate limit (per key) → 413 body too large → 400 body not JSON → 429 monthly quota →
+the engine: 200, 500 (handler raised or could not load), 502 (worker died), 504 (timeout).
+
+Counting: see ``quotas.py``. A counted invocation is committed to SQLite before its response
+is sent.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import time
+
+from .engines import UnknownVersionError
+from .quotas import seconds_to_next_month
+from .service import Platform
+from .usage import InvocationRow, invocation_writer
+
+log = logging.getLogger("hub.platform.gateway")
+
+_JSON = (b"content-type", b"application/json")
+_CORS = [
+    (b"access-control-allow-origin", b"*"),
+    (b"access-control-expose-headers", b"retry-after"),
+]
+_PREFLIGHT = [
+    (b"access-control-allow-origin", b"*"),
+    (b"access-control-allow-methods", b"GET, POST, OPTIONS"),
+    (b"access-control-allow-headers", b"x-api-key, content-type"),
+    (b"access-control-max-age", b"600"),
+]
+_STATUS_OF = {"ok": 200, "error": 500, "crashed": 502, "timeout": 504}
+PRUNE_EVERY = 500
+
+
+class GatewayError(Exception):
+    """An answer of the gateway other than the handler's (an error envelope)."""
+
+    def __init__(self, status: int, type: str, message: str, retry_after: float | None = None):
+        super().__init__(message)
+        self.status = status
+        self.type = type
+        self.message = message
+        self.retry_after = retry_after
+
+
+def envelope_error(status: int, type: str, message: str, invocation_id: str | None = None) -> bytes:
+    """The bytes of an error envelope."""
+    body: dict = {"error": {"type": type, "message": message}}
+    if invocation_id:
+        body["invocation_id"] = invocation_id
+    return json.dumps({"statusCode": status, "body": body}).encode()
+
+
+def envelope_output(output_json: bytes, invocation_id: str) -> bytes:
+    """The bytes of a success envelope around the handler's already-encoded output."""
+    return b"".join(
+        (
+            b'{"statusCode":200,"body":{"output":',
+            output_json,
+            b',"invocation_id":"',
+            invocation_id.encode(),
+            b'"}}',
+        )
+    )
+
+
+class Gateway:
+    """The ASGI app serving every path that is not the control plane's."""
+
+    def __init__(self, platform: Platform) -> None:
+        self.platform = platform
+        self._since_prune = 0
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            return
+        try:
+            await self._handle(scope, receive, send)
+        except GatewayError as err:
+            await _send(
+                send, err.status, envelope_error(err.status, err.type, err.message), err.retry_after
+            )
+        except Exception:
+            # Never a traceback to the caller; never the request headers (the key) in the log.
+            log.exception("gateway error on %s %s", scope.get("method"), scope.get("path"))
+            await _send(
+                send,
+                500,
+                envelope_error(
+                    500, "internal_error", "The platform failed to handle the request; see its log."
+                ),
+            )
+
+    async def _handle(self, scope, receive, send) -> None:
+        method = scope["method"]
+        if method == "OPTIONS":
+            await send({"type": "http.response.start", "status": 204, "headers": _PREFLIGHT})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        parts = scope["path"].strip("/").split("/")
+        if len(parts) != 2 or not all(parts):
+            raise GatewayError(
+                404, "not_found", "No such endpoint; an API's endpoint is /<username>/<api-name>."
+            )
+        if method not in ("GET", "POST"):
+            raise GatewayError(
+                405,
+                "method_not_allowed",
+                f"{method} is not supported; use GET to load the API and POST to call it.",
+            )
+        user_name, api_name = parts
+        platform = self.platform
+
+        presented = None
+        content_length = None
+        for name, value in scope["headers"]:
+            if name == b"x-api-key":
+                presented = value.decode("latin-1")
+            elif name == b"content-length":
+                content_length = value
+        if not presented:
+            raise GatewayError(
+                401,
+                "missing_key",
+                "The request has no x-api-key header; send your API key in it (see `hub keys list`).",
+            )
+        entry = platform.keys.verify(presented)
+        if entry is None:
+            raise GatewayError(
+                403, "invalid_key", "The API key is not valid; check it with `hub keys list`."
+            )
+        if not entry.enabled:
+            raise GatewayError(
+                403,
+                "disabled_key",
+                "The API key is disabled; enable it with `hub keys enable` or use another key.",
+            )
+        route = platform.routes.get(user_name, api_name)
+        if entry.user_id != (route.user_id if route else _user_id(platform, user_name)):
+            raise GatewayError(
+                403,
+                "forbidden",
+                f"This API key does not belong to {user_name}; a key calls only its owner's APIs.",
+            )
+        if route is None or route.live is None:
+            raise GatewayError(
+                404,
+                "not_found",
+                f"{user_name} has no API called {api_name!r}; deploy it with `hub deploy`.",
+            )
+
+        user = platform.user_by_id(route.user_id)
+        plan = user.plan
+        wait = platform.limiter.check(entry.id, plan.rate_limit_per_second, plan.rate_limit_burst)
+        if wait:
+            raise GatewayError(
+                429,
+                "rate_limited",
+                f"Too many requests with this key (limit {plan.rate_limit_per_second:g}/s); retry after {wait:.2f} s.",
+                retry_after=wait,
+            )
+
+        if method == "GET":
+            await self._wake(route, send)
+            return
+
+        limit = route.live.max_body_bytes
+        body = await _read_body(receive, content_length, limit)
+        if body is None:
+            return  # the client went away
+        if not body.strip():
+            raise GatewayError(
+                400,
+                "bad_json",
+                'The request body is empty; send a JSON value, e.g. "some text" or {"inputs": [...]}.',
+            )
+        try:
+            json.loads(body)
+        except (ValueError, UnicodeDecodeError) as err:
+            raise GatewayError(
+                400,
+                "bad_json",
+                f"The request body is not valid JSON ({_short(err)}); send a JSON value with Content-Type application/json.",
+            ) from None
+
+        month = platform.month()
+        if not platform.quota.try_reserve(user.id, plan.monthly_calls, month):
+            raise GatewayError(
+                429,
+                "quota_exceeded",
+                f"The monthly quota of {plan.monthly_calls} calls is used up; it renews on the 1st (UTC).",
+                retry_after=seconds_to_next_month(),
+            )
+        await self._invoke(route, user.id, entry.id, body, month, send)
+
+    async def _wake(self, route, send) -> None:
+        live = route.enter()
+        try:
+            status = await self.platform.engine.warm(live.engine_id)
+        except UnknownVersionError:
+            raise GatewayError(
+                503,
+                "redeploying",
+                "The API is switching versions; retry in a second.",
+                retry_after=1,
+            ) from None
+        finally:
+            route.leave(live)
+        if status.get("state") == "failed":
+            raise GatewayError(
+                500,
+                "LoadError",
+                status.get("load_error") or "The API failed to load; see `hub logs`.",
+            )
+        body = {
+            "status": "ready",
+            "api": route.name,
+            "user": route.user,
+            "version": live.version,
+            "version_number": live.seq,
+            "workers": status.get("workers"),
+            "load_seconds": status.get("load_seconds", 0.0),
+        }
+        await _send(send, 200, json.dumps({"statusCode": 200, "body": body}).encode())
+
+    async def _invoke(
+        self, route, user_id: int, key_id: str, body: bytes, month: str, send
+    ) -> None:
+        platform = self.platform
+        invocation_id = secrets.token_hex(12)
+        started = time.perf_counter()
+        ts = time.time()
+        live = route.enter()
+        try:
+            result = await platform.engine.invoke(live.engine_id, body, invocation_id)
+        except UnknownVersionError:
+            platform.quota.release(user_id, month)
+            raise GatewayError(
+                503,
+                "redeploying",
+                "The API is switching versions; retry in a second.",
+                retry_after=1,
+            ) from None
+        except BaseException:
+            platform.quota.release(user_id, month)
+            raise
+        finally:
+            route.leave(live)
+        latency_ms = (time.perf_counter() - started) * 1000.0
+
+        status = _STATUS_OF.get(result.status, 502)
+        counted = result.status == "ok" or (
+            result.status == "error" and result.error_type not in ("InvalidJSON", "LoadError")
+        )
+        if result.error_type == "InvalidJSON":
+            status = 400
+        if status == 200:
+            payload = envelope_output(result.output_json or b"null", invocation_id)
+        else:
+            payload = envelope_error(
+                status,
+                result.error_type or result.status,
+                result.error_message or "The handler failed; see `hub logs`.",
+                invocation_id,
+            )
+
+        self._since_prune += 1
+        prune = None
+        if self._since_prune >= PRUNE_EVERY:
+            self._since_prune = 0
+            prune = platform.config.keep_invocations
+        row = InvocationRow(
+            id=invocation_id,
+            user_id=user_id,
+            api_id=route.api_id,
+            api_name=route.name,
+            version_id=live.id,
+            key_id=key_id,
+            ts=ts,
+            month=month,
+            status=status,
+            counted=counted,
+            latency_ms=latency_ms,
+            input=body,
+            output=result.output_json if status == 200 else None,
+            error_type=None if status == 200 else (result.error_type or result.status),
+            error_message=None if status == 200 else result.error_message,
+        )
+        try:
+            # Durable before answered: the response goes out only after this commit.
+            await platform.db.write(invocation_writer(row, platform.config.capture_bytes, prune))
+        except BaseException:
+            platform.quota.release(user_id, month)
+            raise
+        if counted:
+            platform.quota.commit(user_id, month)
+        else:
+            platform.quota.release(user_id, month)
+        await _send(send, status, payload)
+
+
+def _user_id(platform: Platform, name: str) -> int | None:
+    user = platform.user_by_name(name)
+    return user.id if user else None
+
+
+async def _read_body(receive, content_length: bytes | None, limit: int) -> bytes | None:
+    if content_length is not None:
+        try:
+            declared = int(content_length)
+        except ValueError:
+            raise GatewayError(
+                400, "bad_request", "The Content-Length header is not a number."
+            ) from None
+        if declared > limit:
+            raise GatewayError(
+                413,
+                "payload_too_large",
+                f"The request body has {declared} bytes; this API accepts at most {limit}.",
+            )
+    chunks = []
+    total = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        chunk = message.get("body", b"")
+        total += len(chunk)
+        if total > limit:
+            raise GatewayError(
+                413,
+                "payload_too_large",
+                f"The request body is over {limit} bytes, the most this API accepts.",
+            )
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+async def _send(send, status: int, payload: bytes, retry_after: float | None = None) -> None:
+    headers = [_JSON, (b"content-length", str(len(payload)).encode()), *_CORS]
+    if retry_after is not None:
+        headers.append((b"retry-after", str(max(1, int(retry_after + 0.999))).encode()))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": payload})
+
+
+def _short(err: Exception) -> str:
+    return str(err).split("\n")[0][:120]

@@ -1,0 +1,200 @@
+"""The platform's process: ``python -m jupyter_hub_api.platform [serve|add-user]``.
+
+``serve`` takes an exclusive lock on the state directory (one platform per data directory: the
+quota counters live in its memory), binds the socket itself so a port already in use is one
+clear sentence rather than a traceback, writes ``platform.json`` (pid and URL, read by ``hub
+platform status|stop``), and runs uvicorn on the pre-bound socket. The control-plane token is
+created on first start in ``<platform dir>/token`` (mode 0600).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import errno
+import fcntl
+import json
+import logging
+import os
+import socket
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlparse
+
+from .. import paths
+from ..errors import HubError, UsageError
+from .config import load_config
+from .service import Platform
+
+LOCK_FILE = "platform.lock"
+INFO_FILE = "platform.json"
+
+
+def default_host_port() -> tuple[str, int]:
+    """Host and port of ``paths.platform_url()`` (the embedded default: 127.0.0.1:8470)."""
+    url = urlparse(paths.platform_url())
+    return url.hostname or "127.0.0.1", url.port or paths.DEFAULT_PLATFORM_PORT
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket on ``host:port``, or a UsageError that says how to pick another port."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as err:
+        sock.close()
+        if err.errno == errno.EADDRINUSE:
+            raise UsageError(
+                f"Port {port} on {host} is already in use by another program.",
+                type="port_in_use",
+                hint=f"Choose another port, e.g. export HUB_PLATFORM_URL=http://{host}:{port + 1}.",
+            ) from None
+        raise UsageError(
+            f"Cannot listen on {host}:{port}: {err.strerror}.", type="bind_failed"
+        ) from None
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def acquire_lock(state_dir: Path):
+    """Hold the state directory's lock for the life of the process, or say who holds it."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    fh = open(state_dir / LOCK_FILE, "a+")
+    try:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        info = read_info(state_dir)
+        where = f" (pid {info.get('pid')}, {info.get('url')})" if info else ""
+        fh.close()
+        raise UsageError(
+            f"A platform is already running for {state_dir}{where}.",
+            type="already_running",
+            hint="Stop it with `hub platform stop`, or use another HUB_HOME.",
+        ) from None
+    return fh
+
+
+def read_info(state_dir: Path | None = None) -> dict:
+    """The running platform's ``platform.json`` (pid, url), or {}."""
+    path = (state_dir or paths.platform_dir()) / INFO_FILE
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def serve(host: str, port: int, public_url: str | None = None) -> None:
+    """Run the platform until SIGTERM/SIGINT."""
+    import uvicorn
+
+    from .app import create_app
+
+    state_dir = paths.platform_dir()
+    lock = acquire_lock(state_dir)
+    config = load_config()
+    sock = bind(host, port)
+    actual_port = sock.getsockname()[1]
+    url = public_url or f"http://{host}:{actual_port}"
+    platform = Platform(config, state_dir)
+    platform.public_url = url.rstrip("/")
+    app = create_app(platform)
+    uv_config = uvicorn.Config(
+        app,
+        log_level="warning",
+        access_log=False,  # quiet, fast, and nothing of a request's headers ever reaches a log
+        lifespan="on",
+        timeout_keep_alive=30,
+        timeout_graceful_shutdown=10,
+        server_header=False,
+    )
+    server = uvicorn.Server(uv_config)
+    info = {
+        "pid": os.getpid(),
+        "url": url,
+        "host": host,
+        "port": actual_port,
+        "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    info_path = state_dir / INFO_FILE
+    info_path.write_text(json.dumps(info))
+    try:
+        server.run(sockets=[sock])
+    finally:
+        if read_info(state_dir).get("pid") == os.getpid():
+            info_path.unlink(missing_ok=True)
+        lock.close()
+    if not server.started:
+        sys.exit(1)
+
+
+def add_user(name: str) -> None:
+    """Create a user on this platform's state and print their control-plane token."""
+    from ..project.names import check_name
+
+    check_name(name, field="name")
+    state_dir = paths.platform_dir()
+    lock = acquire_lock(state_dir)
+    try:
+
+        async def run() -> str:
+            platform = Platform(load_config(), state_dir, engine=_NoEngine())
+            await platform.start()
+            try:
+                if platform.user_by_name(name):
+                    raise UsageError(f"There is already a user {name!r}.", type="exists")
+                return await platform.add_user(name)
+            finally:
+                await platform.stop()
+
+        print(asyncio.run(run()))
+    finally:
+        lock.close()
+
+
+class _NoEngine:
+    """An engine stand-in for offline administration (nothing is served)."""
+
+    on_log = None
+
+    async def start(self):
+        pass
+
+    async def stop(self):
+        pass
+
+    async def deploy(self, spec):
+        pass
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of ``python -m jupyter_hub_api.platform``."""
+    host, port = default_host_port()
+    parser = argparse.ArgumentParser(prog="python -m jupyter_hub_api.platform")
+    sub = parser.add_subparsers(dest="command")
+    p_serve = sub.add_parser("serve", help="run the platform (the default)")
+    for p in (parser, p_serve):
+        p.add_argument("--host", default=host, help=f"address to bind (default {host})")
+        p.add_argument(
+            "--port", type=int, default=port, help=f"port (default {port}; 0 = any free)"
+        )
+        p.add_argument(
+            "--public-url", default=None, help="base URL of endpoints, if behind a proxy"
+        )
+    p_user = sub.add_parser("add-user", help="create a user and print their token")
+    p_user.add_argument("name")
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        if args.command == "add-user":
+            add_user(args.name)
+        else:
+            serve(args.host, args.port, args.public_url)
+    except HubError as err:
+        print(f"Error: {err}", file=sys.stderr)
+        sys.exit(err.exit_code)

@@ -1,0 +1,301 @@
+"""The platform's state in one object: database, keys, quotas, routes, engine, logs.
+
+:class:`Platform` is created by the app factory and started in its lifespan. The gateway and the
+control plane both work on it; neither talks to SQLite or the engine behind its back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import logging
+import secrets
+import time
+from pathlib import Path
+
+from .. import paths
+from ..build.blobstore import BlobStore
+from ..errors import HubError
+from .config import Plan, PlatformConfig
+from .db import Database
+from .engines import Engine, VersionSpec, create_engine
+from .keys import KeyRing, write_private
+from .logsink import LogSink
+from .quotas import MonthlyQuota, RateLimiter, month_of
+from .routing import LiveVersion, Route, RouteTable
+from .usage import used_this_month
+
+log = logging.getLogger("hub.platform")
+
+TOKEN_FILE = "token"
+SECRET_FILE = "secret.key"
+DB_FILE = "platform.db"
+
+
+def now_iso() -> str:
+    """The current UTC time, ISO-8601 with a Z."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def hash_token(token: str) -> str:
+    """The digest a control-plane token is stored under."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class User:
+    """A user of the platform, as the control plane sees it after authentication."""
+
+    def __init__(self, id: int, name: str, plan: Plan) -> None:
+        self.id = id
+        self.name = name
+        self.plan = plan
+
+
+class Platform:
+    """Everything the gateway and the control plane share."""
+
+    def __init__(
+        self,
+        config: PlatformConfig,
+        state_dir: Path | None = None,
+        engine: Engine | None = None,
+        local_user: str | None = None,
+    ) -> None:
+        self.config = config
+        self.state_dir = Path(state_dir or paths.platform_dir())
+        self.local_user = local_user or paths.username()
+        self.engine = engine
+        self.public_url: str | None = None  # set by the server once it is bound
+        self.db: Database | None = None
+        self.keys: KeyRing | None = None
+        self.store = BlobStore(paths.blobs_dir())
+        self.routes = RouteTable()
+        self.quota: MonthlyQuota | None = None
+        self.limiter = RateLimiter()
+        self.logs: LogSink | None = None
+        self.ready = False
+        self._tasks: set[asyncio.Task] = set()
+        self._users_by_id: dict[int, User] = {}
+        self._token_cache: dict[str, int] = {}
+
+    # -- life cycle ---------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Open the state, make sure the local user has a token and a key, load the APIs."""
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.state_dir.chmod(0o700)
+        (self.state_dir / "versions").mkdir(exist_ok=True)
+        self.db = Database(self.state_dir / DB_FILE)
+        (self.state_dir / DB_FILE).chmod(0o600)
+        self.keys = KeyRing(self.db, self.state_dir / SECRET_FILE)
+        self.quota = MonthlyQuota(lambda uid, month: used_this_month(self.db, uid, month))
+        self.logs = LogSink(self.db, self.config.keep_log_lines)
+        await self._ensure_local_user()
+        if self.engine is None:
+            self.engine = create_engine(self.config.engine.name)
+        self.engine.on_log = self._on_engine_log
+        await self.engine.start()
+        await self._load_routes()
+        self.ready = True
+
+    async def stop(self) -> None:
+        """Stop workers, flush logs and close the database."""
+        self.ready = False
+        for task in list(self._tasks):
+            task.cancel()
+        if self.engine is not None:
+            try:
+                await self.engine.stop()
+            except Exception:  # stopping must go on to close the database
+                log.exception("the engine did not stop cleanly")
+        if self.logs is not None:
+            await self.logs.flush()
+        if self.db is not None:
+            self.db.close()
+
+    def spawn(self, coro) -> asyncio.Task:
+        """Run ``coro`` in the background, keeping a reference until it ends."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    # -- users and tokens ---------------------------------------------------------------------
+    async def _ensure_local_user(self) -> None:
+        token_path = self.state_dir / TOKEN_FILE
+        user = self.db.query_one(
+            "SELECT id, token_hash FROM users WHERE name = ?", (self.local_user,)
+        )
+        token = token_path.read_text().strip() if token_path.exists() else None
+        if user is None:
+            token = token or secrets.token_urlsafe(32)
+            user_id = await self.db.write(
+                lambda c: (
+                    c.execute(
+                        "INSERT INTO users (name, token_hash, created_at) VALUES (?, ?, ?)",
+                        (self.local_user, hash_token(token), now_iso()),
+                    ).lastrowid
+                )
+            )
+        else:
+            user_id = user["id"]
+            if token is None or user["token_hash"] != hash_token(token):
+                # The token file was removed or belongs to another user name: issue a new one.
+                token = token if token and user["token_hash"] is None else secrets.token_urlsafe(32)
+                await self.db.write(
+                    lambda c: c.execute(
+                        "UPDATE users SET token_hash = ? WHERE id = ?", (hash_token(token), user_id)
+                    )
+                )
+        if not token_path.exists() or token_path.read_text().strip() != token:
+            write_private(token_path, token.encode())
+        if not self.keys.list(user_id):
+            # A default key at once, so `hub invoke` and the guide's snippet work after a deploy.
+            self.keys.create_sync(user_id, "default", now_iso())
+
+    async def add_user(self, name: str) -> str:
+        """Create a user (shared platforms) and return their control-plane token."""
+        token = secrets.token_urlsafe(32)
+        user_id = await self.db.write(
+            lambda c: (
+                c.execute(
+                    "INSERT INTO users (name, token_hash, created_at) VALUES (?, ?, ?)",
+                    (name, hash_token(token), now_iso()),
+                ).lastrowid
+            )
+        )
+        await self.keys.create(user_id, "default", now_iso())
+        return token
+
+    def user_for_token(self, token: str) -> User | None:
+        """The user a control-plane token belongs to, or None."""
+        digest = hash_token(token)
+        user_id = self._token_cache.get(digest)
+        if user_id is None:
+            row = self.db.query_one(
+                "SELECT id, token_hash FROM users WHERE token_hash = ?", (digest,)
+            )
+            if row is None or not hmac.compare_digest(row["token_hash"], digest):
+                return None
+            user_id = self._token_cache[digest] = row["id"]
+        return self.user_by_id(user_id)
+
+    def user_by_id(self, user_id: int) -> User:
+        """The user with this id (cached)."""
+        user = self._users_by_id.get(user_id)
+        if user is None:
+            row = self.db.query_one("SELECT id, name FROM users WHERE id = ?", (user_id,))
+            user = User(row["id"], row["name"], self.config.plan_for(row["name"]))
+            self._users_by_id[user_id] = user
+        return user
+
+    def user_by_name(self, name: str) -> User | None:
+        """The user called ``name``, or None."""
+        row = self.db.query_one("SELECT id FROM users WHERE name = ?", (name,))
+        return self.user_by_id(row["id"]) if row else None
+
+    # -- routes and versions ------------------------------------------------------------------
+    async def _load_routes(self) -> None:
+        rows = self.db.query(
+            "SELECT a.id, a.name, a.user_id, a.live_version_id, u.name AS user"
+            " FROM apis a JOIN users u ON u.id = a.user_id"
+        )
+        for row in rows:
+            route = self.routes.add(Route(row["id"], row["user_id"], row["user"], row["name"]))
+            if row["live_version_id"]:
+                vrow = self.version_row(row["live_version_id"])
+                if vrow is None:
+                    continue
+                try:
+                    live = await self.deploy_on_engine(route, vrow)
+                except HubError as err:
+                    log.warning("API %s/%s could not be loaded: %s", route.user, route.name, err)
+                    continue
+                route.live = live
+
+    def version_row(self, version_id: int):
+        """The ``versions`` row with this id, or None."""
+        return self.db.query_one("SELECT * FROM versions WHERE id = ?", (version_id,))
+
+    def spec_for(self, route: Route, vrow) -> VersionSpec:
+        """The engine's description of a stored version."""
+        record = json.loads(vrow["record"])
+        runtime = (record.get("config") or {}).get("runtime") or {}
+        defaults = self.config.engine
+        vdir = Path(vrow["dir"])
+        return VersionSpec(
+            version_id=engine_id(route.api_id, vrow["id"]),
+            api=f"{route.user}/{route.name}",
+            src_dir=vdir / "src",
+            model_dir=vdir / "model",
+            python=Path(vrow["python"]),
+            env={str(k): str(v) for k, v in (runtime.get("env") or {}).items()},
+            timeout_seconds=float(runtime.get("timeout_seconds", defaults.timeout_seconds)),
+            min_workers=int(runtime.get("min_workers", 0)),
+            max_workers=int(runtime.get("max_workers", defaults.max_workers)),
+            idle_seconds=float(runtime.get("idle_seconds", defaults.idle_timeout_seconds)),
+            load_timeout_seconds=float(runtime.get("load_timeout_seconds", 600)),
+        )
+
+    async def deploy_on_engine(self, route: Route, vrow) -> LiveVersion:
+        """Register a stored version with the engine; return what the gateway routes to."""
+        spec = self.spec_for(route, vrow)
+        self.routes.remember_engine_id(spec.version_id, route.api_id)
+        await self.engine.deploy(spec)
+        record = json.loads(vrow["record"])
+        runtime = (record.get("config") or {}).get("runtime") or {}
+        return LiveVersion(
+            id=vrow["id"],
+            engine_id=spec.version_id,
+            seq=vrow["seq"],
+            version=vrow["version"],
+            build_id=vrow["build_id"],
+            max_body_bytes=int(runtime.get("max_body_bytes", self.config.max_body_bytes)),
+        )
+
+    async def switch(self, route: Route, new: LiveVersion) -> LiveVersion | None:
+        """Make ``new`` the live version (database, then routing); drain and remove the old one."""
+        await self.db.write(
+            lambda c: c.execute(
+                "UPDATE apis SET live_version_id = ?, updated_at = ? WHERE id = ?",
+                (new.id, now_iso(), route.api_id),
+            )
+        )
+        old, route.live = route.live, new
+        if old is not None and old.engine_id != new.engine_id:
+            self.spawn(self.retire(route, old))
+        return old
+
+    async def retire(self, route: Route, old: LiveVersion) -> None:
+        """Wait for the requests running on ``old`` to finish, then remove it from the engine."""
+        await route.drained(old.engine_id)
+        try:
+            await self.engine.undeploy(old.engine_id, drain=True)
+        except HubError:
+            pass  # already gone
+
+    # -- logs ---------------------------------------------------------------------------------
+    def _on_engine_log(self, engine_version_id: str, invocation_id, stream: str, line: str) -> None:
+        api_id = self.routes.api_of_engine_id(engine_version_id)
+        if api_id is None:
+            return
+        self.logs.add(api_id, version_of_engine_id(engine_version_id), invocation_id, stream, line)
+
+    # -- quotas -------------------------------------------------------------------------------
+    def month(self) -> str:
+        """The current calendar month (UTC)."""
+        return month_of()
+
+
+def engine_id(api_id: int, version_id: int) -> str:
+    """The engine's id of a version: ``<api id>:<version id>`` (unique for the platform's life)."""
+    return f"{api_id}:{version_id}"
+
+
+def version_of_engine_id(engine_version_id: str) -> int | None:
+    """The ``versions.id`` inside an engine version id."""
+    try:
+        return int(engine_version_id.split(":", 1)[1])
+    except (IndexError, ValueError):
+        return None
