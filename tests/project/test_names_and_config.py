@@ -114,7 +114,7 @@ def test_the_schema_ships_inside_the_package_and_is_valid_json_schema():
 
     from jupyter_hub_api.project.config import schema
 
-    jsonschema.Draft202012Validator.check_schema(schema())
+    jsonschema.Draft7Validator.check_schema(schema())
     # the defaults themselves must validate
     validate_config(
         json.loads(json.dumps({"name": "x", "version": "1", "runtime": runtime_defaults()}))

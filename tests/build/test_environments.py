@@ -1,0 +1,85 @@
+"""Python environments: keyed by Python + normalised requirements, reused, made atomically,
+with only the `hub` runtime on their path, and clear errors for what cannot be installed."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+import pytest
+
+from jupyter_hub_api import paths
+from jupyter_hub_api.build.environments import (
+    current_python,
+    ensure_environment,
+    environment_key,
+    runtime_dir,
+)
+from jupyter_hub_api.errors import UsageError
+
+
+def run_in(env, code):
+    clean = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
+    proc = subprocess.run(  # noqa: S603
+        [str(env.python), "-c", code], capture_output=True, text=True, env=clean, cwd="/"
+    )
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.strip()
+
+
+def test_the_key_depends_on_python_and_requirements_not_on_their_spelling():
+    a = environment_key("3.11", "Joblib\n# comment\nnumpy>=1\n")
+    assert a == environment_key("3.11", "numpy >= 1\njoblib\n")
+    assert a != environment_key("3.12", "numpy>=1\njoblib\n")
+    assert a != environment_key("3.11", "numpy>=2\njoblib\n")
+
+
+def test_an_environment_is_made_once_then_reused(hub_home):
+    lines = []
+
+    class Collect:
+        def log(self, line, stream="stdout"):
+            lines.append(line)
+
+    first = ensure_environment(current_python(), "six\n", Collect())
+    assert not first.reused
+    assert first.path == paths.envs_dir() / first.key
+    assert any("six" in line for line in lines)  # the installer's output was streamed
+    assert run_in(first, "import six; print('ok')") == "ok"
+
+    again = ensure_environment(current_python(), "six  # same thing\n")
+    assert again.reused and again.key == first.key and again.python == first.python
+    # no temporary folder was left behind
+    assert [p.name for p in paths.envs_dir().iterdir()] == [first.key]
+
+
+def test_the_environment_sees_the_hub_runtime_and_not_the_products_dependencies():
+    env = ensure_environment(current_python(), "")
+    hub_file = run_in(env, "import hub; print(hub.__file__)")
+    assert hub_file.startswith(str(runtime_dir()))
+    for module in ("jupyter_hub_api", "click", "jupyter_server", "jsonschema"):
+        run_in(env, f"import importlib.util as u; assert u.find_spec({module!r}) is None")
+
+
+def test_an_unresolvable_requirement_gives_the_resolvers_message_and_leaves_nothing():
+    with pytest.raises(UsageError) as err:
+        ensure_environment(current_python(), "hub-api-test-no-such-package-4f9c2\n")
+    assert err.value.exit_code == 2
+    assert err.value.type == "unresolvable_requirements"
+    assert "hub-api-test-no-such-package-4f9c2" in str(err.value)
+    assert len(str(err.value)) < 700
+    assert not any(paths.envs_dir().iterdir())
+
+
+def test_a_python_that_is_not_installed_is_named():
+    with pytest.raises(UsageError, match="Python 3.99 is not installed") as err:
+        ensure_environment("3.99", "")
+    assert err.value.field == "python"
+
+
+def test_a_stale_temporary_environment_of_a_dead_build_is_swept():
+    root = paths.envs_dir()
+    stale = root / ".tmp-0123456789abcdef-999999999"  # no such pid
+    stale.mkdir(parents=True)
+    ensure_environment(current_python(), "")
+    assert not stale.exists()

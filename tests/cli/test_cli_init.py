@@ -1,0 +1,86 @@
+"""`hub init` through the real CLI: what the wizard (with --json) and a terminal see."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+
+def test_init_json_result_carries_the_project_path_and_files(hub, tmp_path, iris_model):
+    run = hub(
+        "init",
+        "iris",
+        "--template",
+        "sklearn",
+        "--model-file",
+        str(iris_model),
+        "--dir",
+        str(tmp_path),
+        "--json",
+    )
+    assert run.code == 0, run.stderr
+    result = run.result
+    assert result["project"] == str(tmp_path / "iris")
+    assert "src/main.py" in result["files"] and "hub_config.json" in result["files"]
+    assert result["model_files"] == ["model/iris-tree.joblib"]
+    assert result["model_bytes"] == iris_model.stat().st_size
+    assert [e["status"] for e in run.of("step")] == ["started", "done"]
+    assert (
+        tmp_path / "iris" / "model" / "iris-tree.joblib"
+    ).read_bytes() == iris_model.read_bytes()
+
+
+def test_init_for_a_person_lists_the_files_and_next_steps(hub, tmp_path):
+    run = hub("init", "demo", cwd=tmp_path)
+    assert run.code == 0, run.stderr
+    assert "src/main.py" in run.stdout and "hub build" in run.stdout
+    assert (tmp_path / "demo" / "hub_config.json").is_file()
+
+
+@pytest.mark.parametrize("name", ["Bad_Name", "1abc", "a" * 64, "has space", "../x"])
+def test_an_invalid_name_exits_2_with_the_rule(hub, tmp_path, name):
+    run = hub("init", name, "--dir", str(tmp_path), "--json")
+    assert run.code == 2
+    assert run.error["type"] == "bad_name"
+    assert "lower-case letters" in run.error["message"]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_existing_folder_exits_2_and_is_not_touched(hub, tmp_path):
+    (tmp_path / "taken").mkdir()
+    (tmp_path / "taken" / "notes.txt").write_text("mine")
+    run = hub("init", "taken", cwd=tmp_path)
+    assert run.code == 2
+    assert "already exists" in run.stderr and "Traceback" not in run.stderr
+    assert os.listdir(tmp_path / "taken") == ["notes.txt"]
+
+
+def test_a_missing_model_file_exits_2_and_writes_nothing(hub, tmp_path):
+    run = hub("init", "m", "--model-file", "nowhere.joblib", "--json", cwd=tmp_path)
+    assert run.code == 2
+    assert run.error["type"] == "missing_model_file" and "nowhere.joblib" in run.error["message"]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_directory_loop_exits_2_and_writes_nothing(hub, tmp_path):
+    weights = tmp_path / "weights"
+    weights.mkdir()
+    (weights / "w.bin").write_bytes(b"w")
+    os.symlink("..", weights / "up")  # weights/up -> tmp_path, which holds weights: a loop
+    run = hub("init", "loopy", "--model-file", "weights", "--json", cwd=tmp_path)
+    assert run.code == 2
+    assert run.error["type"] == "directory_loop"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["weights"]
+
+
+def test_an_unknown_template_exits_2(hub, tmp_path):
+    run = hub("init", "x", "--template", "caffe", cwd=tmp_path)
+    assert run.code == 2 and "caffe" in run.stderr
+
+
+@pytest.mark.parametrize("args", [["--help"], ["init", "--help"], ["build", "--help"]])
+def test_help_shows_an_example(hub, args):
+    run = hub(*args)
+    assert run.code == 0
+    assert "hub init" in run.stdout or "hub build" in run.stdout
