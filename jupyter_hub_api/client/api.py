@@ -100,6 +100,10 @@ class PlatformClient:
         """The invocation history of an API."""
         return self.get(f"/api/v1/apis/{_seg(name)}/invocations", params={"limit": limit})
 
+    def logs(self, name: str, **params) -> dict:
+        """Log lines of an API (``tail``, ``after``, ``limit``, ``invocation_id``)."""
+        return self.get(f"/api/v1/apis/{_seg(name)}/logs", params=params)
+
     def usage(self, month: str | None = None) -> dict:
         """This month's (or ``month``'s) usage."""
         return self.get("/api/v1/usage", params={"month": month} if month else None)

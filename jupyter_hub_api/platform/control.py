@@ -21,6 +21,7 @@ from starlette.routing import Route
 from .. import __version__
 from ..client.embedded import instance_id
 from ..errors import HubError, UsageError
+from ..project.names import check_name
 from .deploy import Deployer
 from .service import Platform, User, now_iso
 from .usage import latency_summary, list_invocations, usage_by_api
@@ -62,6 +63,7 @@ class Control:
                 "/api/v1/deployments/{dep_id}/commit", h(self.commit_deployment), methods=["POST"]
             ),
             Route("/api/v1/blobs/{sha}", h(self.put_blob), methods=["PUT"]),
+            Route("/api/v1/users", h(self.create_user), methods=["POST"]),
             Route("/api/v1/shutdown", h(self.shutdown), methods=["POST"]),
         ]
 
@@ -339,6 +341,21 @@ class Control:
                 err.hint = None
             raise
         return JSONResponse({"sha256": stored_sha, "stored": written > 0}, status_code=201)
+
+    async def create_user(self, request: Request, user: User):
+        """Create a user (the platform's own user only); the answer holds their token once."""
+        if user.name != self.platform.local_user:
+            raise HubError(
+                "Only the platform's own user may create users.", type="forbidden", status=403
+            )
+        body = await _json_body(request)
+        name = body.get("name")
+        check_name(name, field="name")
+        if self.platform.user_by_name(name) is not None:
+            raise UsageError(f"There is already a user {name!r}.", type="exists", status=409)
+        token = await self.platform.add_user(name)
+        plan = self.platform.config.plan_for(name)
+        return JSONResponse({"user": name, "token": token, "plan": plan.to_dict()}, status_code=201)
 
     async def shutdown(self, request: Request, user: User):
         """Stop the platform (its local user only)."""

@@ -1,0 +1,80 @@
+"""``hub invoke``: call an API from the terminal with your API key."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import click
+
+from ..client.api import call_api, connect
+from ..client.cli import json_option, make_output
+from ..errors import UsageError, WorkError
+
+
+@click.command(
+    epilog="""\b
+Examples:
+  hub invoke sentiment-analyser '"What a great day"'
+  echo '{"inputs": [1, 2, 3]}' | hub invoke iris
+  hub invoke iris --get           # load the API (GET), like the guide's first request
+  hub invoke iris '[[5.1, 3.5, 1.4, 0.2]]' --json"""
+)
+@click.argument("api")
+@click.argument("payload", required=False, metavar="[JSON]")
+@click.option("--get", "wake", is_flag=True, help="Send a GET (loads the API) instead of a POST.")
+@click.option(
+    "--timeout",
+    type=float,
+    default=None,
+    help="Seconds to wait for the answer (default: no limit).",
+)
+@json_option
+def invoke(
+    api: str, payload: str | None, wake: bool, timeout: float | None, json_mode: bool
+) -> None:
+    """Call API with the JSON value JSON (or read from stdin) and print its output.
+
+    Uses $HUB_API_KEY when set, else your first enabled key. Exits with 1 when the API
+    answers with an error.
+    """
+    out = make_output(json_mode)
+    body = None
+    if not wake:
+        if payload is None:
+            if sys.stdin.isatty():
+                raise UsageError(
+                    "Give the input as a JSON argument or on stdin.",
+                    type="no_input",
+                    hint="""E.g. hub invoke my-api '"some text"'.""",
+                )
+            payload = sys.stdin.read()
+        try:
+            json.loads(payload)
+        except ValueError as err:
+            raise UsageError(
+                f"The input is not valid JSON ({err}).",
+                type="bad_json",
+                hint="""Quote text as JSON, e.g. '"some text"'.""",
+            ) from None
+        body = payload.encode()
+    with connect() as client:
+        key = os.environ.get("HUB_API_KEY") or client.default_key()
+        me = client.me()
+    endpoint = f"{me['gateway_url']}/{me['user']}/{api}"
+    status, envelope = call_api(endpoint, key, body, timeout)
+    inner = envelope.get("body") if isinstance(envelope, dict) else None
+    if status != 200 or not isinstance(inner, dict) or "error" in inner:
+        err = (inner or {}).get("error") or {}
+        raise WorkError(
+            err.get("message") or f"The API answered HTTP {status}.",
+            type=err.get("type") or "api_error",
+            status=status,
+        )
+    if json_mode:
+        out.result(None, status=status, **inner)
+    elif wake:
+        out.result(f"{api} is {inner.get('status')} (version {inner.get('version')}).")
+    else:
+        out.result(json.dumps(inner.get("output"), indent=2, ensure_ascii=False))
