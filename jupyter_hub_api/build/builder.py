@@ -110,6 +110,9 @@ def run_build(path: Path | str | None, out, image: bool = False) -> dict:
         record = records.save_build(record)
         records.set_last_build(project.root, record["build_id"])
         code_changed = previous is None or _manifest(previous["code"]) != _manifest(record["code"])
+        # Saved again now that seconds have passed: entries dropped as "racy" at the first save
+        # (files modified just before the build) are now safe to keep.
+        cache.save()
 
     image_tag = None
     image_note = None
