@@ -167,7 +167,7 @@ class PlatformProcess:
         self,
         name: str,
         main_py: str | None = None,
-        version: str = "v1",
+        version: str | None = None,
         runtime: dict | None = None,
         requirements: str = "",
         model_files: dict[str, bytes] | None = None,
@@ -178,7 +178,9 @@ class PlatformProcess:
         (root / "model").mkdir(exist_ok=True)
         config = {"name": name, "version": "0.1.0", "runtime": runtime or {}}
         (root / "hub_config.json").write_text(json.dumps(config))
-        main = main_py if main_py is not None else BEHAVIOUR_MAIN.format(version=version)
+        # The version label defaults to the name: builds are identified by their code, so two
+        # projects with identical code would otherwise share one build record.
+        main = main_py if main_py is not None else BEHAVIOUR_MAIN.format(version=version or name)
         (root / "src" / "main.py").write_text(textwrap.dedent(main))
         (root / "src" / "requirements.txt").write_text(requirements)
         for rel, data in (model_files or {}).items():
@@ -200,10 +202,28 @@ def start_platform(
     return PlatformProcess(home, config, user).start()
 
 
+@pytest.fixture(scope="session")
+def launch_platform(tmp_path_factory):
+    """``launch_platform(config=None, user="alice")`` starts a platform; all stop at the end."""
+    started: list[PlatformProcess] = []
+
+    def launch(config: dict | None = None, user: str = "alice") -> PlatformProcess:
+        proc = start_platform(tmp_path_factory, config, user)
+        started.append(proc)
+        return proc
+
+    yield launch
+    for proc in started:
+        proc.stop()
+
+
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory):
-    """A platform with the default plans except no rate limit (tests call fast)."""
-    proc = start_platform(tmp_path_factory, {"plans": {"free": {"rate_limit_per_second": 0}}})
+    """A platform without call limits (the functional tests call fast and often)."""
+    config = {
+        "plans": {"free": {"rate_limit_per_second": 0, "monthly_calls": None, "max_apis": None}}
+    }
+    proc = start_platform(tmp_path_factory, config)
     yield proc
     proc.stop()
 
