@@ -224,8 +224,9 @@ def _slow_sdist(tmp_path: Path, marker: Path) -> Path:
     return sdist
 
 
-def test_ctrl_c_during_the_install_keeps_the_previous_build_and_no_half_environment(
-    hub, blank, tmp_path
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "job-cancel"])
+def test_interrupting_the_install_keeps_the_previous_build_and_no_half_environment(
+    hub, blank, tmp_path, signum
 ):
     good = hub("build", "--json", cwd=blank)
     assert good.code == 0
@@ -255,7 +256,7 @@ def test_ctrl_c_during_the_install_keeps_the_previous_build_and_no_half_environm
             assert time.monotonic() < deadline, "the install never started"
             time.sleep(0.1)
         assert any(p.name.startswith(".tmp-") for p in paths.envs_dir().iterdir())
-        os.killpg(proc.pid, signal.SIGINT)
+        os.killpg(proc.pid, signum)
         stdout, _ = proc.communicate(timeout=60)
     finally:
         try:
