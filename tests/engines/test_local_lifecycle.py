@@ -129,10 +129,13 @@ async def test_min_workers_are_started_at_deploy_and_kept_when_idle(engine, make
 async def test_a_crash_fails_only_its_request_and_the_queue_goes_to_a_new_worker(engine, make_spec):
     spec = make_spec(SLEEPER, max_workers=1)
     await engine.deploy(spec)
-    first_pid = pid_of(await engine.invoke(spec.version_id, b"0", "warm"))
+    # Many fast calls first: the engine then sends queued requests ahead to the busy worker,
+    # and those must not be lost with it.
+    for n in range(20):
+        first_pid = pid_of(await engine.invoke(spec.version_id, b"0", f"warm{n}"))
     crash = asyncio.ensure_future(engine.invoke(spec.version_id, b'"crash"', "boom"))
     queued = [
-        asyncio.ensure_future(engine.invoke(spec.version_id, b"0", f"q{n}")) for n in range(3)
+        asyncio.ensure_future(engine.invoke(spec.version_id, b"0", f"q{n}")) for n in range(10)
     ]
     result = await crash
     assert result.status == "crashed"
@@ -159,13 +162,21 @@ async def test_a_worker_killed_from_outside_fails_its_request_as_crashed(engine,
 async def test_a_handler_past_its_timeout_gets_timeout_and_its_worker_is_replaced(
     engine, make_spec, logs
 ):
-    spec = make_spec(SLEEPER, timeout_seconds=0.5)
+    spec = make_spec(SLEEPER, timeout_seconds=0.5, max_workers=1)
     await engine.deploy(spec)
-    pid = pid_of(await engine.invoke(spec.version_id, b"0", "warm"))
-    result = await engine.invoke(spec.version_id, b'"hang"', "stuck")
+    for n in range(20):
+        pid = pid_of(await engine.invoke(spec.version_id, b"0", f"warm{n}"))
+    stuck = asyncio.ensure_future(engine.invoke(spec.version_id, b'"hang"', "stuck"))
+    queued = [
+        asyncio.ensure_future(engine.invoke(spec.version_id, b"0", f"q{n}")) for n in range(5)
+    ]
+    result = await stuck
     assert result.status == "timeout"
     assert "0.5 s" in result.error_message
     assert logs.of("stuck", "stderr")
+    # The requests behind it run on the replacement worker, none times out.
+    others = await asyncio.gather(*queued)
+    assert {pid_of(r) for r in others} != {pid}
     await await_until(lambda: not alive(pid))
     assert pid_of(await engine.invoke(spec.version_id, b"0", "after")) != pid
 

@@ -40,6 +40,16 @@ STARTING, IDLE, BUSY, GONE = "starting", "idle", "busy", "gone"
 _BACKOFF_FIRST, _BACKOFF_MAX = 1.0, 30.0
 _RETIRE_GRACE = 2.0  # seconds a worker gets to exit after its socket is closed
 _EXIT_GRACE = 0.5  # seconds between a worker closing its socket and us killing it
+# When every worker is busy and the handler is fast, queued requests are sent ahead to a busy
+# worker, to wait in its socket instead of in the queue: the worker starts the next one the
+# moment it answers, without a round trip through the event loop, and both sides handle several
+# frames per wake-up. That is what lets one worker keep up with a busy gateway. The work sent
+# ahead to a worker is bounded by its expected duration (moving average of its invocations):
+# at most _AHEAD_BUDGET seconds of it and _MAX_AHEAD requests, so a request never waits long
+# behind another while a worker is free; handlers slower than the budget get none. Requests
+# sent ahead that never started are re-queued if their worker dies.
+_AHEAD_BUDGET = 0.001
+_MAX_AHEAD = 7
 
 # The platform's own environment must not leak into a worker: its Python path would expose the
 # product's dependencies, and its secrets are not the handler's business.
@@ -76,6 +86,35 @@ def _describe_exit(returncode: int | None) -> str:
             name = f"signal {-returncode}"
         return f"killed by {name}"
     return f"exit code {returncode}"
+
+
+def _live_groups(groups: set[int]) -> set[int]:
+    """The process groups among ``groups`` that still have a process that is not a zombie.
+
+    Zombies do not count: a killed grandchild is reparented to init, which may reap it late.
+    """
+    proc = "/proc"
+    if not os.path.isdir(proc):  # not Linux: any member, zombie or not
+        live = set()
+        for pgid in groups:
+            try:
+                os.killpg(pgid, 0)
+                live.add(pgid)
+            except (ProcessLookupError, PermissionError):
+                pass
+        return live
+    live = set()
+    for entry in os.listdir(proc):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"{proc}/{entry}/stat", "rb") as f:
+                fields = f.read().rsplit(b")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[0] != b"Z" and int(fields[2]) in groups:
+            live.add(int(fields[2]))
+    return live
 
 
 class _Job:
@@ -167,7 +206,10 @@ class _Worker:
         self.pid = proc.pid
         self.sock = sock
         self.state = STARTING
-        self.job: _Job | None = None
+        # Sent and not yet answered, oldest first: the head is running, the others (only for
+        # fast handlers, see _AHEAD_BUDGET) wait in the worker's socket.
+        self.jobs: deque[_Job] = deque()
+        self.average = _AHEAD_BUDGET  # moving average of its invocations, seconds
         self.transport: asyncio.Transport | None = None
         self.pipes: list[asyncio.BaseTransport] = []
         self.timer: asyncio.TimerHandle | None = None
@@ -255,6 +297,7 @@ class _Worker:
         for pipe in self.pipes:
             pipe.close()
         self.engine.processes.discard(self)
+        self.loop.call_later(1.0, self.engine.forget_group, self.pid)
         if not self.exited.done():
             self.exited.set_result(self.returncode)
         self.gone(_describe_exit(self.returncode))
@@ -283,9 +326,9 @@ class _Worker:
                 f"The worker of {pool.spec.api} stopped ({reason}) while importing src/main.py; "
                 f"see the API's logs.{tail}",
             )
-        job, self.job = self.job, None
-        if job is not None:
-            job.finish(
+        jobs, self.jobs = self.jobs, deque()
+        if jobs:
+            jobs.popleft().finish(
                 InvocationResult(
                     "crashed",
                     error_type="WorkerCrashed",
@@ -293,28 +336,55 @@ class _Worker:
                     "answering; the request was not completed, and the worker is replaced.",
                 )
             )
+            pool.requeue(jobs)  # sent ahead but never started: another worker runs them
         self.kill()
         pool.on_worker_gone(self)
 
     # -- invocations ------------------------------------------------------------------------
 
     def start(self, job: _Job) -> None:
-        """Send ``job`` to this (idle) worker."""
+        """Send ``job`` to this worker: it runs now if the worker is idle, else right after
+        the invocation(s) already sent."""
+        jobs = self.jobs
+        jobs.append(job)
         self.state = BUSY
-        self.job = job
-        job.started = _now()
+        if len(jobs) == 1:
+            job.started = _now()
+            if self.timer is None:
+                self._arm_timer(job)
         self.transport.write(P.invoke_frame(job.invocation_id, job.body))
+
+    def can_take_more(self) -> bool:
+        """True when another request may be sent ahead to this busy worker."""
+        average = self.average
+        if average >= _AHEAD_BUDGET:
+            return False
+        allowed = (
+            _MAX_AHEAD if average * _MAX_AHEAD <= _AHEAD_BUDGET else int(_AHEAD_BUDGET / average)
+        )
+        return len(self.jobs) <= allowed
+
+    def _arm_timer(self, head: _Job) -> None:
+        # One timer per worker, re-armed only when it fires: cheaper than a timer per request.
         timeout = self.pool.spec.timeout_seconds
         if timeout and timeout > 0:
-            self.timer = self.loop.call_later(timeout, self._timed_out)
+            delay = head.started + timeout - _now()
+            self.timer = self.loop.call_later(max(delay, 0.0), self._check_timeout)
 
-    def _timed_out(self) -> None:
+    def _check_timeout(self) -> None:
         self.timer = None
-        job, self.job = self.job, None
-        if job is None:
+        if not self.jobs or self.state == GONE:
             return
+        head = self.jobs[0]
         seconds = self.pool.spec.timeout_seconds
-        job.finish(
+        if _now() - head.started < seconds - 0.001:
+            self._arm_timer(head)
+            return
+        self.jobs.popleft()
+        # What was sent ahead never started: it goes back to the queue, not down with the worker.
+        ahead, self.jobs = self.jobs, deque()
+        self.pool.requeue(ahead)
+        head.finish(
             InvocationResult(
                 "timeout",
                 error_type="Timeout",
@@ -325,7 +395,7 @@ class _Worker:
         self.emit(
             "stderr",
             f"Invocation timed out after {seconds:g} s; worker stopped.",
-            job.invocation_id,
+            head.invocation_id,
         )
         self.gone("timed out")
 
@@ -347,7 +417,7 @@ class _Worker:
             )
         elif kind in P.LOG_STREAMS:
             stream = P.LOG_STREAMS[kind]
-            invocation_id = self.job.invocation_id if self.job else None
+            invocation_id = self.jobs[0].invocation_id if self.jobs else None
             text = payload.decode("utf-8", "replace")
             for line in text.split("\n")[:-1] if text.endswith("\n") else text.split("\n"):
                 self.emit(stream, line, invocation_id)
@@ -364,19 +434,23 @@ class _Worker:
             self.pool.on_worker_gone(self)
 
     def _answer(self, result: InvocationResult) -> None:
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
-        job, self.job = self.job, None
-        if job is None:  # answered after a timeout: the worker is being killed anyway
+        jobs = self.jobs
+        if not jobs:  # nothing outstanding (cannot happen with a well-behaved worker)
             return
+        job = jobs.popleft()
+        now = _now()
+        self.average = 0.8 * self.average + 0.2 * (now - job.started)
         job.finish(result)
-        self.pool.release(self)
+        if jobs:
+            jobs[0].started = now  # the next one sent ahead starts running now
+            self.pool.top_up(self)
+        else:
+            self.pool.release(self)
 
     def emit(self, stream: str, line: str, invocation_id: str | None = ...) -> None:  # type: ignore[assignment]
         """Pass one line of the handler's output to the platform's ``on_log``."""
         if invocation_id is ...:
-            invocation_id = self.job.invocation_id if self.job else None
+            invocation_id = self.jobs[0].invocation_id if self.jobs else None
         if stream == "stderr":
             self.stderr_tail.append(line)
         callback = self.engine.on_log
@@ -420,7 +494,7 @@ class _Pool:
         return sum(1 for worker in self.workers if worker.state == state)
 
     def loaded(self) -> bool:
-        return any(worker.state in (IDLE, BUSY) for worker in self.workers)
+        return bool(self.idle) or any(worker.state in (IDLE, BUSY) for worker in self.workers)
 
     # -- requests -----------------------------------------------------------------------------
 
@@ -430,15 +504,35 @@ class _Pool:
             self.idle.pop().start(job)
             return
         self.queue.append(job)
-        if not self.workers and self.in_backoff():
-            self.fail_queue(self.load_error or "The API could not be loaded.")
-            return
-        self.scale_up()
+        if len(self.workers) < self.spec.max_workers:
+            if not self.workers and self.in_backoff():
+                self.fail_queue(self.load_error or "The API could not be loaded.")
+                return
+            self.scale_up()
+        else:
+            # Every worker exists and is busy: send ahead to a fast one, if any.
+            for worker in self.workers:
+                if worker.state == BUSY and worker.can_take_more():
+                    self.top_up(worker)
+                    return
+
+    def top_up(self, worker: _Worker) -> None:
+        """Send queued requests ahead to busy ``worker`` while it is fast and has room."""
+        queue = self.queue
+        while queue and worker.can_take_more():
+            job = queue.popleft()
+            if not job.future.done():  # skip requests whose caller went away
+                worker.start(job)
+
+    def requeue(self, jobs) -> None:
+        """Put requests that a dead worker never started back at the head of the queue."""
+        self.queue.extendleft(reversed(jobs))
 
     def release(self, worker: _Worker) -> None:
-        """``worker`` is free: give it the next queued request, or park it as idle."""
+        """``worker`` has nothing left to do: give it the next queued request(s), or park it."""
         if self.closed and not self.queue:
             self.remove(worker)
+            worker.state = GONE
             worker.retire()
             self.check_drained()
             return
@@ -447,6 +541,7 @@ class _Pool:
             job = queue.popleft()
             if not job.future.done():  # skip requests whose caller went away
                 worker.start(job)
+                self.top_up(worker)
                 return
         worker.state = IDLE
         worker.idle_since = _now()
@@ -470,7 +565,7 @@ class _Pool:
 
     def scale_up(self) -> None:
         """Start the workers the queue, warm() callers and min_workers call for."""
-        if self.closed or self.engine.stopping:
+        if self.closed or self.engine.stopping or len(self.workers) >= self.spec.max_workers:
             return
         starting = self.count(STARTING)
         need = max(
@@ -570,16 +665,10 @@ class _Pool:
         for timer in (self.idle_timer, self.retry_timer):
             if timer is not None:
                 timer.cancel()
-        message = f"The API version {self.spec.version_id} was removed before this request ran."
-        self.fail_queue(message, status="crashed", error_type="Undeployed")
-        warmers, self.warmers = self.warmers, []
-        for future in warmers:
-            if not future.done():
-                future.set_exception(_LoadFailed("The API version was removed while loading."))
         workers = list(self.workers)
         for worker in workers:
             if worker.state == BUSY:
-                worker.gone("its API version was removed")  # fails its request as crashed
+                worker.gone("its API version was removed")  # fails its running request
             elif worker.state == STARTING:
                 worker.state = GONE
                 worker.kill()
@@ -588,6 +677,12 @@ class _Pool:
                 worker.retire()
         self.workers.clear()
         self.idle.clear()
+        message = f"The API version {self.spec.version_id} was removed before this request ran."
+        self.fail_queue(message, status="crashed", error_type="Undeployed")
+        warmers, self.warmers = self.warmers, []
+        for future in warmers:
+            if not future.done():
+                future.set_exception(_LoadFailed("The API version was removed while loading."))
         await asyncio.gather(*(w.exited for w in workers), return_exceptions=True)
 
     def status(self) -> dict:
@@ -619,6 +714,7 @@ class LocalEngine(Engine):
         self.on_log = on_log
         self.pools: dict[str, _Pool] = {}
         self.processes: set[_Worker] = set()  # every worker process not yet reaped
+        self._groups: set[int] = set()  # process groups of the workers started, for stop()
         self.stopping = False
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -642,6 +738,21 @@ class LocalEngine(Engine):
             worker.kill()
         if leftovers:
             await asyncio.gather(*(w.exited for w in leftovers), return_exceptions=True)
+        await self._groups_gone()
+
+    async def _groups_gone(self, timeout: float = 2.0) -> None:
+        """Wait (briefly) until what the handlers started, killed with their group, is gone."""
+        deadline = _now() + timeout
+        while self._groups and _now() < deadline:
+            self._groups = _live_groups(self._groups)
+            if self._groups:
+                await asyncio.sleep(0.01)
+        self._groups.clear()
+
+    def forget_group(self, pgid: int) -> None:
+        """A worker exited: drop its group once nothing of it is left (keeps the set small)."""
+        if not _live_groups({pgid}):
+            self._groups.discard(pgid)
 
     async def deploy(self, spec: VersionSpec) -> None:
         if spec.max_workers < 1:
@@ -760,5 +871,6 @@ class LocalEngine(Engine):
         worker = _Worker(pool, proc, parent)
         pool.workers.append(worker)
         self.processes.add(worker)
+        self._groups.add(proc.pid)
         self.loop.create_task(worker.attach())
         return True

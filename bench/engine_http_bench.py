@@ -1,0 +1,225 @@
+"""What the engine costs behind HTTP: a bare uvicorn + Starlette app calling the handler
+in-process, against the same app calling it through the local engine.
+
+    python bench/engine_http_bench.py [--requests 4000] [--workers 1]
+
+Both servers run as their own processes (uvicorn with uvloop and httptools); the load generator
+is a small keep-alive HTTP/1.1 client in this process. This isolates the engine's share of the
+gateway's cost (no keys, quotas or metering here: the platform's own benchmark measures those).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+ECHO = """from hub import hub_handler
+
+@hub_handler
+def inference_handler(inputs, context):
+    return inputs
+"""
+
+
+def serve(mode: str, port: int, src: Path, model: Path, runtime: Path, workers: int) -> None:
+    """Run one of the two servers (in a child process)."""
+    import uvicorn
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    if mode == "inproc":
+        os.environ["MODEL_DIR"] = str(model)
+        sys.path.insert(0, str(src))
+        import main  # noqa: F401 - registers the handler
+
+        import hub
+
+        handler = hub.registered_handlers()[0]
+
+        async def endpoint(request: Request) -> Response:
+            body = await request.body()
+            invocation_id = uuid.uuid4().hex
+            output = json.dumps(handler(json.loads(body), None), separators=(",", ":")).encode()
+            return Response(
+                b'{"statusCode":200,"body":{"output":'
+                + output
+                + b',"invocation_id":"'
+                + invocation_id.encode()
+                + b'"}}',
+                media_type="application/json",
+            )
+
+        app = Starlette(routes=[Route("/", endpoint, methods=["POST"])])
+    else:
+        from contextlib import asynccontextmanager
+
+        from jupyter_hub_api.platform.engines import VersionSpec
+        from jupyter_hub_api.platform.engines.local import LocalEngine
+
+        engine = LocalEngine()
+        spec = VersionSpec(
+            version_id="echo",
+            api="bench/echo",
+            src_dir=src,
+            model_dir=model,
+            python=Path(sys.executable),
+            env={"PYTHONPATH": str(runtime)},
+            max_workers=workers,
+            min_workers=workers,
+        )
+
+        @asynccontextmanager
+        async def lifespan(app):
+            await engine.start()
+            await engine.deploy(spec)
+            await engine.warm("echo")
+            yield
+            await engine.stop()
+
+        async def endpoint(request: Request) -> Response:
+            body = await request.body()
+            invocation_id = uuid.uuid4().hex
+            result = await engine.invoke("echo", body, invocation_id)
+            return Response(
+                b'{"statusCode":200,"body":{"output":'
+                + result.output_json
+                + b',"invocation_id":"'
+                + invocation_id.encode()
+                + b'"}}',
+                media_type="application/json",
+            )
+
+        app = Starlette(routes=[Route("/", endpoint, methods=["POST"])], lifespan=lifespan)
+
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
+async def load(port: int, concurrency: int, total: int, body: bytes) -> tuple[float, list[float]]:
+    """Send ``total`` POSTs over ``concurrency`` keep-alive connections: (req/s, latencies us)."""
+    request = (
+        b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        b"x-api-key: bench\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+    )
+    remaining = total
+    latencies: list[float] = []
+
+    async def client() -> None:
+        nonlocal remaining
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        while remaining > 0:
+            remaining -= 1
+            t = time.perf_counter()
+            writer.write(request)
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = 0
+            for line in head.split(b"\r\n"):
+                if line[:15].lower() == b"content-length:":
+                    length = int(line[15:])
+            payload = await reader.readexactly(length)
+            latencies.append((time.perf_counter() - t) * 1e6)
+            assert head.startswith(b"HTTP/1.1 200"), head + payload
+        writer.close()
+
+    t = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(concurrency)))
+    return total / (time.perf_counter() - t), latencies
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port: int, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise SystemExit(f"server on port {port} did not start")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--requests", type=int, default=4000)
+    parser.add_argument("--workers", type=int, default=1, help="engine max_workers")
+    parser.add_argument("--serve", choices=["inproc", "engine"], help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--root", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        root = args.root
+        serve(args.serve, args.port, root / "src", root / "model", root / "runtime", args.workers)
+        return
+
+    import uvloop
+
+    root = Path(tempfile.mkdtemp(prefix="hub-http-bench-"))
+    (root / "src").mkdir()
+    (root / "model").mkdir()
+    (root / "src" / "main.py").write_text(ECHO)
+    shutil.copytree(REPO / "hub", root / "runtime" / "hub")
+    body = json.dumps({"text": "hello world", "n": [1, 2, 3]}).encode()
+    results: dict[str, dict] = {}
+    try:
+        for mode in ("inproc", "engine"):
+            port = free_port()
+            server = subprocess.Popen(
+                [
+                    sys.executable,
+                    __file__,
+                    "--serve",
+                    mode,
+                    "--port",
+                    str(port),
+                    "--root",
+                    str(root),
+                    "--workers",
+                    str(args.workers),
+                ],
+                start_new_session=True,
+            )
+            try:
+                wait_for_port(port)
+                row = {}
+                for concurrency in (1, 16, 64):
+                    uvloop.run(load(port, concurrency, 300, body))  # warm-up
+                    rps, lat = uvloop.run(load(port, concurrency, args.requests, body))
+                    lat.sort()
+                    row[concurrency] = (rps, lat[len(lat) // 2], lat[int(len(lat) * 0.99)])
+                results[mode] = row
+            finally:
+                server.terminate()
+                server.wait(timeout=10)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    print(f"echo over HTTP, {os.cpu_count()} CPUs, engine max_workers={args.workers}")
+    for concurrency in (1, 16, 64):
+        a, b = results["inproc"][concurrency], results["engine"][concurrency]
+        print(
+            f"c={concurrency:>2}: in-process {a[0]:7.0f} req/s p50 {a[1]:6.0f} us p99 {a[2]:6.0f} us | "
+            f"engine {b[0]:7.0f} req/s p50 {b[1]:6.0f} us p99 {b[2]:6.0f} us | "
+            f"ratio {b[0] / a[0]:.0%}, added p50 {b[1] - a[1]:+.0f} us"
+        )
+
+
+if __name__ == "__main__":
+    main()
