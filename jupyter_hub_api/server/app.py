@@ -16,7 +16,7 @@ from pathlib import Path
 
 from jupyter_core.paths import jupyter_data_dir
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Dict, Float, Int, List, Unicode, default, validate
+from traitlets import Bool, Dict, Float, Int, List, Unicode, default, validate
 
 from .extension import routes
 from .jobs.copy import CopyWork, plan_copy
@@ -73,6 +73,15 @@ class HubAPIApp(ExtensionApp):
     )
     project_search_depth = Int(
         4, config=True, help="How deep under the server root GET /hub-api/projects looks."
+    )
+    platform_autostart = Bool(
+        True,
+        config=True,
+        help="Start the embedded platform when the deployments panel asks for it and it is "
+        "not running (as every hub command does). Only for a loopback platform URL.",
+    )
+    invoke_timeout = Float(
+        120.0, config=True, help="Seconds a test invocation from the panel may take."
     )
     job_env = Dict(
         config=True, help="Extra environment variables for job processes (e.g. HUB_PLATFORM_URL)."

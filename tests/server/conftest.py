@@ -115,7 +115,7 @@ async def fetch_json(jp_fetch, *parts, **kwargs):
     return response.code, body
 
 
-async def follow(jp_ws_fetch, job_id: str, offset: int = 0, until=None, timeout: float = 120):
+async def follow(jp_ws_fetch, job_id: str, offset: int = 0, until=None, timeout: float = 20):
     """Read a job's WebSocket to the end (or until ``until(event)``); return what arrived.
 
     Returns ``(events, jobs, received)``: events with their offsets, the job records sent, and
@@ -142,6 +142,10 @@ async def follow(jp_ws_fetch, job_id: str, offset: int = 0, until=None, timeout:
 
     try:
         await asyncio.wait_for(read(), timeout)
+    except asyncio.TimeoutError:
+        raise AssertionError(
+            f"job {job_id} did not end; got {jobs[-1:]} and {events[-3:]}"
+        ) from None
     finally:
         ws.close()
     return events, jobs, received
