@@ -1,0 +1,161 @@
+"""The platform as a process: crash durability, start/stop/status, auto-start, a taken port."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import httpx
+import pytest
+import requests
+from platform_helpers import PlatformProcess, free_port
+
+
+def test_kill_9_mid_load_loses_no_answered_call(launch_platform):
+    proc = launch_platform({"plans": {"free": {"rate_limit_per_second": 0, "monthly_calls": None}}})
+    endpoint = proc.deploy(proc.make_project("durable", runtime={"max_workers": 2}))["endpoint"]
+    key = proc.key()
+    answered: list[str] = []
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def client():
+        session = requests.Session()
+        h = {"x-api-key": key, "Content-Type": "application/json"}
+        while not stop.is_set():
+            try:
+                resp = session.post(endpoint, headers=h, data="1", timeout=10)
+            except requests.RequestException:
+                return  # the platform is gone
+            if resp.status_code == 200:
+                with lock:
+                    answered.append(resp.json()["body"]["invocation_id"])
+
+    threads = [threading.Thread(target=client) for _ in range(16)]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + 20
+    while len(answered) < 300 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    proc.kill9()
+    stop.set()
+    for t in threads:
+        t.join()
+    assert len(answered) >= 300
+
+    proc.start()  # same data directory, same port
+    usage = proc.control("GET", "/api/v1/usage").json()
+    assert usage["total_calls"] >= len(answered)
+    history = proc.control(
+        "GET", "/api/v1/apis/durable/invocations", params={"limit": 1000}
+    ).json()["invocations"]
+    recorded = {item["id"] for item in history}
+    assert not set(answered) - recorded  # every answered invocation is in the history
+    assert usage["total_calls"] == len(recorded)
+    # And the API serves again after the restart.
+    resp = requests.post(endpoint, headers={"x-api-key": key}, data="2", timeout=60)
+    assert resp.json()["body"]["output"] == 2
+
+
+def test_platform_start_status_stop_through_the_cli(tmp_path):
+    proc = PlatformProcess(tmp_path)
+    status = proc.hub("platform", "status", "--json", check=True)
+    assert json.loads(status.stdout)["running"] is False
+    started = proc.hub("platform", "start", "--json", check=True)
+    result = json.loads(started.stdout.splitlines()[-1])
+    try:
+        assert result["url"] == proc.url and result["pid"]
+        assert httpx.get(f"{proc.url}/readyz").json()["status"] == "ready"
+        status = json.loads(proc.hub("platform", "status", "--json", check=True).stdout)
+        assert status["running"] and status["user"] == "alice"
+        # A second start is a no-op.
+        again = json.loads(
+            proc.hub("platform", "start", "--json", check=True).stdout.splitlines()[-1]
+        )
+        assert again["pid"] == result["pid"]
+    finally:
+        stopped = proc.hub("platform", "stop", "--json", check=True)
+    assert json.loads(stopped.stdout)["stopped"] is True
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"{proc.url}/healthz")
+    assert json.loads(proc.hub("platform", "stop", "--json", check=True).stdout)["stopped"] is False
+
+
+def test_commands_start_the_platform_when_it_is_not_running(tmp_path):
+    proc = PlatformProcess(tmp_path)
+    try:
+        result = proc.hub("keys", "list", "--json", check=True)
+        keys = json.loads(result.stdout)["keys"]
+        assert [k["name"] for k in keys] == ["default"]  # created on first start
+        assert httpx.get(f"{proc.url}/healthz").json()["service"] == "hub-platform"
+    finally:
+        proc.hub("platform", "stop")
+
+
+@pytest.fixture
+def foreign_server():
+    """Another program's HTTP server on a loopback port."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.end_headers()
+            self.wfile.write(b"<html>not a hub</html>")
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server.server_address[1]
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_port_taken_by_another_program_is_a_clear_error(tmp_path, foreign_server):
+    proc = PlatformProcess(tmp_path)
+    proc.env["HUB_PLATFORM_URL"] = f"http://127.0.0.1:{foreign_server}"
+    for args in (["platform", "start"], ["status"], ["keys", "list"]):
+        result = proc.hub(*args)
+        assert result.returncode == 2, result.stderr
+        assert f"Port {foreign_server}" in result.stderr
+        assert "HUB_PLATFORM_URL" in result.stderr
+        assert "Traceback" not in result.stderr
+
+
+def test_the_server_itself_refuses_a_taken_port_in_one_sentence(tmp_path):
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        proc = PlatformProcess(tmp_path)
+        out = subprocess.run(
+            [sys.executable, "-m", "jupyter_hub_api.platform", "--port", str(port)],
+            env=proc.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert out.returncode == 2
+    assert f"Port {port} on 127.0.0.1 is already in use" in out.stderr
+    assert "HUB_PLATFORM_URL" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_one_platform_per_data_directory(launch_platform):
+    proc = launch_platform()
+    other = subprocess.run(
+        [sys.executable, "-m", "jupyter_hub_api.platform", "--port", str(free_port())],
+        env=proc.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert other.returncode == 2
+    assert "already running" in other.stderr
