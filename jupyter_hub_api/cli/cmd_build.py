@@ -37,31 +37,31 @@ def build(path: str | None, deploy: bool, image: bool, json_mode: bool) -> None:
 
     result = run_build(path, out, image=image)
     record = result.pop("record")
-    deployed = None
-    if deploy:
-        try:
-            from ..client.deploy import deploy_build
-        except ImportError:
-            raise WorkError(
-                "Deploying is not available in this installation (jupyter_hub_api.client.deploy "
-                "is missing).",
-                type="deploy_unavailable",
-                hint=f"The build {result['build_id'][:12]} is ready; deploy it later with `hub deploy`.",
-            ) from None
-        deployed = deploy_build(record, out)
-    text = (
+    summary = (
         f"Built {result['name']} {result['version']}: build {result['build_id'][:12]} in "
         f"{result['seconds']:.1f}s (environment {'reused' if result['env_reused'] else 'created'}, "
         f"{'code changed' if result['code_changed'] else 'code unchanged'}, "
         f"{result['model_bytes_written']} model bytes written)."
     )
     if result["image_skipped"]:
-        text += f"\n{result['image_skipped']}"
+        summary += f"\n{result['image_skipped']}"
     if not deploy:
-        text += "\nNext: hub deploy"
-    if deployed is not None:
-        result["deploy"] = deployed
-    out.result(text, **result)
+        out.result(summary + "\nNext: hub deploy", **result)
+        return
+
+    try:
+        from ..client.deploy import deploy_build
+    except ImportError:
+        raise WorkError(
+            "Deploying is not available in this installation (jupyter_hub_api.client.deploy "
+            "is missing).",
+            type="deploy_unavailable",
+            hint=f"The build {result['build_id'][:12]} is ready; deploy it later with `hub deploy`.",
+        ) from None
+    if not json_mode:
+        out.info(summary)  # before the deploy's own steps, which end with how to call the API
+    result["deploy"] = deploy_build(record, out)
+    out.result(None, **result)
 
 
 def _raise_interrupt(signum, frame):

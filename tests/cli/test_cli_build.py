@@ -275,3 +275,41 @@ def test_interrupting_the_install_keeps_the_previous_build_and_no_half_environme
     assert last_build_id(blank) == good.result["build_id"]
     assert sorted(p.name for p in paths.envs_dir().iterdir()) == envs_before
     assert sorted(p.name for p in paths.builds_dir().iterdir()) == builds_before
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_build_deploy_makes_the_api_answer(hub, tmp_path, iris_model, monkeypatch):
+    """`hub build -d` as in the guide: build, then deploy to the embedded platform (started on
+    a free loopback port), then the API answers."""
+    monkeypatch.setenv("HUB_PLATFORM_URL", f"http://127.0.0.1:{_free_port()}")
+    monkeypatch.delenv("HUB_PLATFORM_TOKEN", raising=False)
+    assert (
+        hub("init", "iris", "-t", "sklearn", "-m", str(iris_model), "--dir", str(tmp_path)).code
+        == 0
+    )
+    project = tmp_path / "iris"
+    try:
+        run = hub("build", "-d", "--json", cwd=project)
+        assert run.code == 0, run.stdout[-2000:] + run.stderr[-2000:]
+        result = run.result
+        assert result["build_id"] == last_build_id(project)
+        assert result["deploy"]["endpoint"].endswith("/iris")
+        answer = hub("invoke", "iris", "[[6.7, 3.0, 5.2, 2.3]]", "--json")
+        assert answer.code == 0, answer.stdout + answer.stderr
+        assert answer.result["output"][0]["prediction"] == 2
+    finally:
+        hub("platform", "stop")
+        state = paths.platform_dir() / "platform.json"
+        if state.exists():  # belt and braces: never leave the platform running
+            pid = json.loads(state.read_text()).get("pid")
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, TypeError):
+                pass
