@@ -247,6 +247,8 @@ class JobManager:
         """
         active = self._active.get(job_id)
         job = self.get(job_id)
+        # Taken before the first yield: the job may change while the consumer sends it.
+        sent_version = active.version if active is not None else 0
         yield "job", job
         if active is None:
             # Ended: everything is in the file.
@@ -258,7 +260,6 @@ class JobManager:
                     return
                 offset += len(texts)
                 yield "events", texts
-        sent_version = active.version
         while True:
             waiter = active.notifier.wait()
             if offset < active.first_recent:
