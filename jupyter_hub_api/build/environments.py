@@ -90,9 +90,12 @@ def ensure_environment(python: str, requirements: str, out=None) -> Environment:
     root = paths.envs_dir()
     final = root / key
     if (final / MARKER).is_file():
-        env = _describe(final, key, python, normalised, reused=True)
-        install_runtime(env)
-        return env
+        if (final / "bin" / "python").exists():  # exists() follows the link to the base Python
+            env = _describe(final, key, python, normalised, reused=True)
+            install_runtime(env)
+            return env
+        # The interpreter it was made from is gone (Python upgraded or removed): make it anew.
+        _discard(final)
 
     root.mkdir(parents=True, exist_ok=True)
     _sweep_stale_tmp(root)
@@ -315,15 +318,32 @@ def _install_error(lines: list[str], installing: bool) -> Exception:
 
 
 def _shorten(lines: list[str], limit: int = 400) -> str:
-    """The installer's message on one line: box-drawing and blank lines dropped."""
+    """The installer's message on one line: box-drawing, blank lines and prefixes dropped.
+
+    When the resolver explains itself ("Because X was not found ... unsatisfiable"), that
+    explanation is the message; otherwise the whole output, joined.
+    """
     kept = []
     for line in lines:
         cleaned = re.sub(r"[×╰─▶│├┬┼└┐┌┘]+", " ", line).strip()
+        cleaned = re.sub(r"^(error|cause|hint):\s*", "", cleaned, flags=re.I)
         if cleaned and not cleaned.lower().startswith(("using ", "resolved ", "creating ")):
             kept.append(cleaned)
-    text = " ".join(kept) or "the installer gave no message"
-    text = re.sub(r"\s+", " ", text)
+    text = re.sub(r"\s+", " ", " ".join(kept)) or "the installer gave no message"
+    because = text.find("Because ")
+    if because >= 0:
+        text = "b" + text[because + 1 :]
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _discard(env_path: Path) -> None:
+    """Move an environment aside (one rename, so no reader sees it half-deleted), then delete."""
+    trash = env_path.with_name(f".tmp-trash-{env_path.name[:16]}-{os.getpid()}")
+    try:
+        os.rename(env_path, trash)
+    except FileNotFoundError:
+        return
+    shutil.rmtree(trash, ignore_errors=True)
 
 
 def _sweep_stale_tmp(root: Path) -> None:

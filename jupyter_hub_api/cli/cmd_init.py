@@ -18,9 +18,10 @@ Examples:
 @click.option(
     "--template",
     "-t",
-    type=click.Choice(TEMPLATES),
+    metavar="|".join(TEMPLATES),
     default=DEFAULT_TEMPLATE,
     show_default=True,
+    # Checked by init_project rather than click.Choice, so a wrong one is an `error` event too.
     help="Framework of the generated src/main.py.",
 )
 @click.option(

@@ -83,3 +83,13 @@ def test_a_stale_temporary_environment_of_a_dead_build_is_swept():
     stale.mkdir(parents=True)
     ensure_environment(current_python(), "")
     assert not stale.exists()
+
+
+def test_an_environment_whose_base_python_vanished_is_made_again():
+    env = ensure_environment(current_python(), "")
+    (env.path / "bin" / "python").unlink()
+    (env.path / "bin" / "python").symlink_to("/nonexistent/python3")
+    again = ensure_environment(current_python(), "")
+    assert not again.reused and again.path == env.path
+    assert run_in(again, "print('alive')") == "alive"
+    assert [p.name for p in paths.envs_dir().iterdir()] == [env.key]

@@ -74,9 +74,11 @@ def test_a_directory_loop_exits_2_and_writes_nothing(hub, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["weights"]
 
 
-def test_an_unknown_template_exits_2(hub, tmp_path):
-    run = hub("init", "x", "--template", "caffe", cwd=tmp_path)
-    assert run.code == 2 and "caffe" in run.stderr
+def test_an_unknown_template_exits_2_listing_the_templates(hub, tmp_path):
+    run = hub("init", "x", "--template", "caffe", "--json", cwd=tmp_path)
+    assert run.code == 2
+    assert run.error["type"] == "bad_template" and "sklearn" in run.error["message"]
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize("args", [["--help"], ["init", "--help"], ["build", "--help"]])

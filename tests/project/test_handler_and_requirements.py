@@ -63,6 +63,19 @@ def test_equivalent_requirements_normalise_to_the_same_text():
     assert normalise_requirements(a) == normalise_requirements(b) == "joblib\nscikit-learn>=1.4\n"
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Torch[CUDA, extra]>=2,<3 ; python_version >= '3.9'\nnumpy\n",
+        "--extra-index-url https://example.invalid/simple\npkg @ https://example.invalid/p.whl\n",
+    ],
+)
+def test_normalising_twice_changes_nothing(text):
+    # The platform re-normalises the text stored in a build record: it must key the same env.
+    once = normalise_requirements(text)
+    assert normalise_requirements(once) == once
+
+
 def test_index_options_are_kept_and_change_the_text():
     text = normalise_requirements("--extra-index-url https://example.invalid/simple\ntorch\n")
     assert text.startswith("--extra-index-url https://example.invalid/simple\n")
