@@ -191,16 +191,19 @@ def _json_default(value):
     )
 
 
+# Built once: json.dumps with options would build a new encoder for every answer.
+_ENCODE = json.JSONEncoder(
+    ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=_json_default
+).encode
+_ENCODE_ASCII = json.JSONEncoder(
+    separators=(",", ":"), allow_nan=False, default=_json_default
+).encode
+
+
 def encode_output(result) -> bytes:
     """The handler's result as strict JSON bytes (tuples become lists)."""
     try:
-        text = json.dumps(
-            result,
-            ensure_ascii=False,
-            separators=(",", ":"),
-            allow_nan=False,
-            default=_json_default,
-        )
+        text = _ENCODE(result)
     except ValueError as exc:
         if "Circular" in str(exc):
             raise TypeError(
@@ -213,9 +216,41 @@ def encode_output(result) -> bytes:
     try:
         return text.encode("utf-8")
     except UnicodeEncodeError:  # lone surrogates: let JSON escape them
-        return json.dumps(
-            result, separators=(",", ":"), allow_nan=False, default=_json_default
-        ).encode()
+        return _ENCODE_ASCII(result).encode()
+
+
+def _callable_with_context(fn):
+    """``fn`` as ``f(inputs, context)``: also accepts ``def f(inputs)`` and ``async def``."""
+    import inspect
+
+    call = fn
+    try:
+        params = [
+            p
+            for p in inspect.signature(fn).parameters.values()
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        ]
+        takes_context = len(params) != 1 or any(
+            p.kind == p.VAR_POSITIONAL for p in inspect.signature(fn).parameters.values()
+        )
+    except (TypeError, ValueError):  # no signature (a builtin): call it the documented way
+        takes_context = True
+    if not takes_context:
+
+        def call(inputs, context):
+            return fn(inputs)
+
+    if inspect.iscoroutinefunction(fn):
+        import asyncio
+
+        # One loop for the worker's life, so what the handler created at import can be reused.
+        loop = asyncio.new_event_loop()
+        inner = call
+
+        def call(inputs, context):
+            return loop.run_until_complete(inner(inputs, context))
+
+    return call
 
 
 def _watch_parent(parent_pid: int) -> None:
@@ -254,7 +289,7 @@ def _load(channel: _Channel, args) -> object | None:
 
             handlers = hub.registered_handlers()
             if len(handlers) == 1:
-                handler = handlers[0]
+                handler = _callable_with_context(handlers[0])
             elif not handlers:
                 failure = {
                     "type": "LoadError",

@@ -258,3 +258,40 @@ async def test_unknown_version_raises(engine):
         await engine.invoke("nope:123", b"1", "inv")
     with pytest.raises(UnknownVersionError):
         engine.status("nope:123")
+
+
+async def test_handlers_with_one_argument_or_async_are_called_too(engine, make_spec):
+    one = make_spec(
+        """
+        from hub import hub_handler
+
+        @hub_handler
+        def inference_handler(inputs):
+            return ["one", inputs]
+        """
+    )
+    coroutine = make_spec(
+        """
+        import asyncio
+        from hub import hub_handler
+
+        @hub_handler
+        async def inference_handler(inputs, context):
+            await asyncio.sleep(0)
+            return ["async", inputs]
+        """
+    )
+    for spec, word in ((one, "one"), (coroutine, "async")):
+        await engine.deploy(spec)
+        for n in range(2):
+            result = await engine.invoke(spec.version_id, str(n).encode(), "inv")
+            assert json.loads(result.output_json) == [word, n]
+
+
+async def test_large_bodies_and_outputs_round_trip(engine, make_spec):
+    spec = make_spec(ECHO)
+    await engine.deploy(spec)
+    big = {"image": "A" * 5_000_000, "values": list(range(100_000))}
+    result = await engine.invoke(spec.version_id, json.dumps(big).encode(), "big")
+    assert result.status == "ok"
+    assert json.loads(result.output_json) == big

@@ -228,6 +228,15 @@ async def test_main_py_without_exactly_one_handler_is_a_load_error(
     assert expected in result.error_message
 
 
+async def test_an_import_past_the_load_timeout_is_a_load_error(engine, make_spec):
+    spec = make_spec("import time\ntime.sleep(60)\n" + SLEEPER, load_timeout_seconds=0.5)
+    await engine.deploy(spec)
+    result = await engine.invoke(spec.version_id, b"0", "inv")
+    assert result.status == "error" and result.error_type == "LoadError"
+    assert "longer than its load timeout of 0.5 s" in result.error_message
+    assert engine.status(spec.version_id)["workers"] == 0
+
+
 async def test_a_missing_model_folder_is_a_clear_error(engine, make_spec):
     spec = make_spec(SLEEPER)
     spec.model_dir.rmdir()
@@ -259,6 +268,7 @@ async def test_undeploy_drains_running_and_queued_requests(engine, make_spec):
     with pytest.raises(UnknownVersionError):
         await engine.invoke(spec.version_id, b"0", "late")
     assert not engine.processes
+    await engine.undeploy(spec.version_id)  # a second undeploy does nothing
 
 
 async def test_undeploy_without_drain_ends_running_requests_as_crashed(engine, make_spec):

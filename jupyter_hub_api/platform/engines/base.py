@@ -141,8 +141,10 @@ class Engine(ABC):
     async def undeploy(self, version_id: str, drain: bool = True) -> None:
         """Remove a version and stop its workers.
 
-        With ``drain``, requests already running or queued finish first; without, they end
-        with status ``"crashed"``.
+        With ``drain``, requests already running or queued finish first (requests arriving
+        meanwhile are still served); without, they end with status ``"crashed"``. Once it has
+        begun closing the workers, ``invoke`` raises :class:`UnknownVersionError`. Undeploying
+        an unknown id does nothing.
         """
 
     @abstractmethod

@@ -219,6 +219,7 @@ class _Worker:
         self.exited = self.loop.create_future()
         self.stderr_tail: deque[str] = deque(maxlen=8)
         self.import_seconds = 0.0
+        self.load_timed_out = False
         self.pidfd: int | None = None
         self.load_timer = self.loop.call_later(pool.spec.load_timeout_seconds, self._load_timed_out)
 
@@ -320,12 +321,19 @@ class _Worker:
             self.timer = None
         pool = self.pool
         if was == STARTING:
-            tail = f" Last output: {self.stderr_tail[-1]}" if self.stderr_tail else ""
-            pool.on_load_failed(
-                self,
-                f"The worker of {pool.spec.api} stopped ({reason}) while importing src/main.py; "
-                f"see the API's logs.{tail}",
-            )
+            if self.load_timed_out:
+                seconds = pool.spec.load_timeout_seconds
+                message = (
+                    f"Importing src/main.py of {pool.spec.api} took longer than its load timeout "
+                    f"of {seconds:g} s; make the import faster or raise the load timeout."
+                )
+            else:
+                tail = f" Last output: {self.stderr_tail[-1]}" if self.stderr_tail else ""
+                message = (
+                    f"The worker of {pool.spec.api} stopped ({reason}) while importing "
+                    f"src/main.py; see the API's logs.{tail}"
+                )
+            pool.on_load_failed(self, message)
         jobs, self.jobs = self.jobs, deque()
         if jobs:
             jobs.popleft().finish(
@@ -401,8 +409,8 @@ class _Worker:
 
     def _load_timed_out(self) -> None:
         if self.state == STARTING:
-            seconds = self.pool.spec.load_timeout_seconds
-            self.gone(f"importing src/main.py took longer than {seconds:g} s")
+            self.load_timed_out = True
+            self.gone("load timeout")
 
     def on_frame(self, kind: int, payload: bytes) -> None:
         """Handle one frame from the worker."""
@@ -659,8 +667,13 @@ class _Pool:
     async def close(self, drain: bool) -> None:
         """Stop taking requests (after the running and queued ones when ``drain``)."""
         if drain and self.busy():
-            self.draining = self.loop.create_future()
-            await self.draining
+            if self.draining is None:
+                self.draining = self.loop.create_future()
+            await asyncio.shield(self.draining)
+        elif self.draining is not None and not self.draining.done():
+            self.draining.set_result(None)  # stop() overrides an undeploy still draining
+        if self.closed:
+            return
         self.closed = True
         for timer in (self.idle_timer, self.retry_timer):
             if timer is not None:
@@ -772,7 +785,7 @@ class LocalEngine(Engine):
 
     def _pool(self, version_id: str) -> _Pool:
         pool = self.pools.get(version_id)
-        if pool is None:
+        if pool is None or pool.closed:
             raise UnknownVersionError(version_id)
         return pool
 
@@ -811,7 +824,9 @@ class LocalEngine(Engine):
             raise
 
     async def undeploy(self, version_id: str, drain: bool = True) -> None:
-        pool = self._pool(version_id)
+        pool = self.pools.get(version_id)
+        if pool is None:
+            return  # already gone: undeploying is idempotent
         await pool.close(drain)
         if self.pools.get(version_id) is pool:
             del self.pools[version_id]
