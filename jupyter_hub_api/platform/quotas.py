@@ -37,30 +37,34 @@ def seconds_to_next_month(ts: float | None = None) -> int:
 
 @dataclass
 class _Counter:
-    month: str
     used: int
     reserved: int = 0
 
 
 class MonthlyQuota:
-    """Per-user counters of the current month; ``load_used(user_id, month)`` reads the database."""
+    """Per-user counters by month; ``load_used(user_id, month)`` reads the database.
+
+    Counters are kept per ``(user, month)``: a request reserved just before midnight at the end
+    of a month is committed to that month, never to the next one.
+    """
 
     def __init__(self, load_used) -> None:
         self._load_used = load_used
-        self._counters: dict[int, _Counter] = {}
+        self._counters: dict[tuple[int, str], _Counter] = {}
 
     def _counter(self, user_id: int, month: str) -> _Counter:
-        counter = self._counters.get(user_id)
-        if counter is None or counter.month != month:
-            # A new month (or first sight of the user): start from what the database holds,
-            # carrying over reservations of requests still in flight across midnight.
-            reserved = counter.reserved if counter else 0
-            counter = _Counter(month, self._load_used(user_id, month), reserved)
-            self._counters[user_id] = counter
+        counter = self._counters.get((user_id, month))
+        if counter is None:
+            counter = _Counter(self._load_used(user_id, month))
+            self._counters[(user_id, month)] = counter
+            # Forget finished months of this user (nothing can be in flight there for long).
+            for key in [k for k in self._counters if k[0] == user_id and k[1] < month]:
+                if self._counters[key].reserved == 0:
+                    del self._counters[key]
         return counter
 
     def try_reserve(self, user_id: int, limit: int | None, month: str) -> bool:
-        """Reserve one call of ``user_id`` this month; False when the quota is used up."""
+        """Reserve one call of ``user_id`` in ``month``; False when the quota is used up."""
         counter = self._counter(user_id, month)
         if limit is not None and counter.used + counter.reserved >= limit:
             return False
@@ -79,7 +83,7 @@ class MonthlyQuota:
         counter.reserved = max(0, counter.reserved - 1)
 
     def used(self, user_id: int, month: str) -> int:
-        """Calls counted for the user this month."""
+        """Calls counted for the user in ``month``."""
         return self._counter(user_id, month).used
 
 
