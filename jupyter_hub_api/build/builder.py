@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import paths
+from ..errors import WorkError
 from ..project.config import load_config
 from ..project.files import walk_files
 from ..project.handler_check import find_handler
@@ -169,7 +170,14 @@ def _store_folder(folder: Path, label: str, store: BlobStore, cache: StatCache, 
         known = cache.lookup(path, st)
         if known is None:
             report.files_hashed += 1
-        sha, size, written = store.put_file(path, progress=advance, known_sha=known)
+        try:
+            sha, size, written = store.put_file(path, progress=advance, known_sha=known)
+        except OSError as err:
+            raise WorkError(
+                f"Could not store {label}/{rel}: {err.strerror or err}.",
+                type="store_failed",
+                hint="Check that the file is readable and the disk has room, then build again.",
+            ) from None
         if known is not None:
             advance(size)
         cache.record(path, st, sha)

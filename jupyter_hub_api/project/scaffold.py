@@ -14,7 +14,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from ..errors import UsageError
+from ..errors import UsageError, WorkError
 from .config import CONFIG_FILE, default_config
 from .files import walk_files
 from .names import check_name
@@ -110,8 +110,14 @@ def _plan_model_files(model_files) -> list[tuple[str, Path]]:
             entries = [
                 (f"{source.name}/{rel}", path) for rel, path in walk_files(source, str(given))
             ]
-        else:
+        elif source.is_file():
             entries = [(source.name, source)]
+        else:
+            raise UsageError(
+                f"The model file {given} is not a regular file (a pipe, socket or device).",
+                type="bad_model_file",
+                hint="Give the path of a file or a folder of files.",
+            )
         for rel, path in entries:
             if rel in planned:
                 raise UsageError(
@@ -129,8 +135,15 @@ def _copy_model_files(sources: list[tuple[str, Path]], model_dir: Path, out) -> 
     for rel, path in sources:
         dest = model_dir / rel
         dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(path, dest)
-        done += path.stat().st_size
+        try:
+            shutil.copyfile(path, dest)
+            done += path.stat().st_size
+        except OSError as err:
+            raise WorkError(
+                f"Could not copy {path} into model/: {err.strerror or err}.",
+                type="copy_failed",
+                hint="Check that the file is readable and the disk has room, then try again.",
+            ) from None
         if out is not None:
             out.progress(done, total, step="copy-model", bytes_=True)
     return done

@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from jupyter_hub_api.errors import UsageError
+from jupyter_hub_api.errors import UsageError, WorkError
 from jupyter_hub_api.project.config import load_config
 from jupyter_hub_api.project.handler_check import find_handler
 from jupyter_hub_api.project.requirements import normalise_requirements
@@ -103,22 +103,28 @@ def test_a_self_referencing_link_is_refused(tmp_path):
 
 
 def test_a_failure_midway_leaves_no_half_written_project(tmp_path):
-    # An unreadable model file fails while copying, after the template was written.
-    secret = tmp_path / "secret.bin"
-    secret.write_bytes(b"s")
+    # The second model file vanishes after the checks, while the first is being copied: the
+    # copy fails midway, after the template was written.
     good = tmp_path / "good.bin"
-    good.write_bytes(b"g")
+    good.write_bytes(b"g" * 1000)
+    doomed = tmp_path / "doomed.bin"
+    doomed.write_bytes(b"d")
     parent = tmp_path / "apis"
     parent.mkdir()
-    if os.geteuid() == 0:
-        # root reads everything: make the copy fail by replacing the file with a FIFO-free trick
-        secret.unlink()
-        os.mkfifo(secret)  # exists, is not a folder, copyfile refuses named pipes
-    else:
-        secret.chmod(0)
-    with pytest.raises(Exception):  # noqa: B017 - the OS error itself is not the point
-        init_project("half", "blank", [good, secret], parent=parent)
+
+    class VanishAfterFirst:
+        def progress(self, done, total, step=None, bytes_=False):
+            doomed.unlink(missing_ok=True)
+
+    with pytest.raises(WorkError, match="doomed.bin"):
+        init_project("half", "blank", [good, doomed], parent=parent, out=VanishAfterFirst())
     assert list(parent.iterdir()) == []
+
+
+def test_a_pipe_is_refused_as_a_model_file(tmp_path):
+    os.mkfifo(tmp_path / "pipe")
+    with pytest.raises(UsageError, match="not a regular file"):
+        init_project("p", "blank", [tmp_path / "pipe"], parent=tmp_path)
 
 
 def test_an_unknown_template_lists_the_choices(tmp_path):
