@@ -12,6 +12,7 @@ import json
 import os
 import re
 import signal
+from pathlib import Path
 
 import anyio
 from starlette.requests import Request
@@ -43,6 +44,7 @@ class Control:
         return [
             Route("/healthz", self.healthz, methods=["GET"]),
             Route("/readyz", self.readyz, methods=["GET"]),
+            Route("/api/v1/openapi.yaml", self.openapi, methods=["GET"]),
             Route("/api/v1/me", h(self.me), methods=["GET"]),
             Route("/api/v1/apis", h(self.list_apis), methods=["GET"]),
             Route("/api/v1/apis/{name}", h(self.get_api), methods=["GET"]),
@@ -84,6 +86,11 @@ class Control:
         if not self.platform.ready:
             return JSONResponse({"status": "starting", "service": "hub-platform"}, status_code=503)
         return JSONResponse({"status": "ready", "service": "hub-platform", "version": __version__})
+
+    async def openapi(self, request: Request) -> Response:
+        """This API's OpenAPI document."""
+        text = (Path(__file__).parent / "openapi.yaml").read_text()
+        return Response(text, media_type="application/yaml")
 
     # -- account ------------------------------------------------------------------------------
     async def me(self, request: Request, user: User) -> dict:
