@@ -1,0 +1,642 @@
+"""Turn the JSON results of bench/run.py into BENCHMARKS.md.
+
+    python bench/report.py .work/bench/results.json > BENCHMARKS.md
+
+Every serving figure is the median of the runs with [min–max], followed by its ratio to the
+bare limit and to the best peer (``×bare``, ``×peer``). The bare limit of a cell is the best
+figure of the bare uvicorn + Starlette app over its configurations; the best peer is the best
+of LitServe and BentoML over theirs. "Best" is the highest throughput, the lowest latency,
+memory or time.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+PEERS = ("litserve", "bentoml")
+NAMES = {
+    "bare": "bare uvicorn+Starlette",
+    "litserve": "LitServe",
+    "bentoml": "BentoML",
+    "ours": "ours",
+}
+LOWER_IS_BETTER = {
+    "p50_ms",
+    "p99_ms",
+    "rss_mb",
+    "start_to_ready_s",
+    "cold_request_ms",
+    "idle_rss_mb",
+}
+GOAL_PEER_RATIO = 1.5
+GOAL_BARE_RATIO = 0.7
+GOAL_OVERHEAD_MS = 1.0
+
+# Why ours trails, by what is measured: one sentence each, kept to what the design explains.
+WHY = {
+    "rps": (
+        "every call crosses two process boundaries, the gateway (key check, quota, metering) and "
+        "then a worker process over a socketpair, where the bare app and the peers' in-process "
+        "paths call the handler directly; a handler as cheap as this one has no work to hide "
+        "that hop"
+    ),
+    "rps_sleep": (
+        "a worker runs one call at a time, so overlapping 50 ms calls needs as many worker "
+        "processes as calls in flight (max_workers), where the others overlap them on threads"
+    ),
+    "p50_ms": (
+        "the same two hops (gateway, then worker over a socketpair) add a fixed cost to every call"
+    ),
+    "p99_ms": (
+        "the gateway and its workers are separate processes competing for the same two cores "
+        "with the load generator, so a call waits when the scheduler runs the other side"
+    ),
+    "rss_mb": (
+        "the gateway is one Python process and every worker another, each with its own "
+        "interpreter and its own copy of the handler's imports (and of the model)"
+    ),
+    "start_to_ready_s": (
+        "`hub platform start` launches a Python process that opens its SQLite state, restores "
+        "the routes and binds the gateway before answering /readyz"
+    ),
+    "cold_request_ms": (
+        "scale-to-zero: after a start the first call spawns a worker process that imports the "
+        "handler (and loads the model), which the peers do before they report ready"
+    ),
+    "idle_rss_mb": (
+        "the platform process holds the control plane, the gateway and the SQLite state even "
+        "when no worker runs"
+    ),
+}
+
+
+def fmt(value, digits=None) -> str:
+    """A number for a table: thousands separated, sensible decimals."""
+    if value is None:
+        return "–"
+    if digits is None:
+        digits = 0 if abs(value) >= 100 else 1 if abs(value) >= 10 else 2
+    return f"{value:,.{digits}f}"
+
+
+def ratio(value, base) -> str:
+    """``value / base`` as ``0.83×``; a dash when either is missing."""
+    if value is None or not base:
+        return "–"
+    return f"{value / base:.2f}×"
+
+
+def best(values, metric):
+    """The best of ``values`` for ``metric`` (highest throughput, else lowest)."""
+    values = [v for v in values if v is not None]
+    if not values:
+        return None
+    return min(values) if metric in LOWER_IS_BETTER else max(values)
+
+
+# ----------------------------------------------------------------------------------------------
+# Serving
+
+
+def cells_of(serving: dict) -> list[dict]:
+    """Flat rows: one per server record and cell, with the record's identity."""
+    rows = []
+    for rec in serving.get("servers", []):
+        for cell in rec.get("cells", []):
+            rows.append(
+                {
+                    **cell,
+                    "system": rec["system"],
+                    "config": rec["config"],
+                    "handler": rec["handler"],
+                }
+            )
+    return rows
+
+
+def median(cell, metric):
+    """The median of ``metric`` in a cell."""
+    return (cell.get(metric) or {}).get("median")
+
+
+def baselines(rows, handler, concurrency, pinned, metric):
+    """(bare limit, best peer) for one cell and metric."""
+    same = [
+        r
+        for r in rows
+        if r["handler"] == handler and r["concurrency"] == concurrency and r["pinned"] == pinned
+    ]
+    bare = best([median(r, metric) for r in same if r["system"] == "bare"], metric)
+    peer = best([median(r, metric) for r in same if r["system"] in PEERS], metric)
+    return bare, peer
+
+
+def figure(cell, metric, bare, peer, digits=None) -> str:
+    """``median [min–max] (×bare, ×peer)``."""
+    stats = cell.get(metric) or {}
+    med = stats.get("median")
+    if med is None:
+        return "–"
+    spread = f"[{fmt(stats.get('min'), digits)}–{fmt(stats.get('max'), digits)}]"
+    return f"{fmt(med, digits)} {spread} ({ratio(med, bare)}, {ratio(med, peer)})"
+
+
+def serving_tables(serving: dict) -> list[str]:
+    """One table per handler (unpinned), rows by system, configuration and concurrency."""
+    rows = cells_of(serving)
+    out = []
+    handlers = []
+    for rec in serving.get("servers", []):
+        if rec["handler"] not in handlers:
+            handlers.append(rec["handler"])
+    for handler in handlers:
+        out += [
+            f"### {handler}",
+            "",
+            "| system | config | conc. | req/s | p50 ms | p99 ms | errors | server RSS MiB |",
+            "|---|---|---:|---|---|---|---:|---|",
+        ]
+        mine = [r for r in rows if r["handler"] == handler and not r["pinned"]]
+        mine.sort(key=lambda r: (r["concurrency"], list(NAMES).index(r["system"]), r["config"]))
+        for r in mine:
+            cols = []
+            for metric in ("rps", "p50_ms", "p99_ms"):
+                bare, peer = baselines(rows, handler, r["concurrency"], False, metric)
+                cols.append(figure(r, metric, bare, peer))
+            bare, peer = baselines(rows, handler, r["concurrency"], False, "rss_mb")
+            rss = figure(r, "rss_mb", bare, peer)
+            errors = (r.get("errors") or {}).get("max")
+            name = f"**{NAMES[r['system']]}**" if r["system"] == "ours" else NAMES[r["system"]]
+            out.append(
+                f"| {name} | {r['config']} | {r['concurrency']} | {cols[0]} | {cols[1]} | {cols[2]} | "
+                f"{fmt(errors, 0)} | {rss} |"
+            )
+        out.append("")
+    return out
+
+
+def pinned_table(serving: dict) -> list[str]:
+    """Echo at one concurrency, unpinned against server on core 0 and wrk on core 1."""
+    rows = cells_of(serving)
+    pinned = [r for r in rows if r["pinned"]]
+    if not pinned:
+        return ["No pinned runs in this result."]
+    out = [
+        "| system | config | conc. | req/s unpinned | req/s pinned | p50 ms unpinned | p50 ms pinned |",
+        "|---|---|---:|---|---|---|---|",
+    ]
+    for p in sorted(pinned, key=lambda r: (list(NAMES).index(r["system"]), r["config"])):
+        free = next(
+            (
+                r
+                for r in rows
+                if not r["pinned"]
+                and (r["system"], r["config"], r["handler"], r["concurrency"])
+                == (p["system"], p["config"], p["handler"], p["concurrency"])
+            ),
+            {},
+        )
+        cols = []
+        for metric in ("rps", "p50_ms"):
+            for cell, is_pinned in ((free, False), (p, True)):
+                bare, peer = baselines(rows, p["handler"], p["concurrency"], is_pinned, metric)
+                cols.append(figure(cell, metric, bare, peer) if cell else "–")
+        out.append(
+            f"| {NAMES[p['system']]} | {p['config']} | {p['concurrency']} | {cols[0]} | {cols[1]} | "
+            f"{cols[2]} | {cols[3]} |"
+        )
+    return out
+
+
+def startup_table(serving: dict) -> list[str]:
+    """Start to ready, first request and idle memory of every server."""
+    recs = [r for r in serving.get("servers", []) if not r.get("error")]
+    out = [
+        "| system | config | handler | start → ready s | first (cold) request ms | idle RSS MiB |",
+        "|---|---|---|---|---|---|",
+    ]
+
+    def base(handler, metric, systems):
+        return best(
+            [r.get(metric) for r in recs if r["handler"] == handler and r["system"] in systems],
+            metric,
+        )
+
+    for r in sorted(
+        recs, key=lambda r: (r["handler"], list(NAMES).index(r["system"]), r["config"])
+    ):
+        cols = []
+        for metric in ("start_to_ready_s", "cold_request_ms", "idle_rss_mb"):
+            value = r.get(metric)
+            bare, peer = base(r["handler"], metric, ("bare",)), base(r["handler"], metric, PEERS)
+            cols.append(f"{fmt(value)} ({ratio(value, bare)}, {ratio(value, peer)})")
+        out.append(
+            f"| {NAMES[r['system']]} | {r['config']} | {r['handler']} | {' | '.join(cols)} |"
+        )
+    return out
+
+
+def config_table(serving: dict) -> list[str]:
+    """What each configuration is."""
+    seen = {}
+    for r in serving.get("servers", []):
+        if r.get("description"):
+            seen.setdefault((r["system"], r["config"], r["description"]), []).append(r["handler"])
+    out = ["| system | config | handlers | settings |", "|---|---|---|---|"]
+    for (system, config, description), handlers in seen.items():
+        out.append(f"| {NAMES[system]} | {config} | {', '.join(handlers)} | {description} |")
+    return out
+
+
+def ours_best(rows, handler, concurrency, metric, pinned=False):
+    """Ours' best figure over its configurations for one cell."""
+    return best(
+        [
+            median(r, metric)
+            for r in rows
+            if r["system"] == "ours" and r["handler"] == handler and r["concurrency"] == concurrency
+            and r["pinned"] == pinned
+        ],
+        metric,
+    )  # fmt: skip
+
+
+def goals(serving: dict, sections: dict) -> list[str]:
+    """The three goals of issue 7, each with the figures and met / not met."""
+    rows = cells_of(serving)
+    out = []
+    ours = ours_best(rows, "echo", 16, "rps")
+    bare, peer = baselines(rows, "echo", 16, False, "rps")
+    if ours is None or bare is None or peer is None:
+        out.append(
+            "- Echo throughput at concurrency 16: **not measured** (a system is missing from this run)."
+        )
+    else:
+        met_peer = ours >= GOAL_PEER_RATIO * peer
+        met_bare = ours >= GOAL_BARE_RATIO * bare
+        out.append(
+            f"- Echo throughput at concurrency 16 ≥ {GOAL_PEER_RATIO}× the better of LitServe and BentoML: "
+            f"ours {fmt(ours)} req/s vs {fmt(peer)} → **{ours / peer:.2f}×, {'met' if met_peer else 'not met'}**."
+        )
+        out.append(
+            f"- Echo throughput at concurrency 16 ≥ {GOAL_BARE_RATIO:.0%} of the bare limit: "
+            f"{fmt(ours)} vs {fmt(bare)} req/s → **{ours / bare:.0%}, {'met' if met_bare else 'not met'}**."
+        )
+    ours_p50 = ours_best(rows, "echo", 1, "p50_ms")
+    bare_p50, _ = baselines(rows, "echo", 1, False, "p50_ms")
+    if ours_p50 is None or bare_p50 is None:
+        out.append(
+            "- Gateway p50 overhead: **not measured** here (ours or the bare limit is missing)."
+        )
+    else:
+        overhead = ours_p50 - bare_p50
+        out.append(
+            f"- Gateway p50 overhead < {GOAL_OVERHEAD_MS:g} ms (echo, concurrency 1, ours' p50 minus the bare "
+            f"limit's, both end to end over HTTP): {fmt(ours_p50, 3)} − {fmt(bare_p50, 3)} = "
+            f"**{overhead:.3f} ms, {'met' if overhead < GOAL_OVERHEAD_MS else 'not met'}**."
+        )
+    gateway = (sections.get("gateway") or {}).get("result")
+    if gateway:
+        found = find_overhead(gateway)
+        if found:
+            out.append(f"  bench/gateway_bench.py's own measure of the same: {found}.")
+    return out
+
+
+def find_overhead(doc, path="") -> str | None:
+    """A p50 overhead figure somewhere in another benchmark's JSON, for the goals' list."""
+    hits = []
+    for key, value in flatten(doc):
+        low = key.lower()
+        if (
+            ("overhead" in low or "added" in low or "adds" in low)
+            and "p50" in low
+            and isinstance(value, (int, float))
+        ):
+            hits.append(f"`{key}` = {value}")
+    return "; ".join(hits[:4]) or None
+
+
+def lead_and_trail(serving: dict) -> tuple[list[str], list[str]]:
+    """Sentences on where ours is ahead of the best peer and where it is behind, and why."""
+    rows = cells_of(serving)
+    lead, trail = [], []
+    cells = sorted(
+        {
+            (r["handler"], r["concurrency"])
+            for r in rows
+            if r["system"] == "ours" and not r["pinned"]
+        }
+    )
+    for handler, concurrency in cells:
+        for metric, label in (
+            ("rps", "throughput"),
+            ("p50_ms", "p50 latency"),
+            ("p99_ms", "p99 latency"),
+            ("rss_mb", "memory under load"),
+        ):
+            ours = ours_best(rows, handler, concurrency, metric)
+            bare, peer = baselines(rows, handler, concurrency, False, metric)
+            if ours is None or peer is None:
+                continue
+            higher_better = metric not in LOWER_IS_BETTER
+            ahead = ours > peer if higher_better else ours < peer
+            where = f"{handler}, concurrency {concurrency}, {label}: ours {fmt(ours)} vs best peer {fmt(peer)} ({ratio(ours, peer)}; {ratio(ours, bare)} of the bare limit)"
+            if ahead:
+                lead.append(f"- {where}.")
+            else:
+                why = WHY["rps_sleep"] if (metric == "rps" and handler == "sleep") else WHY[metric]
+                trail.append(f"- {where}. Why: {why}.")
+    recs = [r for r in serving.get("servers", []) if not r.get("error")]
+    for metric, label in (
+        ("start_to_ready_s", "start to ready"),
+        ("cold_request_ms", "first (cold) request"),
+        ("idle_rss_mb", "idle memory"),
+    ):
+        for handler in sorted({r["handler"] for r in recs}):
+            ours = best(
+                [r.get(metric) for r in recs if r["system"] == "ours" and r["handler"] == handler],
+                metric,
+            )
+            peer = best(
+                [r.get(metric) for r in recs if r["system"] in PEERS and r["handler"] == handler],
+                metric,
+            )
+            if ours is None or peer is None:
+                continue
+            where = f"{handler}, {label}: ours {fmt(ours)} vs best peer {fmt(peer)} ({ratio(ours, peer)})"
+            if ours < peer:
+                lead.append(f"- {where}.")
+            else:
+                trail.append(f"- {where}. Why: {WHY[metric]}.")
+    return lead, trail
+
+
+# ----------------------------------------------------------------------------------------------
+# Other sections
+
+
+def flatten(doc, prefix=""):
+    """(dotted path, value) for every scalar leaf of a JSON document."""
+    if isinstance(doc, dict):
+        for key, value in doc.items():
+            yield from flatten(value, f"{prefix}.{key}" if prefix else str(key))
+    elif isinstance(doc, list):
+        for i, value in enumerate(doc):
+            label = None
+            if isinstance(value, dict):
+                label = next(
+                    (
+                        str(value[k])
+                        for k in ("scenario", "name", "label", "case", "handler")
+                        if k in value
+                    ),
+                    None,
+                )
+            yield from flatten(value, f"{prefix}[{label or i}]")
+    else:
+        yield prefix, doc
+
+
+def records_table(rows: list[dict]) -> list[str]:
+    """A Markdown table of a list of flat-ish records (nested values shown as JSON)."""
+    keys = []
+    for row in rows:
+        for key in row:
+            if key not in keys and not isinstance(row[key], (dict, list)):
+                keys.append(key)
+    out = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
+    for row in rows:
+        out.append("| " + " | ".join(str(row.get(k, "")) for k in keys) + " |")
+    return out
+
+
+def other_section(title: str, section: dict | None, limit: int = 60) -> list[str]:
+    """A section of another part's benchmark: its status and its figures."""
+    out = [f"### {title}", ""]
+    if not section:
+        return out + ["Not run in this pass.", ""]
+    if section.get("command"):
+        out += [
+            f"Command: `{section['command'].replace(str(Path.cwd()) + '/', '')}` ({section.get('seconds', '–')} s).",
+            "",
+        ]
+    if section["status"] == "missing":
+        return out + [f"**Missing:** {section.get('error')}.", ""]
+    if section["status"] != "ok":
+        out += [f"**Failed:** {section.get('error')}.", ""]
+    result = section.get("result")
+    if not result:
+        return out + ["No figures.", ""]
+    lists = (
+        {
+            k: v
+            for k, v in result.items()
+            if isinstance(v, list) and v and all(isinstance(x, dict) for x in v)
+        }
+        if isinstance(result, dict)
+        else {}
+    )
+    for key, rows in lists.items():
+        out += [f"`{key}`:", ""] + records_table(rows) + [""]
+    scalars = [
+        (k, v)
+        for k, v in flatten(
+            {k: v for k, v in result.items() if k not in lists}
+            if isinstance(result, dict)
+            else result
+        )
+    ]
+    if scalars:
+        out += ["| figure | value |", "|---|---|"]
+        for key, value in scalars[:limit]:
+            out.append(f"| `{key}` | {value} |")
+        if len(scalars) > limit:
+            out.append(f"| … | {len(scalars) - limit} more in bench/results/latest.json |")
+        out.append("")
+    return out
+
+
+def build_section(sections: dict, serving: dict) -> list[str]:
+    """`hub build` next to `bentoml build` for the same scikit-learn project."""
+    out = []
+    hub = (sections.get("build") or {}).get("result") or {}
+    bento = (sections.get("bentoml_build") or {}).get("result") or {}
+    hub_rows = {r.get("scenario"): r for r in hub.get("results", [])}
+    bento_rows = {r.get("scenario"): r for r in bento.get("results", [])}
+    if hub_rows or bento_rows:
+        out += [
+            f"The scikit-learn project with an extra model file of {hub.get('model_mb_extra', bento.get('model_mb_extra', '?'))} MB. "
+            "`hub build` stores files by content and creates (or reuses) the API's Python environment; "
+            "`bentoml build` copies the files into a new bento every time and writes the requirements "
+            "but creates no environment (that is `bentoml containerize`, which needs Docker), so "
+            "its first build is not the same amount of work.",
+            "",
+            "| scenario | hub build s | bentoml build s | hub ÷ bentoml |",
+            "|---|---|---|---|",
+        ]
+        for scenario in list(dict.fromkeys(list(hub_rows) + list(bento_rows))):
+            h = (hub_rows.get(scenario) or {}).get("seconds")
+            b = (bento_rows.get(scenario) or {}).get("seconds")
+            failed = (bento_rows.get(scenario) or {}).get("exit_code") not in (None, 0)
+            out.append(
+                f"| {scenario} | {fmt(h)} | {fmt(b)}{' (failed)' if failed else ''} | {ratio(h, b)} |"
+            )
+        out.append("")
+    for name in ("build", "bentoml_build"):
+        sec = sections.get(name)
+        if sec and sec["status"] != "ok":
+            out += [f"`{name}`: **{sec['status']}**: {sec.get('error')}", ""]
+    deploys = [
+        r
+        for r in serving.get("servers", [])
+        if r["system"] == "ours" and (r.get("extra") or {}).get("build_deploy_s")
+    ]
+    if deploys:
+        out += [
+            "`hub build --deploy` in the serving run (build, upload of nothing locally, worker warm-up):",
+            "",
+        ]
+        out += ["| API | seconds | environment reused |", "|---|---|---|"]
+        for r in deploys:
+            out.append(
+                f"| {r['handler']} ({r['config']}) | {fmt(r['extra']['build_deploy_s'])} | {r['extra'].get('env_reused')} |"
+            )
+        out.append("")
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+
+
+def render(results: dict) -> str:
+    """The whole of BENCHMARKS.md."""
+    sections = results.get("sections", {})
+    serving_sec = sections.get("serving") or {}
+    serving = serving_sec.get("result") or {}
+    m = results.get("machine", {})
+    out = [
+        "# Benchmarks",
+        "",
+        f"Generated by `bench/run.sh` from the run of {results.get('started_at', '?')} "
+        f"({results.get('seconds', '?')} s); do not edit by hand: run it again. The raw figures are in "
+        "[`bench/results/latest.json`](bench/results/latest.json); how it works is in "
+        "[`bench/README.md`](bench/README.md).",
+        "",
+    ]
+    if results.get("quick"):
+        out += ["**Quick pass** (3 runs of 1 s): for trying changes, not for comparison.", ""]
+    out += ["## Goals", ""]
+    out += goals(serving, sections) if serving else ["- Serving was not measured in this run."]
+    out += [""]
+
+    lead, trail = lead_and_trail(serving) if serving else ([], [])
+    out += ["## Where we lead", ""] + (lead or ["- Nowhere in this run."]) + [""]
+    out += ["## Where we trail, and why", ""] + (trail or ["- Nowhere in this run."]) + [""]
+
+    out += [
+        "## Machine and load",
+        "",
+        "| | |",
+        "|---|---|",
+        f"| CPU | {m.get('cpu')} |",
+        f"| cores | {m.get('cores')} |",
+        f"| memory | {m.get('memory_gib')} GiB |",
+        f"| kernel | {m.get('kernel')} |",
+        f"| OS | {m.get('os')} |",
+        f"| Python | {m.get('python')} |",
+        f"| load before | `{(results.get('load_before') or {}).get('uptime')}` |",
+        f"| load after | `{(results.get('load_after') or {}).get('uptime')}` |",
+        "",
+    ]
+    loads = [(results.get(k) or {}).get("loadavg", [0])[0] for k in ("load_before", "load_after")]
+    if max(loads) > 0.5 * (m.get("cores") or 1):
+        out += [
+            f"The machine was busy (1-minute load {max(loads):.1f} on {m.get('cores')} cores): other work "
+            "shared the cores during the run, so absolute figures are lower and noisier than on an idle "
+            "machine; the systems ran one after another in the same conditions, so the ratios are the "
+            "figures to read.",
+            "",
+        ]
+
+    versions = serving.get("versions", {})
+    peers = versions.get("peers", {})
+    ours = versions.get("ours", {})
+    settings = serving.get("settings", {})
+    out += [
+        "## Versions",
+        "",
+        "| system | version |",
+        "|---|---|",
+        f"| ours (jupyter_hub_api) | {ours.get('jupyter_hub_api')} (commit {ours.get('commit')}) |",
+        f"| LitServe | {peers.get('litserve')} |",
+        f"| BentoML | {peers.get('bentoml')} |",
+        f"| uvicorn / Starlette (bare limit) | {peers.get('uvicorn')} / {peers.get('starlette')} (uvloop {peers.get('uvloop')}, httptools {peers.get('httptools')}) |",
+        f"| scikit-learn | {peers.get('scikit-learn')} |",
+        f"| Python of the peers | {peers.get('python')} |",
+        f"| load generator | {settings.get('load_generator')} |",
+        "",
+    ]
+
+    out += ["## Serving", ""]
+    if serving_sec and serving_sec.get("status") != "ok":
+        out += [f"**The serving benchmark failed:** {serving_sec.get('error')}", ""]
+    if serving:
+        out += [
+            f"Closed-loop load with wrk, {settings.get('runs')} runs of {settings.get('duration_s')} s per cell "
+            "after a 1 s warm-up; each figure is the median [min–max] of the runs, then (×bare, ×peer): "
+            "its ratio to the bare limit and to the best peer in the same cell. Throughput counts "
+            "successful answers only; server RSS is summed over the server's process tree (peak "
+            "during the run). Ours is called through the real gateway with `x-api-key`: key check, "
+            "quota and rate-limit checks (a plan without limits, so nothing is refused) and metering "
+            "of every call. Same body for every system: "
+            + ", ".join(f"{h} `{b}`" for h, b in settings.get("payloads", {}).items())
+            + ".",
+            "",
+            "### Configurations",
+            "",
+        ]
+        out += config_table(serving) + [""]
+        failed = [r for r in serving.get("servers", []) if r.get("error")]
+        if failed:
+            out += ["Servers that failed in this run (their rows are missing below):", ""]
+            out += [
+                f"- {NAMES.get(r['system'], r['system'])} {r['config']} {r['handler']}: {r['error']}"
+                for r in failed
+            ]
+            out += [""]
+        out += serving_tables(serving)
+        out += ["### Start, first request, idle memory", ""]
+        out += [
+            "Start → ready: from launching the server to its readiness check answering 200 "
+            "(ours: `hub platform start` to `/readyz`, with the API already deployed). "
+            "First request: the first POST after that, on a new connection.",
+            "",
+        ]
+        out += startup_table(serving) + [""]
+        out += ["### Pinned or not", ""]
+        out += [
+            "The same servers, after their unpinned runs, moved to core 0 (every process of the tree, "
+            "and the workers they start later inherit it) with wrk on core 1.",
+            "",
+        ]
+        out += pinned_table(serving) + [""]
+
+    out += ["## Build and deploy", ""] + build_section(sections, serving)
+
+    out += ["## The other benchmarks", ""]
+    for name, title in (
+        ("gateway", "Gateway (bench/gateway_bench.py)"),
+        ("engine", "Local engine (bench/engine_bench.py)"),
+        ("engine_http", "Engine behind HTTP (bench/engine_http_bench.py)"),
+        ("logstream", "Log streaming of the server extension (bench/logstream_bench.py)"),
+        ("frontend", "Frontend (bench/frontend_bench.*)"),
+    ):
+        out += other_section(title, sections.get(name))
+    return "\n".join(out).rstrip() + "\n"
+
+
+if __name__ == "__main__":
+    sys.stdout.write(render(json.loads(Path(sys.argv[1]).read_text())))

@@ -1,0 +1,245 @@
+"""Run every benchmark of bench/ in one go, then write the JSON results and BENCHMARKS.md.
+
+Called by bench/run.sh after it installed the peers and wrk (run that, not this). Each section
+runs as its own subprocess with a time limit; a missing or failing benchmark is recorded as such
+and the report says so for that section, the others go on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+OUT_DIR = REPO / ".work" / "bench"
+PY = sys.executable
+
+
+def machine() -> dict:
+    """CPU model, cores, memory, kernel, OS and load of this machine."""
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem_gib = None
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal"):
+                mem_gib = round(int(line.split()[1]) / 2**20, 1)
+    except OSError:
+        pass
+    os_name = platform.platform()
+    try:
+        for line in Path("/etc/os-release").read_text().splitlines():
+            if line.startswith("PRETTY_NAME="):
+                os_name = line.split("=", 1)[1].strip('"')
+    except OSError:
+        pass
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gib": mem_gib,
+        "kernel": platform.release(),
+        "os": os_name,
+        "python": platform.python_version(),
+    }
+
+
+def load_now() -> dict:
+    """The `uptime` line and the load averages."""
+    line = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+    return {"uptime": line, "loadavg": [round(x, 2) for x in os.getloadavg()]}
+
+
+def last_json(text: str):
+    """The JSON document printed by a benchmark: the whole output, else its last JSON line."""
+    text = text.strip()
+    try:
+        return json.loads(text)
+    except ValueError:
+        pass
+    for line in reversed(text.splitlines()):
+        line = line.strip()
+        if line.startswith("{") and line.endswith("}"):
+            try:
+                return json.loads(line)
+            except ValueError:
+                continue
+    return None
+
+
+def run_section(
+    name: str, argv: list[str], timeout: float, json_file: Path | None = None, cwd=REPO
+) -> dict:
+    """Run one benchmark; return its record with the JSON it produced, or why it has none."""
+    record = {
+        "name": name,
+        "command": " ".join(str(a) for a in argv),
+        "status": "ok",
+        "result": None,
+    }
+    print(f"==> [{name}] {record['command']}", flush=True)
+    started = time.perf_counter()
+    log_path = OUT_DIR / f"{name}.log"
+    try:
+        with open(log_path, "w") as log:
+            done = subprocess.run(
+                argv, cwd=cwd, stdout=subprocess.PIPE, stderr=log, text=True, timeout=timeout
+            )
+        stdout = done.stdout
+        (OUT_DIR / f"{name}.stdout").write_text(stdout)
+        if json_file is not None and json_file.exists():
+            record["result"] = json.loads(json_file.read_text())
+        else:
+            record["result"] = last_json(stdout)
+        if done.returncode != 0:
+            record["status"] = "failed"
+            tail = log_path.read_text(errors="replace").strip().splitlines()[-3:]
+            record["error"] = f"exit code {done.returncode}: " + " / ".join(tail)[-400:]
+        elif record["result"] is None:
+            record["status"] = "failed"
+            record["error"] = "it printed no JSON result"
+    except subprocess.TimeoutExpired:
+        record["status"] = "failed"
+        record["error"] = f"did not finish within {timeout:.0f} s"
+    record["seconds"] = round(time.perf_counter() - started, 1)
+    print(f"    [{name}] {record['status']} in {record['seconds']} s", flush=True)
+    return record
+
+
+def help_text(argv: list[str]) -> str:
+    """The --help text of a benchmark script (to learn how it writes JSON)."""
+    try:
+        return subprocess.run(
+            argv + ["--help"], capture_output=True, text=True, timeout=60, cwd=REPO
+        ).stdout
+    except (subprocess.TimeoutExpired, OSError):
+        return ""
+
+
+def other_bench(name: str, stem: str, timeout: float) -> dict:
+    """A benchmark written by another part (bench/<stem>.py, .mjs, .js or .sh), if it exists."""
+    runners = {".py": [PY], ".mjs": ["node"], ".js": ["node"], ".sh": ["bash"]}
+    ext = next((e for e in runners if (HERE / f"{stem}{e}").exists()), None)
+    if ext is None:
+        return {
+            "name": name,
+            "status": "missing",
+            "result": None,
+            "error": f"bench/{stem}.* does not exist yet",
+        }
+    path, runner = HERE / f"{stem}{ext}", runners[ext]
+    argv = runner + [str(path)]
+    json_file = None
+    if ext == ".py":
+        text = help_text(argv)
+        option = next(
+            (o for o in ("--json-out", "--out") if re.search(o + r"(?![-\w])", text)), None
+        )
+        if option:
+            json_file = OUT_DIR / f"{name}.json"
+            json_file.unlink(missing_ok=True)
+            argv += [option, str(json_file)]
+        elif "--json" in text:
+            argv += ["--json"]
+    return run_section(name, argv, timeout, json_file)
+
+
+def main() -> int:
+    """Run the sections asked for and write results.json and BENCHMARKS.md."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--peers-python", required=True)
+    parser.add_argument(
+        "--only", help="comma-separated sections: serving,build,engine,gateway,logstream,frontend"
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="3 runs of 1 s (not for the committed report)"
+    )
+    parser.add_argument("--report", default=str(REPO / "BENCHMARKS.md"))
+    args = parser.parse_args()
+    OUT_DIR.mkdir(parents=True, exist_ok=True)
+    only = set(args.only.split(",")) if args.only else None
+
+    def wanted(section: str) -> bool:
+        return only is None or section in only
+
+    results = {
+        "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": machine(),
+        "load_before": load_now(),
+        "quick": args.quick,
+        "sections": {},
+    }
+    started = time.perf_counter()
+    if wanted("serving"):
+        serving_json = OUT_DIR / "serving.json"
+        serving_json.unlink(missing_ok=True)
+        argv = [
+            PY,
+            str(HERE / "serving.py"),
+            "--out",
+            str(serving_json),
+            "--peers-python",
+            args.peers_python,
+        ]
+        if args.quick:
+            argv += ["--runs", "3", "--duration", "1"]
+        results["sections"]["serving"] = run_section("serving", argv, 1800, serving_json)
+    if wanted("build"):
+        results["sections"]["build"] = other_bench("build", "build_bench", 400)
+        bento_json = OUT_DIR / "bentoml_build.json"
+        bento_json.unlink(missing_ok=True)
+        results["sections"]["bentoml_build"] = run_section(
+            "bentoml_build",
+            [
+                args.peers_python,
+                str(HERE / "peers" / "bentoml_build.py"),
+                "--json-out",
+                str(bento_json),
+            ],
+            400,
+            bento_json,
+        )
+    for section, stem in (
+        ("engine", "engine_bench"),
+        ("engine_http", "engine_http_bench"),
+        ("gateway", "gateway_bench"),
+        ("logstream", "logstream_bench"),
+        ("frontend", "frontend_bench"),
+    ):
+        if wanted(section.split("_")[0]):
+            results["sections"][section] = other_bench(section, stem, 300)
+    results["load_after"] = load_now()
+    results["finished_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    results["seconds"] = round(time.perf_counter() - started, 1)
+    out = OUT_DIR / "results.json"
+    out.write_text(json.dumps(results, indent=1))
+    print(f"==> results: {out}")
+
+    sys.path.insert(0, str(HERE))
+    import report
+
+    Path(args.report).write_text(report.render(results))
+    print(f"==> report: {args.report}")
+    # The JSON of the run beside the report, so the committed figures can be checked.
+    kept = HERE / "results" / "latest.json"
+    kept.parent.mkdir(exist_ok=True)
+    shutil.copy(out, kept)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

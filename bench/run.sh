@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# The one benchmark command: set up the product (scripts/setup.sh), install wrk and the peers
+# (LitServe, BentoML, bare uvicorn + Starlette) into their own venv under .work/bench-peers,
+# run every benchmark, then write .work/bench/results.json and BENCHMARKS.md.
+#
+#   bench/run.sh                 everything (about 15-20 min on 2 cores)
+#   bench/run.sh --quick         a short pass: 3 runs of 1 s (for trying changes, not for the report)
+#   bench/run.sh --only serving  one section (serving, build, engine, gateway, logstream, frontend)
+#
+# BENCH_DURATION (seconds per run, default 2) and BENCH_RUNS (default 5) tune the serving runs.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+say() { printf '\033[1;34m==>\033[0m %s\n' "$*"; }
+
+if [[ "${BENCH_SKIP_SETUP:-0}" != "1" ]]; then
+  "$ROOT/scripts/setup.sh"
+fi
+PY="$ROOT/.venv/bin/python"
+
+if ! command -v wrk >/dev/null; then
+  say "Installing wrk (Debian package), the load generator"
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "wrk is missing and this is not root: run 'sudo apt-get install -y wrk' first." >&2
+    exit 2
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y -q wrk >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q wrk >/dev/null; }
+fi
+
+PEERS="$ROOT/.work/bench-peers"
+REQS="$ROOT/bench/peers/requirements-peers.txt"
+key="$(sha256sum "$REQS" | cut -c1-16)"
+if [[ ! -x "$PEERS/venv/bin/python" ]] || [[ "$(cat "$PEERS/stamp" 2>/dev/null)" != "$key" ]]; then
+  say "Installing the peers into $PEERS/venv (uv, pinned in bench/peers/requirements-peers.txt)"
+  mkdir -p "$PEERS"
+  "$PY" -m uv venv -q --allow-existing --python "$("$PY" -c 'import sys; print(sys._base_executable)')" "$PEERS/venv"
+  "$PY" -m uv pip sync -q --python "$PEERS/venv/bin/python" "$REQS"
+  echo "$key" > "$PEERS/stamp"
+fi
+
+exec "$PY" "$ROOT/bench/run.py" --peers-python "$PEERS/venv/bin/python" "$@"
