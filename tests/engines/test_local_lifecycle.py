@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 from engine_helpers import alive, await_until, children_of, wait_until
@@ -254,6 +256,19 @@ async def test_a_missing_interpreter_is_a_clear_error(engine, make_spec, tmp_pat
     result = await engine.invoke(spec.version_id, b"0", "inv")
     assert result.status == "error" and result.error_type == "LoadError"
     assert "build the API again" in result.error_message
+
+
+async def test_an_environment_without_the_hub_runtime_is_a_clear_error(engine, make_spec):
+    system_python = shutil.which("python3", path="/usr/bin:/bin")
+    if not system_python:
+        pytest.skip("no system python3")
+    spec = make_spec(SLEEPER)
+    spec.python = Path(system_python)
+    spec.env = {}  # no runtime folder on its path
+    await engine.deploy(spec)
+    result = await engine.invoke(spec.version_id, b"0", "inv")
+    assert result.status == "error" and result.error_type == "LoadError"
+    assert "cannot import the hub runtime" in result.error_message
 
 
 async def test_undeploy_drains_running_and_queued_requests(engine, make_spec):

@@ -40,6 +40,7 @@ STARTING, IDLE, BUSY, GONE = "starting", "idle", "busy", "gone"
 _BACKOFF_FIRST, _BACKOFF_MAX = 1.0, 30.0
 _RETIRE_GRACE = 2.0  # seconds a worker gets to exit after its socket is closed
 _EXIT_GRACE = 0.5  # seconds between a worker closing its socket and us killing it
+_DRAIN_GRACE = 0.2  # seconds to read what an exited worker wrote last
 # When every worker is busy and the handler is fast, queued requests are sent ahead to a busy
 # worker, to wait in its socket instead of in the queue: the worker starts the next one the
 # moment it answers, without a round trip through the event loop, and both sides handle several
@@ -171,6 +172,7 @@ class _FrameProtocol(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.worker.on_socket_lost()
+        self.worker.stream_closed()
 
 
 class _PipeProtocol(asyncio.Protocol):
@@ -193,6 +195,9 @@ class _PipeProtocol(asyncio.Protocol):
             self.worker.emit(self.stream, self.partial.decode("utf-8", "replace"))
             self.partial = b""
         return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.worker.stream_closed()
 
 
 class _Worker:
@@ -220,6 +225,8 @@ class _Worker:
         self.stderr_tail: deque[str] = deque(maxlen=8)
         self.import_seconds = 0.0
         self.load_timed_out = False
+        self.retiring = False
+        self.open_streams = 0  # socket and pipes connected and not yet at their end
         self.pidfd: int | None = None
         self.load_timer = self.loop.call_later(pool.spec.load_timeout_seconds, self._load_timed_out)
 
@@ -232,11 +239,13 @@ class _Worker:
             self.transport, _ = await loop.create_unix_connection(
                 lambda: _FrameProtocol(self), sock=self.sock
             )
+            self.open_streams += 1
             for stream, pipe in (("stdout", self.proc.stdout), ("stderr", self.proc.stderr)):
                 transport, _ = await loop.connect_read_pipe(
                     lambda stream=stream: _PipeProtocol(self, stream), pipe
                 )
                 self.pipes.append(transport)
+                self.open_streams += 1
         except Exception as exc:  # noqa: BLE001 - a worker we cannot talk to is a dead worker
             log.warning("cannot attach worker %s: %s", self.pid, exc)
             self.kill()
@@ -276,6 +285,7 @@ class _Worker:
 
     def retire(self) -> None:
         """Ask the worker to exit (it does on EOF); kill it if it has not after a grace."""
+        self.retiring = True
         if self.transport is not None:
             self.transport.close()
         if self.returncode is None:
@@ -293,20 +303,36 @@ class _Worker:
         except (ProcessLookupError, PermissionError):
             pass
         self.returncode = self.proc.wait()
+        # What it wrote just before exiting (an answer, the last stderr lines that explain a
+        # crash) may still be unread: finish when its socket and pipes are drained, or soon.
+        if self.open_streams > 0:
+            self.loop.call_later(_DRAIN_GRACE, self._finish_exit)
+        else:
+            self._finish_exit()
+
+    def stream_closed(self) -> None:
+        """The socket or one of the pipes reached its end."""
+        self.open_streams -= 1
+        if self.open_streams <= 0 and self.returncode is not None:
+            self._finish_exit()
+
+    def _finish_exit(self) -> None:
+        if self.exited.done():
+            return
         if self.transport is not None:
             self.transport.close()
         for pipe in self.pipes:
             pipe.close()
         self.engine.processes.discard(self)
         self.loop.call_later(1.0, self.engine.forget_group, self.pid)
-        if not self.exited.done():
-            self.exited.set_result(self.returncode)
         self.gone(_describe_exit(self.returncode))
+        self.exited.set_result(self.returncode)
 
     def on_socket_lost(self) -> None:
         # The process is exiting (or closed its socket): the exit status, which makes the
-        # clearer message, follows at once; kill it if it does not.
-        if self.returncode is None:
+        # clearer message, follows at once; kill it if it does not. (A worker we retire gets
+        # the longer grace retire() gave it.)
+        if self.returncode is None and not self.retiring:
             self.loop.call_later(_EXIT_GRACE, self.kill)
 
     def gone(self, reason: str) -> None:
@@ -326,6 +352,14 @@ class _Worker:
                 message = (
                     f"Importing src/main.py of {pool.spec.api} took longer than its load timeout "
                     f"of {seconds:g} s; make the import faster or raise the load timeout."
+                )
+            elif any(
+                "No module named 'hub'" in line or "No module named hub" in line
+                for line in self.stderr_tail
+            ):
+                message = (
+                    f"The environment of {pool.spec.api} ({pool.spec.python}) cannot import the "
+                    "hub runtime; build the API again to recreate its environment."
                 )
             else:
                 tail = f" Last output: {self.stderr_tail[-1]}" if self.stderr_tail else ""
