@@ -4,7 +4,7 @@ An environment lives in ``paths.envs_dir()/<key>`` where ``key = environment_key
 requirements)``: the sha256 of the Python ``major.minor`` and the *normalised* requirements. A
 build whose requirements did not change finds its environment there and installs nothing.
 
-Making one is atomic: the environment is created in ``envs/.tmp-<key>-<pid>`` and renamed to its
+Making one is atomic: the environment is created in ``envs/.tmp-env-<key>-<pid>-<random>`` and renamed to its
 key only when the install succeeded, so an interrupted or failed install never leaves a
 half-made environment under a real key. ``uv`` (a dependency of this package) creates it
 (``uv venv --relocatable``, so the rename does not break its scripts) and installs into it,
@@ -17,10 +17,12 @@ package (copied, by content hash, to ``$HUB_HOME/runtime/<hash>/``) is put on it
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
 import re
+import secrets
 import shutil
 import subprocess
 import sys
@@ -89,44 +91,56 @@ def ensure_environment(python: str, requirements: str, out=None) -> Environment:
     key = environment_key(python, normalised)
     root = paths.envs_dir()
     final = root / key
-    if (final / MARKER).is_file():
-        if (final / "bin" / "python").exists():  # exists() follows the link to the base Python
-            env = _describe(final, key, python, normalised, reused=True)
-            install_runtime(env)
-            return env
-        # The interpreter it was made from is gone (Python upgraded or removed): make it anew.
-        _discard(final)
+    env = _reuse(final, key, python, normalised)
+    if env is not None:
+        return env
 
     root.mkdir(parents=True, exist_ok=True)
-    _sweep_stale_tmp(root)
-    interpreter = find_interpreter(python)
-    tmp = root / f".tmp-{key[:16]}-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    try:
-        _create(tmp, interpreter, normalised, out)
-        (tmp / MARKER).write_text(
-            json.dumps(
-                {
-                    "key": key,
-                    "python": python,
-                    "requirements": normalised,
-                    "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                    "format": ENV_FORMAT,
-                },
-                indent=2,
-            )
-        )
+    # One maker per key at a time (two deploys of one project, a build beside the platform):
+    # the second waits, then finds the environment made and reuses it.
+    with open(root / f".lock-{key[:16]}", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        env = _reuse(final, key, python, normalised)
+        if env is not None:
+            return env
+        _sweep_stale_tmp(root)
+        interpreter = find_interpreter(python)
+        tmp = root / _tmp_name("env", key)
         try:
-            os.rename(tmp, final)
-        except OSError:
-            # Another build made the same environment meanwhile: use theirs, drop ours.
-            if not (final / MARKER).is_file():
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+            _create(tmp, interpreter, normalised, out)
+            marker = {
+                "key": key,
+                "python": python,
+                "requirements": normalised,
+                "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "format": ENV_FORMAT,
+            }
+            (tmp / MARKER).write_text(json.dumps(marker, indent=2))
+            os.rename(tmp, final)  # the environment appears whole, or not at all
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
     env = _describe(final, key, python, normalised, reused=False)
     install_runtime(env)
     return env
+
+
+def _reuse(final: Path, key: str, python: str, normalised: str) -> Environment | None:
+    """The finished environment at ``final``, or None (a broken one is discarded)."""
+    if not (final / MARKER).is_file():
+        return None
+    if not (final / "bin" / "python").exists():  # exists() follows the link to the base Python
+        # The interpreter it was made from is gone (Python upgraded or removed): make it anew.
+        _discard(final)
+        return None
+    env = _describe(final, key, python, normalised, reused=True)
+    install_runtime(env)
+    return env
+
+
+def _tmp_name(kind: str, key: str) -> str:
+    """``.tmp-<kind>-<key16>-<pid>-<random>``: unique per maker, and the pid tells the sweeper
+    whether its maker is still alive."""
+    return f".tmp-{kind}-{key[:16]}-{os.getpid()}-{secrets.token_hex(4)}"
 
 
 def find_interpreter(python: str) -> str:
@@ -338,7 +352,7 @@ def _shorten(lines: list[str], limit: int = 400) -> str:
 
 def _discard(env_path: Path) -> None:
     """Move an environment aside (one rename, so no reader sees it half-deleted), then delete."""
-    trash = env_path.with_name(f".tmp-trash-{env_path.name[:16]}-{os.getpid()}")
+    trash = env_path.with_name(_tmp_name("trash", env_path.name))
     try:
         os.rename(env_path, trash)
     except FileNotFoundError:
@@ -347,9 +361,10 @@ def _discard(env_path: Path) -> None:
 
 
 def _sweep_stale_tmp(root: Path) -> None:
-    """Remove temporary environments of builds that died without cleaning up (e.g. SIGKILL)."""
+    """Remove temporary environments of makers that died without cleaning up (e.g. SIGKILL)."""
     for tmp in root.glob(".tmp-*"):
-        pid = tmp.name.rsplit("-", 1)[-1]
+        parts = tmp.name.split("-")
+        pid = parts[3] if len(parts) >= 5 else ""
         if pid.isdigit() and not _alive(int(pid)):
             shutil.rmtree(tmp, ignore_errors=True)
 

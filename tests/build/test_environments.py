@@ -50,7 +50,9 @@ def test_an_environment_is_made_once_then_reused(hub_home):
     again = ensure_environment(current_python(), "six  # same thing\n")
     assert again.reused and again.key == first.key and again.python == first.python
     # no temporary folder was left behind
-    assert [p.name for p in paths.envs_dir().iterdir()] == [first.key]
+    assert [p.name for p in paths.envs_dir().iterdir() if not p.name.startswith(".lock-")] == [
+        first.key
+    ]
 
 
 def test_the_environment_sees_the_hub_runtime_and_not_the_products_dependencies():
@@ -68,7 +70,7 @@ def test_an_unresolvable_requirement_gives_the_resolvers_message_and_leaves_noth
     assert err.value.type == "unresolvable_requirements"
     assert "hub-api-test-no-such-package-4f9c2" in str(err.value)
     assert len(str(err.value)) < 700
-    assert not any(paths.envs_dir().iterdir())
+    assert [p for p in paths.envs_dir().iterdir() if not p.name.startswith(".lock-")] == []
 
 
 def test_a_python_that_is_not_installed_is_named():
@@ -79,7 +81,7 @@ def test_a_python_that_is_not_installed_is_named():
 
 def test_a_stale_temporary_environment_of_a_dead_build_is_swept():
     root = paths.envs_dir()
-    stale = root / ".tmp-0123456789abcdef-999999999"  # no such pid
+    stale = root / ".tmp-env-0123456789abcdef-999999999-abcd1234"  # no such pid
     stale.mkdir(parents=True)
     ensure_environment(current_python(), "")
     assert not stale.exists()
@@ -92,4 +94,28 @@ def test_an_environment_whose_base_python_vanished_is_made_again():
     again = ensure_environment(current_python(), "")
     assert not again.reused and again.path == env.path
     assert run_in(again, "print('alive')") == "alive"
-    assert [p.name for p in paths.envs_dir().iterdir()] == [env.key]
+    assert [p.name for p in paths.envs_dir().iterdir() if p.name[0] != "."] == [env.key]
+    assert not list(paths.envs_dir().glob(".tmp-*"))
+
+
+def test_two_makers_of_one_environment_install_it_once():
+    import threading
+
+    results, installs = [], []
+
+    class Count:
+        def log(self, line, stream="stdout"):
+            if "+ six" in line:
+                installs.append(line)
+
+    def make():
+        results.append(ensure_environment(current_python(), "six\n", Count()))
+
+    threads = [threading.Thread(target=make) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(env.reused for env in results) == [False, True]
+    assert len(installs) == 1
+    assert not list(paths.envs_dir().glob(".tmp-*"))

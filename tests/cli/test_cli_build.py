@@ -31,6 +31,11 @@ def blob_files():
     return {p: (p.stat().st_ino, p.stat().st_mtime_ns) for p in root.rglob("*") if p.is_file()}
 
 
+def env_entries() -> list[str]:
+    """What is in the environments folder (lock files aside: they are empty and harmless)."""
+    return sorted(p.name for p in paths.envs_dir().iterdir() if not p.name.startswith(".lock-"))
+
+
 def last_build_id(project: Path) -> str | None:
     marker = project / ".hub" / "last-build"
     return marker.read_text().strip() if marker.exists() else None
@@ -162,14 +167,14 @@ def test_handler_problems_exit_2(hub, blank, source, kind):
 def test_an_unresolvable_requirement_exits_2_and_keeps_the_previous_build(hub, blank):
     good = hub("build", "--json", cwd=blank)
     assert good.code == 0
-    envs_before = sorted(p.name for p in paths.envs_dir().iterdir())
+    envs_before = env_entries()
     (blank / "src" / "requirements.txt").write_text("hub-api-test-no-such-package-7d1e0\n")
     run = hub("build", "--json", cwd=blank)
     assert run.code == 2
     assert run.error["type"] == "unresolvable_requirements"
     assert "hub-api-test-no-such-package-7d1e0" in run.error["message"]
     assert last_build_id(blank) == good.result["build_id"]
-    assert sorted(p.name for p in paths.envs_dir().iterdir()) == envs_before
+    assert env_entries() == envs_before
 
 
 def test_an_unparseable_requirement_exits_2_with_its_line(hub, blank):
@@ -230,7 +235,7 @@ def test_interrupting_the_install_keeps_the_previous_build_and_no_half_environme
 ):
     good = hub("build", "--json", cwd=blank)
     assert good.code == 0
-    envs_before = sorted(p.name for p in paths.envs_dir().iterdir())
+    envs_before = env_entries()
     builds_before = sorted(p.name for p in paths.builds_dir().iterdir())
 
     marker = tmp_path / "install-started"
@@ -273,7 +278,7 @@ def test_interrupting_the_install_keeps_the_previous_build_and_no_half_environme
     ).items()
     # The previous good build is still the last build; no half environment, no new record.
     assert last_build_id(blank) == good.result["build_id"]
-    assert sorted(p.name for p in paths.envs_dir().iterdir()) == envs_before
+    assert env_entries() == envs_before
     assert sorted(p.name for p in paths.builds_dir().iterdir()) == builds_before
 
 
