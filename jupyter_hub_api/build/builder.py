@@ -88,6 +88,10 @@ def run_build(path: Path | str | None, out, image: bool = False) -> dict:
         code = _store_folder(project.root / "src", "src", store, cache, out)
         model = _store_folder(project.root / "model", "model", store, cache, out)
         cache.save()
+        if not model.entries:
+            out.info(
+                "  note: model/ is empty; copy your model files there (main.py reads MODEL_DIR)"
+            )
         out.info(
             f"  model: {len(model.entries)} file(s), {_human(model.total_bytes)}, "
             f"{_human(model.bytes_written)} written; code: {len(code.entries)} file(s)"
