@@ -10,6 +10,9 @@ import pytest
 import tornado.httpclient
 import tornado.websocket
 
+from jupyter_hub_api.server.jobs.runner import group_alive
+from jupyter_hub_api.server.jobs.store import JobStore
+
 from .conftest import fetch_json, follow, hub_init, post_json, slow_package, wait_for_state
 
 
@@ -260,3 +263,20 @@ async def test_job_websocket_refuses_a_connection_without_credentials(
             await jp_ws_fetch(*parts, headers={"Authorization": ""})
         assert info.value.code == 403
     await wait_for_state(jp_fetch, job["id"], {"succeeded", "failed"})
+
+
+async def test_stopping_the_server_stops_running_jobs_and_marks_them_interrupted(
+    jp_fetch, jp_ws_fetch, jp_serverapp, jp_root_dir, jobs_dir, tmp_path
+):
+    hub_init(jp_root_dir, "slow2", requirements=slow_package(tmp_path / "pkg", seconds=60))
+    _, job = await post_json(
+        jp_fetch, "hub-api", "jobs", body={"kind": "build", "project": "slow2"}
+    )
+    await follow(jp_ws_fetch, job["id"], until=lambda e: "Building slowpkg" in e.get("line", ""))
+    pgid = (await fetch_json(jp_fetch, "hub-api", "jobs", job["id"]))[1]["pid"]
+
+    await jp_serverapp.extension_manager.stop_all_extensions()
+
+    assert not group_alive(pgid)
+    stored = JobStore(jobs_dir).get(job["id"])
+    assert stored.state.value == "interrupted" and stored.pid is None
