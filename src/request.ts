@@ -65,3 +65,36 @@ export async function requestAPI<T>(
   }
   return data as T;
 }
+
+/**
+ * The `ws(s)://` URL of a WebSocket endpoint of the server extension, with the same
+ * authentication as the REST calls (the token as a query parameter when one is set, the
+ * cookie otherwise, as JupyterLab's own kernel sockets do).
+ */
+export function websocketURL(
+  endPoint: string,
+  query: Record<string, string | number> = {},
+  settings: ServerConnection.ISettings = ServerConnection.makeSettings()
+): string {
+  const params: Record<string, string> = {};
+  for (const [key, value] of Object.entries(query)) {
+    params[key] = String(value);
+  }
+  if (settings.token && settings.appendToken) {
+    params.token = settings.token;
+  }
+  const search = URLExt.objectToQueryString(params);
+  return URLExt.join(settings.wsUrl, API_NAMESPACE, endPoint) + search;
+}
+
+/**
+ * Open a WebSocket to the server extension, through the settings' own WebSocket class
+ * (so tests and other front ends can swap it).
+ */
+export function openSocket(
+  endPoint: string,
+  query: Record<string, string | number> = {},
+  settings: ServerConnection.ISettings = ServerConnection.makeSettings()
+): WebSocket {
+  return new settings.WebSocket(websocketURL(endPoint, query, settings));
+}

@@ -1,0 +1,222 @@
+/**
+ * The typed client of the server extension's REST API. Every call goes through `requestAPI`
+ * (one place for URLs, authentication and the `{"message", "reason"}` error shape).
+ */
+import { URLExt } from '@jupyterlab/coreutils';
+
+import { requestAPI } from '../request';
+import { IServerStatus } from '../tokens';
+import {
+  IApiKey,
+  IApiLogLine,
+  IApiSummary,
+  IApiVersion,
+  ICreateProjectRequest,
+  ICreateProjectResponse,
+  IFolderListing,
+  IInvocation,
+  IJob,
+  IProject,
+  IQuota,
+  ITemplate,
+  ITestInvocation,
+  JobKind
+} from './types';
+
+/** Encode each segment of a relative path, keeping the slashes. */
+export function encodePath(path: string): string {
+  return path
+    .split('/')
+    .filter(part => part.length > 0)
+    .map(encodeURIComponent)
+    .join('/');
+}
+
+function post<T>(endPoint: string, body?: unknown): Promise<T> {
+  return requestAPI<T>(endPoint, {
+    method: 'POST',
+    body: body === undefined ? undefined : JSON.stringify(body)
+  });
+}
+
+/** The server extension's REST API, one method per endpoint. */
+export namespace HubClient {
+  /** Versions of the server extension and the CLI. */
+  export function status(): Promise<IServerStatus> {
+    return requestAPI<IServerStatus>('status');
+  }
+
+  // -- jobs ---------------------------------------------------------------------------------
+
+  /** Start a job on a project; answers at once (202) with the queued job. */
+  export function startJob(kind: JobKind, project: string): Promise<IJob> {
+    return post<IJob>('jobs', { kind, project });
+  }
+
+  /** Jobs, newest first (optionally of one project). */
+  export async function listJobs(project?: string): Promise<IJob[]> {
+    const query =
+      project === undefined ? '' : URLExt.objectToQueryString({ project });
+    const data = await requestAPI<{ jobs: IJob[] }>('jobs' + query);
+    return data.jobs;
+  }
+
+  /** One job. */
+  export function getJob(id: string): Promise<IJob> {
+    return requestAPI<IJob>(`jobs/${encodeURIComponent(id)}`);
+  }
+
+  /** Ask a running job to stop (its whole process group). */
+  export function cancelJob(id: string): Promise<IJob> {
+    return post<IJob>(`jobs/${encodeURIComponent(id)}/cancel`);
+  }
+
+  /** A new job doing what this one did. */
+  export function rerunJob(id: string): Promise<IJob> {
+    return post<IJob>(`jobs/${encodeURIComponent(id)}/rerun`);
+  }
+
+  // -- projects and files -------------------------------------------------------------------
+
+  /** Projects found under the server root. */
+  export async function listProjects(): Promise<IProject[]> {
+    const data = await requestAPI<{ projects: IProject[] }>('projects');
+    return data.projects;
+  }
+
+  /** Create a project (`hub init`), copying the model files by a job when there are any. */
+  export function createProject(
+    request: ICreateProjectRequest
+  ): Promise<ICreateProjectResponse> {
+    return post<ICreateProjectResponse>('projects', request);
+  }
+
+  /** The validated `hub_config.json` of a project. */
+  export function projectConfig(path: string): Promise<Record<string, any>> {
+    return requestAPI<Record<string, any>>(
+      `projects/${encodePath(path)}/config`
+    );
+  }
+
+  /** The templates, with their default requirements and main.py. */
+  export async function templates(): Promise<ITemplate[]> {
+    const data = await requestAPI<{ templates: ITemplate[] }>('templates');
+    return data.templates;
+  }
+
+  /** A folder of the server root, with the sizes of its entries. */
+  export function listFolder(path: string): Promise<IFolderListing> {
+    return requestAPI<IFolderListing>(
+      'files' + URLExt.objectToQueryString({ path })
+    );
+  }
+
+  // -- the platform (the control plane's /api/v1/, passed through under /hub-api/platform/) ----
+
+  /** Every API of the user, and the account's quota. */
+  export function apis(): Promise<{ apis: IApiSummary[]; quota: IQuota }> {
+    return requestAPI<{ apis: IApiSummary[]; quota: IQuota }>('platform/apis');
+  }
+
+  /** The versions of an API, newest first. */
+  export async function versions(api: string): Promise<IApiVersion[]> {
+    const data = await requestAPI<{ versions: IApiVersion[] }>(
+      `platform/apis/${encodeURIComponent(api)}/versions`
+    );
+    return data.versions;
+  }
+
+  /** Make an earlier version live again (its number, label or build id). */
+  export function rollback(
+    api: string,
+    version: string | number
+  ): Promise<unknown> {
+    return post(`platform/apis/${encodeURIComponent(api)}/rollback`, {
+      version: String(version)
+    });
+  }
+
+  /** The newest invocations of an API. */
+  export async function invocations(
+    api: string,
+    limit = 200
+  ): Promise<IInvocation[]> {
+    const data = await requestAPI<{ invocations: IInvocation[] }>(
+      `platform/apis/${encodeURIComponent(api)}/invocations` +
+        URLExt.objectToQueryString({ limit: String(limit) })
+    );
+    return data.invocations;
+  }
+
+  /** The newest lines the API's handler printed. */
+  export async function apiLogs(
+    api: string,
+    tail = 200
+  ): Promise<IApiLogLine[]> {
+    const data = await requestAPI<{ lines: IApiLogLine[] }>(
+      `platform/apis/${encodeURIComponent(api)}/logs` +
+        URLExt.objectToQueryString({ tail: String(tail), limit: '5000' })
+    );
+    return data.lines;
+  }
+
+  /**
+   * Send a GET or POST to an API through the server extension (the browser cannot reach the
+   * platform's port itself), with the given key.
+   */
+  export function invoke(
+    api: string,
+    method: 'GET' | 'POST',
+    body: unknown,
+    apiKey: string
+  ): Promise<ITestInvocation> {
+    return post<ITestInvocation>(`platform-invoke/${encodeURIComponent(api)}`, {
+      method,
+      body,
+      api_key: apiKey
+    });
+  }
+
+  /** The user's API keys (without their secrets). */
+  export async function keys(): Promise<IApiKey[]> {
+    const data = await requestAPI<{ keys: IApiKey[] }>('platform/keys');
+    return data.keys;
+  }
+
+  /** A new key; the answer holds the secret. */
+  export function createKey(
+    name: string
+  ): Promise<{ key: IApiKey; secret: string }> {
+    return post<{ key: IApiKey; secret: string }>('platform/keys', { name });
+  }
+
+  /** The secret of a key. */
+  export async function revealKey(id: string): Promise<string> {
+    const data = await post<{ secret: string }>(
+      `platform/keys/${encodeURIComponent(id)}/reveal`
+    );
+    return data.secret;
+  }
+
+  /** Enable or disable a key. */
+  export async function setKeyEnabled(
+    id: string,
+    enabled: boolean
+  ): Promise<IApiKey> {
+    const data = await requestAPI<{ key: IApiKey }>(
+      `platform/keys/${encodeURIComponent(id)}`,
+      {
+        method: 'PATCH',
+        body: JSON.stringify({ enabled })
+      }
+    );
+    return data.key;
+  }
+
+  /** Delete a key for good. */
+  export function deleteKey(id: string): Promise<unknown> {
+    return requestAPI(`platform/keys/${encodeURIComponent(id)}`, {
+      method: 'DELETE'
+    });
+  }
+}

@@ -1,0 +1,264 @@
+/**
+ * The JSON shapes of the server extension's REST API (`/hub-api/`), as the frontend reads them.
+ * `jupyter_hub_api/server/openapi.yaml` is the reference; keep these in step with it.
+ */
+
+/** Where a job is in its life. Final states never change again. */
+export type JobState =
+  | 'queued'
+  | 'running'
+  | 'succeeded'
+  | 'failed'
+  | 'cancelling'
+  | 'cancelled'
+  | 'interrupted';
+
+/** What a job does. */
+export type JobKind = 'build' | 'deploy' | 'build+deploy' | 'model-files';
+
+/** The states after which a job changes no more. */
+export const FINAL_STATES: ReadonlySet<JobState> = new Set<JobState>([
+  'succeeded',
+  'failed',
+  'cancelled',
+  'interrupted'
+]);
+
+/** True once the job can change no more. */
+export function isFinal(state: JobState): boolean {
+  return FINAL_STATES.has(state);
+}
+
+/** One job record (`GET /hub-api/jobs/<id>`). */
+export interface IJob {
+  id: string;
+  kind: JobKind;
+  /** The project folder, relative to the server root. */
+  project: string;
+  state: JobState;
+  params?: Record<string, unknown>;
+  created_at: string;
+  started_at?: string | null;
+  finished_at?: string | null;
+  exit_code?: number | null;
+  /** How many events the job's log holds: the offset of the next one. */
+  event_count: number;
+  error?: { type?: string; message?: string } | null;
+  result?: Record<string, any> | null;
+  rerun_of?: string | null;
+}
+
+/** One event of a job's log: the CLI's event (DESIGN.md 3.4) plus offset and arrival time. */
+export type JobEvent = { offset: number; time?: number } & (
+  | {
+      event: 'step';
+      name: string;
+      status: 'started' | 'done' | 'failed';
+      seconds?: number;
+    }
+  | { event: 'log'; stream: 'stdout' | 'stderr'; line: string }
+  | { event: 'progress'; step: string; done: number; total: number | null }
+  | ({ event: 'result' } & Record<string, any>)
+  | { event: 'error'; type?: string; message: string }
+  | { event: 'state'; state: JobState }
+);
+
+/**
+ * The API and endpoint a deploy produced, from a job's result: `hub deploy` puts them at the
+ * top level, `hub build --deploy` under `deploy`.
+ */
+export function deployOutcome(
+  result: Record<string, any> | null | undefined
+): { api: string; endpoint: string } | null {
+  const source =
+    result && typeof result.endpoint === 'string' ? result : result?.deploy;
+  if (
+    source &&
+    typeof source.endpoint === 'string' &&
+    typeof source.api === 'string'
+  ) {
+    return { api: source.api, endpoint: source.endpoint };
+  }
+  return null;
+}
+
+/** A message of the job events WebSocket. */
+export type JobStreamMessage =
+  { type: 'job'; job: IJob } | { type: 'events'; events: JobEvent[] };
+
+/** A message of the jobs-list WebSocket (`/hub-api/jobs/watch`). */
+export type JobsWatchMessage =
+  | { type: 'jobs'; jobs: IJob[] }
+  | { type: 'job'; job: IJob }
+  | { type: 'deleted'; id: string };
+
+/** One entry of a folder listing (`GET /hub-api/files?path=`). */
+export interface IFileEntry {
+  name: string;
+  /** Path relative to the server root. */
+  path: string;
+  type: 'file' | 'directory';
+  /** Size in bytes (null for a folder). */
+  size: number | null;
+  modified?: string;
+  /** A folder that holds a hub_config.json. */
+  is_project?: boolean;
+}
+
+/** A folder listing. */
+export interface IFolderListing {
+  path: string;
+  entries: IFileEntry[];
+  /** True when the folder holds more entries than the server lists. */
+  truncated?: boolean;
+}
+
+/** A project found under the server root (`GET /hub-api/projects`). */
+export interface IProject {
+  name: string;
+  /** Folder relative to the server root. */
+  path: string;
+  version?: string | null;
+  /** Why its hub_config.json cannot be read, if it cannot. */
+  error?: string | null;
+  last_build?: string | null;
+}
+
+/** A template the wizard offers (`GET /hub-api/templates`). */
+export interface ITemplate {
+  name: string;
+  label?: string;
+  requirements: string;
+  main_py: string;
+}
+
+/** What `POST /hub-api/projects` takes. */
+export interface ICreateProjectRequest {
+  name: string;
+  template: string;
+  /** Folder relative to the server root in which to create the project ("" = the root). */
+  parent: string;
+  /** Files or folders (relative to the server root) to copy into `model/`. */
+  model_files: string[];
+  /** The text of `src/requirements.txt`; omitted: the template's. */
+  requirements?: string;
+  /** The text of `src/main.py`; omitted: the template's. */
+  main_py?: string;
+}
+
+/** What `POST /hub-api/projects` answers. */
+export interface ICreateProjectResponse {
+  /** The new project (its `path` is relative to the server root). */
+  project: IProject;
+  /** The files `hub init` wrote. */
+  files?: string[];
+  /** The job that copies the model files, when there were any. */
+  job?: IJob | null;
+}
+
+/** The account's quota (`quota` of `GET /hub-api/platform/apis` and `/usage`). */
+export interface IQuota {
+  plan: string;
+  /** Calls allowed per month, or null for no limit. */
+  monthly_calls: number | null;
+  used: number;
+  remaining: number | null;
+  max_apis: number | null;
+  apis: number;
+  rate_limit_per_second?: number | null;
+}
+
+/** Latency percentiles of this month (milliseconds). */
+export interface ILatency {
+  p50_ms: number | null;
+  p95_ms: number | null;
+  p99_ms: number | null;
+  sampled: number;
+}
+
+/**
+ * A deployed API as the deployments panel shows it: one entry of
+ * `GET /hub-api/platform/apis` (the platform's `GET /api/v1/apis`, passed through).
+ */
+export interface IApiSummary {
+  name: string;
+  user: string;
+  endpoint: string;
+  /** The engine's state: "ready", "idle", "loading", "failed", ... or "no_version". */
+  status: string;
+  workers?: number;
+  busy?: number;
+  load_error?: string | null;
+  live_version: {
+    version: string;
+    version_number: number;
+    build_id: string;
+    deployed_at: string | null;
+  } | null;
+  month: string;
+  calls_this_month: number;
+  errors_this_month: number;
+  failures_this_month: number;
+  /** Fraction 0..1 of this month's calls that failed. */
+  error_rate: number;
+  latency: ILatency;
+  created_at?: string | null;
+  updated_at?: string | null;
+}
+
+/** One version of an API. */
+export interface IApiVersion {
+  version_number: number;
+  version: string;
+  build_id: string;
+  status: string;
+  error?: string | null;
+  created_at: string;
+  deployed_at: string | null;
+  live: boolean;
+}
+
+/** One invocation of an API, newest first. */
+export interface IInvocation {
+  id: string;
+  /** Seconds since the epoch. */
+  ts: number;
+  time: string;
+  status: number;
+  latency_ms: number | null;
+  key_id?: string | null;
+  input?: string | null;
+  output?: string | null;
+  error_type?: string | null;
+  error_message?: string | null;
+}
+
+/** One line an API's handler printed. */
+export interface IApiLogLine {
+  id: number;
+  ts: number;
+  stream: string;
+  line: string;
+  invocation_id?: string | null;
+}
+
+/** One API key; the secret itself only comes from `reveal` or `create`. */
+export interface IApiKey {
+  id: string;
+  name: string;
+  /** The first characters of the key, safe to show. */
+  prefix: string;
+  enabled: boolean;
+  created_at: string;
+  last_used_at?: string | null;
+}
+
+/** What the test invocation answers: the API's own HTTP answer. */
+export interface ITestInvocation {
+  /** The HTTP status the API answered. */
+  status: number;
+  /** The decoded JSON body (the envelope `{"statusCode", "body"}`). */
+  body: unknown;
+  /** Time the call took, as the server extension measured it. */
+  duration_ms: number;
+}

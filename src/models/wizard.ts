@@ -1,0 +1,383 @@
+/**
+ * The state and rules of the "new Hub API" wizard, free of any DOM: the steps, the live
+ * validation of each field, the defaults of each template and the request it ends with.
+ */
+import { ISignal, Signal } from '@lumino/signaling';
+
+import { ICreateProjectRequest, ITemplate } from '../api/types';
+
+/** The steps, in order. */
+export const STEPS = [
+  'name',
+  'template',
+  'files',
+  'requirements',
+  'review'
+] as const;
+export type WizardStep = (typeof STEPS)[number];
+
+/** The templates `hub init` knows, in the order the wizard shows them. */
+export const TEMPLATE_NAMES = [
+  'sklearn',
+  'pytorch',
+  'transformers',
+  'keras',
+  'blank'
+] as const;
+
+/** People's names of the templates. */
+export const TEMPLATE_LABELS: Record<string, string> = {
+  pytorch: 'PyTorch',
+  transformers: 'Transformers (Hugging Face)',
+  keras: 'TensorFlow / Keras',
+  sklearn: 'scikit-learn',
+  blank: 'Blank'
+};
+
+/**
+ * The requirements each template starts with, used until the server's own template list
+ * (`GET /hub-api/templates`) arrives; the server's text wins when it does.
+ */
+export const DEFAULT_REQUIREMENTS: Record<string, string> = {
+  pytorch: 'torch\nnumpy\n',
+  transformers: 'torch\ntransformers\n',
+  keras: 'tensorflow\nnumpy\n',
+  sklearn: 'scikit-learn\njoblib\nnumpy\n',
+  blank: ''
+};
+
+const NAME_RE = /^[a-z][a-z0-9-]*$/;
+
+/**
+ * Why `name` cannot be a project name, or null when it can. `existing` holds the names of
+ * projects and folders already there.
+ */
+export function validateName(
+  name: string,
+  existing: ReadonlySet<string> = new Set()
+): string | null {
+  if (name.length === 0) {
+    return 'Give the API a name: lower-case letters, digits and "-", starting with a letter.';
+  }
+  if (name.length > 63) {
+    return `The name is ${name.length} characters long; use at most 63.`;
+  }
+  if (!/^[a-z]/.test(name)) {
+    return 'The name must start with a lower-case letter (a–z).';
+  }
+  if (!NAME_RE.test(name)) {
+    const bad = [...name].find(c => !/[a-z0-9-]/.test(c));
+    return `"${bad}" is not allowed in a name; use lower-case letters, digits and "-".`;
+  }
+  if (existing.has(name)) {
+    return `A project or folder named "${name}" already exists here; choose another name.`;
+  }
+  return null;
+}
+
+/** Join path parts relative to the server root ("" is the root). */
+export function joinPath(...parts: string[]): string {
+  return parts
+    .flatMap(p => p.split('/'))
+    .filter(p => p.length > 0 && p !== '.')
+    .join('/');
+}
+
+/** The last segment of a path. */
+export function basename(path: string): string {
+  const parts = path.split('/').filter(Boolean);
+  return parts[parts.length - 1] ?? '';
+}
+
+/** The folder part of a path ("" for a top-level entry). */
+export function dirname(path: string): string {
+  const parts = path.split('/').filter(Boolean);
+  return parts.slice(0, -1).join('/');
+}
+
+/** A file or folder picked to be copied into `model/`. */
+export interface IPickedFile {
+  path: string;
+  size: number | null;
+  directory: boolean;
+}
+
+/** The wizard's state. */
+export class WizardModel {
+  constructor(
+    options: {
+      template?: string;
+      parent?: string;
+      modelFiles?: IPickedFile[];
+    } = {}
+  ) {
+    this._template =
+      options.template && TEMPLATE_NAMES.includes(options.template as any)
+        ? options.template
+        : 'sklearn';
+    this._parent = options.parent ?? '';
+    for (const file of options.modelFiles ?? []) {
+      this._files.set(file.path, file);
+    }
+    this._requirements = this.templateRequirements(this._template);
+  }
+
+  /** Anything changed. */
+  get changed(): ISignal<this, void> {
+    return this._changed;
+  }
+
+  get step(): WizardStep {
+    return this._step;
+  }
+
+  get stepIndex(): number {
+    return STEPS.indexOf(this._step);
+  }
+
+  get name(): string {
+    return this._name;
+  }
+  set name(value: string) {
+    this._name = value.trim();
+    this._nameTouched = true;
+    this._changed.emit();
+  }
+
+  /** Folder in which the project is created, relative to the server root. */
+  get parent(): string {
+    return this._parent;
+  }
+  set parent(value: string) {
+    this._parent = joinPath(value);
+    this._changed.emit();
+  }
+
+  get template(): string {
+    return this._template;
+  }
+  set template(value: string) {
+    if (value === this._template) {
+      return;
+    }
+    this._template = value;
+    // A requirements text the user wrote is theirs; an untouched one follows the template.
+    if (!this._requirementsEdited) {
+      this._requirements = this.templateRequirements(value);
+    }
+    this._changed.emit();
+  }
+
+  get requirements(): string {
+    return this._requirements;
+  }
+  set requirements(value: string) {
+    this._requirements = value;
+    this._requirementsEdited =
+      value !== this.templateRequirements(this._template);
+    this._changed.emit();
+  }
+
+  /** Put back the template's requirements. */
+  resetRequirements(): void {
+    this._requirements = this.templateRequirements(this._template);
+    this._requirementsEdited = false;
+    this._changed.emit();
+  }
+
+  /** The model files picked, with their sizes. */
+  get files(): ReadonlyMap<string, IPickedFile> {
+    return this._files;
+  }
+
+  /** The total size of the picked files. */
+  get totalSize(): number {
+    let total = 0;
+    for (const file of this._files.values()) {
+      total += file.size ?? 0;
+    }
+    return total;
+  }
+
+  /** Pick or unpick a file or folder. */
+  toggleFile(file: IPickedFile, picked?: boolean): void {
+    const on = picked ?? !this._files.has(file.path);
+    if (on) {
+      this._files.set(file.path, file);
+    } else {
+      this._files.delete(file.path);
+    }
+    this._changed.emit();
+  }
+
+  /** Names already taken in the parent folder (projects and plain folders). */
+  setExisting(names: Iterable<string>): void {
+    this._existing = new Set(names);
+    this._changed.emit();
+  }
+
+  /** The server's templates (their requirements and main.py). */
+  setTemplates(templates: ITemplate[]): void {
+    for (const t of templates) {
+      this._templates.set(t.name, t);
+    }
+    if (!this._requirementsEdited) {
+      this._requirements = this.templateRequirements(this._template);
+    }
+    this._changed.emit();
+  }
+
+  /** The requirements a template starts with. */
+  templateRequirements(template: string): string {
+    return (
+      this._templates.get(template)?.requirements ??
+      DEFAULT_REQUIREMENTS[template] ??
+      ''
+    );
+  }
+
+  /** The main.py the template writes, when the server told it. */
+  get mainPy(): string | null {
+    return this._templates.get(this._template)?.main_py ?? null;
+  }
+
+  /** The error of the name field, or null. */
+  get nameError(): string | null {
+    return validateName(this._name, this._existing);
+  }
+
+  /** True once the user typed in the name field (errors show from then on). */
+  get nameTouched(): boolean {
+    return this._nameTouched;
+  }
+
+  /** Errors of a step's fields, by field. Empty when the step is complete. */
+  errors(step: WizardStep = this._step): Record<string, string> {
+    const out: Record<string, string> = {};
+    if (step === 'name') {
+      const error = this.nameError;
+      if (error) {
+        out.name = error;
+      }
+    } else if (step === 'template') {
+      if (!TEMPLATE_NAMES.includes(this._template as any)) {
+        out.template = `Unknown template "${this._template}".`;
+      }
+    } else if (step === 'requirements') {
+      const bad = this._requirements
+        .split('\n')
+        .map(l => l.trim())
+        .find(l => l.startsWith('-e ') || l.startsWith('--'));
+      if (bad) {
+        out.requirements = `"${bad}": options are not allowed here; list one package per line.`;
+      }
+    }
+    return out;
+  }
+
+  /** The first step with errors, or null when the whole wizard is complete. */
+  firstInvalidStep(): WizardStep | null {
+    for (const step of STEPS) {
+      if (Object.keys(this.errors(step)).length) {
+        return step;
+      }
+    }
+    return null;
+  }
+
+  /** Go to the next step if this one is complete; answers whether it moved. */
+  next(): boolean {
+    if (Object.keys(this.errors()).length) {
+      this._nameTouched = true;
+      this._changed.emit();
+      return false;
+    }
+    const i = this.stepIndex;
+    if (i < STEPS.length - 1) {
+      this._step = STEPS[i + 1];
+      this._changed.emit();
+      return true;
+    }
+    return false;
+  }
+
+  /** Go back one step. */
+  back(): boolean {
+    const i = this.stepIndex;
+    if (i > 0) {
+      this._step = STEPS[i - 1];
+      this._changed.emit();
+      return true;
+    }
+    return false;
+  }
+
+  /** Jump to a step: backwards always, forwards only over complete steps. */
+  goTo(step: WizardStep): boolean {
+    const target = STEPS.indexOf(step);
+    for (let i = 0; i < target; i++) {
+      if (Object.keys(this.errors(STEPS[i])).length) {
+        this._step = STEPS[i];
+        this._nameTouched = true;
+        this._changed.emit();
+        return false;
+      }
+    }
+    this._step = step;
+    this._changed.emit();
+    return true;
+  }
+
+  /** The project's folder, relative to the server root. */
+  get projectPath(): string {
+    return joinPath(this._parent, this._name);
+  }
+
+  /** What "Create" will write, relative to the server root. */
+  plannedFiles(): string[] {
+    const root = this.projectPath;
+    const out = [
+      joinPath(root, 'Dockerfile'),
+      joinPath(root, 'hub_config.json'),
+      joinPath(root, 'src', 'main.py'),
+      joinPath(root, 'src', 'requirements.txt'),
+      joinPath(root, 'src', 'utils.py')
+    ];
+    for (const file of this._files.values()) {
+      out.push(
+        joinPath(root, 'model', basename(file.path)) +
+          (file.directory ? '/' : '')
+      );
+    }
+    if (this._files.size === 0) {
+      out.push(joinPath(root, 'model') + '/');
+    }
+    return out;
+  }
+
+  /** The request of `POST /hub-api/projects`. */
+  toRequest(): ICreateProjectRequest {
+    const request: ICreateProjectRequest = {
+      name: this._name,
+      template: this._template,
+      parent: this._parent,
+      model_files: [...this._files.keys()]
+    };
+    if (this._requirementsEdited) {
+      request.requirements = this._requirements;
+    }
+    return request;
+  }
+
+  private _step: WizardStep = 'name';
+  private _name = '';
+  private _nameTouched = false;
+  private _parent: string;
+  private _template: string;
+  private _requirements: string;
+  private _requirementsEdited = false;
+  private _files = new Map<string, IPickedFile>();
+  private _existing = new Set<string>();
+  private _templates = new Map<string, ITemplate>();
+  private _changed = new Signal<this, void>(this);
+}

@@ -1,0 +1,271 @@
+/**
+ * A picker over the server's file tree (`GET /hub-api/files`): browse folders, tick files or
+ * whole folders, see their sizes and the total of what is picked.
+ */
+import { TranslationBundle } from '@jupyterlab/translation';
+import { fileIcon, folderIcon } from '@jupyterlab/ui-components';
+import { Widget } from '@lumino/widgets';
+
+import { IFolderListing } from '../api/types';
+import { IPickedFile, WizardModel } from '../models/wizard';
+import { formatBytes, h } from './dom';
+
+/** Lists a folder of the server root. */
+export type FolderLister = (path: string) => Promise<IFolderListing>;
+
+/** The model-files step of the wizard. */
+export class FilePicker extends Widget {
+  constructor(
+    private _model: WizardModel,
+    private _list: FolderLister,
+    private _trans: TranslationBundle,
+    folder = ''
+  ) {
+    super();
+    this.addClass('jp-HubApi-filePicker');
+    this._crumbs = h('nav', {
+      class: 'jp-HubApi-crumbs',
+      attrs: { 'aria-label': _trans.__('Folder') }
+    });
+    this._table = h('table', {
+      class: 'jp-HubApi-fileTable',
+      attrs: { 'data-testid': 'file-table' }
+    });
+    this._error = h('div', {
+      class: 'jp-HubApi-fieldError',
+      attrs: { role: 'alert', id: 'hub-api-files-error' }
+    });
+    this._picked = h('div', {
+      class: 'jp-HubApi-picked',
+      attrs: { 'data-testid': 'picked-files' }
+    });
+    this.node.append(
+      this._crumbs,
+      h('div', { class: 'jp-HubApi-fileScroll' }, this._table),
+      this._error,
+      this._picked
+    );
+    this._model.changed.connect(this._renderPicked, this);
+    this._renderPicked();
+    void this.open(folder);
+  }
+
+  /** The folder shown. */
+  get folder(): string {
+    return this._folder;
+  }
+
+  /** Show a folder. */
+  async open(folder: string): Promise<void> {
+    this._error.textContent = '';
+    let listing: IFolderListing;
+    try {
+      listing = await this._list(folder);
+    } catch (error) {
+      this._error.textContent = (error as Error).message;
+      return;
+    }
+    if (this.isDisposed) {
+      return;
+    }
+    this._folder = listing.path;
+    this._listing = listing;
+    this._renderCrumbs();
+    this._renderTable();
+  }
+
+  /** Show the server's message at the field (e.g. a file the server could not find). */
+  showError(message: string): void {
+    this._error.textContent = message;
+  }
+
+  dispose(): void {
+    if (!this.isDisposed) {
+      this._model.changed.disconnect(this._renderPicked, this);
+    }
+    super.dispose();
+  }
+
+  private _renderCrumbs(): void {
+    const parts = this._folder.split('/').filter(Boolean);
+    const crumbs: Node[] = [
+      h('button', {
+        class: 'jp-HubApi-crumb',
+        text: this._trans.__('Server root'),
+        attrs: { type: 'button' },
+        on: { click: () => void this.open('') }
+      })
+    ];
+    parts.forEach((part, i) => {
+      crumbs.push(document.createTextNode(' / '));
+      crumbs.push(
+        h('button', {
+          class: 'jp-HubApi-crumb',
+          text: part,
+          attrs: { type: 'button' },
+          on: { click: () => void this.open(parts.slice(0, i + 1).join('/')) }
+        })
+      );
+    });
+    this._crumbs.replaceChildren(...crumbs);
+  }
+
+  private _renderTable(): void {
+    const trans = this._trans;
+    const rows: HTMLElement[] = [];
+    if (this._folder) {
+      const up = this._folder.split('/').slice(0, -1).join('/');
+      rows.push(
+        h(
+          'tr',
+          {},
+          h('td'),
+          h(
+            'td',
+            {},
+            h('button', {
+              class: 'jp-HubApi-linkButton',
+              text: '..',
+              attrs: { type: 'button', title: trans.__('Parent folder') },
+              on: { click: () => void this.open(up) }
+            })
+          ),
+          h('td')
+        )
+      );
+    }
+    for (const entry of this._listing?.entries ?? []) {
+      const isDir = entry.type === 'directory';
+      const file: IPickedFile = {
+        path: entry.path,
+        size: entry.size,
+        directory: isDir
+      };
+      const box = h('input', {
+        attrs: {
+          type: 'checkbox',
+          'aria-label': trans.__('Copy %1 into model/', entry.name),
+          'data-path': entry.path
+        },
+        on: {
+          change: (e: Event) =>
+            this._model.toggleFile(file, (e.target as HTMLInputElement).checked)
+        }
+      });
+      box.checked = this._model.files.has(entry.path);
+      const icon = (isDir ? folderIcon : fileIcon).element({
+        className: 'jp-HubApi-fileIcon',
+        tag: 'span'
+      });
+      const name = isDir
+        ? h('button', {
+            class: 'jp-HubApi-linkButton',
+            text: entry.name + '/',
+            attrs: { type: 'button', title: trans.__('Open folder') },
+            on: { click: () => void this.open(entry.path) }
+          })
+        : h('label', { text: entry.name });
+      rows.push(
+        h(
+          'tr',
+          { attrs: { 'data-name': entry.name } },
+          h('td', {}, box),
+          h('td', {}, icon, name),
+          h('td', {
+            class: 'jp-HubApi-size',
+            text: isDir ? '' : formatBytes(entry.size)
+          })
+        )
+      );
+    }
+    if (!this._listing?.entries.length) {
+      rows.push(
+        h(
+          'tr',
+          {},
+          h('td', {
+            attrs: { colspan: '3' },
+            text: trans.__('This folder is empty.')
+          })
+        )
+      );
+    }
+    if (this._listing?.truncated) {
+      rows.push(
+        h(
+          'tr',
+          {},
+          h('td', {
+            attrs: { colspan: '3' },
+            text: trans.__('Only the first entries are shown.')
+          })
+        )
+      );
+    }
+    this._table.replaceChildren(...rows);
+  }
+
+  private _renderPicked(): void {
+    const trans = this._trans;
+    const files = [...this._model.files.values()];
+    if (!files.length) {
+      this._picked.replaceChildren(
+        h('p', {
+          class: 'jp-HubApi-hint',
+          text: trans.__(
+            'No model file picked. You can also copy files into model/ later.'
+          )
+        })
+      );
+    } else {
+      const folders = files.some(f => f.directory);
+      this._picked.replaceChildren(
+        h(
+          'p',
+          {},
+          trans._n('%1 item picked', '%1 items picked', files.length),
+          ', ',
+          h('strong', {
+            text:
+              trans.__('total %1', formatBytes(this._model.totalSize)) +
+              (folders ? trans.__(' plus folders') : ''),
+            attrs: { 'data-testid': 'picked-total' }
+          })
+        ),
+        h(
+          'ul',
+          {},
+          ...files.map(f =>
+            h(
+              'li',
+              {},
+              h('code', { text: f.path + (f.directory ? '/' : '') }),
+              ' ',
+              h('span', { class: 'jp-HubApi-size', text: formatBytes(f.size) }),
+              ' ',
+              h('button', {
+                class: 'jp-HubApi-linkButton',
+                text: trans.__('remove'),
+                attrs: { type: 'button' },
+                on: { click: () => this._model.toggleFile(f, false) }
+              })
+            )
+          )
+        )
+      );
+    }
+    // Keep the ticks of the table in step (a removal from the list unticks the row).
+    for (const box of this._table.querySelectorAll<HTMLInputElement>(
+      'input[data-path]'
+    )) {
+      box.checked = this._model.files.has(box.dataset.path!);
+    }
+  }
+
+  private _folder = '';
+  private _listing: IFolderListing | null = null;
+  private _crumbs: HTMLElement;
+  private _table: HTMLTableElement;
+  private _error: HTMLDivElement;
+  private _picked: HTMLDivElement;
+}

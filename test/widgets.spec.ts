@@ -1,0 +1,150 @@
+import { Widget } from '@lumino/widgets';
+
+import { IFolderListing } from '../src/api/types';
+import { JobEvent } from '../src/api/types';
+import { LogModel } from '../src/models/logModel';
+import { WizardModel } from '../src/models/wizard';
+import { LogView } from '../src/widgets/logView';
+import { fieldOfReason, WizardWidget } from '../src/widgets/wizard';
+import { HubApiError } from '../src/request';
+import { parseBody } from '../src/widgets/testConsole';
+
+function lines(n: number): JobEvent[] {
+  const out: JobEvent[] = [];
+  for (let i = 0; i < n; i++) {
+    out.push({
+      offset: i,
+      event: 'log',
+      stream: 'stdout',
+      line: `\x1b[32mline\x1b[0m ${i}`
+    });
+  }
+  return out;
+}
+
+describe('LogView', () => {
+  it('renders only a window of rows for 100,000 lines, batched per frame', () => {
+    const model = new LogModel();
+    const frames: (() => void)[] = [];
+    const view = new LogView(model, { schedule: cb => frames.push(cb) });
+    Widget.attach(view, document.body);
+    for (let i = 0; i < 100; i++) {
+      model.appendEvents(
+        lines(1000).map(e => ({ ...e, offset: e.offset + i * 1000 }))
+      );
+    }
+    // 100 batches asked for a render: one frame is scheduled, not one per batch.
+    expect(frames.length).toBe(1);
+    frames[0]();
+    const rows = view.node.querySelectorAll('.jp-HubApi-logLine');
+    expect(rows.length).toBeGreaterThan(0);
+    expect(rows.length).toBeLessThan(200);
+    const [first, last] = view.renderedRange;
+    expect(last).toBe(100000);
+    expect(first).toBeGreaterThan(99000);
+    // Colours become JupyterLab's ansi classes.
+    expect(
+      rows[rows.length - 1].querySelector('.ansi-green-fg')?.textContent
+    ).toBe('line');
+    Widget.detach(view);
+  });
+
+  it('stops following when scrolled to a line above the end', () => {
+    const model = new LogModel();
+    const view = new LogView(model, { schedule: cb => cb() });
+    model.appendEvents(lines(500));
+    expect(view.follow).toBe(true);
+    view.scrollToLine(10);
+    expect(view.follow).toBe(false);
+    view.follow = true;
+    expect(view.follow).toBe(true);
+  });
+
+  it('marks search matches and the current one', () => {
+    const model = new LogModel();
+    const view = new LogView(model, { schedule: cb => cb() });
+    model.appendEvents(lines(5));
+    view.setHighlights([1, 3], 3);
+    expect(view.node.querySelectorAll('.jp-mod-match').length).toBe(2);
+    expect(
+      view.node.querySelector('.jp-mod-current')?.getAttribute('data-line')
+    ).toBe('3');
+  });
+});
+
+describe('WizardWidget', () => {
+  const services = {
+    listFolder: async (path: string): Promise<IFolderListing> => ({
+      path,
+      entries: [
+        { name: 'iris', path: 'iris', type: 'directory', size: null },
+        { name: 'model.joblib', path: 'model.joblib', type: 'file', size: 2048 }
+      ]
+    }),
+    listProjects: async () => [{ name: 'other', path: 'x/other' }],
+    templates: async () => {
+      throw new Error('no templates endpoint');
+    }
+  };
+
+  it('shows the name error at the field as the user types', async () => {
+    const model = new WizardModel();
+    const widget = new WizardWidget(model, services, async () => undefined);
+    Widget.attach(widget, document.body);
+    await new Promise(r => setTimeout(r, 0));
+    const input = widget.node.querySelector<HTMLInputElement>(
+      '[data-testid="wizard-name"]'
+    )!;
+    input.value = 'Iris';
+    input.dispatchEvent(new Event('input'));
+    const error = widget.node.querySelector('[data-testid="name-error"]')!;
+    expect(error.textContent).toMatch(/start with a lower-case letter/);
+    expect(input.getAttribute('aria-invalid')).toBe('true');
+    // A folder already there is taken.
+    input.value = 'iris';
+    input.dispatchEvent(new Event('input'));
+    expect(error.textContent).toMatch(/already exists/);
+    input.value = 'iris-2';
+    input.dispatchEvent(new Event('input'));
+    expect(error.textContent).toBe('');
+    widget.dispose();
+  });
+
+  it('shows a server error at the field it belongs to', async () => {
+    const model = new WizardModel();
+    model.name = 'iris-3';
+    model.goTo('review');
+    const widget = new WizardWidget(model, services, async () => {
+      throw new HubApiError(
+        '"iris-3" exists already; choose another name.',
+        400,
+        'exists'
+      );
+    });
+    Widget.attach(widget, document.body);
+    widget.node
+      .querySelector<HTMLButtonElement>('[data-testid="wizard-create"]')!
+      .click();
+    await new Promise(r => setTimeout(r, 0));
+    expect(model.step).toBe('name');
+    expect(
+      widget.node.querySelector('[data-testid="name-error"]')!.textContent
+    ).toMatch(/exists already/);
+    widget.dispose();
+  });
+
+  it('maps server reasons to fields', () => {
+    expect(fieldOfReason('bad_name')).toBe('name');
+    expect(fieldOfReason('bad_requirements')).toBe('requirements');
+    expect(fieldOfReason('not_found')).toBe('files');
+    expect(fieldOfReason('internal_error')).toBe('review');
+  });
+});
+
+describe('parseBody', () => {
+  it('parses JSON and says what is wrong otherwise', () => {
+    expect(parseBody('[1, 2]')).toEqual({ value: [1, 2] });
+    expect(parseBody('  ').error).toMatch(/empty/);
+    expect(parseBody('{x}').error).toMatch(/not valid JSON/);
+  });
+});

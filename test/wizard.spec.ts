@@ -1,0 +1,141 @@
+import { STEPS, validateName, WizardModel } from '../src/models/wizard';
+
+describe('validateName', () => {
+  it('accepts lower-case names with digits and dashes', () => {
+    expect(validateName('sentiment-analyser')).toBeNull();
+    expect(validateName('a')).toBeNull();
+    expect(validateName('iris2-v3')).toBeNull();
+  });
+
+  it('asks for a name when it is empty', () => {
+    expect(validateName('')).toMatch(/Give the API a name/);
+  });
+
+  it('refuses a name that does not start with a letter', () => {
+    expect(validateName('2fast')).toMatch(/start with a lower-case letter/);
+    expect(validateName('-x')).toMatch(/start with a lower-case letter/);
+  });
+
+  it('names the first character that is not allowed', () => {
+    expect(validateName('My-API')).toMatch(/start with a lower-case letter/);
+    expect(validateName('my_api')).toMatch(/"_" is not allowed/);
+    expect(validateName('my api')).toMatch(/" " is not allowed/);
+  });
+
+  it('refuses more than 63 characters', () => {
+    expect(validateName('a'.repeat(63))).toBeNull();
+    expect(validateName('a'.repeat(64))).toMatch(
+      /64 characters long; use at most 63/
+    );
+  });
+
+  it('refuses a name already taken', () => {
+    expect(validateName('iris', new Set(['iris']))).toMatch(/already exists/);
+  });
+});
+
+describe('WizardModel', () => {
+  it('does not leave the name step while the name is invalid', () => {
+    const model = new WizardModel();
+    expect(model.step).toBe('name');
+    expect(model.next()).toBe(false);
+    expect(model.nameTouched).toBe(true);
+    model.name = 'Bad Name';
+    expect(model.next()).toBe(false);
+    expect(model.errors().name).toMatch(/start with a lower-case letter/);
+    model.name = 'good-name';
+    expect(model.next()).toBe(true);
+    expect(model.step).toBe('template');
+  });
+
+  it('walks the steps in order, back and forth', () => {
+    const model = new WizardModel();
+    model.name = 'iris';
+    for (const step of STEPS.slice(1)) {
+      expect(model.next()).toBe(true);
+      expect(model.step).toBe(step);
+    }
+    expect(model.next()).toBe(false);
+    expect(model.back()).toBe(true);
+    expect(model.step).toBe('requirements');
+  });
+
+  it('jumps forward only over complete steps', () => {
+    const model = new WizardModel();
+    expect(model.goTo('review')).toBe(false);
+    expect(model.step).toBe('name');
+    model.name = 'iris';
+    expect(model.goTo('review')).toBe(true);
+    expect(model.firstInvalidStep()).toBeNull();
+  });
+
+  it('prefills the requirements from the template until the user edits them', () => {
+    const model = new WizardModel({ template: 'sklearn' });
+    expect(model.requirements).toContain('scikit-learn');
+    model.template = 'pytorch';
+    expect(model.requirements).toContain('torch');
+    model.requirements = 'torch\nmy-lib\n';
+    model.template = 'keras';
+    expect(model.requirements).toBe('torch\nmy-lib\n');
+    model.resetRequirements();
+    expect(model.requirements).toContain('tensorflow');
+  });
+
+  it('takes the server template texts when they arrive', () => {
+    const model = new WizardModel({ template: 'blank' });
+    expect(model.mainPy).toBeNull();
+    model.setTemplates([
+      { name: 'blank', requirements: 'numpy\n', main_py: 'print(1)\n' }
+    ]);
+    expect(model.requirements).toBe('numpy\n');
+    expect(model.mainPy).toBe('print(1)\n');
+  });
+
+  it('refuses pip options in the requirements, at that field', () => {
+    const model = new WizardModel();
+    model.requirements = 'numpy\n--index-url http://evil\n';
+    expect(model.errors('requirements').requirements).toMatch(
+      /--index-url http:\/\/evil/
+    );
+  });
+
+  it('counts the picked files and their total size', () => {
+    const model = new WizardModel({
+      modelFiles: [{ path: 'models/a.pkl', size: 1000, directory: false }]
+    });
+    model.toggleFile({ path: 'models/tok', size: null, directory: true });
+    model.toggleFile({ path: 'b.bin', size: 24, directory: false });
+    expect(model.files.size).toBe(3);
+    expect(model.totalSize).toBe(1024);
+    model.toggleFile({ path: 'b.bin', size: 24, directory: false });
+    expect(model.totalSize).toBe(1000);
+  });
+
+  it('lists what Create will write, and builds the request', () => {
+    const model = new WizardModel({
+      parent: 'work',
+      modelFiles: [
+        { path: 'models/model.joblib', size: 10, directory: false },
+        { path: 'tokenizer', size: null, directory: true }
+      ]
+    });
+    model.name = 'iris';
+    expect(model.plannedFiles()).toEqual([
+      'work/iris/Dockerfile',
+      'work/iris/hub_config.json',
+      'work/iris/src/main.py',
+      'work/iris/src/requirements.txt',
+      'work/iris/src/utils.py',
+      'work/iris/model/model.joblib',
+      'work/iris/model/tokenizer/'
+    ]);
+    expect(model.toRequest()).toEqual({
+      name: 'iris',
+      template: 'sklearn',
+      parent: 'work',
+      model_files: ['models/model.joblib', 'tokenizer']
+    });
+    model.requirements = 'scikit-learn==1.5\n';
+    expect(model.toRequest().requirements).toBe('scikit-learn==1.5\n');
+  });
+});

@@ -1,0 +1,140 @@
+/**
+ * The whole journey of DESIGN.md section 1 in a real browser, against the real server
+ * extension, the real hub CLI and the real platform: model file → wizard → create → build &
+ * deploy with a live log → deployments panel → test console → the same call from Python.
+ */
+import { expect, test } from '@jupyterlab/galata';
+import { execFileSync } from 'child_process';
+
+import {
+  fillName,
+  openWizardFromTile,
+  PYTHON,
+  shot,
+  uniqueName,
+  uploadModel
+} from './helpers';
+
+test.describe.configure({ mode: 'serial' });
+
+test('from a model file to a live API called from Python', async ({
+  page,
+  tmpPath
+}) => {
+  test.setTimeout(420_000);
+  const modelPath = await uploadModel(page, tmpPath);
+  const name = uniqueName('iris');
+
+  await shot(page, '01-launcher');
+  await openWizardFromTile(page);
+  const wizard = page.getByTestId('hub-api-wizard');
+  await expect(wizard.getByTestId('handshake-problem')).toBeHidden();
+  await fillName(page, name);
+
+  // Template: scikit-learn.
+  await wizard.getByTestId('template-sklearn').check();
+  await shot(page, '02-wizard-template');
+  await wizard.getByTestId('wizard-next').click();
+
+  // Model files: the file tree of the server, with sizes; pick the model.
+  const row = wizard.locator(`input[data-path="${modelPath}"]`);
+  await expect(row).toBeVisible();
+  await row.check();
+  await expect(wizard.getByTestId('picked-total')).toContainText(
+    /total \d+(\.\d)? (B|KB)/
+  );
+  await shot(page, '03-wizard-model-files');
+  await wizard.getByTestId('wizard-next').click();
+
+  // Requirements prefilled by the template.
+  await expect(wizard.getByTestId('wizard-requirements')).toHaveValue(
+    /scikit-learn/
+  );
+  await wizard.getByTestId('wizard-next').click();
+
+  // Review: what will be written.
+  await expect(wizard.getByTestId('planned-files')).toContainText(
+    `${name}/model/model.joblib`
+  );
+  await shot(page, '04-wizard-review');
+  await wizard.getByTestId('wizard-create-deploy').click();
+
+  // main.py opens in the editor, and the job's log panel streams the build and the deploy.
+  await expect(
+    page.locator('.lm-TabBar-tab', { hasText: 'main.py' })
+  ).toBeVisible({ timeout: 60_000 });
+  const log = page.getByTestId('hub-api-log-panel').last();
+  await expect(log).toBeVisible({ timeout: 30_000 });
+  await expect(log.locator('.jp-HubApi-step').first()).toBeVisible({
+    timeout: 60_000
+  });
+  await expect(log.locator('.jp-HubApi-logLine').first()).toBeVisible();
+  await shot(page, '05-log-streaming');
+  await expect(log).toHaveAttribute('data-state', 'succeeded', {
+    timeout: 360_000
+  });
+  await expect(log.locator('.jp-HubApi-logLine.jp-mod-result')).toContainText(
+    `/${name}`
+  );
+  await shot(page, '06-log-succeeded');
+
+  // The deployments panel lists the API.
+  await page
+    .locator('.jp-SideBar .lm-TabBar-tab[data-id="hub-api-deployments"]')
+    .click();
+  const panel = page.getByTestId('hub-api-deployments');
+  const card = panel.locator(`[data-api="${name}"]`);
+  await expect(card).toBeVisible({ timeout: 30_000 });
+  const endpoint = (await card
+    .getByTestId('api-endpoint')
+    .textContent())!.trim();
+  expect(endpoint).toMatch(new RegExp(`/${name}$`));
+  await shot(page, '07-deployments-panel');
+
+  // A key: create one in the key table and reveal it.
+  await card.getByRole('button', { name: 'Keys' }).click();
+  const apiPanel = page.locator(
+    `[data-testid="hub-api-api-panel"][data-api="${name}"]`
+  );
+  const keys = apiPanel.getByTestId('key-table');
+  await keys.getByTestId('new-key-name').fill('e2e');
+  await keys.getByTestId('create-key').click();
+  const secret = (await keys
+    .getByTestId('key-secret')
+    .first()
+    .textContent())!.trim();
+  expect(secret.length).toBeGreaterThan(16);
+  await shot(page, '08-api-keys');
+
+  // The test console: POST returns the prediction.
+  await apiPanel.locator('.lm-TabBar-tab', { hasText: 'Test' }).click();
+  const consoleWidget = apiPanel.getByTestId('test-console');
+  await consoleWidget.getByTestId('test-method').selectOption('POST');
+  await consoleWidget.getByTestId('test-send').click();
+  await expect(consoleWidget.getByTestId('test-status')).toHaveText(
+    'HTTP 200',
+    { timeout: 120_000 }
+  );
+  await expect(consoleWidget.getByTestId('test-body')).toContainText(
+    '"prediction"'
+  );
+  await consoleWidget.locator('[data-snippet="Python"]').click();
+  await expect(consoleWidget.getByTestId('snippet')).toContainText(
+    'requests.post(endpoint'
+  );
+  await shot(page, '09-test-console');
+
+  // The same call from outside the browser, with Python requests and the revealed key.
+  const script = [
+    'import json, sys, requests',
+    'endpoint, key = sys.argv[1], sys.argv[2]',
+    'headers = {"x-api-key": key, "Content-Type": "application/json"}',
+    'r = requests.post(endpoint, headers=headers, data=json.dumps([[5.1, 3.5, 1.4, 0.2]]))',
+    'print(r.status_code, json.dumps(r.json()))'
+  ].join('\n');
+  const out = execFileSync(PYTHON, ['-c', script, endpoint, secret]).toString();
+  expect(out.startsWith('200 ')).toBe(true);
+  const answer = JSON.parse(out.slice(4));
+  expect(answer.statusCode).toBe(200);
+  expect(answer.body.output[0].prediction).toBe(0);
+});
