@@ -116,6 +116,8 @@ def ensure_environment(python: str, requirements: str, out=None) -> Environment:
                 "format": ENV_FORMAT,
             }
             (tmp / MARKER).write_text(json.dumps(marker, indent=2))
+            if final.exists():  # a folder without a marker: not one of ours, or tampered with
+                _discard(final)
             os.rename(tmp, final)  # the environment appears whole, or not at all
         finally:
             shutil.rmtree(tmp, ignore_errors=True)

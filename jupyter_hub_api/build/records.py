@@ -2,9 +2,9 @@
 
 A record (``paths.builds_dir()/<build_id>.json``, format in ARCHITECTURE.md "Build record")
 lists the code files and model files of a build by sha256 (their bytes are in the blob store),
-the validated config and the environment. ``build_id`` is the sha256 of the code manifest, the
-environment key and the model manifest, so the same inputs always give the same id and a record
-is never rewritten once it exists.
+the validated config and the environment. ``build_id`` is the sha256 of the code manifest (with
+the completed config), the environment key and the model manifest, so the same inputs always
+give the same id and a record is never rewritten once it exists.
 
 The project's ``.hub/last-build`` holds the id of its newest good build. It is written last, so
 a build interrupted at any moment leaves the previous good build in place.
@@ -27,10 +27,22 @@ from .blobstore import BlobStore
 LAST_BUILD = Path(".hub") / "last-build"
 
 
-def compute_build_id(code: list[dict], env_key: str, model: list[dict]) -> str:
-    """The id of a build: sha256 over the code manifest, environment key and model manifest."""
+def compute_build_id(
+    code: list[dict], env_key: str, model: list[dict], config: dict | None = None
+) -> str:
+    """The id of a build: sha256 over the code manifest, environment key and model manifest.
+
+    The completed ``hub_config.json`` counts as code: changing only a runtime setting (a
+    timeout, the number of workers) or the version label makes a new build, which a deploy
+    then rolls out.
+    """
     canonical = json.dumps(
-        {"code": _manifest_key(code), "environment": env_key, "model": _manifest_key(model)},
+        {
+            "code": _manifest_key(code),
+            "config": config or {},
+            "environment": env_key,
+            "model": _manifest_key(model),
+        },
         sort_keys=True,
         separators=(",", ":"),
     )
@@ -40,7 +52,7 @@ def compute_build_id(code: list[dict], env_key: str, model: list[dict]) -> str:
 def make_record(config: dict, environment: dict, code: list[dict], model: list[dict]) -> dict:
     """A new record (not yet written). ``environment`` is ``{"key", "python", "requirements"}``."""
     return {
-        "build_id": compute_build_id(code, environment["key"], model),
+        "build_id": compute_build_id(code, environment["key"], model, config),
         "name": config["name"],
         "version": config["version"],
         "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

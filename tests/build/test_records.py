@@ -28,6 +28,14 @@ def test_the_build_id_is_derived_from_content_only():
     assert a["build_id"] == b["build_id"]
     assert make(store, code_text=b"print(2)\n")["build_id"] != a["build_id"]
     assert make(store, model_bytes=b"other")["build_id"] != a["build_id"]
+    # a changed runtime setting is a new build too, so a deploy rolls it out
+    changed = records.make_record(
+        {"name": "x", "version": "1", "runtime": {"timeout_seconds": 5}},
+        a["environment"],
+        a["code"],
+        a["model"],
+    )
+    assert changed["build_id"] != a["build_id"]
     assert len(a["build_id"]) == 64
 
 

@@ -90,6 +90,17 @@ def test_sklearn_rebuilds_copy_no_model_byte_and_install_nothing(hub, tmp_path, 
     assert last_build_id(project) == r3["build_id"]
     assert len(blob_files()) == len(blobs) + 1  # just the new main.py
 
+    # Only a runtime setting changed: a new build (deploy rolls it out), nothing else redone.
+    config = json.loads((project / "hub_config.json").read_text())
+    config["runtime"]["timeout_seconds"] = 5
+    (project / "hub_config.json").write_text(json.dumps(config))
+    fourth = hub("build", "--json", cwd=project)
+    r4 = fourth.result
+    assert r4["build_id"] != r3["build_id"] and r4["env_reused"] is True
+    assert r4["model_bytes_written"] == 0 and r4["code_changed"] is False
+    stored = json.loads((paths.builds_dir() / f"{r4['build_id']}.json").read_text())
+    assert stored["config"]["runtime"]["timeout_seconds"] == 5
+
 
 def test_build_for_a_person_shows_named_steps_without_traceback(hub, blank):
     run = hub("build", cwd=blank)
