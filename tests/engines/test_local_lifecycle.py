@@ -360,3 +360,17 @@ def test_workers_die_when_the_platform_is_killed(tmp_path, runtime_dir):
         platform.kill()
         platform.wait()
     wait_until(lambda: not alive(worker_pid))
+
+
+async def test_deploying_a_version_again_while_it_drains_keeps_it(engine, make_spec):
+    """A rollback can bring back a version whose undeploy is still draining."""
+    spec = make_spec(SLEEPER)
+    await engine.deploy(spec)
+    running = asyncio.ensure_future(engine.invoke(spec.version_id, b"0.3", "running"))
+    await await_until(lambda: engine.status(spec.version_id)["busy"] == 1)
+    undeploy = asyncio.ensure_future(engine.undeploy(spec.version_id, drain=True))
+    await asyncio.sleep(0.05)
+    await engine.deploy(spec)
+    await undeploy
+    assert (await running).status == "ok"
+    assert (await engine.invoke(spec.version_id, b"0", "after")).status == "ok"

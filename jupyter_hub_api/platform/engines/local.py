@@ -528,7 +528,7 @@ class _Pool:
         self.last_import_seconds = 0.0
         self.draining: asyncio.Future | None = None
         self.closed = False
-        self.close_reason = ""
+        self.leaving = False  # undeploy() has begun (draining, then closing)
 
     # -- counts -------------------------------------------------------------------------------
 
@@ -811,7 +811,7 @@ class LocalEngine(Engine):
                 field="runtime.max_workers",
             )
         pool = self.pools.get(spec.version_id)
-        if pool is not None:
+        if pool is not None and not pool.leaving:
             pool.spec = spec
         else:
             pool = self.pools[spec.version_id] = _Pool(self, spec)
@@ -861,6 +861,8 @@ class LocalEngine(Engine):
         pool = self.pools.get(version_id)
         if pool is None:
             return  # already gone: undeploying is idempotent
+        # Deploying the same id again while this one drains (a quick rollback) gets a new pool.
+        pool.leaving = True
         await pool.close(drain)
         if self.pools.get(version_id) is pool:
             del self.pools[version_id]
