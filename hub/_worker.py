@@ -385,7 +385,8 @@ class _Args:
 def _parse_args(argv: list[str]) -> _Args:
     """``--fd N --api user/name --timeout S`` (argparse would add to every cold start)."""
     args = _Args()
-    options = dict(zip(argv[::2], argv[1::2], strict=False))
+    # (No zip(strict=...): the worker also runs on the API's Python, which may be older.)
+    options = {argv[i]: argv[i + 1] for i in range(0, len(argv) - 1, 2)}
     try:
         args.fd = int(options["--fd"])
         args.api = options.get("--api", args.api)
