@@ -33,6 +33,7 @@ from .handlers_projects import (
     ModelFilesHandler,
     ProjectConfigHandler,
     ProjectsHandler,
+    TemplatesHandler,
 )
 from .status import StatusHandler
 
@@ -61,6 +62,7 @@ def routes() -> list[tuple]:
         (f"projects/{_PROJECT}/config", ProjectConfigHandler),
         (f"projects/{_PROJECT}/model-files", ModelFilesHandler),
         ("files", FilesHandler),
+        ("templates", TemplatesHandler),
         ("platform/me", MeHandler),
         ("platform/apis", ApisHandler),
         (f"platform/apis/{_API}", ApiHandler),
@@ -69,6 +71,8 @@ def routes() -> list[tuple]:
         (f"platform/apis/{_API}/invocations", InvocationsHandler),
         (f"platform/apis/{_API}/logs", LogsHandler),
         (f"platform/apis/{_API}/invoke", InvokeHandler),
+        # The same, where the frontend's client calls it.
+        (f"platform-invoke/{_API}", InvokeHandler),
         ("platform/usage", UsageHandler),
         ("platform/keys", KeysHandler),
         (f"platform/keys/{_KEY}", KeyHandler),

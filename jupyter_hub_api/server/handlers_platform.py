@@ -136,34 +136,39 @@ class LogsHandler(PlatformHandler):
 
 
 class InvokeHandler(PlatformHandler):
-    """``POST {"method": "GET"|"POST", "input": <json>, "key_id": optional}``: a test call.
+    """``POST {"method": "GET"|"POST", "body": <json>, "api_key" | "key_id": optional}``: a test call.
 
-    Calls the API through the gateway exactly as any client would (``x-api-key``), and answers
-    ``{"status", "envelope", "endpoint", "seconds"}``; the API's own error statuses are data
-    here, not errors of this request.
+    Calls the API through the gateway exactly as any client does (``x-api-key``), with the
+    given key, the key ``key_id``, or the user's first enabled key; answers ``{"status",
+    "body", "duration_ms", "endpoint"}`` where ``body`` is the API's envelope. The API's own
+    error statuses are data here, not errors of this request.
     """
 
     @web.authenticated
     async def post(self, name: str) -> None:
-        body = self.read_json()
-        method = str(body.get("method", "POST")).upper()
+        request = self.read_json()
+        method = str(request.get("method", "POST")).upper()
         if method not in ("GET", "POST"):
             raise UsageError("'method' must be GET or POST.", type="bad_request")
-        payload = None if method == "GET" else json.dumps(body.get("input")).encode()
-        key_id = body.get("key_id")
+        value = request.get("body", request.get("input"))
+        payload = None if method == "GET" else json.dumps(value).encode()
+        api_key, key_id = request.get("api_key"), request.get("key_id")
+        if api_key is not None and not isinstance(api_key, str):
+            raise UsageError("'api_key' must be a string.", type="bad_request")
         api = _api_name(name)
+        timeout = self.hub.app.invoke_timeout
 
         def invoke(client: PlatformClient) -> dict:
-            key = client.reveal_key(key_id) if key_id else client.default_key()
+            key = api_key or (client.reveal_key(key_id) if key_id else client.default_key())
             me = client.me()
             endpoint = f"{me['gateway_url']}/{me['user']}/{api}"
             started = time.monotonic()
-            status, envelope = call_api(endpoint, key, payload, timeout=self.hub.app.invoke_timeout)
+            status, envelope = call_api(endpoint, key, payload, timeout=timeout)
             return {
                 "status": status,
-                "envelope": envelope,
+                "body": envelope,
+                "duration_ms": round((time.monotonic() - started) * 1000, 2),
                 "endpoint": endpoint,
-                "seconds": round(time.monotonic() - started, 4),
             }
 
         await self.answer(invoke)

@@ -14,6 +14,7 @@ from ..project.config import load_config
 from ..project.handler_check import find_handler
 from ..project.names import check_name
 from ..project.requirements import normalise_requirements
+from ..project.scaffold import TEMPLATES, TEMPLATES_DIR
 from .base import HubAPIHandler
 from .handlers_jobs import project_path
 from .hub_cli import run_hub
@@ -21,7 +22,30 @@ from .jobs.copy import plan_copy
 from .jobs.models import JobKind
 from .paths import SKIPPED_DIRS, is_hidden, relative, resolve
 
-TEMPLATES = ("pytorch", "transformers", "keras", "sklearn", "blank")
+# The wizard's names for the templates of ``project/templates/`` (``hub init --template``).
+TEMPLATE_LABELS = {
+    "pytorch": "PyTorch",
+    "transformers": "Transformers (Hugging Face)",
+    "keras": "TensorFlow / Keras",
+    "sklearn": "scikit-learn",
+    "blank": "Blank",
+}
+
+
+def template_texts() -> list[dict]:
+    """Each template's name, label, and the ``src/requirements.txt`` and ``src/main.py`` it writes."""
+    out = []
+    for name in TEMPLATES:
+        src = TEMPLATES_DIR / name / "src"
+        out.append(
+            {
+                "name": name,
+                "label": TEMPLATE_LABELS.get(name, name),
+                "requirements": (src / "requirements.txt").read_text(encoding="utf-8"),
+                "main_py": (src / "main.py").read_text(encoding="utf-8"),
+            }
+        )
+    return out
 
 
 def find_projects(root: Path, max_depth: int) -> list[dict]:
@@ -169,6 +193,14 @@ class ProjectsHandler(HubAPIHandler):
             },
             status=201,
         )
+
+
+class TemplatesHandler(HubAPIHandler):
+    """``GET``: the templates, with the requirements and ``main.py`` each one writes."""
+
+    @web.authenticated
+    async def get(self) -> None:
+        self.write_json({"templates": await asyncio.to_thread(template_texts)})
 
 
 class ProjectConfigHandler(HubAPIHandler):

@@ -86,11 +86,11 @@ async def test_deploy_job_then_panel_lists_invokes_and_manages_keys(
     assert status == 200 and versions
 
     status, call = await post_json(
-        jp_fetch, "hub-api", "platform", "apis", "echo", "invoke", body={"input": "hello"}
+        jp_fetch, "hub-api", "platform", "apis", "echo", "invoke", body={"body": "hello"}
     )
     assert status == 200, call
-    assert call["status"] == 200 and call["envelope"]["body"]["output"] == {"echo": "hello"}
-    assert call["endpoint"].endswith("/alice/echo")
+    assert call["status"] == 200 and call["body"]["body"]["output"] == {"echo": "hello"}
+    assert call["endpoint"].endswith("/alice/echo") and call["duration_ms"] > 0
 
     status, created = await post_json(jp_fetch, "hub-api", "platform", "keys", body={"name": "ci"})
     assert status == 201 and created["secret"]

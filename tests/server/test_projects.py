@@ -133,3 +133,16 @@ async def test_listing_projects_and_checking_a_broken_config(jp_fetch, jp_root_d
     status, root = await fetch_json(jp_fetch, "hub-api", "files")
     assert next(e for e in root["entries"] if e["name"] == "iris")["is_project"] is True
     assert ".hidden" not in {e["name"] for e in root["entries"]}
+
+
+async def test_templates_offer_the_requirements_and_main_py_that_hub_init_writes(
+    jp_fetch, jp_root_dir
+):
+    status, data = await fetch_json(jp_fetch, "hub-api", "templates")
+    assert status == 200
+    by_name = {t["name"]: t for t in data["templates"]}
+    assert set(by_name) == {"pytorch", "transformers", "keras", "sklearn", "blank"}
+    project = hub_init(jp_root_dir, "tpl")
+    assert (project / "src" / "main.py").read_text() == by_name["blank"]["main_py"]
+    assert (project / "src" / "requirements.txt").read_text() == by_name["blank"]["requirements"]
+    assert "@hub_handler" in by_name["sklearn"]["main_py"]
