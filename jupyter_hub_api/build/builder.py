@@ -14,6 +14,7 @@ The steps (each a named step of the command's output):
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -85,16 +86,20 @@ def run_build(path: Path | str | None, out, image: bool = False) -> dict:
     store = BlobStore(paths.blobs_dir())
     cache = StatCache(project.root / ".hub" / "stat-cache.json")
     with out.step("store-files", "Storing code and model files"):
-        code = _store_folder(project.root / "src", "src", store, cache, out)
-        model = _store_folder(project.root / "model", "model", store, cache, out)
+        code_files = _list_files(project.root / "src", "src")
+        model_files = _list_files(project.root / "model", "model")
+        meter = _ByteMeter(out, sum(st.st_size for _, _, st in code_files + model_files))
+        code = _store_files(code_files, "src", store, cache, meter)
+        model = _store_files(model_files, "model", store, cache, meter)
+        meter.finish()
         cache.save()
         if not model.entries:
             out.info(
                 "  note: model/ is empty; copy your model files there (main.py reads MODEL_DIR)"
             )
         out.info(
-            f"  model: {len(model.entries)} file(s), {_human(model.total_bytes)}, "
-            f"{_human(model.bytes_written)} written; code: {len(code.entries)} file(s)"
+            f"  model: {len(model.entries)} file(s), {human_bytes(model.total_bytes)}, "
+            f"{human_bytes(model.bytes_written)} written; code: {len(code.entries)} file(s)"
         )
 
     with out.step("environment", "Preparing the Python environment"):
@@ -151,31 +156,38 @@ def run_build(path: Path | str | None, out, image: bool = False) -> dict:
     }
 
 
-def _store_folder(folder: Path, label: str, store: BlobStore, cache: StatCache, out) -> StoreReport:
-    report = StoreReport()
+def _list_files(folder: Path, label: str) -> list[tuple[str, Path, os.stat_result]]:
     if not folder.is_dir():
-        return report
-    files = []
-    for rel, path in walk_files(folder, label=f"{label}/"):
-        st = path.stat()
-        files.append((rel, path, st))
-        report.total_bytes += st.st_size
-    done = 0
-    last_emitted = 0
+        return []
+    return [(rel, path, path.stat()) for rel, path in walk_files(folder, label=f"{label}/")]
 
-    def advance(n: int) -> None:
-        nonlocal done, last_emitted
-        done += n
-        if done - last_emitted >= PROGRESS_EVERY:
-            last_emitted = done
-            out.progress(done, report.total_bytes, step=f"hash-{label}", bytes_=True)
 
+class _ByteMeter:
+    """Progress of hashing in bytes, over src/ and model/ together, without flooding events."""
+
+    def __init__(self, out, total: int) -> None:
+        self.out, self.total, self.done, self.shown = out, total, 0, 0
+
+    def __call__(self, n: int) -> None:
+        self.done += n
+        if self.done - self.shown >= PROGRESS_EVERY:
+            self.shown = self.done
+            self.out.progress(self.done, self.total, step="store-files", bytes_=True)
+
+    def finish(self) -> None:
+        if self.total:
+            self.out.progress(self.total, self.total, step="store-files", bytes_=True)
+
+
+def _store_files(files, label: str, store: BlobStore, cache: StatCache, meter) -> StoreReport:
+    report = StoreReport()
     for rel, path, st in files:
+        report.total_bytes += st.st_size
         known = cache.lookup(path, st)
         if known is None:
             report.files_hashed += 1
         try:
-            sha, size, written = store.put_file(path, progress=advance, known_sha=known)
+            sha, size, written = store.put_file(path, progress=meter, known_sha=known)
         except OSError as err:
             raise WorkError(
                 f"Could not store {label}/{rel}: {err.strerror or err}.",
@@ -183,12 +195,10 @@ def _store_folder(folder: Path, label: str, store: BlobStore, cache: StatCache, 
                 hint="Check that the file is readable and the disk has room, then build again.",
             ) from None
         if known is not None:
-            advance(size)
+            meter(size)
         cache.record(path, st, sha)
         report.bytes_written += written
         report.entries.append({"path": rel, "sha256": sha, "size": size})
-    if files:
-        out.progress(report.total_bytes, report.total_bytes, step=f"hash-{label}", bytes_=True)
     return report
 
 
@@ -196,7 +206,8 @@ def _manifest(entries: list[dict]) -> list[tuple[str, str]]:
     return sorted((e["path"], e["sha256"]) for e in entries)
 
 
-def _human(n: int) -> str:
+def human_bytes(n: int) -> str:
+    """``1.5 MB``-style size for people."""
     for unit in ("B", "KB", "MB", "GB"):
         if n < 1024 or unit == "GB":
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
@@ -204,4 +215,4 @@ def _human(n: int) -> str:
     return f"{n} B"
 
 
-__all__ = ["run_build", "validate_project", "Project", "StoreReport"]
+__all__ = ["run_build", "validate_project", "human_bytes", "Project", "StoreReport"]

@@ -6,6 +6,7 @@ import signal
 
 import click
 
+from ..build.builder import human_bytes as _human
 from ..build.builder import run_build
 from ..errors import WorkError
 from .output import Output
@@ -41,7 +42,7 @@ def build(path: str | None, deploy: bool, image: bool, json_mode: bool) -> None:
         f"Built {result['name']} {result['version']}: build {result['build_id'][:12]} in "
         f"{result['seconds']:.1f}s (environment {'reused' if result['env_reused'] else 'created'}, "
         f"{'code changed' if result['code_changed'] else 'code unchanged'}, "
-        f"{result['model_bytes_written']} model bytes written)."
+        f"{_human(result['model_bytes_written'])} of model files written)."
     )
     if result["image_skipped"]:
         summary += f"\n{result['image_skipped']}"
