@@ -299,7 +299,9 @@ class Gateway:
         )
         try:
             # Durable before answered: the response goes out only after this commit.
-            await platform.db.write(invocation_writer(row, platform.config.capture_bytes, prune))
+            await platform.db.write_soon(
+                invocation_writer(row, platform.config.capture_bytes, prune)
+            )
         except BaseException:
             platform.quota.release(user_id, month)
             raise

@@ -123,27 +123,6 @@ class KeyRing:
         self.refresh()
         return self.get(user_id, key_id), key
 
-    def create_sync(self, user_id: int, name: str, now: str) -> str:
-        """:meth:`create` for start-up code that runs before the event loop; returns the key."""
-        key = new_key()
-        self.db.write_sync(
-            lambda conn: conn.execute(
-                "INSERT INTO keys (id, user_id, name, prefix, hash, secret, enabled, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, 1, ?)",
-                (
-                    "key_" + secrets.token_hex(6),
-                    user_id,
-                    name,
-                    key[: len(KEY_PREFIX) + SHOWN_CHARS],
-                    hash_key(key),
-                    self._fernet.encrypt(key.encode()),
-                    now,
-                ),
-            )
-        )
-        self.refresh()
-        return key
-
     def list(self, user_id: int) -> list[dict]:
         """The user's keys, without their secret, oldest first."""
         rows = self.db.query(

@@ -80,7 +80,7 @@ class LogSink:
                     )
 
         try:
-            await self.db.write(write)
+            await self.db.write_soon(write)
         finally:
             self._notify()
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import itertools
 import json
 import logging
 import secrets
@@ -32,6 +33,8 @@ log = logging.getLogger("hub.platform")
 TOKEN_FILE = "token"
 SECRET_FILE = "secret.key"
 DB_FILE = "platform.db"
+
+_activations = itertools.count(1)
 
 
 def now_iso() -> str:
@@ -87,6 +90,7 @@ class Platform:
         self.state_dir.chmod(0o700)
         (self.state_dir / "versions").mkdir(exist_ok=True)
         self.db = Database(self.state_dir / DB_FILE)
+        self.db.attach_loop()
         (self.state_dir / DB_FILE).chmod(0o600)
         self.keys = KeyRing(self.db, self.state_dir / SECRET_FILE)
         self.quota = MonthlyQuota(lambda uid, month: used_this_month(self.db, uid, month))
@@ -152,7 +156,7 @@ class Platform:
             write_private(token_path, token.encode())
         if not self.keys.list(user_id):
             # A default key at once, so `hub invoke` and the guide's snippet work after a deploy.
-            self.keys.create_sync(user_id, "default", now_iso())
+            await self.keys.create(user_id, "default", now_iso())
 
     async def add_user(self, name: str) -> str:
         """Create a user (shared platforms) and return their control-plane token."""
@@ -225,7 +229,7 @@ class Platform:
         defaults = self.config.engine
         vdir = Path(vrow["dir"])
         return VersionSpec(
-            version_id=engine_id(route.api_id, vrow["id"]),
+            version_id=engine_id(route.api_id, vrow["id"], next(_activations)),
             api=f"{route.user}/{route.name}",
             src_dir=vdir / "src",
             model_dir=vdir / "model",
@@ -288,14 +292,18 @@ class Platform:
         return month_of()
 
 
-def engine_id(api_id: int, version_id: int) -> str:
-    """The engine's id of a version: ``<api id>:<version id>`` (unique for the platform's life)."""
-    return f"{api_id}:{version_id}"
+def engine_id(api_id: int, version_id: int, activation: int) -> str:
+    """The engine's id of one activation of a version: ``<api id>:<version id>:<n>``.
+
+    Every activation (deploy, rollback, start-up) gets a new id, so retiring an old activation
+    (which waits for its running requests) can never touch a newer one of the same version.
+    """
+    return f"{api_id}:{version_id}:{activation}"
 
 
 def version_of_engine_id(engine_version_id: str) -> int | None:
     """The ``versions.id`` inside an engine version id."""
     try:
-        return int(engine_version_id.split(":", 1)[1])
+        return int(engine_version_id.split(":")[1])
     except (IndexError, ValueError):
         return None
