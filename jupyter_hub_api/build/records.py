@@ -109,7 +109,15 @@ def last_build(project_dir: Path) -> dict | None:
 
 def set_last_build(project_dir: Path, build_id: str) -> None:
     """Point the project's ``.hub/last-build`` at ``build_id`` (atomically)."""
-    _atomic_write(Path(project_dir) / LAST_BUILD, build_id + "\n")
+    try:
+        _atomic_write(Path(project_dir) / LAST_BUILD, build_id + "\n")
+    except OSError as err:
+        raise WorkError(
+            f"Cannot write {Path(project_dir) / LAST_BUILD}: {err.strerror or err}.",
+            type="project_read_only",
+            hint="Make the project folder writable; the build itself is recorded as "
+            f"{build_id[:12]}.",
+        ) from None
 
 
 def materialize(record: dict, store: BlobStore, dest_dir: Path) -> Path:

@@ -43,7 +43,14 @@ class StatCache:
         """Write the entries recorded in this run (older ones are dropped), atomically."""
         now = time.time_ns()
         files = {p: e for p, e in self._seen.items() if now - e[1] > RACY_NS}
-        self.file.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.file.with_name(f".{self.file.name}.{os.getpid()}")
-        tmp.write_text(json.dumps({"files": files}))
-        os.replace(tmp, self.file)
+        try:
+            self.file.parent.mkdir(parents=True, exist_ok=True)
+            tmp.write_text(json.dumps({"files": files}))
+            os.replace(tmp, self.file)
+        except OSError:
+            # Only a cache: a read-only project builds anyway, it just hashes again next time.
+            try:
+                tmp.unlink(missing_ok=True)
+            except OSError:
+                pass

@@ -60,7 +60,14 @@ def init_project(
     _refuse_existing(target)
     sources = _plan_model_files(model_files)
 
-    tmp = Path(tempfile.mkdtemp(dir=parent, prefix=f".{name}.tmp-"))
+    try:
+        tmp = Path(tempfile.mkdtemp(dir=parent, prefix=f".{name}.tmp-"))
+    except OSError as err:
+        raise UsageError(
+            f"Cannot create a folder in {parent}: {err.strerror or err}.",
+            type="bad_parent",
+            hint="Choose a folder you can write to with --dir.",
+        ) from None
     try:
         _copy_tree(TEMPLATES_DIR / "_shared", tmp)
         _copy_tree(TEMPLATES_DIR / template, tmp)

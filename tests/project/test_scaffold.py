@@ -143,3 +143,18 @@ def test_the_config_written_is_plain_json_with_runtime_defaults(tmp_path):
         "idle_seconds",
         "max_body_bytes",
     } <= set(data["runtime"])
+
+
+def test_a_parent_folder_that_cannot_be_written_is_a_clear_error(tmp_path):
+    parent = tmp_path / "ro"
+    parent.mkdir()
+    (parent / "blocker").write_text("")  # a file where a folder is expected
+    with pytest.raises(UsageError, match="does not exist"):
+        init_project("x", "blank", parent=parent / "blocker")
+    if os.geteuid() != 0:  # root writes anywhere: only meaningful for ordinary users
+        parent.chmod(0o555)
+        try:
+            with pytest.raises(UsageError, match="Cannot create a folder"):
+                init_project("x", "blank", parent=parent)
+        finally:
+            parent.chmod(0o755)
