@@ -12,6 +12,12 @@ from tornado.websocket import WebSocketHandler
 
 from ..errors import HubError
 
+# What tornado's own errors (raised before a handler runs) say, as sentences.
+_SENTENCES = {
+    403: "Not authenticated: log in to Jupyter or send the server's token.",
+    405: "This endpoint does not take that HTTP method; see openapi.yaml.",
+}
+
 
 class HubErrorsMixin:
     """One error body for every handler: ``{"message", "reason"}`` with the right status.
@@ -26,10 +32,11 @@ class HubErrorsMixin:
         if isinstance(exc, HubError):
             message, reason = str(exc), exc.type
         elif isinstance(exc, web.HTTPError):
-            message = exc.log_message or self._reason
-            if exc.args[1:] and exc.log_message:
-                message = exc.log_message % exc.args[1:]
-            reason = exc.reason or self._reason
+            message = exc.log_message and (
+                exc.log_message % exc.args if exc.args else exc.log_message
+            )
+            message = message or _SENTENCES.get(status_code, f"{self._reason}.")
+            reason = (exc.reason or self._reason).lower().replace(" ", "_")
         else:
             message = "Internal error in the Hub API server extension; see the server log."
             reason = "internal_error"

@@ -280,3 +280,11 @@ async def test_stopping_the_server_stops_running_jobs_and_marks_them_interrupted
     assert not group_alive(pgid)
     stored = JobStore(jobs_dir).get(job["id"])
     assert stored.state.value == "interrupted" and stored.pid is None
+
+
+async def test_unauthenticated_and_wrong_method_requests_get_the_error_shape(jp_fetch):
+    status, body = await fetch_json(jp_fetch, "hub-api", "jobs", headers={"Authorization": ""})
+    assert status == 403 and body == {"message": body["message"], "reason": "forbidden"}
+    assert "token" in body["message"]
+    status, body = await fetch_json(jp_fetch, "hub-api", "jobs", method="PUT", body="{}")
+    assert status == 405 and set(body) == {"message", "reason"}
