@@ -62,6 +62,8 @@ def build(path: str | None, deploy: bool, image: bool, json_mode: bool) -> None:
     if not json_mode:
         out.info(summary)  # before the deploy's own steps, which end with how to call the API
     result["deploy"] = deploy_build(record, out)
+    # Like `hub deploy`'s result, the endpoint is at the top too: readers need not know the nesting.
+    result["endpoint"] = result["deploy"].get("endpoint")
     out.result(None, **result)
 
 

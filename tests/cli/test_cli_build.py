@@ -317,6 +317,7 @@ def test_build_deploy_makes_the_api_answer(hub, tmp_path, iris_model, monkeypatc
         result = run.result
         assert result["build_id"] == last_build_id(project)
         assert result["deploy"]["endpoint"].endswith("/iris")
+        assert result["endpoint"] == result["deploy"]["endpoint"]
         answer = hub("invoke", "iris", "[[6.7, 3.0, 5.2, 2.3]]", "--json")
         assert answer.code == 0, answer.stdout + answer.stderr
         assert answer.result["output"][0]["prediction"] == 2
