@@ -307,3 +307,31 @@ def test_listing_commands_have_json_forms(platform, behaviour_api, command):
     result = platform.hub(*command, "--json", check=True)
     event = json.loads(result.stdout.splitlines()[-1])
     assert event["event"] == "result"
+
+
+def test_a_model_folder_that_disappears_is_a_clear_500_and_the_api_recovers(platform):
+    deployed = platform.deploy(platform.make_project("fragile", runtime={"idle_seconds": 0.3}))
+    endpoint = deployed["endpoint"]
+    h = {"x-api-key": platform.key(), "Content-Type": "application/json"}
+    assert requests.post(endpoint, headers=h, data="1", timeout=30).status_code == 200
+    deadline = time.monotonic() + 20
+    while platform.control("GET", "/api/v1/apis/fragile").json()["status"] != "cold":
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    model = platform.home / "platform" / "versions" / deployed["build_id"] / "model"
+    away = model.with_name("model-away")
+    model.rename(away)
+    try:
+        resp = requests.post(endpoint, headers=h, data="1", timeout=30)
+        assert resp.status_code == 500
+        error = resp.json()["body"]["error"]
+        assert error["type"] == "LoadError" and "model folder" in error["message"]
+    finally:
+        away.rename(model)
+    deadline = time.monotonic() + 40
+    while True:
+        resp = requests.post(endpoint, headers=h, data="2", timeout=30)
+        if resp.status_code == 200 or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert resp.json()["body"]["output"] == 2

@@ -1,0 +1,92 @@
+"""Deploying to a platform that does not share the build's blob store: only missing blobs travel,
+each verified by hash and size."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+
+import requests
+from platform_helpers import HUB
+
+
+def test_remote_deploy_uploads_the_missing_blobs_and_serves(launch_platform, tmp_path):
+    proc = launch_platform({"plans": {"free": {"rate_limit_per_second": 0}}})
+    project = proc.make_project("remote", model_files={"weights.bin": b"\x00\x01" * 5000})
+    client_env = dict(
+        proc.env, HUB_HOME=str(tmp_path / "client-home"), HUB_PLATFORM_TOKEN=proc.token
+    )
+    out = subprocess.run(
+        [HUB, "build", "--deploy", "--json"],
+        cwd=project,
+        env=client_env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr
+    events = [json.loads(line) for line in out.stdout.splitlines()]
+    assert any(e["event"] == "log" and "Uploaded 3 file(s)" in e["line"] for e in events), events
+    endpoint = [e for e in events if e["event"] == "result"][-1]["deploy"]["endpoint"]
+    h = {"x-api-key": proc.key(), "Content-Type": "application/json"}
+    assert (
+        requests.post(endpoint, headers=h, data='"far away"', timeout=60).json()["body"]["output"]
+        == "far away"
+    )
+    # A second deploy of the same build sends nothing.
+    again = subprocess.run(
+        [HUB, "deploy", "--json"],
+        cwd=project,
+        env=client_env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert "already has every file" in again.stdout
+
+
+def test_blob_uploads_are_checked(launch_platform):
+    proc = launch_platform()
+    data = b"model bytes" * 100
+    sha = hashlib.sha256(data).hexdigest()
+    record = {
+        "build_id": "ab" * 32,
+        "name": "checked",
+        "version": "0.1.0",
+        "config": {"name": "checked", "version": "0.1.0"},
+        "environment": {"key": "k", "python": "3.11", "requirements": ""},
+        "code": [{"path": "main.py", "sha256": "cd" * 32, "size": 10}],
+        "model": [{"path": "w.bin", "sha256": sha, "size": len(data)}],
+    }
+    created = proc.control("POST", "/api/v1/deployments", json={"record": record})
+    assert created.status_code == 201
+    assert set(created.json()["missing"]) == {sha, "cd" * 32}
+
+    not_listed = proc.control("PUT", "/api/v1/blobs/" + "ef" * 32, content=b"x")
+    assert not_listed.status_code == 409
+    wrong = proc.control("PUT", f"/api/v1/blobs/{sha}", content=b"y" * len(data))
+    assert wrong.status_code == 400 and wrong.json()["error"]["type"] == "digest_mismatch"
+    too_big = proc.control("PUT", f"/api/v1/blobs/{sha}", content=data + b"extra")
+    assert too_big.status_code == 413
+    ok = proc.control("PUT", f"/api/v1/blobs/{sha}", content=data)
+    assert ok.status_code == 201
+    assert (proc.home / "blobs" / "sha256" / sha[:2] / sha[2:]).read_bytes() == data
+    # Committing with a blob still missing is refused with what to do.
+    dep_id = created.json()["deployment"]["id"]
+    commit = proc.control("POST", f"/api/v1/deployments/{dep_id}/commit")
+    assert commit.status_code == 400 and commit.json()["error"]["type"] == "missing_blob"
+
+
+def test_a_record_with_a_path_outside_its_folder_is_refused(launch_platform):
+    proc = launch_platform()
+    record = {
+        "build_id": "ab" * 32,
+        "name": "evil",
+        "version": "1",
+        "environment": {"python": "3.11", "requirements": ""},
+        "code": [{"path": "main.py", "sha256": "cd" * 32, "size": 1}],
+        "model": [{"path": "../../etc/passwd", "sha256": "cd" * 32, "size": 1}],
+    }
+    resp = proc.control("POST", "/api/v1/deployments", json={"record": record})
+    assert resp.status_code == 400 and resp.json()["error"]["type"] == "bad_record"
