@@ -1,7 +1,7 @@
 """What the engine costs behind HTTP: a bare uvicorn + Starlette app calling the handler
 in-process, against the same app calling it through the local engine.
 
-    python bench/engine_http_bench.py [--requests 4000] [--workers 1]
+    python bench/engine_http_bench.py [--requests 4000] [--workers 1] [--rounds 3]
 
 Both servers run as their own processes (uvicorn with uvloop and httptools); the load generator
 is a small keep-alive HTTP/1.1 client in this process. This isolates the engine's share of the
@@ -16,6 +16,7 @@ import json
 import os
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -161,6 +162,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=4000)
     parser.add_argument("--workers", type=int, default=1, help="engine max_workers")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds")
     parser.add_argument("--serve", choices=["inproc", "engine"], help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--root", type=Path, help=argparse.SUPPRESS)
@@ -178,46 +180,50 @@ def main() -> None:
     (root / "src" / "main.py").write_text(ECHO)
     shutil.copytree(REPO / "hub", root / "runtime" / "hub")
     body = json.dumps({"text": "hello world", "n": [1, 2, 3]}).encode()
-    results: dict[str, dict] = {}
+    modes = ("inproc", "engine")
+    servers, ports = [], {}
+    # samples[mode][concurrency] = [(rps, p50, p99), ...], one per round
+    samples: dict[str, dict[int, list]] = {m: {1: [], 16: [], 64: []} for m in modes}
     try:
-        for mode in ("inproc", "engine"):
-            port = free_port()
-            server = subprocess.Popen(
-                [
-                    sys.executable,
-                    __file__,
-                    "--serve",
-                    mode,
-                    "--port",
-                    str(port),
-                    "--root",
-                    str(root),
-                    "--workers",
-                    str(args.workers),
-                ],
-                start_new_session=True,
-            )
-            try:
-                wait_for_port(port)
-                row = {}
-                for concurrency in (1, 16, 64):
-                    uvloop.run(load(port, concurrency, 300, body))  # warm-up
-                    rps, lat = uvloop.run(load(port, concurrency, args.requests, body))
+        for mode in modes:
+            ports[mode] = free_port()
+            argv = [sys.executable, __file__, "--serve", mode, "--port", str(ports[mode])]
+            argv += ["--root", str(root), "--workers", str(args.workers)]
+            servers.append(subprocess.Popen(argv, start_new_session=True))
+        for mode in modes:
+            wait_for_port(ports[mode])
+        # Both servers are up; rounds alternate between them so that a change in the
+        # machine's background load touches both alike.
+        for _ in range(args.rounds):
+            for concurrency in (1, 16, 64):
+                for mode in modes:
+                    uvloop.run(load(ports[mode], concurrency, 200, body))  # warm-up
+                    rps, lat = uvloop.run(load(ports[mode], concurrency, args.requests, body))
                     lat.sort()
-                    row[concurrency] = (rps, lat[len(lat) // 2], lat[int(len(lat) * 0.99)])
-                results[mode] = row
-            finally:
-                server.terminate()
-                server.wait(timeout=10)
+                    samples[mode][concurrency].append(
+                        (rps, lat[len(lat) // 2], lat[int(len(lat) * 0.99)])
+                    )
     finally:
+        for server in servers:
+            server.terminate()
+            server.wait(timeout=10)
         shutil.rmtree(root, ignore_errors=True)
-    print(f"echo over HTTP, {os.cpu_count()} CPUs, engine max_workers={args.workers}")
+
+    def median(rows, i):
+        return statistics.median(row[i] for row in rows)
+
+    print(
+        f"echo over HTTP, {os.cpu_count()} CPUs, engine max_workers={args.workers}, "
+        f"median of {args.rounds} alternating rounds of {args.requests} requests"
+    )
     for concurrency in (1, 16, 64):
-        a, b = results["inproc"][concurrency], results["engine"][concurrency]
+        a, b = samples["inproc"][concurrency], samples["engine"][concurrency]
+        ratios = [eb[0] / ea[0] for ea, eb in zip(a, b, strict=True)]
         print(
-            f"c={concurrency:>2}: in-process {a[0]:7.0f} req/s p50 {a[1]:6.0f} us p99 {a[2]:6.0f} us | "
-            f"engine {b[0]:7.0f} req/s p50 {b[1]:6.0f} us p99 {b[2]:6.0f} us | "
-            f"ratio {b[0] / a[0]:.0%}, added p50 {b[1] - a[1]:+.0f} us"
+            f"c={concurrency:>2}: in-process {median(a, 0):7.0f} req/s p50 {median(a, 1):6.0f} us "
+            f"p99 {median(a, 2):6.0f} us | engine {median(b, 0):7.0f} req/s p50 "
+            f"{median(b, 1):6.0f} us p99 {median(b, 2):6.0f} us | throughput ratio "
+            f"{statistics.median(ratios):.0%}, added p50 {median(b, 1) - median(a, 1):+.0f} us"
         )
 
 
