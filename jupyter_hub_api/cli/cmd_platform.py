@@ -26,13 +26,38 @@ def platform() -> None:
     """
 
 
-@platform.command(epilog="Example:\n  hub platform start --json")
+@platform.command(
+    epilog="""\b
+Examples:
+  hub platform start --json
+  hub platform start --foreground     # in this terminal, Ctrl-C stops it"""
+)
+@click.option(
+    "--foreground", is_flag=True, help="Run in this terminal instead of in the background."
+)
 @json_option
-def start(json_mode: bool) -> None:
+def start(foreground: bool, json_mode: bool) -> None:
     """Start the platform in the background (nothing happens when it already runs)."""
     out = make_output(json_mode)
     url = paths.platform_url()
     _embedded_only(url)
+    if foreground:
+        from ..platform.server import serve
+
+        host, port = embedded.host_port(url)
+        if embedded.probe(url)[0] != "down":
+            raise UsageError(
+                f"Something already answers at {url}.",
+                type="already_running",
+                hint="Stop it with `hub platform stop` first.",
+            )
+        out.info(f"Serving at {url}; Ctrl-C stops.")
+        try:
+            serve(host, port)
+        except KeyboardInterrupt:
+            pass  # uvicorn re-raises the Ctrl-C it already handled: a normal stop
+        out.result("The platform stopped.", stopped=True, url=url)
+        return
     with out.step("start", "Starting the platform"):
         health = embedded.ensure_running(url)
     info = embedded.read_info()

@@ -197,6 +197,46 @@ def platform_url() -> str:
     return paths.platform_url()
 
 
+class AsyncPlatformClient:
+    """The same control-plane session for asyncio code (e.g. the Jupyter server extension).
+
+    Make it with ``AsyncPlatformClient(*credentials())``; run :func:`credentials` in a thread,
+    as it may start the embedded platform and wait for it.
+    """
+
+    def __init__(self, url: str, token: str, timeout: float = 60.0) -> None:
+        self.url = url.rstrip("/")
+        self.http = httpx.AsyncClient(
+            base_url=self.url,
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=timeout,
+            trust_env=False,
+        )
+
+    async def request(self, method: str, path: str, **kw) -> Any:
+        """Send a control-plane request; return the decoded JSON or raise a HubError."""
+        try:
+            resp = await self.http.request(method, path, **kw)
+        except httpx.HTTPError as err:
+            raise WorkError(
+                f"The platform at {self.url} is not reachable ({type(err).__name__}).",
+                type="platform_unreachable",
+                hint="Start it with `hub platform start`, or check HUB_PLATFORM_URL.",
+            ) from None
+        return decode(resp)
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self.http.aclose()
+
+
+def credentials(autostart: bool = True) -> tuple[str, str]:
+    """``(url, token)`` of the configured platform (starting the embedded one when needed)."""
+    client = connect(autostart)
+    client.close()
+    return client.url, client.token
+
+
 def connect(autostart: bool = True) -> PlatformClient:
     """A client of the configured platform, starting the embedded one when needed."""
     url = platform_url()
