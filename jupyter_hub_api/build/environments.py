@@ -146,11 +146,16 @@ def _tmp_name(kind: str, key: str) -> str:
 
 
 def find_interpreter(python: str) -> str:
-    """The path of an installed Python ``major.minor`` interpreter, or a clear UsageError."""
+    """The path of an installed Python ``major.minor`` interpreter, or a clear UsageError.
+
+    Looked for, in order: the running interpreter, what ``uv python find`` sees (the PATH and
+    uv-managed Pythons; never a download), ``python<major.minor>`` on the PATH, and pyenv's
+    versions folder (pyenv's shims only answer for the versions selected in the shell).
+    """
     if python == current_python():
         return sys.executable
+    candidates = []
     uv = _uv_bin()
-    found = None
     if uv:
         proc = subprocess.run(  # noqa: S603 - argv list, no shell
             [uv, "python", "find", "--system", "--no-project", python],
@@ -159,18 +164,42 @@ def find_interpreter(python: str) -> str:
             env={**os.environ, "UV_PYTHON_DOWNLOADS": "never", "NO_COLOR": "1"},
         )
         if proc.returncode == 0 and proc.stdout.strip():
-            found = proc.stdout.strip().splitlines()[-1]
-    else:
-        found = shutil.which(f"python{python}")
-    if not found:
-        raise UsageError(
-            f"Python {python} is not installed on this machine.",
-            type="python_unavailable",
-            field="python",
-            hint=f'Install Python {python}, or set "python" in hub_config.json to '
-            f'"{current_python()}" (the Python running hub).',
+            candidates.append(proc.stdout.strip().splitlines()[-1])
+    candidates.append(shutil.which(f"python{python}"))
+    pyenv = Path(os.environ.get("PYENV_ROOT") or "~/.pyenv").expanduser() / "versions"
+    candidates += sorted(
+        (str(p) for p in pyenv.glob(f"{python}.*/bin/python{python}")), key=_version_order
+    )[::-1]
+    for candidate in candidates:
+        if candidate and _reports_version(candidate, python):
+            return candidate
+    raise UsageError(
+        f"Python {python} is not installed on this machine.",
+        type="python_unavailable",
+        field="python",
+        hint=f'Install Python {python}, or set "python" in hub_config.json to '
+        f'"{current_python()}" (the Python running hub).',
+    )
+
+
+def _version_order(path: str) -> tuple:
+    """Sort key of ``.../versions/3.12.10/bin/python3.12`` by its patch level, numerically."""
+    version = Path(path).parent.parent.name
+    return tuple(int(p) if p.isdigit() else -1 for p in version.split("."))
+
+
+def _reports_version(interpreter: str, python: str) -> bool:
+    """Whether ``interpreter`` runs and is Python ``python`` (a pyenv shim may be neither)."""
+    try:
+        proc = subprocess.run(  # noqa: S603 - argv list, no shell
+            [interpreter, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+            capture_output=True,
+            text=True,
+            timeout=30,
         )
-    return found
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return proc.returncode == 0 and proc.stdout.strip() == python
 
 
 def site_packages(env_path: Path) -> Path:

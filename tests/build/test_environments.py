@@ -119,3 +119,18 @@ def test_two_makers_of_one_environment_install_it_once():
     assert sorted(env.reused for env in results) == [False, True]
     assert len(installs) == 1
     assert not list(paths.envs_dir().glob(".tmp-*"))
+
+
+def test_another_installed_python_gets_its_own_environment():
+    from jupyter_hub_api.build.environments import find_interpreter
+
+    other = next(
+        (f"3.{minor}" for minor in range(10, 15) if f"3.{minor}" != current_python()), None
+    )
+    try:
+        find_interpreter(other)
+    except UsageError:
+        pytest.skip(f"no Python {other} on this machine besides {current_python()}")
+    env = ensure_environment(other, "")
+    assert run_in(env, "import sys, hub; print('%d.%d' % sys.version_info[:2])") == other
+    assert env.key != ensure_environment(current_python(), "").key
