@@ -57,7 +57,16 @@ def find_handler(main_py: Path) -> str:
             type="two_handlers",
             hint="Keep @hub_handler on exactly one function; an API has one handler.",
         )
-    return found[0].name
+    handler = found[0]
+    args = handler.args
+    if not (args.posonlyargs or args.args or args.vararg):
+        raise UsageError(
+            f"src/main.py line {handler.lineno}: {handler.name}() takes no arguments, but it is "
+            "called with the request's input.",
+            type="bad_handler",
+            hint=f"Declare it as def {handler.name}(inputs, context).",
+        )
+    return handler.name
 
 
 def _is_hub_handler(decorator: ast.expr) -> bool:

@@ -47,6 +47,15 @@ def test_two_handlers_are_refused_with_both_names(tmp_path):
     assert err.value.type == "two_handlers"
 
 
+def test_a_handler_without_arguments_is_refused_but_one_argument_is_fine(tmp_path):
+    with pytest.raises(UsageError, match=r"def h\(inputs, context\)"):
+        find_handler(_main(tmp_path, "from hub import hub_handler\n@hub_handler\ndef h(): pass\n"))
+    assert (
+        find_handler(_main(tmp_path, "from hub import hub_handler\n@hub_handler\ndef h(x): pass\n"))
+        == "h"
+    )
+
+
 def test_a_syntax_error_is_reported_with_its_line(tmp_path):
     with pytest.raises(UsageError, match="line 2"):
         find_handler(_main(tmp_path, "x = 1\ndef broken(:\n"))
