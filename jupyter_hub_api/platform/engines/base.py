@@ -150,7 +150,7 @@ class Engine(ABC):
     @abstractmethod
     def status(self, version_id: str) -> dict:
         """``{"state": "cold|loading|ready|failed", "workers": n, "busy": n, "queued": n,
-        "load_error": str | None}``."""
+        "load_error": str | None}``; raises :class:`UnknownVersionError` for an unknown id."""
 
     def versions(self) -> list[str]:
         """The ids of the deployed versions."""
