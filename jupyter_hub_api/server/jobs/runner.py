@@ -75,6 +75,7 @@ class ActiveJob:
     work: Work | None = None
     task: asyncio.Task | None = None
     cancel_requested: bool = False
+    closed: bool = False  # ended: its log file is closed
     version: int = 0  # bumped at every state change, so readers know to send the record
 
     @property
@@ -209,10 +210,11 @@ class JobManager:
         if active.cancel_requested:
             return job
         active.cancel_requested = True
-        if job.state == JobState.QUEUED:
+        if job_id in self._queue:
             self._queue.remove(job_id)
             self._finish(active, JobState.CANCELLED)
             return job
+        # Running, or about to start (its task is scheduled): _run sees cancel_requested.
         self._set_state(active, JobState.CANCELLING)
         if active.work is not None:
             asyncio.ensure_future(active.work.terminate(self.settings.cancel_grace))
@@ -313,6 +315,11 @@ class JobManager:
 
     async def _run(self, active: ActiveJob) -> None:
         job = active.job
+        if active.cancel_requested:  # cancelled between leaving the queue and starting
+            self._finish(active, JobState.CANCELLED)
+            self._running.discard(job.id)
+            self._schedule()
+            return
         try:
             active.work = self._make_work(job)
             job.started_at = utc_now()
@@ -388,6 +395,8 @@ class JobManager:
         self._announce({"type": "job", "job": active.job.to_dict()})
 
     def _emit(self, active: ActiveJob, fields: dict[str, Any]) -> None:
+        if active.closed:
+            return  # late output of work stopped at shutdown: its log is closed
         kind = fields.get("event")
         if kind == "result":
             active.job.result = {k: v for k, v in fields.items() if k != "event"}
@@ -417,6 +426,7 @@ class JobManager:
         job.finished_at = utc_now()
         job.pid = None
         self._set_state(active, state)
+        active.closed = True
         active.log.close()
         self._active.pop(job.id, None)
 
@@ -516,19 +526,31 @@ class ProcessWork:
 
 async def _pump(stream: asyncio.StreamReader, name: str, emit: Emit) -> None:
     while True:
-        try:
-            raw = await stream.readline()
-        except ValueError:
-            # Longer than MAX_LINE: keep the first part, drop the rest of that line.
-            raw = await stream.read(ProcessWork.MAX_LINE)
-            while True:
-                more = await stream.readline() if raw else b""
-                if not more or more.endswith(b"\n"):
-                    break
+        raw = await _read_line(stream)
         if not raw:
             return
         line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
         emit(_parse_line(line, name))
+
+
+async def _read_line(stream: asyncio.StreamReader) -> bytes:
+    """The next line; one longer than ``MAX_LINE`` is cut there (the rest of it is skipped)."""
+    try:
+        return await stream.readuntil(b"\n")
+    except asyncio.IncompleteReadError as err:
+        return err.partial  # the end: a last line without newline, or b""
+    except asyncio.LimitOverrunError:
+        # readuntil leaves the data in the buffer: take the head, skip to the next newline.
+        head = await stream.read(ProcessWork.MAX_LINE)
+        while True:
+            try:
+                await stream.readuntil(b"\n")
+                break
+            except asyncio.IncompleteReadError:
+                break
+            except asyncio.LimitOverrunError as err:
+                await stream.read(max(err.consumed, 1))
+        return head + b"\n"
 
 
 def _parse_line(line: str, stream: str) -> dict[str, Any]:
