@@ -158,16 +158,15 @@ class ProjectsHandler(HubAPIHandler):
             normalise_requirements(body["requirements"])  # 400 naming the bad line, before creating
         files = body.get("model_files") or []
         target = parent / name
-        # Checked before the folder exists, so a bad file list leaves nothing behind.
+        # Checked before the folder exists (paths, sizes, free disk), so a bad file list
+        # leaves nothing behind.
         if files:
             if target.exists():
                 raise UsageError(
                     f"'{relative(root, target)}' exists already; choose another name.",
                     type="exists",
                 )
-            for rel in files:
-                if not resolve(root, rel, what="model file").exists():
-                    raise UsageError(f"The model file '{rel}' does not exist.", type="not_found")
+            await asyncio.to_thread(plan_copy, root, target, files, False)
         result = await run_hub(
             self.hub.app.hub_command,
             ["init", name, "--template", template, "--dir", str(parent), "--json"],
@@ -181,7 +180,6 @@ class ProjectsHandler(HubAPIHandler):
         rel = relative(root, target)
         job = None
         if files:
-            plan_copy(root, target, files, overwrite=False)
             job = self.hub.jobs.submit(
                 JobKind.MODEL_FILES, rel, {"files": files, "overwrite": False}
             ).to_dict()

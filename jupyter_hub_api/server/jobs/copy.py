@@ -90,8 +90,9 @@ def plan_copy(
             status=409,
         )
     total = sum(i.size for i in items)
-    model_dir.mkdir(exist_ok=True)
-    free = shutil.disk_usage(model_dir).free
+    # The project may not exist yet (the wizard checks before `hub init`): measure its parent.
+    existing_dir = next(p for p in (model_dir, *model_dir.parents) if p.exists())
+    free = shutil.disk_usage(existing_dir).free
     if total + HEADROOM > free:
         raise HubError(
             f"The files need {_human(total)} but the disk has {_human(free)} free; free some space first.",
