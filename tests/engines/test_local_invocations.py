@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 
 import pytest
+from engine_helpers import await_until
 
 ECHO = """
 from hub import hub_handler
@@ -136,6 +138,26 @@ async def test_print_output_reaches_on_log_with_the_invocation_id(engine, make_s
     assert {v for v, *_ in logs.lines} == {spec.version_id}
 
 
+async def test_print_output_reaches_on_log_while_the_handler_still_runs(engine, make_spec, logs):
+    spec = make_spec(
+        """
+        import time
+        from hub import hub_handler
+
+        @hub_handler
+        def inference_handler(inputs, context):
+            print("step 1 of 2")
+            time.sleep(1.0)
+            return "done"
+        """
+    )
+    await engine.deploy(spec)
+    task = asyncio.ensure_future(engine.invoke(spec.version_id, b"null", "live"))
+    await await_until(lambda: logs.of("live", "stdout") == ["step 1 of 2"])
+    assert not task.done()  # the line came while the handler was still running
+    assert (await task).status == "ok"
+
+
 async def test_output_written_to_file_descriptors_reaches_on_log(engine, make_spec, logs):
     spec = make_spec(
         """
@@ -151,8 +173,6 @@ async def test_output_written_to_file_descriptors_reaches_on_log(engine, make_sp
     )
     await engine.deploy(spec)
     await engine.invoke(spec.version_id, b"null", "inv")
-    from engine_helpers import await_until
-
     await await_until(lambda: "from a subprocess" in [line for *_, line in logs.lines])
     assert "raw stdout line" in [line for *_, line in logs.lines]
 
