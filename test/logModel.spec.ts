@@ -99,6 +99,32 @@ describe('LogModel', () => {
     expect(model.plain(model.length - 1)).toBe('✔ environment (13 s)');
   });
 
+  it('closes the newest open step when two steps share a name', () => {
+    const model = new LogModel();
+    model.appendEvents([
+      { offset: 0, event: 'step', name: 'environment', status: 'started' },
+      {
+        offset: 1,
+        event: 'step',
+        name: 'environment',
+        status: 'done',
+        seconds: 1
+      },
+      { offset: 2, event: 'step', name: 'environment', status: 'started' },
+      {
+        offset: 3,
+        event: 'step',
+        name: 'environment',
+        status: 'done',
+        seconds: 2
+      }
+    ]);
+    expect(model.steps.map(s => [s.status, s.seconds])).toEqual([
+      ['done', 1],
+      ['done', 2]
+    ]);
+  });
+
   it('shows errors and the endpoint of a result as lines of their own kind', () => {
     const model = new LogModel();
     model.appendEvents([

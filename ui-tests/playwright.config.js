@@ -10,6 +10,8 @@ module.exports = {
   retries: 0,
   timeout: 120000,
   reporter: [['list']],
+  // Stops the platform the tests' hub commands started (tests/global-teardown.ts).
+  globalTeardown: require.resolve('./tests/global-teardown.ts'),
   use: {
     ...baseConfig.use,
     video: 'off',

@@ -162,19 +162,22 @@ export namespace HubClient {
 
   /**
    * Send a GET or POST to an API through the server extension (the browser cannot reach the
-   * platform's port itself), with the given key.
+   * platform's port itself), as any client would, with the key `keyId` (or the default key).
    */
   export function invoke(
     api: string,
     method: 'GET' | 'POST',
-    body: unknown,
-    apiKey: string
+    input: unknown,
+    keyId?: string
   ): Promise<ITestInvocation> {
-    return post<ITestInvocation>(`platform-invoke/${encodeURIComponent(api)}`, {
-      method,
-      body,
-      api_key: apiKey
-    });
+    return post<ITestInvocation>(
+      `platform/apis/${encodeURIComponent(api)}/invoke`,
+      {
+        method,
+        input,
+        key_id: keyId
+      }
+    );
   }
 
   /** The user's API keys (without their secrets). */

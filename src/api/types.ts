@@ -65,21 +65,24 @@ export type JobEvent = { offset: number; time?: number } & (
 
 /**
  * The API and endpoint a deploy produced, from a job's result: `hub deploy` puts them at the
- * top level, `hub build --deploy` under `deploy`.
+ * top level, `hub build --deploy` under `deploy` (and may repeat the endpoint at the top).
  */
 export function deployOutcome(
   result: Record<string, any> | null | undefined
 ): { api: string; endpoint: string } | null {
-  const source =
-    result && typeof result.endpoint === 'string' ? result : result?.deploy;
-  if (
-    source &&
-    typeof source.endpoint === 'string' &&
-    typeof source.api === 'string'
-  ) {
-    return { api: source.api, endpoint: source.endpoint };
+  if (!result) {
+    return null;
   }
-  return null;
+  const nested =
+    result.deploy && typeof result.deploy === 'object' ? result.deploy : {};
+  const endpoint = nested.endpoint ?? result.endpoint;
+  if (typeof endpoint !== 'string') {
+    return null;
+  }
+  // The API's name is the endpoint's last path segment when the result does not say it.
+  const api =
+    nested.api ?? result.api ?? endpoint.split('/').filter(Boolean).pop();
+  return typeof api === 'string' ? { api, endpoint } : null;
 }
 
 /** A message of the job events WebSocket. */
@@ -261,4 +264,6 @@ export interface ITestInvocation {
   body: unknown;
   /** Time the call took, as the server extension measured it. */
   duration_ms: number;
+  /** The endpoint that was called. */
+  endpoint?: string;
 }

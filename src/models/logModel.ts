@@ -135,7 +135,18 @@ export class LogModel {
           break;
         case 'step': {
           state = true;
-          const existing = this._steps.find(s => s.name === event.name);
+          // The same name may come twice (build's and deploy's "environment"): an end event
+          // closes the newest open step of that name.
+          let existing: IStep | undefined;
+          for (let i = this._steps.length - 1; i >= 0; i--) {
+            if (
+              this._steps[i].name === event.name &&
+              this._steps[i].status === 'started'
+            ) {
+              existing = this._steps[i];
+              break;
+            }
+          }
           if (event.status === 'started' || !existing) {
             this._steps.push({
               name: event.name,
