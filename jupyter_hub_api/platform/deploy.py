@@ -161,6 +161,8 @@ class Deployer:
     def __init__(self, platform: Platform) -> None:
         self.platform = platform
         self.pending: dict[str, Deployment] = {}
+        # New APIs are created one at a time, so two racing deploys cannot both pass max_apis.
+        self._create_lock = asyncio.Lock()
 
     # -- protocol -----------------------------------------------------------------------------
     def create(self, user, record) -> tuple[Deployment, list[str]]:
@@ -300,6 +302,10 @@ class Deployer:
             raise
 
     async def _route_for(self, user, name: str) -> tuple[Route, bool]:
+        async with self._create_lock:
+            return await self._route_for_locked(user, name)
+
+    async def _route_for_locked(self, user, name: str) -> tuple[Route, bool]:
         platform = self.platform
         route = platform.routes.get(user.name, name)
         if route is not None:
