@@ -159,3 +159,15 @@ def test_one_platform_per_data_directory(launch_platform):
     )
     assert other.returncode == 2
     assert "already running" in other.stderr
+
+
+def test_a_platform_of_another_data_directory_on_our_port_is_a_clear_error(
+    launch_platform, tmp_path
+):
+    running = launch_platform()
+    other = PlatformProcess(tmp_path)
+    other.env["HUB_PLATFORM_URL"] = running.url
+    result = other.hub("status")
+    assert result.returncode == 2
+    assert "belongs to another data directory" in result.stderr
+    assert "HUB_PLATFORM_URL" in result.stderr
