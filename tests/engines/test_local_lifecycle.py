@@ -34,6 +34,24 @@ def inference_handler(inputs, context):
 """
 
 
+# Waits until `inputs` invocations are inside the handler at once, so they must be on as many
+# workers (a single worker would wait out the 10 s and fail).
+BARRIER = """
+import os, time, uuid
+from hub import hub_handler
+
+@hub_handler
+def inference_handler(inputs, context):
+    open(f"arrived-{uuid.uuid4().hex}", "w").close()
+    deadline = time.monotonic() + 10
+    while sum(n.startswith("arrived-") for n in os.listdir(".")) < inputs:
+        if time.monotonic() > deadline:
+            raise TimeoutError("the other invocations never arrived")
+        time.sleep(0.01)
+    return os.getpid()
+"""
+
+
 def pid_of(result) -> int:
     assert result.status == "ok", result
     return json.loads(result.output_json)
@@ -104,10 +122,10 @@ async def test_requests_beyond_max_workers_are_served_first_come_first_served(en
 
 
 async def test_idle_workers_stop_down_to_zero(engine, make_spec):
-    spec = make_spec(SLEEPER, idle_seconds=0.3, max_workers=2)
+    spec = make_spec(BARRIER, idle_seconds=0.3, max_workers=2)
     await engine.deploy(spec)
     results = await asyncio.gather(
-        *(engine.invoke(spec.version_id, b"0.2", f"i{n}") for n in range(2))
+        *(engine.invoke(spec.version_id, b"2", f"i{n}") for n in range(2))
     )
     pids = {pid_of(r) for r in results}
     assert len(pids) == 2
@@ -115,14 +133,17 @@ async def test_idle_workers_stop_down_to_zero(engine, make_spec):
     assert engine.status(spec.version_id)["state"] == "cold"
     await await_until(lambda: not any(alive(pid) for pid in pids))
     # ...and the next request starts a fresh worker.
-    assert pid_of(await engine.invoke(spec.version_id, b"0", "again")) not in pids
+    assert pid_of(await engine.invoke(spec.version_id, b"1", "again")) not in pids
 
 
 async def test_min_workers_are_started_at_deploy_and_kept_when_idle(engine, make_spec):
-    spec = make_spec(SLEEPER, min_workers=1, max_workers=2, idle_seconds=0.2)
+    spec = make_spec(BARRIER, min_workers=1, max_workers=2, idle_seconds=0.2)
     await engine.deploy(spec)
     await await_until(lambda: engine.status(spec.version_id)["state"] == "ready")
-    await asyncio.gather(*(engine.invoke(spec.version_id, b"0.2", f"i{n}") for n in range(2)))
+    results = await asyncio.gather(
+        *(engine.invoke(spec.version_id, b"2", f"i{n}") for n in range(2))
+    )
+    assert len({pid_of(r) for r in results}) == 2
     await await_until(lambda: engine.status(spec.version_id)["workers"] == 1)
     await asyncio.sleep(0.5)  # several idle periods later, the minimum is still there
     assert engine.status(spec.version_id)["workers"] == 1
