@@ -80,12 +80,10 @@ async def test_warm_loads_a_worker_once(engine, make_spec):
 
 
 async def test_concurrent_requests_scale_up_to_max_workers_and_never_beyond(engine, make_spec):
-    spec = make_spec(SLEEPER, max_workers=2)
+    spec = make_spec(BARRIER, max_workers=2)
     await engine.deploy(spec)
     seen = []
-    tasks = [
-        asyncio.ensure_future(engine.invoke(spec.version_id, b"0.3", f"i{n}")) for n in range(6)
-    ]
+    tasks = [asyncio.ensure_future(engine.invoke(spec.version_id, b"2", f"i{n}")) for n in range(6)]
     while not all(t.done() for t in tasks):
         status = engine.status(spec.version_id)
         seen.append(status["workers"])
