@@ -301,32 +301,31 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def test_build_deploy_makes_the_api_answer(hub, tmp_path, iris_model, monkeypatch):
+def test_build_deploy_makes_the_api_answer(hub, tmp_path, monkeypatch):
     """`hub build -d` as in the guide: build, then deploy to the embedded platform (started on
-    a free loopback port), then the API answers."""
+    a free loopback port), then the API answers. (The blank template keeps it light: the
+    scikit-learn handler is run in its environment by tests/project/test_templates_run.py.)"""
     monkeypatch.setenv("HUB_PLATFORM_URL", f"http://127.0.0.1:{_free_port()}")
     monkeypatch.delenv("HUB_PLATFORM_TOKEN", raising=False)
-    assert (
-        hub("init", "iris", "-t", "sklearn", "-m", str(iris_model), "--dir", str(tmp_path)).code
-        == 0
-    )
-    project = tmp_path / "iris"
+    assert hub("init", "echo", "--dir", str(tmp_path)).code == 0
+    project = tmp_path / "echo"
     try:
         run = hub("build", "-d", "--json", cwd=project)
         assert run.code == 0, run.stdout[-2000:] + run.stderr[-2000:]
         result = run.result
         assert result["build_id"] == last_build_id(project)
-        assert result["deploy"]["endpoint"].endswith("/iris")
+        assert result["deploy"]["endpoint"].endswith("/echo")
         assert result["endpoint"] == result["deploy"]["endpoint"]
-        answer = hub("invoke", "iris", "[[6.7, 3.0, 5.2, 2.3]]", "--json")
+        answer = hub("invoke", "echo", '{"text": "hi"}', "--json")
         assert answer.code == 0, answer.stdout + answer.stderr
-        assert answer.result["output"][0]["prediction"] == 2
+        assert answer.result["output"] == {"echo": {"text": "hi"}}
     finally:
-        hub("platform", "stop")
+        stopped = hub("platform", "stop")
         state = paths.platform_dir() / "platform.json"
-        if state.exists():  # belt and braces: never leave the platform running
+        if stopped.code != 0 and state.exists():
+            # Never leave the platform this test started running: kill it by its pid, after
+            # checking that pid is still that platform process.
             pid = json.loads(state.read_text()).get("pid")
-            try:
+            cmdline = Path(f"/proc/{pid}/cmdline")
+            if cmdline.exists() and b"jupyter_hub_api.platform" in cmdline.read_bytes():
                 os.kill(pid, signal.SIGKILL)
-            except (ProcessLookupError, TypeError):
-                pass
