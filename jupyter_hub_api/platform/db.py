@@ -223,17 +223,28 @@ class Database:
         results: list[tuple[Future, bool, Any]] = []
         try:
             conn.execute("BEGIN IMMEDIATE")
-            for fn, fut in batch:
-                conn.execute("SAVEPOINT item")
+            if len(batch) == 1:
+                # Alone in its transaction: a failure rolls the whole (one-item) batch back.
+                fn, fut = batch[0]
                 try:
-                    value = fn(conn)
-                except BaseException as err:  # the caller gets it; the batch goes on
-                    conn.execute("ROLLBACK TO item")
-                    conn.execute("RELEASE item")
-                    results.append((fut, False, err))
-                else:
-                    conn.execute("RELEASE item")
-                    results.append((fut, True, value))
+                    results.append((fut, True, fn(conn)))
+                except BaseException as err:
+                    conn.execute("ROLLBACK")
+                    if not fut.done():
+                        fut.set_exception(err)
+                    return
+            else:
+                for fn, fut in batch:
+                    conn.execute("SAVEPOINT item")
+                    try:
+                        value = fn(conn)
+                    except BaseException as err:  # the caller gets it; the batch goes on
+                        conn.execute("ROLLBACK TO item")
+                        conn.execute("RELEASE item")
+                        results.append((fut, False, err))
+                    else:
+                        conn.execute("RELEASE item")
+                        results.append((fut, True, value))
             conn.execute("COMMIT")
         except BaseException as err:  # the commit itself failed: nothing of the batch is kept
             try:

@@ -16,6 +16,7 @@ is sent.
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import secrets
@@ -41,6 +42,7 @@ _PREFLIGHT = [
 ]
 _STATUS_OF = {"ok": 200, "error": 500, "crashed": 502, "timeout": 504}
 PRUNE_EVERY = 500
+KEY_TOUCH_SECONDS = 60.0  # precision of a key's last_used_at
 
 
 class GatewayError(Exception):
@@ -81,6 +83,11 @@ class Gateway:
     def __init__(self, platform: Platform) -> None:
         self.platform = platform
         self._since_prune = 0
+        self._key_touched: dict[str, float] = {}
+        # Invocation ids: a random per-process prefix and a counter. Unique across restarts
+        # (64 random bits), and no system call per request (os.urandom is slow on some VMs).
+        self._id_prefix = secrets.token_hex(8)
+        self._id_counter = itertools.count(1)
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
@@ -238,9 +245,12 @@ class Gateway:
         self, route, user_id: int, key_id: str, body: bytes, month: str, send
     ) -> None:
         platform = self.platform
-        invocation_id = secrets.token_hex(12)
+        invocation_id = f"{self._id_prefix}{next(self._id_counter):08x}"
         started = time.perf_counter()
         ts = time.time()
+        touch = ts - self._key_touched.get(key_id, 0.0) >= KEY_TOUCH_SECONDS
+        if touch:
+            self._key_touched[key_id] = ts
         live = route.enter()
         try:
             result = await platform.engine.invoke(live.engine_id, body, invocation_id)
@@ -300,7 +310,7 @@ class Gateway:
         try:
             # Durable before answered: the response goes out only after this commit.
             await platform.db.write_soon(
-                invocation_writer(row, platform.config.capture_bytes, prune)
+                invocation_writer(row, platform.config.capture_bytes, prune, touch)
             )
         except BaseException:
             platform.quota.release(user_id, month)

@@ -24,7 +24,7 @@ from .db import Database
 from .engines import Engine, VersionSpec, create_engine
 from .keys import KeyRing, write_private
 from .logsink import LogSink
-from .quotas import MonthlyQuota, RateLimiter, month_of
+from .quotas import MonthlyQuota, RateLimiter, month_of, seconds_to_next_month
 from .routing import LiveVersion, Route, RouteTable
 from .usage import used_this_month
 
@@ -82,6 +82,8 @@ class Platform:
         self._tasks: set[asyncio.Task] = set()
         self._users_by_id: dict[int, User] = {}
         self._token_cache: dict[str, int] = {}
+        self._month = ""
+        self._month_until = 0.0
 
     # -- life cycle ---------------------------------------------------------------------------
     async def start(self) -> None:
@@ -288,8 +290,12 @@ class Platform:
 
     # -- quotas -------------------------------------------------------------------------------
     def month(self) -> str:
-        """The current calendar month (UTC)."""
-        return month_of()
+        """The current calendar month (UTC), recomputed only when a month ends."""
+        now = time.time()
+        if now >= self._month_until:
+            self._month = month_of(now)
+            self._month_until = now + seconds_to_next_month(now) - 1
+        return self._month
 
 
 def engine_id(api_id: int, version_id: int, activation: int) -> str:
