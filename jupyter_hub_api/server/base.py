@@ -5,12 +5,17 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from jupyter_core.utils import ensure_async
+from jupyter_server.auth.utils import HTTP_METHOD_TO_AUTH_ACTION
 from jupyter_server.base.handlers import APIHandler, JupyterHandler
 from jupyter_server.base.websocket import WebSocketMixin
 from tornado import web
 from tornado.websocket import WebSocketHandler
 
 from ..errors import HubError
+
+# The resource name the server's authorizer sees for every /hub-api/ request.
+AUTH_RESOURCE = "hub-api"
 
 # What tornado's own errors (raised before a handler runs) say, as sentences.
 _SENTENCES = {
@@ -79,6 +84,23 @@ class HubErrorsMixin:
             raise HubError(f"The query argument '{name}' must be {bound}.", type="bad_argument")
         return value
 
+    async def check_authorized(self, action: str) -> None:
+        """Ask the server's authorizer (JupyterHub's scopes, say) whether the user may ``action``
+        the ``hub-api`` resource; a 403 with a sentence if not. The default authorizer allows all.
+        """
+        user = self.current_user
+        if user is None:
+            return  # unauthenticated: @web.authenticated / ws_authenticated answer 403
+        allowed = await ensure_async(
+            self.authorizer.is_authorized(self, user, action, AUTH_RESOURCE)
+        )
+        if not allowed:
+            raise HubError(
+                f"You are not allowed to {action} Hub API resources on this server; ask its administrator.",
+                type="forbidden",
+                status=403,
+            )
+
     @property
     def hub(self) -> Any:
         """The extension's services (job manager, settings): see ``server/app.py``."""
@@ -91,6 +113,13 @@ class HubAPIHandler(HubErrorsMixin, APIHandler):
     Every verb of a subclass must be decorated with ``@web.authenticated`` (a test walks every
     route and checks an unauthenticated request gets 403).
     """
+
+    auth_resource = AUTH_RESOURCE
+
+    async def prepare(self) -> None:
+        """Authenticate (jupyter_server), then authorize the verb: GET reads, others write."""
+        await super().prepare()
+        await self.check_authorized(HTTP_METHOD_TO_AUTH_ACTION.get(self.request.method, "write"))
 
     def write_json(self, data: Any, status: int = 200) -> None:
         """Answer ``data`` as JSON with ``status``."""
@@ -105,6 +134,8 @@ class HubWebSocketHandler(HubErrorsMixin, WebSocketMixin, WebSocketHandler, Jupy
     Subclasses decorate ``get`` with ``jupyter_server.auth.decorator.ws_authenticated``, which
     refuses an unauthenticated upgrade with 403 (no login redirect).
     """
+
+    auth_resource = AUTH_RESOURCE
 
     def set_default_headers(self) -> None:
         """No HTML security headers on a WebSocket (what jupyter_server's own sockets do)."""

@@ -122,10 +122,12 @@ class JobEventsHandler(HubWebSocketHandler):
 
     @ws_authenticated
     async def get(self, job_id: str) -> None:
+        upgrade = self.request.headers.get("Upgrade", "").lower() == "websocket"
+        await self.check_authorized("execute" if upgrade else "read")
         self.job_id = job_id
         self.offset = self.int_argument("offset", 0)
         job = self.hub.jobs.get(job_id)  # 404 before any upgrade
-        if self.request.headers.get("Upgrade", "").lower() != "websocket":
+        if not upgrade:
             await self._page(job)
             return
         await super().get(job_id)
@@ -178,6 +180,7 @@ class JobsWatchHandler(HubWebSocketHandler):
 
     @ws_authenticated
     async def get(self) -> None:
+        await self.check_authorized("execute")
         await super().get()
 
     def open(self) -> None:  # type: ignore[override]
