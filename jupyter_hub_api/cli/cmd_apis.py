@@ -39,8 +39,9 @@ def status(name: str | None, json_mode: bool) -> None:
         )
     else:
         table = Table(box=None, pad_edge=False)
-        for col in ("API", "state", "version", "calls", "errors", "p50", "p99", "endpoint"):
+        for col in ("API", "state", "version", "calls", "errors", "p50", "p99"):
             table.add_column(col)
+        table.add_column("endpoint", overflow="fold")  # the whole URL, even on a narrow terminal
         for api in apis:
             live = api["live_version"] or {}
             table.add_row(
