@@ -52,19 +52,20 @@ async def test_a_job_cancelled_before_its_task_starts_never_runs(tmp_path):
 
 
 async def test_lines_that_are_not_events_become_log_lines_and_long_lines_are_cut():
-    reader = asyncio.StreamReader(limit=ProcessWork.MAX_LINE)
+    reader = asyncio.StreamReader()
     reader.feed_data(b"plain text\n")
     reader.feed_data(b'{"event": "step", "name": "x", "status": "started", "offset": 99}\n')
     reader.feed_data(b"{not json\n[1, 2]\n")
-    reader.feed_data(b"x" * (ProcessWork.MAX_LINE + 10) + b"\nafter\n")
+    reader.feed_data(b"x" * (ProcessWork.MAX_LINE + 10) + b"\nafter\nlast without newline")
     reader.feed_eof()
     got = []
-    await _pump(reader, "stdout", got.append)
+    await _pump(reader, "stdout", got.extend)
     assert got[0] == {"event": "log", "stream": "stdout", "line": "plain text"}
     assert got[1] == {"event": "step", "name": "x", "status": "started"}  # our offsets win
     assert got[2]["line"] == "{not json" and got[3]["line"] == "[1, 2]"
     assert got[4]["line"] == "x" * ProcessWork.MAX_LINE  # kept, cut at the limit
-    assert got[5]["line"] == "after"
+    assert got[5]["line"] == "after" and got[6]["line"] == "last without newline"
+    assert len(got) == 7
     assert _parse_line('{"event": "log", "line": "a"}', "stderr")["stream"] == "stderr"
 
 

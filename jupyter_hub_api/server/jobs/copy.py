@@ -110,12 +110,12 @@ class CopyWork:
         self.items = items
         self._stop = threading.Event()
 
-    async def run(self, emit: Callable[[dict], None]) -> int:
+    async def run(self, emit: Callable[[list[dict]], None]) -> int:
         """Copy everything; 0 when done, 1 when stopped or failed (with an ``error`` event)."""
         loop = asyncio.get_running_loop()
 
         def send(fields: dict) -> None:
-            loop.call_soon_threadsafe(emit, fields)
+            loop.call_soon_threadsafe(emit, [fields])
 
         return await asyncio.to_thread(self._copy_all, send)
 

@@ -26,7 +26,8 @@ from .store import EventLog, JobStore, read_event_texts
 
 log = logging.getLogger(__name__)
 
-Emit = Callable[[dict[str, Any]], None]
+# Work reports events in batches: all the lines one read of a pipe returned, say.
+Emit = Callable[[list[dict[str, Any]]], None]
 
 # How many of the newest events of a running job stay in memory for live readers; a reader
 # further behind (it reconnected late) reads the rest from the job's log file.
@@ -326,7 +327,7 @@ class JobManager:
             self._set_state(active, JobState.RUNNING)
             if isinstance(active.work, ProcessWork):
                 active.work.on_start = lambda pid: self._on_pid(active, pid)
-            code = await active.work.run(lambda fields: self._emit(active, fields))
+            code = await active.work.run(lambda batch: self._emit(active, batch))
             job.exit_code = code
             if active.cancel_requested:
                 self._finish(active, JobState.CANCELLED)
@@ -394,22 +395,26 @@ class JobManager:
         self.store.save(active.job)
         self._announce({"type": "job", "job": active.job.to_dict()})
 
-    def _emit(self, active: ActiveJob, fields: dict[str, Any]) -> None:
+    def _emit(self, active: ActiveJob, batch: list[dict[str, Any]]) -> None:
+        """Store a batch of events (one flush), keep them for live readers, wake the readers."""
         if active.closed:
             return  # late output of work stopped at shutdown: its log is closed
-        kind = fields.get("event")
-        if kind == "result":
-            active.job.result = {k: v for k, v in fields.items() if k != "event"}
-        elif kind == "error":
-            active.job.error = {k: v for k, v in fields.items() if k != "event"}
-        _, text = active.log.append(fields)
-        active.recent.append(text)
+        for fields in batch:
+            kind = fields.get("event")
+            if kind == "result":
+                active.job.result = {k: v for k, v in fields.items() if k != "event"}
+            elif kind == "error":
+                active.job.error = {k: v for k, v in fields.items() if k != "event"}
+            _, text = active.log.append(fields, flush=False)
+            active.recent.append(text)
+        # Flushed before any reader runs (no await in between): a reload never misses a line.
+        active.log.flush()
         active.job.event_count = active.log.count
         active.notifier.notify()
 
     def _set_state(self, active: ActiveJob, state: JobState) -> None:
         active.job.state = state
-        self._emit(active, {"event": "state", "state": state.value})
+        self._emit(active, [{"event": "state", "state": state.value}])
         active.version += 1
         self.store.save(active.job)
         active.notifier.notify()
@@ -473,7 +478,6 @@ class ProcessWork:
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE,
                 start_new_session=True,  # its own process group: cancel kills all of it
-                limit=self.MAX_LINE,
             )
         except OSError as err:
             raise HubError(
@@ -525,32 +529,40 @@ class ProcessWork:
 
 
 async def _pump(stream: asyncio.StreamReader, name: str, emit: Emit) -> None:
+    """Turn a pipe into events, one per line, emitting each read's lines as one batch.
+
+    Reading what the pipe holds (rather than a line at a time) keeps the latency of a lone line
+    and lets a burst of output be stored and announced once. A line longer than ``MAX_LINE`` is
+    cut there; the rest of it is skipped.
+    """
+    pending = b""
+    skipping = False  # inside the rest of a line that was cut
     while True:
-        raw = await _read_line(stream)
-        if not raw:
+        chunk = await stream.read(1 << 16)
+        if not chunk:
+            if pending and not skipping:
+                emit([_parse_line(_decode(pending), name)])
             return
-        line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
-        emit(_parse_line(line, name))
+        pending += chunk
+        lines = pending.split(b"\n")
+        pending = lines.pop()
+        batch = []
+        for raw in lines:
+            if skipping:
+                skipping = False
+                continue
+            batch.append(_parse_line(_decode(raw[: ProcessWork.MAX_LINE]), name))
+        if len(pending) > ProcessWork.MAX_LINE:
+            if not skipping:
+                batch.append(_parse_line(_decode(pending[: ProcessWork.MAX_LINE]), name))
+            skipping = True
+            pending = b""
+        if batch:
+            emit(batch)
 
 
-async def _read_line(stream: asyncio.StreamReader) -> bytes:
-    """The next line; one longer than ``MAX_LINE`` is cut there (the rest of it is skipped)."""
-    try:
-        return await stream.readuntil(b"\n")
-    except asyncio.IncompleteReadError as err:
-        return err.partial  # the end: a last line without newline, or b""
-    except asyncio.LimitOverrunError:
-        # readuntil leaves the data in the buffer: take the head, skip to the next newline.
-        head = await stream.read(ProcessWork.MAX_LINE)
-        while True:
-            try:
-                await stream.readuntil(b"\n")
-                break
-            except asyncio.IncompleteReadError:
-                break
-            except asyncio.LimitOverrunError as err:
-                await stream.read(max(err.consumed, 1))
-        return head + b"\n"
+def _decode(raw: bytes) -> str:
+    return raw.decode("utf-8", errors="replace").rstrip("\r")
 
 
 def _parse_line(line: str, stream: str) -> dict[str, Any]:

@@ -151,15 +151,23 @@ class EventLog:
         self.count = _count_lines(path)
         self._file = open(path, "a", encoding="utf-8")  # noqa: SIM115 - kept open while the job runs
 
-    def append(self, fields: dict[str, Any]) -> tuple[dict[str, Any], str]:
-        """Store one event; return it (with its ``offset`` and ``time``) and its JSON text."""
+    def append(self, fields: dict[str, Any], flush: bool = True) -> tuple[dict[str, Any], str]:
+        """Store one event; return it (with its ``offset`` and ``time``) and its JSON text.
+
+        Flushed at once unless ``flush`` is false (then call :meth:`flush` after the batch), so
+        a reader of the file (another tab after a reload) is never behind.
+        """
         event = make_event(self.count, fields)
         text = json.dumps(event, default=str)
         self._file.write(text + "\n")
-        # Flushed at once so a reader of the file (another tab after a reload) is never behind.
-        self._file.flush()
+        if flush:
+            self._file.flush()
         self.count += 1
         return event, text
+
+    def flush(self) -> None:
+        """Write buffered events to the file."""
+        self._file.flush()
 
     def close(self) -> None:
         """Close the file."""
