@@ -134,3 +134,19 @@ def test_another_installed_python_gets_its_own_environment():
     env = ensure_environment(other, "")
     assert run_in(env, "import sys, hub; print('%d.%d' % sys.version_info[:2])") == other
     assert env.key != ensure_environment(current_python(), "").key
+
+
+def test_without_uv_venv_and_pip_make_the_environment(monkeypatch):
+    from jupyter_hub_api.build import environments
+
+    monkeypatch.setattr(environments, "_uv_bin", lambda: None)  # as on a machine without uv
+    lines = []
+
+    class Collect:
+        def log(self, line, stream="stdout"):
+            lines.append(line)
+
+    env = ensure_environment(current_python(), "six\n", Collect())
+    assert not env.reused
+    assert run_in(env, "import six, hub; print('ok')") == "ok"
+    assert any("six" in line for line in lines)  # pip's own output was streamed
