@@ -215,15 +215,19 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=3000, help="requests per measurement")
     parser.add_argument("--cold-rounds", type=int, default=5, help="cold starts to measure")
     parser.add_argument("--uvloop", action="store_true", help="run the engine on uvloop")
-    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument("--json", action="store_true", help="print the report as one JSON line")
+    parser.add_argument("--json-out", type=Path, help="also write the report to this JSON file")
     args = parser.parse_args()
     if args.uvloop:
         import uvloop
 
         uvloop.install()
     report = asyncio.run(run(args))
+    report["loop"] = "uvloop" if args.uvloop else "asyncio"
+    if args.json_out:
+        args.json_out.write_text(json.dumps(report, indent=1))
     if args.json:
-        print(json.dumps(report, indent=2))
+        print(json.dumps(report))
         return
     print(
         f"Python {report['python']}, {report['cpus']} CPUs, loop: {'uvloop' if args.uvloop else 'asyncio'}"

@@ -163,6 +163,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=4000)
     parser.add_argument("--workers", type=int, default=1, help="engine max_workers")
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds")
+    parser.add_argument("--json-out", type=Path, help="also write the figures to this JSON file")
     parser.add_argument("--serve", choices=["inproc", "engine"], help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--root", type=Path, help=argparse.SUPPRESS)
@@ -211,6 +212,20 @@ def main() -> None:
 
     def median(rows, i):
         return statistics.median(row[i] for row in rows)
+
+    report = {"cpus": os.cpu_count(), "max_workers": args.workers, "rounds": args.rounds}
+    for concurrency in (1, 16, 64):
+        a, b = samples["inproc"][concurrency], samples["engine"][concurrency]
+        report[f"c{concurrency}"] = {
+            "in_process": {"rps": median(a, 0), "p50_us": median(a, 1), "p99_us": median(a, 2)},
+            "engine": {"rps": median(b, 0), "p50_us": median(b, 1), "p99_us": median(b, 2)},
+            "throughput_ratio": statistics.median(
+                eb[0] / ea[0] for ea, eb in zip(a, b, strict=True)
+            ),
+            "added_p50_us": median(b, 1) - median(a, 1),
+        }
+    if args.json_out:
+        args.json_out.write_text(json.dumps(report, indent=1))
 
     print(
         f"echo over HTTP, {os.cpu_count()} CPUs, engine max_workers={args.workers}, "
