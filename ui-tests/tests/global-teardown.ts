@@ -11,7 +11,10 @@ export default function globalTeardown(): void {
   }
   const hub = path.resolve(__dirname, '..', '..', '.venv', 'bin', 'hub');
   try {
-    execFileSync(hub, ['platform', 'stop'], { stdio: 'ignore', timeout: 30_000 });
+    execFileSync(hub, ['platform', 'stop'], {
+      stdio: 'ignore',
+      timeout: 30_000
+    });
   } catch {
     // not running: nothing to stop
   }

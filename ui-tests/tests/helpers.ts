@@ -76,3 +76,14 @@ export async function fillName(page: Page, name: string): Promise<void> {
   await wizard.getByTestId('wizard-name').fill(name);
   await wizard.getByTestId('wizard-next').click();
 }
+
+/** Close the notification toasts (they would cover the screenshots). */
+export async function dismissNotifications(page: Page): Promise<void> {
+  const close = page.getByRole('button', { name: 'Hide notification' });
+  for (let n = await close.count(); n > 0; n--) {
+    await close
+      .first()
+      .click({ timeout: 2000 })
+      .catch(() => undefined);
+  }
+}

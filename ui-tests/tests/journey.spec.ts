@@ -7,6 +7,7 @@ import { expect, test } from '@jupyterlab/galata';
 import { execFileSync } from 'child_process';
 
 import {
+  dismissNotifications,
   fillName,
   openWizardFromTile,
   PYTHON,
@@ -16,6 +17,9 @@ import {
 } from './helpers';
 
 test.describe.configure({ mode: 'serial' });
+
+// Room for the panels in the screenshots of the walkthrough.
+test.use({ viewport: { width: 1280, height: 860 } });
 
 test('from a model file to a live API called from Python', async ({
   page,
@@ -89,6 +93,7 @@ test('from a model file to a live API called from Python', async ({
     .getByTestId('api-endpoint')
     .textContent())!.trim();
   expect(endpoint).toMatch(new RegExp(`/${name}$`));
+  await dismissNotifications(page);
   await shot(page, '07-deployments-panel');
 
   // A key: create one in the key table and reveal it.
@@ -104,6 +109,11 @@ test('from a model file to a live API called from Python', async ({
     .first()
     .textContent())!.trim();
   expect(secret.length).toBeGreaterThan(16);
+  // The sidebar folds away so the API's panel has the room.
+  await page
+    .locator('.jp-SideBar .lm-TabBar-tab[data-id="hub-api-deployments"]')
+    .click();
+  await dismissNotifications(page);
   await shot(page, '08-api-keys');
 
   // The test console: POST returns the prediction.

@@ -21,7 +21,13 @@ const SLOW_MAIN = [
   ''
 ].join('\n');
 
-test('Deploy from a notebook toolbar, then cancel the running job', async ({ page, tmpPath }) => {
+// Room for the panels in the screenshots of the walkthrough.
+test.use({ viewport: { width: 1280, height: 860 } });
+
+test('Deploy from a notebook toolbar, then cancel the running job', async ({
+  page,
+  tmpPath
+}) => {
   test.setTimeout(240_000);
   const name = uniqueName('slow');
   // The project, made through the server extension as the wizard would.
@@ -30,8 +36,17 @@ test('Deploy from a notebook toolbar, then cancel the running job', async ({ pag
       const xsrf = document.cookie.match(/_xsrf=([^;]+)/)?.[1] ?? '';
       const response = await fetch('/hub-api/projects', {
         method: 'POST',
-        headers: { 'Content-Type': 'application/json', 'X-XSRFToken': decodeURIComponent(xsrf) },
-        body: JSON.stringify({ name, template: 'blank', parent, model_files: [], main_py: main })
+        headers: {
+          'Content-Type': 'application/json',
+          'X-XSRFToken': decodeURIComponent(xsrf)
+        },
+        body: JSON.stringify({
+          name,
+          template: 'blank',
+          parent,
+          model_files: [],
+          main_py: main
+        })
       });
       return { status: response.status, body: await response.json() };
     },
@@ -42,7 +57,9 @@ test('Deploy from a notebook toolbar, then cancel the running job', async ({ pag
   await page.filebrowser.openDirectory(`${tmpPath}/${name}`);
   await page.notebook.createNew('explore.ipynb');
   await page.notebook.setCell(0, 'code', 'print("exploring the model")');
-  const deploy = page.locator('.jp-NotebookPanel-toolbar [data-jp-item-name="hub-api-deploy"]');
+  const deploy = page.locator(
+    '.jp-NotebookPanel-toolbar [data-jp-item-name="hub-api-deploy"]'
+  );
   await expect(deploy).toBeVisible();
   await shot(page, '11-notebook-deploy-button');
   await deploy.click();
@@ -54,11 +71,15 @@ test('Deploy from a notebook toolbar, then cancel the running job', async ({ pag
 
   const log = page.getByTestId('hub-api-log-panel').last();
   await expect(log).toBeVisible({ timeout: 30_000 });
-  await expect(log.locator('.jp-HubApi-step[data-step="load"]')).toBeVisible({ timeout: 120_000 });
+  await expect(log.locator('.jp-HubApi-step[data-step="load"]')).toBeVisible({
+    timeout: 120_000
+  });
   await expect(log).toHaveAttribute('data-state', 'running');
   await shot(page, '12-job-running');
   await log.getByTestId('job-cancel').click();
-  await expect(log).toHaveAttribute('data-state', 'cancelled', { timeout: 30_000 });
+  await expect(log).toHaveAttribute('data-state', 'cancelled', {
+    timeout: 30_000
+  });
   await expect(log.getByTestId('job-rerun')).toBeEnabled();
   await shot(page, '13-job-cancelled');
 });

@@ -7,6 +7,9 @@ import { expect, test } from '@jupyterlab/galata';
 
 import { shot, uploadModel } from './helpers';
 
+// Room for the panels in the screenshots of the walkthrough.
+test.use({ viewport: { width: 1280, height: 860 } });
+
 test('the wizard shows an invalid name at its field, and the context menu preselects a model', async ({
   page,
   tmpPath
@@ -15,8 +18,12 @@ test('the wizard shows an invalid name at its field, and the context menu presel
   await page.filebrowser.refresh();
 
   // Right-click the model file: "Deploy as Hub API…" opens the wizard with it picked.
-  await page.locator('.jp-DirListing-item', { hasText: 'model.joblib' }).click({ button: 'right' });
-  await page.locator('.lm-Menu-item', { hasText: 'Deploy as Hub API…' }).click();
+  await page
+    .locator('.jp-DirListing-item', { hasText: 'model.joblib' })
+    .click({ button: 'right' });
+  await page
+    .locator('.lm-Menu-item', { hasText: 'Deploy as Hub API…' })
+    .click();
   const wizard = page.getByTestId('hub-api-wizard');
   await expect(wizard).toBeVisible();
 
@@ -27,7 +34,10 @@ test('the wizard shows an invalid name at its field, and the context menu presel
   await expect(error).toContainText('must start with a lower-case letter');
   await expect(name).toHaveAttribute('aria-invalid', 'true');
   await wizard.getByTestId('wizard-next').click();
-  await expect(wizard.locator('[aria-current="step"]')).toHaveAttribute('data-step', 'name');
+  await expect(wizard.locator('[aria-current="step"]')).toHaveAttribute(
+    'data-step',
+    'name'
+  );
   await name.fill('my_model');
   await expect(error).toContainText('"_" is not allowed');
   await shot(page, '10-wizard-invalid-name');
@@ -36,13 +46,20 @@ test('the wizard shows an invalid name at its field, and the context menu presel
   await name.fill('iris-from-menu');
   await expect(error).toHaveText('');
   await name.press('Enter');
-  await expect(wizard.locator('[aria-current="step"]')).toHaveAttribute('data-step', 'template');
+  await expect(wizard.locator('[aria-current="step"]')).toHaveAttribute(
+    'data-step',
+    'template'
+  );
   await wizard.getByTestId('wizard-next').click();
   await expect(wizard.locator(`input[data-path="${modelPath}"]`)).toBeChecked();
-  await expect(wizard.getByTestId('picked-files')).toContainText('model.joblib');
+  await expect(wizard.getByTestId('picked-files')).toContainText(
+    'model.joblib'
+  );
 
   // The versions panel: all three parts of one version.
-  await page.evaluate(() => (window as any).jupyterapp.commands.execute('hub-api:status'));
+  await page.evaluate(() =>
+    (window as any).jupyterapp.commands.execute('hub-api:status')
+  );
   const status = page.getByTestId('hub-api-status');
   const version = require('../../package.json').version;
   for (const key of ['frontend', 'server', 'cli']) {
