@@ -1,6 +1,6 @@
 """Benchmark of the local engine: what running a handler in a worker process costs.
 
-    python bench/engine_bench.py [--requests 3000] [--json]
+    python bench/engine_bench.py [--requests 3000] [--asyncio] [--json] [--json-out FILE]
 
 For an echo handler and a small scikit-learn model (trained on the spot), it reports:
 
@@ -214,14 +214,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=3000, help="requests per measurement")
     parser.add_argument("--cold-rounds", type=int, default=5, help="cold starts to measure")
-    parser.add_argument("--uvloop", action="store_true", help="run the engine on uvloop")
+    parser.add_argument(
+        "--asyncio",
+        action="store_true",
+        help="run the engine on asyncio's own loop (default: uvloop, as the platform under uvicorn)",
+    )
     parser.add_argument("--json", action="store_true", help="print the report as one JSON line")
     parser.add_argument("--json-out", type=Path, help="also write the report to this JSON file")
     args = parser.parse_args()
-    if args.uvloop:
-        import uvloop
+    args.uvloop = False
+    if not args.asyncio:
+        try:
+            import uvloop
 
-        uvloop.install()
+            uvloop.install()
+            args.uvloop = True
+        except ImportError:
+            pass
     report = asyncio.run(run(args))
     report["loop"] = "uvloop" if args.uvloop else "asyncio"
     if args.json_out:
