@@ -46,7 +46,9 @@ def build_production(work: Path) -> Path:
         shutil.copytree(ROOT / name, src / name)
     (src / "node_modules").symlink_to(ROOT / "node_modules")
     subprocess.run([str(ROOT / "node_modules" / ".bin" / "tsc")], cwd=src, check=True)
-    subprocess.run([str(BIN / "jupyter-builder"), "build", "."], cwd=src, check=True, capture_output=True)
+    subprocess.run(
+        [str(BIN / "jupyter-builder"), "build", "."], cwd=src, check=True, capture_output=True
+    )
     return src / "jupyter_hub_api" / "labextension"
 
 

@@ -6,7 +6,9 @@
  *   node bench/frontend_log_bench.js http://127.0.0.1:8899/lab 100000 3
  */
 const path = require('path');
-const { chromium } = require(path.join(__dirname, '..', 'ui-tests', 'node_modules', 'playwright'));
+const { chromium } = require(
+  path.join(__dirname, '..', 'ui-tests', 'node_modules', 'playwright')
+);
 
 async function main() {
   const [url, linesArg, runsArg] = process.argv.slice(2);
@@ -17,37 +19,49 @@ async function main() {
     args: ['--headless', '--no-sandbox', '--disable-gpu']
   });
   try {
-    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    await page.goto(url);
-    await page.waitForFunction(() => window.jupyterapp && window.jupyterapp.commands.hasCommand('hub-api:bench-log'), null, {
-      timeout: 120000
+    const page = await browser.newPage({
+      viewport: { width: 1280, height: 900 }
     });
+    await page.goto(url);
+    await page.waitForFunction(
+      () =>
+        window.jupyterapp &&
+        window.jupyterapp.commands.hasCommand('hub-api:bench-log'),
+      null,
+      {
+        timeout: 120000
+      }
+    );
     await page.evaluate(() => window.jupyterapp.restored);
     const results = [];
     for (let i = 0; i < runs; i++) {
-      const result = await page.evaluate(
-        async n => {
-          const app = window.jupyterapp;
-          const r = await app.commands.execute('hub-api:bench-log', { lines: n });
-          // A frame later: the browser has painted it; then measure how long a scroll to the
-          // top takes to render (the virtualised view re-renders a window, not 100k rows).
-          const viewport = document.querySelector('#hub-api-bench-log .jp-HubApi-logViewport');
-          const t0 = performance.now();
-          viewport.scrollTop = 0;
-          await new Promise(res => requestAnimationFrame(() => requestAnimationFrame(res)));
-          const scrollMs = performance.now() - t0;
-          const heap = performance.memory ? performance.memory.usedJSHeapSize : null;
-          app.shell.widgets('main');
-          document.querySelector('#hub-api-bench-log') && app.commands.execute('application:close', {});
-          for (const w of Array.from(app.shell.widgets('main'))) {
-            if (w.id === 'hub-api-bench-log') {
-              w.dispose();
-            }
+      const result = await page.evaluate(async n => {
+        const app = window.jupyterapp;
+        const r = await app.commands.execute('hub-api:bench-log', { lines: n });
+        // A frame later: the browser has painted it; then measure how long a scroll to the
+        // top takes to render (the virtualised view re-renders a window, not 100k rows).
+        const viewport = document.querySelector(
+          '#hub-api-bench-log .jp-HubApi-logViewport'
+        );
+        const t0 = performance.now();
+        viewport.scrollTop = 0;
+        await new Promise(res =>
+          requestAnimationFrame(() => requestAnimationFrame(res))
+        );
+        const scrollMs = performance.now() - t0;
+        const heap = performance.memory
+          ? performance.memory.usedJSHeapSize
+          : null;
+        app.shell.widgets('main');
+        document.querySelector('#hub-api-bench-log') &&
+          app.commands.execute('application:close', {});
+        for (const w of Array.from(app.shell.widgets('main'))) {
+          if (w.id === 'hub-api-bench-log') {
+            w.dispose();
           }
-          return { ...r, scrollMs, heap };
-        },
-        lines
-      );
+        }
+        return { ...r, scrollMs, heap };
+      }, lines);
       results.push(result);
     }
     console.log(JSON.stringify({ lines, runs: results }));
