@@ -6,7 +6,7 @@ from datetime import datetime
 
 import pytest
 
-from .conftest import follow, hub_init, post_json, slow_package
+from .conftest import fetch_json, follow, hub_init, post_json, slow_package
 
 
 @pytest.fixture
@@ -32,7 +32,8 @@ async def test_jobs_beyond_the_limit_queue_and_a_job_past_its_time_limit_is_stop
     assert quick["state"] == "queued" and other["state"] == "queued"
 
     # A queued job is cancelled at once: it never started, so there is nothing to stop.
-    status, cancelled = await post_json(jp_fetch, "hub-api", "jobs", other["id"], "cancel")
+    # (DELETE of an active job cancels it, like POST .../cancel.)
+    status, cancelled = await fetch_json(jp_fetch, "hub-api", "jobs", other["id"], method="DELETE")
     assert status == 202 and cancelled["state"] == "cancelled" and cancelled["started_at"] is None
 
     events, jobs, _ = await follow(jp_ws_fetch, slow["id"], timeout=60)

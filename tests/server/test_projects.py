@@ -146,3 +146,23 @@ async def test_templates_offer_the_requirements_and_main_py_that_hub_init_writes
     assert (project / "src" / "main.py").read_text() == by_name["blank"]["main_py"]
     assert (project / "src" / "requirements.txt").read_text() == by_name["blank"]["requirements"]
     assert "@hub_handler" in by_name["sklearn"]["main_py"]
+
+
+async def test_cancelling_a_model_file_copy_leaves_no_partial_file(
+    jp_fetch, jp_ws_fetch, jp_root_dir
+):
+    project = hub_init(jp_root_dir, "big")
+    weights = jp_root_dir / "weights.bin"
+    with open(weights, "wb") as f:
+        f.truncate(2 << 30)  # 2 GiB, sparse: quick to make, slow enough to copy
+    status, job = await post_json(
+        jp_fetch, "hub-api", "projects", "big", "model-files", body={"files": ["weights.bin"]}
+    )
+    assert status == 202
+    await follow(jp_ws_fetch, job["id"], until=lambda e: e["event"] == "progress")
+    status, _ = await post_json(jp_fetch, "hub-api", "jobs", job["id"], "cancel")
+    assert status == 202
+    events, jobs, _ = await follow(jp_ws_fetch, job["id"])
+    assert jobs[-1]["state"] == "cancelled", jobs[-1]
+    assert [e for e in events if e["event"] == "step"][-1]["status"] == "failed"
+    assert list((project / "model").iterdir()) == []
