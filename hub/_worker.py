@@ -402,8 +402,15 @@ def main(argv: list[str] | None = None) -> None:
 
     channel = _Channel(args.fd)
     threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True).start()
-    # A segfault in native code dumps the Python stack to the stderr pipe (the API's logs).
+    # A segfault in native code dumps the Python stack to the stderr pipe (the API's logs),
+    # and no core file lands in the API's source folder.
     faulthandler.enable(file=sys.__stderr__ or sys.stderr)
+    try:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_CORE, (0, resource.getrlimit(resource.RLIMIT_CORE)[1]))
+    except (ImportError, ValueError, OSError):
+        pass
     sys.stdout = _LogStream(channel, P.LOG_STDOUT, 1)
     sys.stderr = _LogStream(channel, P.LOG_STDERR, 2)
     src = os.getcwd()

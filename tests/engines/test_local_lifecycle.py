@@ -180,6 +180,29 @@ async def test_a_worker_killed_from_outside_fails_its_request_as_crashed(engine,
     assert pid_of(await engine.invoke(spec.version_id, b"0", "after")) != pid
 
 
+async def test_a_segfault_fails_its_request_and_its_python_stack_reaches_the_logs(
+    engine, make_spec, logs
+):
+    spec = make_spec(
+        """
+        import ctypes
+        from hub import hub_handler
+
+        @hub_handler
+        def inference_handler(inputs, context):
+            if inputs == "segfault":
+                ctypes.string_at(0)  # reads address 0: SIGSEGV in native code
+            return "fine"
+        """
+    )
+    await engine.deploy(spec)
+    result = await engine.invoke(spec.version_id, b'"segfault"', "boom")
+    assert result.status == "crashed"
+    assert "SIGSEGV" in result.error_message
+    assert any("Segmentation fault" in line for *_, line in logs.lines)
+    assert (await engine.invoke(spec.version_id, b"null", "next")).status == "ok"
+
+
 async def test_a_handler_past_its_timeout_gets_timeout_and_its_worker_is_replaced(
     engine, make_spec, logs
 ):
