@@ -8,6 +8,8 @@ benchmark only: the product runs ``hub``) to run this file as the job's process:
   arrives. p50 / p99 / max of (arrival - printed).
 * throughput: the process prints 100,000 events as fast as it can; lines per second from the
   job's ``POST`` to the last event at the client, and the job's own run time.
+* cancel: a job whose process has a child that would sleep a minute; time from ``POST
+  .../cancel`` until the client gets the ``cancelled`` record (sent once the group is gone).
 
 Baseline in the same run: the same process read straight from a pipe by this script (no
 server, no store, no socket): the floor any streaming design starts from.
@@ -42,6 +44,16 @@ HERE = Path(__file__).resolve()
 def emit(mode: str, count: int, interval: float) -> None:
     """What the job runs: JSON log events on stdout, line-buffered like `hub --json`."""
     out = sys.stdout
+    if mode == "hang":
+        # A process tree that would run for a minute: this process and a child, both in the
+        # job's process group, both ignoring nothing (as hub and uv do).
+        child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])  # noqa: S603
+        out.write(
+            json.dumps({"event": "log", "stream": "stdout", "line": f"child {child.pid}"}) + "\n"
+        )
+        out.flush()
+        child.wait()
+        return
     if mode == "latency":
         for i in range(count):
             out.write(
@@ -87,6 +99,7 @@ def start_server(workdir: Path, lines: int, latency_lines: int, interval: float)
                     "job_commands": {
                         "build": ["latency", str(latency_lines), str(interval)],
                         "deploy": ["throughput", str(lines), "0"],
+                        "build+deploy": ["hang", "0"],
                     },
                 }
             }
@@ -171,6 +184,37 @@ async def run_job(base: str, token: str, kind: str) -> tuple[list[tuple[dict, fl
     return received, posted, final
 
 
+async def cancel_time(base: str, token: str) -> float:
+    """Seconds from POST .../cancel to the job's final `cancelled` record at the client."""
+    headers = {"Authorization": f"token {token}"}
+    async with httpx.AsyncClient(headers=headers) as client:
+        job = (
+            await client.post(
+                f"{base}/hub-api/jobs", json={"kind": "build+deploy", "project": "bench"}
+            )
+        ).json()
+        ws = await websocket_connect(
+            HTTPRequest(
+                f"{base.replace('http', 'ws')}/hub-api/jobs/{job['id']}/events", headers=headers
+            )
+        )
+        while True:  # until the child runs
+            data = json.loads(await ws.read_message())
+            if data["type"] == "events" and any(
+                "child" in e.get("line", "") for e in data["events"]
+            ):
+                break
+        started = time.monotonic()
+        await client.post(f"{base}/hub-api/jobs/{job['id']}/cancel")
+        while True:
+            message = await ws.read_message()
+            if message is None:
+                raise SystemExit("the job socket closed before the job was cancelled")
+            data = json.loads(message)
+            if data["type"] == "job" and data["job"]["state"] == "cancelled":
+                return time.monotonic() - started
+
+
 def baseline(mode: str, count: int, interval: float) -> tuple[list[float], float]:
     """The same process read straight from a pipe: latencies, or seconds for all lines."""
     started = time.time()
@@ -215,6 +259,7 @@ def main() -> None:
             logs = [r for r in received if r[0].get("event") == "log"]
             assert len(logs) == args.lines, len(logs)
             end_to_end = received[-1][1] - posted
+            cancels = [asyncio.run(cancel_time(base, token)) for _ in range(5)]
             job_seconds = (
                 datetime.fromisoformat(job["finished_at"])
                 - datetime.fromisoformat(job["started_at"])
@@ -245,6 +290,10 @@ def main() -> None:
     )
     print(
         f"  {statistics.mean(len(json.dumps(e)) for e, _ in logs[:1000]):.0f} bytes per stored event"
+    )
+    print(
+        "cancel, POST .../cancel -> `cancelled` at the client (process group gone), 5 runs: "
+        + ", ".join(f"{c * 1000:.0f} ms" for c in cancels)
     )
 
 
