@@ -158,23 +158,30 @@ async def test_print_output_reaches_on_log_while_the_handler_still_runs(engine, 
     assert (await task).status == "ok"
 
 
-async def test_output_written_to_file_descriptors_reaches_on_log(engine, make_spec, logs):
+async def test_output_written_to_file_descriptors_reaches_on_log_with_the_invocation_id(
+    engine, make_spec, logs
+):
     spec = make_spec(
         """
         import os
         from hub import hub_handler
 
+        os.write(2, b"native library loaded\\n")
+
         @hub_handler
         def inference_handler(inputs, context):
-            os.write(1, b"raw stdout line\\n")
-            os.system("echo from a subprocess 1>&2")
+            os.write(1, f"raw stdout {inputs}\\n".encode())
+            os.system(f"echo from a subprocess {inputs} 1>&2")
             return "ok"
         """
     )
     await engine.deploy(spec)
-    await engine.invoke(spec.version_id, b"null", "inv")
-    await await_until(lambda: "from a subprocess" in [line for *_, line in logs.lines])
-    assert "raw stdout line" in [line for *_, line in logs.lines]
+    for n in range(5):
+        await engine.invoke(spec.version_id, str(n).encode(), f"inv{n}")
+    for n in range(5):
+        assert logs.of(f"inv{n}", "stdout") == [f"raw stdout {n}"]
+        assert logs.of(f"inv{n}", "stderr") == [f"from a subprocess {n}"]
+    assert "native library loaded" in logs.of(None, "stderr")
 
 
 async def test_handler_that_raises_gives_error_with_message_and_traceback_in_logs(

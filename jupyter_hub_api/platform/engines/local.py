@@ -20,6 +20,7 @@ import json
 import logging
 import os
 import re
+import select
 import signal
 import socket
 import subprocess
@@ -178,9 +179,10 @@ class _FrameProtocol(asyncio.Protocol):
 class _PipeProtocol(asyncio.Protocol):
     """Reads a worker's fd 1 or 2 line by line."""
 
-    def __init__(self, worker: _Worker, stream: str) -> None:
+    def __init__(self, worker: _Worker, stream: str, fd: int) -> None:
         self.worker = worker
         self.stream = stream
+        self.fd = fd
         self.partial = b""
 
     def data_received(self, data: bytes) -> None:
@@ -190,6 +192,25 @@ class _PipeProtocol(asyncio.Protocol):
         for line in lines:
             self.worker.emit(self.stream, line.decode("utf-8", "replace"))
 
+    def drain_now(self) -> None:
+        """Read what is already in the pipe, and end a pending partial line.
+
+        Called before an answer is passed on: the event loop may see the socket's answer before
+        the pipe's data, and this output belongs to the invocation that is ending. (The pipe is
+        non-blocking; its transport treats the empty read that may follow as nothing to do.)
+        """
+        while True:
+            try:
+                data = os.read(self.fd, 65536)
+            except (BlockingIOError, InterruptedError, OSError):
+                break
+            if not data:
+                break
+            self.data_received(data)
+        if self.partial:
+            self.worker.emit(self.stream, self.partial.decode("utf-8", "replace"))
+            self.partial = b""
+
     def eof_received(self) -> bool:
         if self.partial:
             self.worker.emit(self.stream, self.partial.decode("utf-8", "replace"))
@@ -197,6 +218,8 @@ class _PipeProtocol(asyncio.Protocol):
         return False
 
     def connection_lost(self, exc: Exception | None) -> None:
+        # Forget the descriptor before it is closed: its number may soon name another file.
+        self.worker.pipe_closed(self.fd)
         self.worker.stream_closed()
 
 
@@ -227,6 +250,11 @@ class _Worker:
         self.load_timed_out = False
         self.retiring = False
         self.open_streams = 0  # socket and pipes connected and not yet at their end
+        # What the worker writes to fd 1 and 2 directly (C code, subprocesses) arrives on pipes
+        # the event loop may read after the answer that followed it on the socket: before an
+        # answer is passed on, one poll() tells whether the pipes hold output of that invocation.
+        self.pipe_protocols: dict[int, _PipeProtocol] = {}
+        self.pipe_poll = select.poll()
         self.pidfd: int | None = None
         self.load_timer = self.loop.call_later(pool.spec.load_timeout_seconds, self._load_timed_out)
 
@@ -241,10 +269,13 @@ class _Worker:
             )
             self.open_streams += 1
             for stream, pipe in (("stdout", self.proc.stdout), ("stderr", self.proc.stderr)):
-                transport, _ = await loop.connect_read_pipe(
-                    lambda stream=stream: _PipeProtocol(self, stream), pipe
+                transport, protocol = await loop.connect_read_pipe(
+                    lambda stream=stream, pipe=pipe: _PipeProtocol(self, stream, pipe.fileno()),
+                    pipe,
                 )
                 self.pipes.append(transport)
+                self.pipe_protocols[protocol.fd] = protocol
+                self.pipe_poll.register(protocol.fd, select.POLLIN)
                 self.open_streams += 1
         except Exception as exc:  # noqa: BLE001 - a worker we cannot talk to is a dead worker
             log.warning("cannot attach worker %s: %s", self.pid, exc)
@@ -321,6 +352,8 @@ class _Worker:
             return
         if self.transport is not None:
             self.transport.close()
+        for fd in list(self.pipe_protocols):
+            self.pipe_closed(fd)
         for pipe in self.pipes:
             pipe.close()
         self.engine.processes.discard(self)
@@ -465,10 +498,12 @@ class _Worker:
                 self.emit(stream, line, invocation_id)
         elif kind == P.READY:
             self.load_timer.cancel()
+            self.drain_pipes()  # what the import wrote is not the first invocation's
             info = json.loads(payload)
             self.pool.on_ready(self, _now() - self.spawned, info)
         elif kind == P.LOAD_FAILED:
             self.load_timer.cancel()
+            self.drain_pipes()
             error = json.loads(payload)
             self.state = GONE
             self.pool.on_load_failed(self, error["message"])
@@ -479,6 +514,7 @@ class _Worker:
         jobs = self.jobs
         if not jobs:  # nothing outstanding (cannot happen with a well-behaved worker)
             return
+        self.drain_pipes()
         job = jobs.popleft()
         now = _now()
         self.average = 0.8 * self.average + 0.2 * (now - job.started)
@@ -488,6 +524,19 @@ class _Worker:
             self.pool.top_up(self)
         else:
             self.pool.release(self)
+
+    def pipe_closed(self, fd: int) -> None:
+        if self.pipe_protocols.pop(fd, None) is not None:
+            self.pipe_poll.unregister(fd)
+
+    def drain_pipes(self) -> None:
+        """Pass on what the worker already wrote to fd 1 and 2 (one poll() when nothing)."""
+        if not self.pipe_protocols:
+            return
+        for fd, _ in self.pipe_poll.poll(0):
+            pipe = self.pipe_protocols.get(fd)
+            if pipe is not None:
+                pipe.drain_now()
 
     def emit(self, stream: str, line: str, invocation_id: str | None = ...) -> None:  # type: ignore[assignment]
         """Pass one line of the handler's output to the platform's ``on_log``."""
