@@ -238,6 +238,7 @@ class Gateway:
             "version_number": live.seq,
             "workers": status.get("workers"),
             "load_seconds": status.get("load_seconds", 0.0),
+            "import_seconds": status.get("import_seconds", 0.0),
         }
         await _send(send, 200, json.dumps({"statusCode": 200, "body": body}).encode())
 
