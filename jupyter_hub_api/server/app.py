@@ -83,6 +83,11 @@ class HubAPIApp(ExtensionApp):
     invoke_timeout = Float(
         120.0, config=True, help="Seconds a test invocation from the panel may take."
     )
+    job_history = Int(
+        1000,
+        config=True,
+        help="Ended jobs (and their logs) kept; older ones are forgotten when the server starts.",
+    )
     job_env = Dict(
         config=True, help="Extra environment variables for job processes (e.g. HUB_PLATFORM_URL)."
     )
@@ -128,6 +133,9 @@ class HubAPIApp(ExtensionApp):
 
         jobs.register_work(JobKind.MODEL_FILES, copy_work)
         interrupted = jobs.start()
+        pruned = store.prune(self.job_history)
+        if pruned:
+            self.log.info("Hub API: forgot %d old job(s) beyond job_history.", pruned)
         if interrupted:
             self.log.warning(
                 "Hub API: %d job(s) of a previous server were marked interrupted.", len(interrupted)

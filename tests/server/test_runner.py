@@ -79,3 +79,22 @@ async def test_a_missing_hub_command_fails_the_job_with_a_sentence(tmp_path):
     assert final.state == JobState.FAILED and final.error["type"] == "cli_missing"
     assert "Could not start" in final.error["message"]
     await manager.shutdown()
+
+
+async def test_pruning_keeps_the_newest_ended_jobs_and_never_an_active_one(tmp_path):
+    manager = _manager(tmp_path)
+    hub_init(tmp_path / "root", "iris")
+    ids = []
+    for _ in range(3):
+        job = manager.submit(JobKind.BUILD, "iris")
+        await manager.cancel(job.id)
+        await asyncio.wait_for(_until_final(manager, job.id), 30)
+        ids.append(job.id)
+    active = manager.submit(JobKind.BUILD, "iris")
+    assert manager.store.prune(keep=1) == 2
+    kept = {j.id for j in manager.store.list()}
+    assert kept == {ids[-1], active.id}
+    assert not manager.store.events_path(ids[0]).exists()
+    await manager.cancel(active.id)
+    await asyncio.wait_for(_until_final(manager, active.id), 30)
+    await manager.shutdown()

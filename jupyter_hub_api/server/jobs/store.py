@@ -129,6 +129,19 @@ class JobStore:
             self.save(job)
         return jobs
 
+    def prune(self, keep: int) -> int:
+        """Forget ended jobs beyond the newest ``keep`` (records and logs); return how many."""
+        final = [s.value for s in FINAL_STATES]
+        marks = ",".join("?" * len(final))
+        rows = self._db.execute(
+            f"SELECT id FROM jobs WHERE state IN ({marks}) ORDER BY created_at DESC, rowid DESC "
+            "LIMIT -1 OFFSET ?",
+            (*final, keep),
+        ).fetchall()
+        for (job_id,) in rows:
+            self.delete(job_id)
+        return len(rows)
+
     # -- events -------------------------------------------------------------------------------
     def events_path(self, job_id: str) -> Path:
         """The JSONL event log of ``job_id``."""
