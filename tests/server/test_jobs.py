@@ -288,3 +288,9 @@ async def test_unauthenticated_and_wrong_method_requests_get_the_error_shape(jp_
     assert "token" in body["message"]
     status, body = await fetch_json(jp_fetch, "hub-api", "jobs", method="PUT", body="{}")
     assert status == 405 and set(body) == {"message", "reason"}
+    # Routes whose patterns a generic walk cannot fill in.
+    for parts in (("platform", "keys", "k1", "enable"), ("projects", "a/b", "model-files")):
+        status, body = await fetch_json(
+            jp_fetch, "hub-api", *parts, method="POST", body="{}", headers={"Authorization": ""}
+        )
+        assert status == 403 and body["reason"] == "forbidden", parts
