@@ -109,7 +109,12 @@ def load_config(path: Path | None = None) -> PlatformConfig:
         ) from err
     if not isinstance(raw, dict):
         raise UsageError(f"The platform config {path} must be a JSON object.", type="bad_config")
-    return parse_config(raw, str(path))
+    try:
+        return parse_config(raw, str(path))
+    except (TypeError, ValueError) as err:
+        raise UsageError(
+            f"The platform config {path} has a value of the wrong type: {err}.", type="bad_config"
+        ) from None
 
 
 def parse_config(raw: dict[str, Any], where: str = "config") -> PlatformConfig:
