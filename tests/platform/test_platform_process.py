@@ -171,3 +171,11 @@ def test_a_platform_of_another_data_directory_on_our_port_is_a_clear_error(
     assert result.returncode == 2
     assert "belongs to another data directory" in result.stderr
     assert "HUB_PLATFORM_URL" in result.stderr
+
+
+def test_a_bad_plan_config_stops_the_start_with_the_field_named(tmp_path):
+    proc = PlatformProcess(tmp_path, config={"plans": {"free": {"monthly_callz": 10}}})
+    result = proc.hub("status")
+    assert result.returncode == 1
+    assert "monthly_callz" in result.stderr and "did not start" in result.stderr
+    assert "Traceback" not in result.stderr
