@@ -80,8 +80,9 @@ def versions(api_name: str | None, json_mode: bool) -> None:
         out.result(None, **body)
         return
     table = Table(box=None, pad_edge=False)
-    for col in ("#", "version", "build", "status", "deployed", "note"):
+    for col in ("#", "version", "build", "status", "deployed"):
         table.add_column(col)
+    table.add_column("note", no_wrap=True, overflow="ellipsis", max_width=60)
     for v in body["versions"]:
         table.add_row(
             str(v["version_number"]),

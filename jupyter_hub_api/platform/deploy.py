@@ -358,7 +358,7 @@ class Deployer:
                     )
                 )
                 raise WorkError(
-                    f"The new version did not load: {reason}",
+                    f"The new version did not load: {reason.rstrip().rstrip('.')}.",
                     type="load_failed",
                     hint="The previous version keeps serving; see `hub logs` for the traceback.",
                 )
