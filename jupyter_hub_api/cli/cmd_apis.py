@@ -81,8 +81,7 @@ def versions(api_name: str | None, json_mode: bool) -> None:
         return
     table = Table(box=None, pad_edge=False)
     for col in ("#", "version", "build", "status", "deployed"):
-        table.add_column(col)
-    table.add_column("note", no_wrap=True, overflow="ellipsis", max_width=60)
+        table.add_column(col, no_wrap=True)
     for v in body["versions"]:
         table.add_row(
             str(v["version_number"]),
@@ -90,9 +89,11 @@ def versions(api_name: str | None, json_mode: bool) -> None:
             v["build_id"][:12],
             "LIVE" if v["live"] else v["status"],
             v["deployed_at"] or "-",
-            (v["error"] or "")[:60],
         )
     out.console.print(table)
+    for v in body["versions"]:
+        if v["error"]:
+            out.console.print(f"#{v['version_number']} {v['status']}: {v['error']}", markup=False)
 
 
 @click.command(
