@@ -125,23 +125,24 @@ class JobManager:
         self._closing = True
         self._queue.clear()
         actives = list(self._active.values())
-        for active in actives:
-            active.cancel_requested = True
         # All at once: the server's shutdown waits for the slowest group, not for their sum.
         grace = min(self.settings.cancel_grace, 2.0)
         await asyncio.gather(*(a.work.terminate(grace) for a in actives if a.work is not None))
         for active in actives:
             if active.task is not None:
                 active.task.cancel()
-            self._finish(
-                active,
-                JobState.INTERRUPTED,
-                error={
-                    "type": "interrupted",
-                    "message": "The Jupyter server stopped during this job; run it again.",
-                },
-            )
+            self._interrupt(active)
         self.store.close()
+
+    def _interrupt(self, active: ActiveJob) -> None:
+        self._finish(
+            active,
+            JobState.INTERRUPTED,
+            error={
+                "type": "interrupted",
+                "message": "The Jupyter server stopped during this job; run it again.",
+            },
+        )
 
     # -- queries ------------------------------------------------------------------------------
     def get(self, job_id: str) -> Job:
@@ -332,7 +333,9 @@ class JobManager:
                 active.work.on_start = lambda pid: self._on_pid(active, pid)
             code = await active.work.run(lambda batch: self._emit(active, batch))
             job.exit_code = code
-            if active.cancel_requested:
+            if self._closing:  # stopped by the server's shutdown, not by anyone's cancel
+                self._interrupt(active)
+            elif active.cancel_requested:
                 self._finish(active, JobState.CANCELLED)
             elif getattr(active.work, "timed_out", False):
                 self._finish(
