@@ -93,6 +93,8 @@ def measure_log_panel(work: Path, ext: Path, lines: int, runs: int) -> dict:
         JUPYTER_RUNTIME_DIR=str(work / "runtime"),
         HUB_HOME=str(work / "hub"),
         HOME=str(work / "home"),
+        # The deployments panel starts a platform on demand: its own port, never the user's.
+        HUB_PLATFORM_URL=f"http://127.0.0.1:{free_port()}",
     )
     port = free_port()
     server = subprocess.Popen(
@@ -127,6 +129,10 @@ def measure_log_panel(work: Path, ext: Path, lines: int, runs: int) -> dict:
     finally:
         os.killpg(server.pid, 15)
         server.wait(timeout=30)
+        # The platform outlives the server (it is a daemon of its data directory): stop it.
+        subprocess.run(
+            [str(BIN / "hub"), "platform", "stop"], env=env, capture_output=True, timeout=60
+        )
 
 
 def main() -> int:

@@ -82,4 +82,17 @@ test('Deploy from a notebook toolbar, then cancel the running job', async ({
   });
   await expect(log.getByTestId('job-rerun')).toBeEnabled();
   await shot(page, '13-job-cancelled');
+
+  // A reload restores the job's log panel, its whole log read again from the server.
+  // (A plain browser reload: Galata's reload() waits for a state this layout never reaches.)
+  await page.evaluate(() => window.location.reload());
+  const restored = page
+    .locator(`[data-testid="hub-api-log-panel"][data-job-id]`)
+    .last();
+  await expect(restored).toHaveAttribute('data-state', 'cancelled', {
+    timeout: 60_000
+  });
+  await expect(
+    restored.locator('.jp-HubApi-step[data-step="load"]')
+  ).toBeAttached();
 });
