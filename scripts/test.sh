@@ -27,12 +27,12 @@ for stage in "${STAGES[@]}"; do
       say "Lint: ruff, eslint, prettier"
       ruff check .
       ruff format --check .
-      jlpm -s eslint:check
-      jlpm -s prettier:check
+      jlpm eslint:check
+      jlpm prettier:check
       ;;
     jest)
       say "Frontend unit tests (jest)"
-      jlpm -s test
+      jlpm test
       ;;
     pytest)
       say "Python tests (pytest)"

@@ -6,7 +6,7 @@ command points HOME, the JUPYTER_* folders, TMPDIR and HUB_HOME at a folder of t
 
 from jupyterlab.galata import configure_jupyter_server
 
-configure_jupyter_server(c)  # noqa: F821 - `c` is injected by the config loader
+configure_jupyter_server(c)
 
 c.ServerApp.allow_root = True  # CI runs as root
 c.FileContentsManager.delete_to_trash = False
