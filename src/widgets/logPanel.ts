@@ -229,12 +229,15 @@ export class LogPanel extends Widget {
       ) {
         duration = formatSeconds(Math.max(0, now - step.startedAt));
       }
+      // A step still open when the job ended was cut short (cancel, failure, restart).
+      const cut = step.status === 'started' && !this.jobLog.isActive;
+      const status = cut ? 'stopped' : step.status;
       const icon =
-        step.status === 'done' ? '✔' : step.status === 'failed' ? '✘' : '⟳';
+        status === 'done' ? '✔' : status === 'failed' ? '✘' : cut ? '■' : '⟳';
       const item = h(
         'li',
         {
-          class: `jp-HubApi-step jp-mod-${step.status}`,
+          class: `jp-HubApi-step jp-mod-${status}`,
           attrs: {
             'data-step': step.name,
             tabindex: '0',

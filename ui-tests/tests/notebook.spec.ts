@@ -4,7 +4,7 @@
  */
 import { expect, test } from '@jupyterlab/galata';
 
-import { shot, uniqueName } from './helpers';
+import { dismissNotifications, shot, uniqueName } from './helpers';
 
 // The handler sleeps at import, so the deploy's "load" step runs long enough to be cancelled.
 const SLOW_MAIN = [
@@ -75,12 +75,14 @@ test('Deploy from a notebook toolbar, then cancel the running job', async ({
     timeout: 120_000
   });
   await expect(log).toHaveAttribute('data-state', 'running');
+  await dismissNotifications(page);
   await shot(page, '12-job-running');
   await log.getByTestId('job-cancel').click();
   await expect(log).toHaveAttribute('data-state', 'cancelled', {
     timeout: 30_000
   });
   await expect(log.getByTestId('job-rerun')).toBeEnabled();
+  await dismissNotifications(page);
   await shot(page, '13-job-cancelled');
 
   // A reload restores the job's log panel, its whole log read again from the server.
