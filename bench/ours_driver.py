@@ -23,10 +23,11 @@ from serving import PEERS_DIR, BenchError, Server, free_port, wait_ready
 HUB = str(Path(sys.executable).with_name("hub"))
 
 # How ours is configured (hub_config.json "runtime"); "tuned" keeps a worker warm and sizes the
-# pool to the work: 2 workers (one per core) for CPU work, more for the handler that sleeps.
+# pool to the work: 2 workers (one per core) for CPU work; for the handler that sleeps, one
+# worker per call in flight at concurrency 64 (a worker runs one call at a time).
 RUNTIME = {
     "default": lambda handler: {},
-    "tuned": lambda handler: {"min_workers": 1, "max_workers": 16 if handler == "sleep" else 2},
+    "tuned": lambda handler: {"min_workers": 1, "max_workers": 64 if handler == "sleep" else 2},
 }
 UNLIMITED_PLAN = {
     "default_plan": "bench",

@@ -23,13 +23,8 @@ NAMES = {
     "ours": "ours",
 }
 LOWER_IS_BETTER = {
-    "p50_ms",
-    "p99_ms",
-    "rss_mb",
-    "start_to_ready_s",
-    "cold_request_ms",
-    "idle_rss_mb",
-}
+    "p50_ms", "p99_ms", "rss_mb", "start_to_ready_s", "cold_request_ms", "first_answer_s", "idle_rss_mb"
+}  # fmt: skip
 GOAL_PEER_RATIO = 1.5
 GOAL_BARE_RATIO = 0.7
 GOAL_OVERHEAD_MS = 1.0
@@ -64,6 +59,10 @@ WHY = {
     "cold_request_ms": (
         "scale-to-zero: after a start the first call spawns a worker process that imports the "
         "handler (and loads the model), which the peers do before they report ready"
+    ),
+    "first_answer_s": (
+        "ours reports ready before the API's worker has imported the handler and loaded the "
+        "model, so that import happens after the start instead of before"
     ),
     "idle_rss_mb": (
         "the platform process holds the control plane, the gateway and the SQLite state even "
@@ -210,12 +209,24 @@ def pinned_table(serving: dict) -> list[str]:
     return out
 
 
+def with_first_answer(serving: dict) -> list[dict]:
+    """The server records that worked, with ``first_answer_s``: start to ready plus the first call."""
+    recs = []
+    for r in serving.get("servers", []):
+        if r.get("error"):
+            continue
+        ready, cold = r.get("start_to_ready_s"), r.get("cold_request_ms")
+        first = round(ready + cold / 1000, 3) if ready is not None and cold is not None else None
+        recs.append({**r, "first_answer_s": first})
+    return recs
+
+
 def startup_table(serving: dict) -> list[str]:
     """Start to ready, first request and idle memory of every server."""
-    recs = [r for r in serving.get("servers", []) if not r.get("error")]
+    recs = with_first_answer(serving)
     out = [
-        "| system | config | handler | start → ready s | first (cold) request ms | idle RSS MiB |",
-        "|---|---|---|---|---|---|",
+        "| system | config | handler | start → ready s | first (cold) request ms | start → first answer s | idle RSS MiB |",
+        "|---|---|---|---|---|---|---|",
     ]
 
     def base(handler, metric, systems):
@@ -228,7 +239,7 @@ def startup_table(serving: dict) -> list[str]:
         recs, key=lambda r: (r["handler"], list(NAMES).index(r["system"]), r["config"])
     ):
         cols = []
-        for metric in ("start_to_ready_s", "cold_request_ms", "idle_rss_mb"):
+        for metric in ("start_to_ready_s", "cold_request_ms", "first_answer_s", "idle_rss_mb"):
             value = r.get(metric)
             bare, peer = base(r["handler"], metric, ("bare",)), base(r["handler"], metric, PEERS)
             cols.append(f"{fmt(value)} ({ratio(value, bare)}, {ratio(value, peer)})")
@@ -349,10 +360,11 @@ def lead_and_trail(serving: dict) -> tuple[list[str], list[str]]:
             else:
                 why = WHY["rps_sleep"] if (metric == "rps" and handler == "sleep") else WHY[metric]
                 trail.append(f"- {where}. Why: {why}.")
-    recs = [r for r in serving.get("servers", []) if not r.get("error")]
+    recs = with_first_answer(serving)
     for metric, label in (
         ("start_to_ready_s", "start to ready"),
         ("cold_request_ms", "first (cold) request"),
+        ("first_answer_s", "start to first answer"),
         ("idle_rss_mb", "idle memory"),
     ):
         for handler in sorted({r["handler"] for r in recs}):
@@ -400,6 +412,13 @@ def flatten(doc, prefix=""):
         yield prefix, doc
 
 
+def short(value) -> str:
+    """A value of another benchmark for a table: floats to 4 significant digits."""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
 def records_table(rows: list[dict]) -> list[str]:
     """A Markdown table of a list of flat-ish records (nested values shown as JSON)."""
     keys = []
@@ -409,7 +428,7 @@ def records_table(rows: list[dict]) -> list[str]:
                 keys.append(key)
     out = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
     for row in rows:
-        out.append("| " + " | ".join(str(row.get(k, "")) for k in keys) + " |")
+        out.append("| " + " | ".join(short(row.get(k, "")) for k in keys) + " |")
     return out
 
 
@@ -429,6 +448,15 @@ def other_section(title: str, section: dict | None, limit: int = 60) -> list[str
         out += [f"**Failed:** {section.get('error')}.", ""]
     result = section.get("result")
     if not result:
+        if section.get("stdout_tail"):
+            return out + [
+                "What it printed (last lines):",
+                "",
+                "```",
+                section["stdout_tail"],
+                "```",
+                "",
+            ]
         return out + ["No figures.", ""]
     lists = (
         {
@@ -452,7 +480,7 @@ def other_section(title: str, section: dict | None, limit: int = 60) -> list[str
     if scalars:
         out += ["| figure | value |", "|---|---|"]
         for key, value in scalars[:limit]:
-            out.append(f"| `{key}` | {value} |")
+            out.append(f"| `{key}` | {short(value)} |")
         if len(scalars) > limit:
             out.append(f"| … | {len(scalars) - limit} more in bench/results/latest.json |")
         out.append("")
@@ -527,7 +555,7 @@ def render(results: dict) -> str:
         "",
     ]
     if results.get("quick"):
-        out += ["**Quick pass** (3 runs of 1 s): for trying changes, not for comparison.", ""]
+        out += ["**Quick pass** (3 runs per cell): for trying changes, not for comparison.", ""]
     out += ["## Goals", ""]
     out += goals(serving, sections) if serving else ["- Serving was not measured in this run."]
     out += [""]
@@ -612,7 +640,8 @@ def render(results: dict) -> str:
         out += [
             "Start → ready: from launching the server to its readiness check answering 200 "
             "(ours: `hub platform start` to `/readyz`, with the API already deployed). "
-            "First request: the first POST after that, on a new connection.",
+            "First request: the first POST after that, on a new connection. Start → first "
+            "answer: the two added, the time a caller waits after a restart.",
             "",
         ]
         out += startup_table(serving) + [""]

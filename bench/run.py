@@ -111,7 +111,9 @@ def run_section(
             record["error"] = f"exit code {done.returncode}: " + " / ".join(tail)[-400:]
         elif record["result"] is None:
             record["status"] = "failed"
-            record["error"] = "it printed no JSON result"
+            record["error"] = "it printed no JSON result (its text output is shown instead)"
+        if record["result"] is None and stdout.strip():
+            record["stdout_tail"] = "\n".join(stdout.strip().splitlines()[-25:])
     except subprocess.TimeoutExpired:
         record["status"] = "failed"
         record["error"] = f"did not finish within {timeout:.0f} s"
@@ -166,7 +168,7 @@ def main() -> int:
         "--only", help="comma-separated sections: serving,build,engine,gateway,logstream,frontend"
     )
     parser.add_argument(
-        "--quick", action="store_true", help="3 runs of 1 s (not for the committed report)"
+        "--quick", action="store_true", help="3 runs per cell (not for the committed report)"
     )
     parser.add_argument("--report", default=str(REPO / "BENCHMARKS.md"))
     args = parser.parse_args()
@@ -196,7 +198,7 @@ def main() -> int:
             args.peers_python,
         ]
         if args.quick:
-            argv += ["--runs", "3", "--duration", "1"]
+            argv += ["--runs", "3"]
         results["sections"]["serving"] = run_section("serving", argv, 1800, serving_json)
     if wanted("build"):
         results["sections"]["build"] = other_bench("build", "build_bench", 400)

@@ -4,10 +4,10 @@
 # run every benchmark, then write .work/bench/results.json and BENCHMARKS.md.
 #
 #   bench/run.sh                 everything (about 15-20 min on 2 cores)
-#   bench/run.sh --quick         a short pass: 3 runs of 1 s (for trying changes, not for the report)
+#   bench/run.sh --quick         a short pass: 3 runs per cell (for trying changes, not for the report)
 #   bench/run.sh --only serving  one section (serving, build, engine, gateway, logstream, frontend)
 #
-# BENCH_DURATION (seconds per run, default 2) and BENCH_RUNS (default 5) tune the serving runs.
+# BENCH_DURATION (seconds per wrk run, default 1) and BENCH_RUNS (default 5) tune the serving runs.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
