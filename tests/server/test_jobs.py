@@ -10,7 +10,7 @@ import pytest
 import tornado.httpclient
 import tornado.websocket
 
-from jupyter_hub_api.server.jobs.runner import group_alive
+from jupyter_hub_api.server.jobs.process import group_alive
 from jupyter_hub_api.server.jobs.store import JobStore
 
 from .conftest import fetch_json, follow, hub_init, post_json, slow_package, wait_for_state

@@ -5,13 +5,8 @@ from __future__ import annotations
 import asyncio
 
 from jupyter_hub_api.server.jobs.models import JobKind, JobState
-from jupyter_hub_api.server.jobs.runner import (
-    JobManager,
-    ProcessWork,
-    RunnerSettings,
-    _parse_line,
-    _pump,
-)
+from jupyter_hub_api.server.jobs.process import ProcessWork, _parse_line, _pump
+from jupyter_hub_api.server.jobs.runner import JobManager, RunnerSettings
 from jupyter_hub_api.server.jobs.store import JobStore
 
 from .conftest import HUB, hub_init
