@@ -2,6 +2,7 @@
  * The state and rules of the "new Hub API" wizard, free of any DOM: the steps, the live
  * validation of each field, the defaults of each template and the request it ends with.
  */
+import { nullTranslator, TranslationBundle } from '@jupyterlab/translation';
 import { ISignal, Signal } from '@lumino/signaling';
 
 import { ICreateProjectRequest, ITemplate } from '../api/types';
@@ -50,27 +51,39 @@ const NAME_RE = /^[a-z][a-z0-9-]*$/;
 
 /**
  * Why `name` cannot be a project name, or null when it can. `existing` holds the names of
- * projects and folders already there.
+ * projects and folders already there; `trans` translates the sentence.
  */
 export function validateName(
   name: string,
-  existing: ReadonlySet<string> = new Set()
+  existing: ReadonlySet<string> = new Set(),
+  trans: TranslationBundle = nullTranslator.load('jupyter_hub_api')
 ): string | null {
   if (name.length === 0) {
-    return 'Give the API a name: lower-case letters, digits and "-", starting with a letter.';
+    return trans.__(
+      'Give the API a name: lower-case letters, digits and "-", starting with a letter.'
+    );
   }
   if (name.length > 63) {
-    return `The name is ${name.length} characters long; use at most 63.`;
+    return trans.__(
+      'The name is %1 characters long; use at most 63.',
+      name.length
+    );
   }
   if (!/^[a-z]/.test(name)) {
-    return 'The name must start with a lower-case letter (a–z).';
+    return trans.__('The name must start with a lower-case letter (a–z).');
   }
   if (!NAME_RE.test(name)) {
     const bad = [...name].find(c => !/[a-z0-9-]/.test(c));
-    return `"${bad}" is not allowed in a name; use lower-case letters, digits and "-".`;
+    return trans.__(
+      '"%1" is not allowed in a name; use lower-case letters, digits and "-".',
+      bad
+    );
   }
   if (existing.has(name)) {
-    return `A project or folder named "${name}" already exists here; choose another name.`;
+    return trans.__(
+      'A project or folder named "%1" already exists here; choose another name.',
+      name
+    );
   }
   return null;
 }
@@ -109,8 +122,10 @@ export class WizardModel {
       template?: string;
       parent?: string;
       modelFiles?: IPickedFile[];
+      trans?: TranslationBundle;
     } = {}
   ) {
+    this._trans = options.trans ?? nullTranslator.load('jupyter_hub_api');
     this._template =
       options.template && TEMPLATE_NAMES.includes(options.template as any)
         ? options.template
@@ -243,7 +258,7 @@ export class WizardModel {
 
   /** The error of the name field, or null. */
   get nameError(): string | null {
-    return validateName(this._name, this._existing);
+    return validateName(this._name, this._existing, this._trans);
   }
 
   /** True once the user typed in the name field (errors show from then on). */
@@ -261,7 +276,7 @@ export class WizardModel {
       }
     } else if (step === 'template') {
       if (!TEMPLATE_NAMES.includes(this._template as any)) {
-        out.template = `Unknown template "${this._template}".`;
+        out.template = this._trans.__('Unknown template "%1".', this._template);
       }
     } else if (step === 'requirements') {
       const bad = this._requirements
@@ -269,7 +284,10 @@ export class WizardModel {
         .map(l => l.trim())
         .find(l => l.startsWith('-e ') || l.startsWith('--'));
       if (bad) {
-        out.requirements = `"${bad}": options are not allowed here; list one package per line.`;
+        out.requirements = this._trans.__(
+          '"%1": options are not allowed here; list one package per line.',
+          bad
+        );
       }
     }
     return out;
@@ -369,6 +387,7 @@ export class WizardModel {
     return request;
   }
 
+  private _trans: TranslationBundle;
   private _step: WizardStep = 'name';
   private _name = '';
   private _nameTouched = false;

@@ -109,7 +109,16 @@ export const jobsPlugin: JupyterFrontEndPlugin<void> = {
       jobLog.jobChanged.connect((_, job) => retitle(job));
       jobLog.start();
       await tracker.add(widget);
-      app.shell.add(widget, 'main', { mode: 'split-bottom', activate });
+      // Logs share one area below the editors: the first one splits it off, the next ones
+      // open as tabs beside the newest log.
+      const sibling = tracker.find(w => w !== widget && w.isAttached);
+      app.shell.add(
+        widget,
+        'main',
+        sibling
+          ? { mode: 'tab-after', ref: sibling.id, activate }
+          : { mode: 'split-bottom', activate }
+      );
       if (activate) {
         app.shell.activateById(widget.id);
       }

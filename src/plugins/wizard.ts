@@ -101,6 +101,7 @@ export const wizardPlugin: JupyterFrontEndPlugin<void> = {
       // The default drive's paths may carry a "drive:" prefix; the server wants plain paths.
       parent = parent.replace(/^[^/:]+:/, '');
       const model = new WizardModel({
+        trans,
         template: hub.settings.defaultTemplate,
         parent,
         modelFiles: picked
