@@ -291,6 +291,17 @@ async def test_a_missing_model_folder_is_a_clear_error(engine, make_spec):
     assert (await engine.warm(spec.version_id))["state"] == "failed"
 
 
+async def test_a_model_folder_that_disappears_after_deploy_is_a_clear_error(engine, make_spec):
+    spec = make_spec(SLEEPER, idle_seconds=0.2)
+    await engine.deploy(spec)
+    assert (await engine.invoke(spec.version_id, b"0", "before")).status == "ok"
+    shutil.rmtree(spec.model_dir)
+    await await_until(lambda: engine.status(spec.version_id)["workers"] == 0)
+    result = await engine.invoke(spec.version_id, b"0", "after")
+    assert result.status == "error" and result.error_type == "LoadError"
+    assert "model folder" in result.error_message
+
+
 async def test_a_missing_interpreter_is_a_clear_error(engine, make_spec, tmp_path):
     spec = make_spec(SLEEPER)
     spec.python = tmp_path / "no-such-env" / "bin" / "python"
