@@ -4,6 +4,7 @@
 import { ISignal, Signal } from '@lumino/signaling';
 
 import { HubClient } from '../api/client';
+import { HubApiError } from '../request';
 import { JobEventStream, SocketFactory } from '../api/stream';
 import { IJob, isFinal } from '../api/types';
 import { LogModel } from './logModel';
@@ -23,8 +24,8 @@ export class JobLog {
       this.model.job = job;
       this._jobChanged.emit(job);
     });
-    this._stream.disconnected.connect((_, message) =>
-      this.model.appendLines([message], 'error')
+    this._stream.disconnected.connect(
+      (_, message) => void this._onDisconnected(message)
     );
   }
 
@@ -59,6 +60,29 @@ export class JobLog {
     return HubClient.rerunJob(this.jobId);
   }
 
+  /**
+   * A dropped connection: say so, unless the job is gone for good (deleted, or a panel
+   * restored for a job of another server), in which case stop following.
+   */
+  private async _onDisconnected(message: string): Promise<void> {
+    if (this._stream.job === null && !this._checked) {
+      this._checked = true;
+      try {
+        await HubClient.getJob(this.jobId);
+      } catch (error) {
+        if (error instanceof HubApiError && error.status === 404) {
+          this._stream.dispose();
+          this.model.appendLines(
+            [error.message || `Job ${this.jobId} does not exist.`],
+            'error'
+          );
+          return;
+        }
+      }
+    }
+    this.model.appendLines([message], 'error');
+  }
+
   /** Stop following. */
   dispose(): void {
     this._stream.dispose();
@@ -66,5 +90,6 @@ export class JobLog {
   }
 
   private _stream: JobEventStream;
+  private _checked = false;
   private _jobChanged = new Signal<this, IJob>(this);
 }

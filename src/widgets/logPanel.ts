@@ -95,7 +95,14 @@ export class LogPanel extends Widget {
         'data-testid': 'job-search'
       },
       on: {
-        input: () => this._runSearch(),
+        // Debounced: a search scans every line, so not at every keystroke.
+        input: () => {
+          window.clearTimeout(this._searchTimer);
+          this._searchTimer = window.setTimeout(() => {
+            this._searchTimer = 0;
+            this._runSearch();
+          }, 150);
+        },
         keydown: (e: KeyboardEvent) => {
           if (e.key === 'Enter') {
             e.preventDefault();
@@ -271,6 +278,13 @@ export class LogPanel extends Widget {
   }
 
   private _step(direction: number): void {
+    if (this._searchTimer) {
+      // Enter before the debounce fired: search now.
+      window.clearTimeout(this._searchTimer);
+      this._searchTimer = 0;
+      this._runSearch();
+      return;
+    }
     if (!this._matches.length) {
       this._runSearch();
       return;
@@ -332,4 +346,5 @@ export class LogPanel extends Widget {
   private _matches: number[] = [];
   private _matchIndex = -1;
   private _timer: number;
+  private _searchTimer = 0;
 }
