@@ -237,6 +237,7 @@ class _Worker:
         # Sent and not yet answered, oldest first: the head is running, the others (only for
         # fast handlers, see _AHEAD_BUDGET) wait in the worker's socket.
         self.jobs: deque[_Job] = deque()
+        self.outbox: list[bytes] = []  # frames sent ahead, written at the end of the loop turn
         self.average = _AHEAD_BUDGET  # moving average of its invocations, seconds
         self.transport: asyncio.Transport | None = None
         self.pipes: list[asyncio.BaseTransport] = []
@@ -401,6 +402,7 @@ class _Worker:
                     f"src/main.py; see the API's logs.{tail}"
                 )
             pool.on_load_failed(self, message)
+        self.outbox.clear()
         jobs, self.jobs = self.jobs, deque()
         if jobs:
             jobs.popleft().finish(
@@ -423,11 +425,23 @@ class _Worker:
         jobs = self.jobs
         jobs.append(job)
         self.state = BUSY
+        frame = P.invoke_frame(job.invocation_id, job.body)
         if len(jobs) == 1:
             job.started = _now()
             if self.timer is None:
                 self._arm_timer(job)
-        self.transport.write(P.invoke_frame(job.invocation_id, job.body))
+            self.transport.write(frame)  # the worker is waiting for it: at once
+            return
+        # Sent ahead: the worker is busy anyway, so the frames of one event-loop turn go out
+        # in one write (one system call, one wake-up) at the end of the turn.
+        self.outbox.append(frame)
+        if len(self.outbox) == 1:
+            self.loop.call_soon(self._flush)
+
+    def _flush(self) -> None:
+        if self.outbox and self.state != GONE and self.transport is not None:
+            self.transport.write(b"".join(self.outbox))
+        self.outbox.clear()
 
     def can_take_more(self) -> bool:
         """True when another request may be sent ahead to this busy worker."""
