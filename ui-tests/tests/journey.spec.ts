@@ -133,18 +133,18 @@ test('from a model file to a live API called from Python', async ({
     'requests.post(endpoint'
   );
   // The whole console in sight: single-document mode, scrolled to the top.
-  await page.evaluate(() =>
-    (window as any).jupyterapp.commands.execute('application:set-mode', {
+  await page.evaluate(async () => {
+    await (window as any).jupyterapp.commands.execute('application:set-mode', {
       mode: 'single-document'
-    })
-  );
+    });
+  });
   await consoleWidget.evaluate(node => node.scrollTo(0, 0));
   await shot(page, '09-test-console');
-  await page.evaluate(() =>
-    (window as any).jupyterapp.commands.execute('application:set-mode', {
+  await page.evaluate(async () => {
+    await (window as any).jupyterapp.commands.execute('application:set-mode', {
       mode: 'multiple-document'
-    })
-  );
+    });
+  });
 
   // The same call from outside the browser, with Python requests and the revealed key.
   const script = [

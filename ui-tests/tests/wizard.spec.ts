@@ -56,10 +56,14 @@ test('the wizard shows an invalid name at its field, and the context menu presel
     'model.joblib'
   );
 
+  // The dark theme: only JupyterLab's CSS variables, so the wizard follows it.
+  await page.theme.setDarkTheme();
+  await shot(page, '14-wizard-dark-theme');
+
   // The versions panel: all three parts of one version.
-  await page.evaluate(() =>
-    (window as any).jupyterapp.commands.execute('hub-api:status')
-  );
+  await page.evaluate(async () => {
+    await (window as any).jupyterapp.commands.execute('hub-api:status');
+  });
   const status = page.getByTestId('hub-api-status');
   const version = require('../../package.json').version;
   for (const key of ['frontend', 'server', 'cli']) {
