@@ -39,6 +39,7 @@ def test_wheel_contains_the_labextension_and_the_server_config(wheel):
     data = [n for n in names if ".data/data/share/jupyter/labextensions/jupyter-hub-api/" in n]
     assert any(n.endswith("/package.json") for n in data), names
     assert any("/static/remoteEntry." in n for n in data), names
+    assert sum(n.endswith("/install.json") for n in data) == 1, names
     assert any(
         n.endswith("etc/jupyter/jupyter_server_config.d/jupyter_hub_api.json") for n in names
     )
