@@ -4,6 +4,11 @@
  */
 const baseConfig = require('@jupyterlab/galata/lib/playwright-config');
 
+// The platform the tests' hub commands start gets a port of its own, so a platform the user
+// runs on the default port (8470) is neither used nor disturbed. Set once here, inherited by
+// the jupyter server, the workers and the global teardown.
+process.env.HUB_PLATFORM_URL ??= `http://127.0.0.1:${20000 + Math.floor(Math.random() * 20000)}`;
+
 module.exports = {
   ...baseConfig,
   workers: 1,
