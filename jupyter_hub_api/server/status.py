@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import shutil
-import sys
 
 from tornado import web
 
@@ -12,33 +10,28 @@ from .. import __version__
 from .base import HubAPIHandler
 
 
-async def cli_version(timeout: float = 20.0) -> tuple[str | None, str | None]:
-    """Run ``hub --version`` as the jobs will run it; return ``(version, error)``."""
-    exe = shutil.which("hub", path=_search_path())
-    if exe is None:
-        return None, "the 'hub' command was not found on the server's PATH"
+async def cli_version(
+    hub_command: list[str], timeout: float = 20.0
+) -> tuple[str | None, str | None]:
+    """Run ``<hub_command> --version``, the command jobs run; return ``(version, error)``."""
     try:
         proc = await asyncio.create_subprocess_exec(
-            exe,
+            *hub_command,
             "--version",
+            stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
         )
         out, err = await asyncio.wait_for(proc.communicate(), timeout)
+    except FileNotFoundError:
+        return None, f"the hub command {hub_command[0]!r} was not found"
     except (OSError, asyncio.TimeoutError) as exc:
-        return None, f"'hub --version' did not run: {exc}"
+        return None, f"'{' '.join(hub_command)} --version' did not run: {exc}"
     if proc.returncode != 0:
-        return None, err.decode(errors="replace").strip() or f"exit code {proc.returncode}"
+        lines = err.decode(errors="replace").strip().splitlines()
+        return None, lines[-1] if lines else f"exit code {proc.returncode}"
     text = out.decode().strip()
-    return text.split()[-1] if text else None, None
-
-
-def _search_path() -> str:
-    """PATH with the server's own interpreter folder first, where pip put ``hub``."""
-    import os
-
-    bindir = os.path.dirname(sys.executable)
-    return os.pathsep.join([bindir, os.environ.get("PATH", "")])
+    return (text.split()[-1] if text else None), None
 
 
 class StatusHandler(HubAPIHandler):
@@ -48,7 +41,7 @@ class StatusHandler(HubAPIHandler):
     async def get(self) -> None:
         cache = self.settings.setdefault("hub_api_cli_version", {})
         if "version" not in cache or cache.get("error"):
-            cache["version"], cache["error"] = await cli_version()
+            cache["version"], cache["error"] = await cli_version(list(self.hub.app.hub_command))
         self.finish(
             {
                 "server_extension": __version__,
