@@ -8,6 +8,9 @@ import {
 import { rewriteEndpoint } from '../src/plugins/core';
 import { websocketURL } from '../src/request';
 import { ServerConnection } from '@jupyterlab/services';
+import { nullTranslator } from '@jupyterlab/translation';
+
+import { outcomeMessage } from '../src/plugins/jobs';
 
 describe('encodePath', () => {
   it('encodes each segment and keeps the slashes', () => {
@@ -96,5 +99,35 @@ describe('deployments helpers', () => {
     expect(formatRate(null)).toBe('–');
     expect(formatLatency(85.4)).toBe('85 ms');
     expect(formatLatency(1500)).toBe('1.5 s');
+  });
+});
+
+describe('outcomeMessage', () => {
+  const trans = nullTranslator.load('jupyter_hub_api');
+  const base = {
+    id: 'j',
+    kind: 'build+deploy' as const,
+    project: 'iris',
+    created_at: '',
+    event_count: 0
+  };
+
+  it('names the endpoint of a success and the error of a failure', () => {
+    expect(
+      outcomeMessage({ ...base, state: 'succeeded' }, trans, 'http://h/u/iris')
+    ).toBe('Build & deploy iris: live at http://h/u/iris');
+    expect(
+      outcomeMessage(
+        {
+          ...base,
+          state: 'failed',
+          error: { message: 'requirements: line 2 is not valid.' }
+        },
+        trans
+      )
+    ).toBe('Build & deploy iris failed: requirements: line 2 is not valid.');
+    expect(
+      outcomeMessage({ ...base, kind: 'build', state: 'cancelled' }, trans)
+    ).toBe('Build iris was cancelled.');
   });
 });

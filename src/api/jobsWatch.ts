@@ -39,7 +39,15 @@ export class JobsWatcher {
     }
     const socket = this._factory();
     this._socket = socket;
-    socket.onmessage = message => this.handle(JSON.parse(String(message.data)));
+    socket.onmessage = message => {
+      let data: JobsWatchMessage;
+      try {
+        data = JSON.parse(String(message.data));
+      } catch {
+        return; // the server sends JSON only; anything else is not ours
+      }
+      this.handle(data);
+    };
     socket.onerror = () => undefined;
     socket.onclose = () => {
       this._socket = null;
