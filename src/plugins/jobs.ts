@@ -2,6 +2,7 @@
  * Jobs in the UI: the log panel of each job (restored after a reload), the "deploy" command,
  * and the notifications of job start, success and failure.
  */
+import { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
 import {
   ILayoutRestorer,
   JupyterFrontEnd,
@@ -60,12 +61,18 @@ export const jobsPlugin: JupyterFrontEndPlugin<void> = {
   description: 'Log panels and notifications of Hub API jobs.',
   autoStart: true,
   requires: [IHubApi],
-  optional: [ILayoutRestorer, ICommandPalette, ITranslator],
+  optional: [
+    ILayoutRestorer,
+    ICommandPalette,
+    IDefaultFileBrowser,
+    ITranslator
+  ],
   activate: (
     app: JupyterFrontEnd,
     hub: IHubApi,
     restorer: ILayoutRestorer | null,
     palette: ICommandPalette | null,
+    browser: IDefaultFileBrowser | null,
     translator: ITranslator | null
   ) => {
     translator = translator ?? nullTranslator;
@@ -149,8 +156,14 @@ export const jobsPlugin: JupyterFrontEndPlugin<void> = {
       ),
       icon: args => (args.isPalette ? undefined : hubIcon),
       execute: async args => {
-        const project =
-          args.project === undefined ? null : String(args.project);
+        let project = args.project === undefined ? null : String(args.project);
+        if (args.isContextMenu && browser) {
+          // The file browser's selected folder (the server says when it is not a project).
+          const item = browser.selectedItems().next();
+          if (item && !item.done && item.value.type === 'directory') {
+            project = item.value.path.replace(/^[^/:]+:/, '');
+          }
+        }
         if (project === null) {
           void app.commands.execute(CommandIDs.newProject);
           return null;
