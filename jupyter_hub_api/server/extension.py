@@ -71,8 +71,6 @@ def routes() -> list[tuple]:
         (f"platform/apis/{_API}/invocations", InvocationsHandler),
         (f"platform/apis/{_API}/logs", LogsHandler),
         (f"platform/apis/{_API}/invoke", InvokeHandler),
-        # The same, where the frontend's client calls it.
-        (f"platform-invoke/{_API}", InvokeHandler),
         ("platform/usage", UsageHandler),
         ("platform/keys", KeysHandler),
         (f"platform/keys/{_KEY}", KeyHandler),
