@@ -37,6 +37,17 @@ WHY = {
         "paths call the handler directly; a handler as cheap as this one has no work to hide "
         "that hop"
     ),
+    "rps_c1": (
+        "with one call in flight, throughput is the inverse of latency, and each call pays in "
+        "series the gateway's checks, a metering row committed to SQLite before the answer and "
+        "two socketpair crossings to and from the worker, which the bare app does not have"
+    ),
+    "rps_bare": (
+        "every call crosses the gateway process (key check, quota, a metering row committed to "
+        "SQLite before the answer) and then a worker process over a socketpair; the single "
+        "gateway event loop saturates first (its workers sit mostly idle), while the bare app "
+        "runs the handler inline in two processes with nothing else to do"
+    ),
     "rps_sleep": (
         "a worker runs one call at a time, so overlapping 50 ms calls needs as many worker "
         "processes as calls in flight (max_workers), where the others overlap them on threads"
@@ -386,6 +397,36 @@ def lead_and_trail(serving: dict) -> tuple[list[str], list[str]]:
     return lead, trail
 
 
+def behind_bare(serving: dict) -> list[str]:
+    """Where ours' throughput is below the bare limit (the practical ceiling), and why."""
+    rows = cells_of(serving)
+    out = []
+    cells = sorted(
+        {
+            (r["handler"], r["concurrency"])
+            for r in rows
+            if r["system"] == "ours" and not r["pinned"]
+        }
+    )
+    for handler, concurrency in cells:
+        ours = ours_best(rows, handler, concurrency, "rps")
+        bare, _ = baselines(rows, handler, concurrency, False, "rps")
+        if ours is None or bare is None or ours >= bare:
+            continue
+        why = (
+            WHY["rps_sleep"]
+            if handler == "sleep"
+            else WHY["rps_c1"]
+            if concurrency == 1
+            else WHY["rps_bare"]
+        )
+        out.append(
+            f"- {handler}, concurrency {concurrency}: ours {fmt(ours)} req/s is {ours / bare:.0%} of the "
+            f"bare limit's {fmt(bare)}. Why: {why}."
+        )
+    return out
+
+
 # ----------------------------------------------------------------------------------------------
 # Other sections
 
@@ -562,7 +603,14 @@ def render(results: dict) -> str:
 
     lead, trail = lead_and_trail(serving) if serving else ([], [])
     out += ["## Where we lead", ""] + (lead or ["- Nowhere in this run."]) + [""]
-    out += ["## Where we trail, and why", ""] + (trail or ["- Nowhere in this run."]) + [""]
+    out += ["## Where we trail, and why", ""]
+    out += ["Against the best peer:", ""] + (trail or ["- Nowhere in this run."]) + [""]
+    bare_gap = behind_bare(serving) if serving else []
+    out += (
+        ["Against the bare limit (throughput):", ""]
+        + (bare_gap or ["- Nowhere in this run."])
+        + [""]
+    )
 
     out += [
         "## Machine and load",
