@@ -528,6 +528,55 @@ def other_section(title: str, section: dict | None, limit: int = 60) -> list[str
     return out
 
 
+def profile_section(section: dict | None) -> list[str]:
+    """Where the platform's time goes under echo load (bench/profile_ours.py, py-spy)."""
+    out = ["## Where the time goes in ours", ""]
+    if not section:
+        return out + ["Not profiled in this run.", ""]
+    result = section.get("result")
+    if section.get("status") != "ok" or not result:
+        return out + [f"**The profile failed:** {section.get('error')}", ""]
+    out += [
+        f"py-spy sampled every process of ours at {result.get('rate_hz')} Hz for {result.get('seconds')} s "
+        f"while wrk loaded echo at concurrency 16 ({fmt(result.get('rps'))} req/s under the profiler; "
+        "`bench/profile_ours.py`). Samples are taken only while a process runs, so a process's "
+        "samples over rate × seconds is roughly how busy it was.",
+        "",
+    ]
+    for proc in result.get("processes", []):
+        if proc.get("error"):
+            out += [f"- {proc['role']} {proc['pid']}: no samples ({proc['error']}).", ""]
+        elif proc["role"] == "platform" and proc.get("buckets"):
+            out += [
+                f"Platform process (gateway, control plane, engine): **{proc['busy_share']:.0%} busy**; its samples by "
+                "what they were doing:",
+                "",
+                "| work | share of samples |",
+                "|---|---:|",
+            ]
+            for label, share in sorted(proc["buckets"].items(), key=lambda kv: -kv[1]):
+                out.append(f"| {label} | {share:.0%} |")
+            out.append("")
+        elif proc["role"] == "worker":
+            out.append(
+                f"- Worker {proc['pid']}: sampled {proc['busy_share']:.0%} of the time, and "
+                f"{proc.get('waiting_share_of_samples', 0):.0%} of those samples were waiting for the next frame."
+            )
+    procs = result.get("processes", [])
+    platform_busy = max(
+        (p.get("busy_share", 0) for p in procs if p["role"] == "platform"), default=0
+    )
+    workers_wait = [p.get("waiting_share_of_samples", 0) for p in procs if p["role"] == "worker"]
+    out.append("")
+    if platform_busy > 0.7 and workers_wait and min(workers_wait) > 0.5:
+        out += [
+            "The platform process saturates while the workers mostly wait: the throughput gap to "
+            "the bare limit is in that one event loop, not in the workers.",
+            "",
+        ]
+    return out
+
+
 def build_section(sections: dict, serving: dict) -> list[str]:
     """`hub build` next to `bentoml build` for the same scikit-learn project."""
     out = []
@@ -612,6 +661,7 @@ def render(results: dict) -> str:
         + [""]
     )
 
+    out += profile_section(sections.get("profile"))
     out += [
         "## Machine and load",
         "",

@@ -165,7 +165,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--peers-python", required=True)
     parser.add_argument(
-        "--only", help="comma-separated sections: serving,build,engine,gateway,logstream,frontend"
+        "--only",
+        help="comma-separated sections: serving,profile,build,engine,gateway,logstream,frontend",
     )
     parser.add_argument(
         "--quick", action="store_true", help="3 runs per cell (not for the committed report)"
@@ -200,6 +201,16 @@ def main() -> int:
         if args.quick:
             argv += ["--runs", "3"]
         results["sections"]["serving"] = run_section("serving", argv, 1800, serving_json)
+    if wanted("profile") or wanted("serving"):
+        prof_json = OUT_DIR / "profile.json"
+        prof_json.unlink(missing_ok=True)
+        py_spy = str(Path(args.peers_python).with_name("py-spy"))
+        results["sections"]["profile"] = run_section(
+            "profile",
+            [PY, str(HERE / "profile_ours.py"), "--py-spy", py_spy, "--json-out", str(prof_json)],
+            240,
+            prof_json,
+        )
     if wanted("build"):
         results["sections"]["build"] = other_bench("build", "build_bench", 400)
         bento_json = OUT_DIR / "bentoml_build.json"
