@@ -48,11 +48,22 @@ def platform_dir() -> Path:
     return hub_home() / "platform"
 
 
+def default_platform_port() -> int:
+    """The embedded platform's port when ``HUB_PLATFORM_URL`` does not say.
+
+    8470 on a machine with one user. Under JupyterHub several users share one machine, each
+    with their own data directory and platform, so each gets a port of their own, derived
+    from their uid (20000-29999), and nobody's platform answers for somebody else.
+    """
+    if os.environ.get("JUPYTERHUB_USER") and hasattr(os, "getuid") and os.getuid() != 0:
+        return 20000 + os.getuid() % 10000
+    return DEFAULT_PLATFORM_PORT
+
+
 def platform_url() -> str:
     """The platform's base URL: ``$HUB_PLATFORM_URL`` or the embedded default on loopback."""
-    return os.environ.get("HUB_PLATFORM_URL", f"http://127.0.0.1:{DEFAULT_PLATFORM_PORT}").rstrip(
-        "/"
-    )
+    url = os.environ.get("HUB_PLATFORM_URL") or f"http://127.0.0.1:{default_platform_port()}"
+    return url.rstrip("/")
 
 
 def username() -> str:

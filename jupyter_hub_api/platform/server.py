@@ -32,9 +32,9 @@ INFO_FILE = "platform.json"
 
 
 def default_host_port() -> tuple[str, int]:
-    """Host and port of ``paths.platform_url()`` (the embedded default: 127.0.0.1:8470)."""
+    """Host and port of ``paths.platform_url()`` (the embedded default: 127.0.0.1:8470, see paths)."""
     url = urlparse(paths.platform_url())
-    return url.hostname or "127.0.0.1", url.port or paths.DEFAULT_PLATFORM_PORT
+    return url.hostname or "127.0.0.1", url.port or paths.default_platform_port()
 
 
 def bind(host: str, port: int) -> socket.socket:
