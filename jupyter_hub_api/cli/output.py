@@ -15,6 +15,7 @@ cross, progress bars for long steps, colours on a TTY only.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import threading
 import time
@@ -35,8 +36,12 @@ class Output:
         self.json_mode = json_mode
         self._stream = stream or sys.stdout
         self._lock = threading.Lock()
-        self.console = Console(file=self._stream, highlight=False, soft_wrap=True)
-        self.err_console = Console(file=sys.stderr, highlight=False, soft_wrap=True)
+        self.console = Console(
+            file=self._stream, highlight=False, soft_wrap=True, width=_width(self._stream)
+        )
+        self.err_console = Console(
+            file=sys.stderr, highlight=False, soft_wrap=True, width=_width(sys.stderr)
+        )
         self._progress: Progress | None = None
         self._task = None
         self._current_step: str | None = None
@@ -138,6 +143,14 @@ class Output:
             self._progress.stop()
             self._progress = None
             self._task = None
+
+
+def _width(stream) -> int | None:
+    """A terminal's own width; piped output gets a wide page so tables and URLs stay whole."""
+    isatty = getattr(stream, "isatty", None)
+    if isatty is not None and isatty():
+        return None
+    return int(os.environ.get("COLUMNS") or 0) or 200
 
 
 def _escape(text: str) -> str:
