@@ -577,6 +577,31 @@ def profile_section(section: dict | None) -> list[str]:
     return out
 
 
+def build_lead_and_trail(sections: dict) -> tuple[list[str], list[str]]:
+    """`hub build` against `bentoml build`, scenario by scenario, with why where we trail."""
+    hub = (sections.get("build") or {}).get("result") or {}
+    bento = (sections.get("bentoml_build") or {}).get("result") or {}
+    bento_rows = {
+        r.get("scenario"): r for r in bento.get("results", []) if r.get("exit_code") in (None, 0)
+    }
+    lead, trail = [], []
+    for row in hub.get("results", []):
+        other = bento_rows.get(row.get("scenario"))
+        h, b = row.get("seconds"), (other or {}).get("seconds")
+        if h is None or b is None:
+            continue
+        where = f"build, {row['scenario']}: `hub build` {fmt(h)} s vs `bentoml build` {fmt(b)} s ({ratio(h, b)})"
+        if h < b:
+            lead.append(f"- {where}.")
+        else:
+            trail.append(
+                f"- {where}. Why: `hub build` creates the API's Python environment (uv installs and "
+                "byte-compiles scikit-learn, NumPy and SciPy) so that a deploy starts at once, where "
+                "`bentoml build` only packs files and leaves the environment to `bentoml containerize`."
+            )
+    return lead, trail
+
+
 def build_section(sections: dict, serving: dict) -> list[str]:
     """`hub build` next to `bentoml build` for the same scikit-learn project."""
     out = []
@@ -651,6 +676,8 @@ def render(results: dict) -> str:
     out += [""]
 
     lead, trail = lead_and_trail(serving) if serving else ([], [])
+    build_lead, build_trail = build_lead_and_trail(sections)
+    lead, trail = lead + build_lead, trail + build_trail
     out += ["## Where we lead", ""] + (lead or ["- Nowhere in this run."]) + [""]
     out += ["## Where we trail, and why", ""]
     out += ["Against the best peer:", ""] + (trail or ["- Nowhere in this run."]) + [""]
