@@ -171,7 +171,9 @@ def main() -> int:
     parser.add_argument(
         "--quick", action="store_true", help="3 runs per cell (not for the committed report)"
     )
-    parser.add_argument("--report", default=str(REPO / "BENCHMARKS.md"))
+    parser.add_argument(
+        "--report", help="where to write the report (default: BENCHMARKS.md for a full run)"
+    )
     args = parser.parse_args()
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     only = set(args.only.split(",")) if args.only else None
@@ -242,15 +244,20 @@ def main() -> int:
     out.write_text(json.dumps(results, indent=1))
     print(f"==> results: {out}")
 
+    # Only a full run replaces the committed report and its JSON; a partial or quick one is
+    # written under .work/bench/ so it cannot be committed by mistake.
+    full = only is None and not args.quick
+    if full:
+        kept = HERE / "results" / "latest.json"
+        kept.parent.mkdir(exist_ok=True)
+        shutil.copy(out, kept)
+    report_path = args.report or str(REPO / "BENCHMARKS.md" if full else OUT_DIR / "BENCHMARKS.md")
+
     sys.path.insert(0, str(HERE))
     import report
 
-    Path(args.report).write_text(report.render(results))
-    print(f"==> report: {args.report}")
-    # The JSON of the run beside the report, so the committed figures can be checked.
-    kept = HERE / "results" / "latest.json"
-    kept.parent.mkdir(exist_ok=True)
-    shutil.copy(out, kept)
+    Path(report_path).write_text(report.render(results))
+    print(f"==> report: {report_path}")
     return 0
 
 
