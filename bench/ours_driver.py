@@ -41,9 +41,7 @@ UNLIMITED_PLAN = {
     },
 }
 
-# The configuration's name is in the file on purpose: a build's id covers the code, the
-# environment and the model but not hub_config.json, so two projects with the same code would
-# otherwise share one build record (and its name and runtime settings).
+# The docstring names the configuration so a reader of the deployed code can tell them apart.
 MAIN_PY = '''"""Benchmark handler ({config}): bench/peers/handlers.py behind @hub_handler."""
 
 import os
