@@ -8,9 +8,11 @@ an API called ``v1``.
 
 from __future__ import annotations
 
+import os
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from .control import Control
 from .deploy import Deployer
@@ -35,18 +37,24 @@ def create_app(platform: Platform):
         finally:
             await platform.stop()
 
-    control_app = Starlette(routes=control.routes(), lifespan=lifespan)
+    starlette_app = Starlette(routes=control.routes(), lifespan=lifespan)
+    # X-Forwarded-* from a trusted proxy (as uvicorn would apply to every request), for the
+    # control plane's URLs; the gateway does not read them, so its calls skip this layer.
+    control_app = ProxyHeadersMiddleware(
+        starlette_app, trusted_hosts=os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+    )
     gateway = Gateway(platform)
+    call_gateway = gateway.__call__
 
     async def app(scope, receive, send):
         if scope["type"] == "lifespan":
-            await control_app(scope, receive, send)
+            await starlette_app(scope, receive, send)
             return
-        path = scope.get("path", "")
+        path = scope["path"]
         if path.startswith(CONTROL_PREFIX) or path in HEALTH_PATHS:
             await control_app(scope, receive, send)
         else:
-            await gateway(scope, receive, send)
+            await call_gateway(scope, receive, send)
 
     app.platform = platform  # type: ignore[attr-defined]
     return app

@@ -92,6 +92,7 @@ def serve(host: str, port: int, public_url: str | None = None) -> None:
     import uvicorn
 
     from .app import create_app
+    from .http import OneWriteHttpProtocol
 
     state_dir = paths.platform_dir()
     lock = acquire_lock(state_dir)
@@ -110,6 +111,10 @@ def serve(host: str, port: int, public_url: str | None = None) -> None:
         timeout_keep_alive=30,
         timeout_graceful_shutdown=10,
         server_header=False,
+        http=OneWriteHttpProtocol,  # one write per response (see http.py)
+        # The gateway has no use for proxy headers: create_app applies them to the control
+        # plane only, which builds URLs from the request.
+        proxy_headers=False,
     )
     server = uvicorn.Server(uv_config)
     info = {

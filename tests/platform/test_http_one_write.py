@@ -1,0 +1,174 @@
+"""The platform's HTTP protocol (one write per response) never holds back what a client waits for.
+
+A real uvicorn server with :class:`OneWriteHttpProtocol` on a free loopback port, and a raw
+socket client, so that a response head held too long shows up as a client that never gets it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+
+import pytest
+import uvicorn
+
+from jupyter_hub_api.platform.http import OneWriteHttpProtocol
+
+TIMEOUT = 5.0
+
+
+async def app(scope, receive, send):
+    if scope["type"] != "http":
+        return
+    path = scope["path"]
+    if path == "/fixed":
+        body = b'{"ok":true}'
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-length", str(len(body)).encode())],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+    elif path == "/empty":
+        await send(
+            {"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"0")]}
+        )
+        await send({"type": "http.response.body", "body": b""})
+    elif path == "/head-first":
+        # Answers with its head, then reads the rest of the request body, which the client
+        # sends only once it has that head, then streams the body it read back.
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        received = b""
+        while True:
+            message = await receive()
+            received += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        await send({"type": "http.response.body", "body": received})
+    elif path == "/echo":
+        received = b""
+        while True:
+            message = await receive()
+            received += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-length", str(len(received)).encode())],
+            }
+        )
+        await send({"type": "http.response.body", "body": received})
+
+
+@pytest.fixture(scope="module")
+def port():
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(64)
+    config = uvicorn.Config(
+        app,
+        http=OneWriteHttpProtocol,
+        log_level="warning",
+        lifespan="off",
+        access_log=False,
+        timeout_keep_alive=60,  # longer than the client waits: a held head shows as a timeout
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=lambda: asyncio.run(server.serve(sockets=[sock])))
+    thread.start()
+    deadline = time.monotonic() + TIMEOUT
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert server.started
+    yield sock.getsockname()[1]
+    server.should_exit = True
+    thread.join(TIMEOUT)
+    sock.close()
+
+
+def connect(port: int) -> socket.socket:
+    conn = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
+    return conn
+
+
+def read_until(conn: socket.socket, marker: bytes, data: bytes = b"") -> bytes:
+    while marker not in data:
+        chunk = conn.recv(65536)
+        assert chunk, f"connection closed before {marker!r}; got {data!r}"
+        data += chunk
+    return data
+
+
+def read_response(conn: socket.socket) -> tuple[bytes, bytes]:
+    """Head and body of one content-length response."""
+    data = read_until(conn, b"\r\n\r\n")
+    head, _, rest = data.partition(b"\r\n\r\n")
+    length = next(
+        int(line.split(b":", 1)[1])
+        for line in head.split(b"\r\n")
+        if line.lower().startswith(b"content-length:")
+    )
+    while len(rest) < length:
+        chunk = conn.recv(65536)
+        assert chunk
+        rest += chunk
+    return head, rest
+
+
+def test_responses_with_a_length_arrive_whole_and_the_connection_is_kept(port):
+    with connect(port) as conn:
+        for _ in range(3):
+            conn.sendall(b"GET /fixed HTTP/1.1\r\nhost: x\r\n\r\n")
+            head, body = read_response(conn)
+            assert head.startswith(b"HTTP/1.1 200 ")
+            assert body == b'{"ok":true}'
+        conn.sendall(b"GET /empty HTTP/1.1\r\nhost: x\r\n\r\n")
+        head, body = read_response(conn)
+        assert head.startswith(b"HTTP/1.1 200 ") and body == b""
+
+
+def test_a_head_request_gets_its_head_although_no_body_is_written(port):
+    with connect(port) as conn:
+        conn.sendall(b"HEAD /fixed HTTP/1.1\r\nhost: x\r\n\r\n")
+        head = read_until(conn, b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200 ")
+        assert b"content-length: 11" in head.lower()
+
+
+def test_a_streamed_head_is_sent_before_its_body_is_ready(port):
+    with connect(port) as conn:
+        conn.sendall(b"POST /head-first HTTP/1.1\r\nhost: x\r\ncontent-length: 10\r\n\r\nhello")
+        head = read_until(conn, b"\r\n\r\n")  # would time out if the head were held
+        assert head.startswith(b"HTTP/1.1 200 ")
+        conn.sendall(b"world")
+        rest = read_until(conn, b"0\r\n\r\n", head.partition(b"\r\n\r\n")[2])
+        assert b"helloworld" in rest
+
+
+def test_a_client_expecting_100_continue_gets_it_before_sending_its_body(port):
+    with connect(port) as conn:
+        conn.sendall(
+            b"POST /echo HTTP/1.1\r\nhost: x\r\ncontent-length: 4\r\nexpect: 100-continue\r\n\r\n"
+        )
+        interim = read_until(conn, b"\r\n\r\n")
+        assert interim.startswith(b"HTTP/1.1 100 ")
+        rest = interim.partition(b"\r\n\r\n")[2]
+        conn.sendall(b'"hi"')
+        head, body = read_response_after(conn, rest)
+        assert head.startswith(b"HTTP/1.1 200 ") and body == b'"hi"'
+
+
+def read_response_after(conn: socket.socket, data: bytes) -> tuple[bytes, bytes]:
+    data = read_until(conn, b"\r\n\r\n", data)
+    head, _, rest = data.partition(b"\r\n\r\n")
+    while len(rest) < 4:
+        chunk = conn.recv(65536)
+        assert chunk
+        rest += chunk
+    return head, rest
