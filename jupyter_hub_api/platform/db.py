@@ -115,12 +115,7 @@ CREATE INDEX IF NOT EXISTS logs_by_api ON logs (api_id, id);
 """
 
 _STOP = object()
-_CHECKPOINT = object()
 _MAX_BATCH = 512
-# The event loop's connection does not checkpoint the WAL itself (a checkpoint copies pages into
-# the database file and syncs it: a long stall of the loop); every this many of its commits, the
-# writer thread runs a passive checkpoint instead (about SQLite's default of 1000 pages).
-_CHECKPOINT_EVERY = 200
 
 
 class Database:
@@ -180,10 +175,8 @@ class Database:
         """Enable :meth:`write_soon` on the running event loop (call once, from the loop)."""
         self._loop = asyncio.get_running_loop()
         self._loop_conn = self._connect()
-        self._loop_conn.execute("PRAGMA wal_autocheckpoint=0")
         self._soon: list = []
         self._soon_scheduled = False
-        self._commits_to_checkpoint = _CHECKPOINT_EVERY
 
     def write_soon(self, fn: Callable[[sqlite3.Connection], T]) -> asyncio.Future:
         """Run ``fn(conn)`` in this turn's batch on the loop; the future resolves after the commit."""
@@ -199,10 +192,6 @@ class Database:
         batch, self._soon = self._soon, []
         if batch:
             self._run_batch(self._loop_conn, batch)
-            self._commits_to_checkpoint -= 1
-            if self._commits_to_checkpoint <= 0:
-                self._commits_to_checkpoint = _CHECKPOINT_EVERY
-                self._queue.put(_CHECKPOINT)
 
     def on_commit(self, callback: Callable[[], None]) -> None:
         """Call ``callback()`` (in the writer thread) after every commit, e.g. to wake followers."""
@@ -214,12 +203,9 @@ class Database:
             item = self._queue.get()
             if item is _STOP:
                 break
-            if item is _CHECKPOINT:
-                self._checkpoint(conn)
-                continue
             batch = [item]
             # Group commit: take whatever else is queued right now into the same transaction.
-            stop = checkpoint = False
+            stop = False
             while len(batch) < _MAX_BATCH:
                 try:
                     nxt = self._queue.get_nowait()
@@ -228,23 +214,11 @@ class Database:
                 if nxt is _STOP:
                     stop = True
                     break
-                if nxt is _CHECKPOINT:
-                    checkpoint = True
-                    continue
                 batch.append(nxt)
             self._run_batch(conn, batch)
-            if checkpoint:
-                self._checkpoint(conn)
             if stop:
                 break
         conn.close()
-
-    @staticmethod
-    def _checkpoint(conn: sqlite3.Connection) -> None:
-        try:
-            conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-        except sqlite3.Error:
-            pass  # a later one catches up; the WAL keeps every commit meanwhile
 
     def _run_batch(self, conn: sqlite3.Connection, batch: list) -> None:
         results: list[tuple[Future, bool, Any]] = []
