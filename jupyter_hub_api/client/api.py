@@ -51,16 +51,8 @@ class PlatformClient:
         """Send a control-plane request; return the decoded JSON or raise a HubError."""
         try:
             resp = self.http.request(method, path, **kw)
-        except httpx.TimeoutException:
-            raise WorkError(
-                f"The platform at {self.url} did not answer in time.", type="platform_timeout"
-            ) from None
         except httpx.HTTPError as err:
-            raise WorkError(
-                f"The platform at {self.url} is not reachable ({type(err).__name__}).",
-                type="platform_unreachable",
-                hint="Start it with `hub platform start`, or check HUB_PLATFORM_URL.",
-            ) from None
+            raise transport_error(self.url, err) from None
         return decode(resp)
 
     def get(self, path: str, **kw) -> Any:
@@ -192,6 +184,17 @@ def decode(resp: httpx.Response) -> Any:
     )
 
 
+def transport_error(url: str, err: httpx.HTTPError) -> WorkError:
+    """The one sentence for a request that got no answer from the platform."""
+    if isinstance(err, httpx.TimeoutException):
+        return WorkError(f"The platform at {url} did not answer in time.", type="platform_timeout")
+    return WorkError(
+        f"The platform at {url} is not reachable ({type(err).__name__}).",
+        type="platform_unreachable",
+        hint="Start it with `hub platform start`, or check HUB_PLATFORM_URL.",
+    )
+
+
 def platform_url() -> str:
     """The platform's base URL."""
     return paths.platform_url()
@@ -218,11 +221,7 @@ class AsyncPlatformClient:
         try:
             resp = await self.http.request(method, path, **kw)
         except httpx.HTTPError as err:
-            raise WorkError(
-                f"The platform at {self.url} is not reachable ({type(err).__name__}).",
-                type="platform_unreachable",
-                hint="Start it with `hub platform start`, or check HUB_PLATFORM_URL.",
-            ) from None
+            raise transport_error(self.url, err) from None
         return decode(resp)
 
     async def aclose(self) -> None:

@@ -1,0 +1,57 @@
+"""A platform that does not answer is one sentence, the same from the sync and async clients."""
+
+import asyncio
+import socket
+
+import pytest
+
+from jupyter_hub_api.client.api import AsyncPlatformClient, PlatformClient
+from jupyter_hub_api.errors import WorkError
+
+
+@pytest.fixture
+def silent_server():
+    """A loopback socket that accepts connections and never answers."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(8)
+    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    sock.close()
+
+
+@pytest.fixture
+def closed_port():
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    return f"http://127.0.0.1:{port}"
+
+
+def test_sync_client_says_the_platform_did_not_answer_in_time(silent_server):
+    client = PlatformClient(silent_server, "token", timeout=0.3)
+    with pytest.raises(WorkError) as info:
+        client.request("GET", "/api/v1/me")
+    assert info.value.type == "platform_timeout"
+    assert "did not answer in time" in str(info.value)
+
+
+def test_async_client_says_the_platform_did_not_answer_in_time(silent_server):
+    async def call():
+        client = AsyncPlatformClient(silent_server, "token", timeout=0.3)
+        try:
+            await client.request("GET", "/api/v1/me")
+        finally:
+            await client.aclose()
+
+    with pytest.raises(WorkError) as info:
+        asyncio.run(call())
+    assert info.value.type == "platform_timeout"
+
+
+def test_unreachable_platform_names_the_way_to_start_it(closed_port):
+    client = PlatformClient(closed_port, "token", timeout=2)
+    with pytest.raises(WorkError) as info:
+        client.request("GET", "/api/v1/me")
+    assert info.value.type == "platform_unreachable"
+    assert "hub platform start" in str(info.value)
