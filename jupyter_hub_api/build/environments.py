@@ -33,6 +33,7 @@ from pathlib import Path
 
 from .. import paths
 from ..errors import UsageError, WorkError
+from ..processes import pid_alive
 from ..project.requirements import normalise_requirements
 
 # Bump when the way environments are made changes, so old ones are not reused by mistake.
@@ -396,15 +397,5 @@ def _sweep_stale_tmp(root: Path) -> None:
     for tmp in root.glob(".tmp-*"):
         parts = tmp.name.split("-")
         pid = parts[3] if len(parts) >= 5 else ""
-        if pid.isdigit() and not _alive(int(pid)):
+        if pid.isdigit() and not pid_alive(int(pid)):
             shutil.rmtree(tmp, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -22,6 +22,7 @@ import httpx
 
 from .. import paths
 from ..errors import UsageError, WorkError
+from ..processes import pid_alive
 
 START_TIMEOUT = 60.0
 LOG_FILE = "platform.log"
@@ -179,17 +180,6 @@ def read_info() -> dict:
     from ..platform.server import read_info as _read
 
     return _read(paths.platform_dir())
-
-
-def pid_alive(pid: int) -> bool:
-    """Whether a process with ``pid`` exists."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def stop(url: str, token: str | None, timeout: float = 20.0) -> bool:

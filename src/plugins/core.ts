@@ -25,6 +25,7 @@ import {
   IHubApi,
   IHubApiSettings
 } from '../tokens';
+import { showSingleton } from './singleton';
 
 /** The id of the core plugin; its schema is schema/plugin.json. */
 export const CORE_PLUGIN_ID = 'jupyter-hub-api:plugin';
@@ -110,21 +111,16 @@ export const corePlugin: JupyterFrontEndPlugin<IHubApi> = {
         'The versions of the frontend, the server extension and the hub CLI'
       ),
       icon: args => (args.isPalette ? undefined : hubIcon),
-      execute: async () => {
-        let widget = tracker.currentWidget;
-        if (!widget || widget.isDisposed) {
+      execute: () =>
+        showSingleton(app, tracker, () => {
           const content = new StatusPanel(translator ?? nullTranslator);
-          widget = new MainAreaWidget({ content });
+          const widget = new MainAreaWidget({ content });
           widget.id = 'hub-api-main';
           widget.title.label = trans.__('About Hub API');
           widget.title.icon = hubIcon;
-          await tracker.add(widget);
-          app.shell.add(widget, 'main');
           void content.refresh();
-        }
-        app.shell.activateById(widget.id);
-        return widget;
-      }
+          return widget;
+        })
     });
     palette?.addItem({
       command: CommandIDs.openStatus,

@@ -21,6 +21,7 @@ import { DeploymentsModel } from '../models/deployments';
 import { CommandIDs, IHubApi } from '../tokens';
 import { ApiPanel, DeploymentsPanel } from '../widgets/deployments';
 import { PALETTE_CATEGORY } from './core';
+import { showSingleton } from './singleton';
 
 export const deploymentsPlugin: JupyterFrontEndPlugin<void> = {
   id: 'jupyter-hub-api:deployments',
@@ -93,23 +94,20 @@ export const deploymentsPlugin: JupyterFrontEndPlugin<void> = {
       ),
       icon: args => (args.isPalette ? undefined : hubIcon),
       execute: async () => {
-        let widget = mainTracker.currentWidget;
-        if (!widget || widget.isDisposed) {
+        const widget = await showSingleton(app, mainTracker, () => {
           const content = new DeploymentsPanel(
             model,
             (api, tab) => void openApi(api, tab),
             endpointOf,
             translator!
           );
-          widget = new MainAreaWidget({ content });
-          widget.id = 'hub-api-deployments-main';
-          widget.title.label = trans.__('Deployments');
-          widget.title.icon = hubIcon;
-          widget.title.closable = true;
-          await mainTracker.add(widget);
-          app.shell.add(widget, 'main');
-        }
-        app.shell.activateById(widget.id);
+          const main = new MainAreaWidget({ content });
+          main.id = 'hub-api-deployments-main';
+          main.title.label = trans.__('Deployments');
+          main.title.icon = hubIcon;
+          main.title.closable = true;
+          return main;
+        });
         void model.refresh();
         return widget;
       }
