@@ -253,6 +253,63 @@ def _callable_with_context(fn):
     return call
 
 
+class HandlerStatus(Exception):
+    """A 2021-style handler answered ``statusCode`` 400-599: that status, its body the message."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+    def to_dict(self) -> dict:
+        return {"type": "HandlerStatus", "message": str(self), "status": self.status}
+
+
+def _event_style(handler):
+    """``(call, ping)`` for the hosted service's 2021 style, ``handler(event, context)``.
+
+    The hosted service called it with ``event == 'PING'`` for a GET and
+    ``{'inputs': json.dumps(body)}`` for a POST, and it answers
+    ``{'statusCode': ..., 'body': json.dumps(output)}``; ``_unwrap`` turns that answer into the
+    output (or a :class:`HandlerStatus`).
+    """
+
+    def call(inputs, context):
+        return _unwrap(handler({"inputs": json.dumps(inputs)}, context))
+
+    def ping(context):
+        return _unwrap(handler("PING", context))
+
+    return call, ping
+
+
+def _unwrap(answer):
+    """The output inside a 2021 handler's ``{'statusCode', 'body'}`` answer."""
+    status = answer.get("statusCode") if isinstance(answer, dict) else None
+    if isinstance(status, bool) or not isinstance(status, int):
+        raise TypeError(
+            f"handler(event, context) returned {type(answer).__name__} without an integer "
+            "statusCode; return {'statusCode': 200, 'body': json.dumps(output)}."
+        )
+    body = answer.get("body")
+    if isinstance(body, bytes):
+        body = body.decode("utf-8", "replace")
+    output = body
+    if isinstance(body, str):
+        try:
+            output = json.loads(body)
+        except ValueError:
+            pass  # a plain-text body is the output (or the message) as it is
+    if 200 <= status < 300:
+        return output
+    if 400 <= status < 600:
+        message = output if isinstance(output, str) else _ENCODE(output)
+        raise HandlerStatus(status, message or f"The handler answered statusCode {status}.")
+    raise TypeError(
+        f"handler(event, context) returned statusCode {status}; use 200 for an answer or "
+        "400-599 for an error."
+    )
+
+
 def _watch_parent(parent_pid: int) -> None:
     """Kill this worker (and whatever its handler started) if the platform is gone."""
     while True:
@@ -266,8 +323,12 @@ def _describe(exc: BaseException) -> dict:
     return {"type": type(exc).__name__, "message": message}
 
 
-def _load(channel: _Channel, args) -> object | None:
-    """Import main.py and find its handler; report READY or LOAD_FAILED."""
+def _load(channel: _Channel, args) -> tuple | None:
+    """Import main.py and find its handler; report READY or LOAD_FAILED.
+
+    Returns ``(call, ping)``: ``call(inputs, context)`` answers a POST, ``ping(context)`` a GET
+    (None for a ``@hub_handler``, which a GET does not call).
+    """
     started = time.perf_counter()
     model_dir = os.environ.get("MODEL_DIR")
     failure = None
@@ -284,17 +345,21 @@ def _load(channel: _Channel, args) -> object | None:
         }
     else:
         try:
-            importlib.import_module("main")
+            module = importlib.import_module("main")
             import hub
 
             handlers = hub.registered_handlers()
+            event_handler = getattr(module, "handler", None)
             if len(handlers) == 1:
-                handler = _callable_with_context(handlers[0])
+                handler = (_callable_with_context(handlers[0]), None)
+            elif not handlers and callable(event_handler):
+                handler = _event_style(_callable_with_context(event_handler))
             elif not handlers:
                 failure = {
                     "type": "LoadError",
                     "message": "src/main.py marks no function with @hub_handler; decorate your "
-                    "inference function with it (from hub import hub_handler).",
+                    "inference function with it (from hub import hub_handler), or define "
+                    "handler(event, context) in the hosted service's 2021 style.",
                 }
             else:
                 names = ", ".join(getattr(h, "__name__", "?") for h in handlers)
@@ -319,12 +384,19 @@ def _load(channel: _Channel, args) -> object | None:
         channel.send(P.LOAD_FAILED, json.dumps(failure).encode())
         return None
     info = {"pid": os.getpid(), "import_seconds": time.perf_counter() - started}
+    if handler[1] is not None:
+        info["ping"] = True  # the engine then sends a GET on as a ping (an empty INVOKE)
     channel.send(P.READY, json.dumps(info).encode())
     return handler
 
 
-def _serve(channel: _Channel, handler, args) -> None:
-    """Answer INVOKE frames one at a time until the engine closes the socket."""
+def _serve(channel: _Channel, handler: tuple, args) -> None:
+    """Answer INVOKE frames one at a time until the engine closes the socket.
+
+    An INVOKE with an empty body is a ping (a GET; a POST body is never empty): it calls the
+    2021-style handler with ``'PING'`` and answers an empty RESULT for a ``@hub_handler``.
+    """
+    call, ping = handler
     model_dir = os.environ.get("MODEL_DIR")
     timeout = args.timeout or None
     out, err = sys.stdout, sys.stderr
@@ -339,8 +411,12 @@ def _serve(channel: _Channel, handler, args) -> None:
         (id_len,) = P.ID_LEN.unpack_from(payload)
         invocation_id = payload[2 : 2 + id_len].decode()
         body = payload[2 + id_len :]
+        context = Context(invocation_id, args.api, model_dir, timeout)
+        if not body and ping is None:
+            channel.send(P.RESULT, b"")
+            continue
         try:
-            inputs = loads(body)
+            inputs = loads(body) if body else None
         except ValueError as exc:
             reply = {
                 "type": "InvalidJSON",
@@ -348,15 +424,16 @@ def _serve(channel: _Channel, handler, args) -> None:
             }
             channel.send(P.ERROR, json.dumps(reply).encode())
             continue
-        context = Context(invocation_id, args.api, model_dir, timeout)
         try:
-            result = handler(inputs, context)
+            result = call(inputs, context) if body else ping(context)
+        except HandlerStatus as exc:  # a 2021 handler answered an error status: no traceback
+            kind_out, data = P.ERROR, json.dumps(exc.to_dict()).encode()
         except Exception as exc:  # noqa: BLE001 - the user's exception is the answer
             import traceback
 
             tb = traceback.TracebackException.from_exception(exc)
-            # Drop our own frame so the traceback starts in the user's code.
-            if tb.stack and tb.stack[0].filename == __file__:
+            # Drop our own frames so the traceback starts in the user's code.
+            while tb.stack and tb.stack[0].filename == __file__:
                 del tb.stack[0]
             err.write("".join(tb.format()))
             kind_out, data = P.ERROR, json.dumps(_describe(exc)).encode()

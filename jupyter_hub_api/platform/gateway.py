@@ -213,8 +213,12 @@ class Gateway:
 
     async def _wake(self, route, send) -> None:
         live = route.enter()
+        ping = None
         try:
             status = await self.platform.engine.warm(live.engine_id)
+            if status.get("pings"):  # a 2021-style handler(event, context) is called with 'PING'
+                ping_id = f"{self._id_prefix}{next(self._id_counter):08x}"
+                ping = await self.platform.engine.invoke(live.engine_id, b"", ping_id)
         except UnknownVersionError:
             raise GatewayError(
                 503,
@@ -240,6 +244,12 @@ class Gateway:
             "load_seconds": status.get("load_seconds", 0.0),
             "import_seconds": status.get("import_seconds", 0.0),
         }
+        if ping is not None:
+            if not ping.ok:
+                code = ping.http_status or _STATUS_OF.get(ping.status, 502)
+                message = ping.error_message or "The handler failed; see `hub logs`."
+                raise GatewayError(code, ping.error_type or ping.status, message)
+            body["output"] = json.loads(ping.output_json or b"null")
         await _send(send, 200, json.dumps({"statusCode": 200, "body": body}).encode())
 
     async def _invoke(
@@ -270,7 +280,7 @@ class Gateway:
             route.leave(live)
         latency_ms = (time.perf_counter() - started) * 1000.0
 
-        status = _STATUS_OF.get(result.status, 502)
+        status = result.http_status or _STATUS_OF.get(result.status, 502)
         counted = result.status == "ok" or (
             result.status == "error" and result.error_type not in ("InvalidJSON", "LoadError")
         )

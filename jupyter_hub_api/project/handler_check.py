@@ -1,8 +1,9 @@
 """Find the ``@hub_handler`` function of ``src/main.py`` by reading its syntax tree.
 
 The file is parsed with :mod:`ast`, never imported, so checking a project does not load torch
-or the model. Exactly one top-level function must carry the decorator (``@hub_handler`` or
-``@hub.hub_handler``).
+or the model. Exactly one function must carry the decorator (``@hub_handler`` or
+``@hub.hub_handler``); a module without one may instead define the hosted service's 2021 style,
+a top-level ``def handler(event, context)`` (the runtime adapts it: ``hub/_worker.py``).
 """
 
 from __future__ import annotations
@@ -44,11 +45,15 @@ def find_handler(main_py: Path) -> str:
         and any(_is_hub_handler(d) for d in node.decorator_list)
     ]
     if not found:
+        event_style = _event_handler(tree)
+        if event_style is not None:
+            return event_style
         raise UsageError(
             "src/main.py has no function decorated with @hub_handler.",
             type="no_handler",
             hint="Add `from hub import hub_handler` and put @hub_handler on the function that "
-            "answers requests: def inference_handler(inputs, context).",
+            "answers requests: def inference_handler(inputs, context) (or keep the hosted "
+            "service's 2021 style: a top-level def handler(event, context)).",
         )
     if len(found) > 1:
         where = ", ".join(f"{n.name} (line {n.lineno})" for n in found)
@@ -67,6 +72,20 @@ def find_handler(main_py: Path) -> str:
             hint=f"Declare it as def {handler.name}(inputs, context).",
         )
     return handler.name
+
+
+def _event_handler(tree: ast.Module) -> str | None:
+    """``"handler"`` if the module defines the 2021 style ``def handler(event, context)``.
+
+    Only a top-level function counts (the runtime looks the name up on the module), and it must
+    take the two arguments it is called with.
+    """
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name == "handler":
+            args = node.args
+            if len(args.posonlyargs) + len(args.args) >= 2 or args.vararg:
+                return node.name
+    return None
 
 
 def _is_hub_handler(decorator: ast.expr) -> bool:

@@ -66,6 +66,43 @@ def test_a_missing_main_py_is_refused(tmp_path):
         find_handler(tmp_path / "main.py")
 
 
+HOSTED_2021_MAIN = """\
+import json
+
+def handler(event, context):
+    if event == 'PING':
+        return {'statusCode': 200, 'body': json.dumps("PING RESPONSE")}
+    inputs = json.loads(event['inputs'])
+    return {'statusCode': 200, 'body': json.dumps(inputs)}
+"""
+
+
+def test_the_hosted_2021_handler_without_a_decorator_is_accepted(tmp_path):
+    assert find_handler(_main(tmp_path, HOSTED_2021_MAIN)) == "handler"
+
+
+def test_a_decorated_handler_wins_over_a_function_called_handler(tmp_path):
+    text = (
+        HOSTED_2021_MAIN + "\nfrom hub import hub_handler\n@hub_handler\ndef predict(i, c): pass\n"
+    )
+    assert find_handler(_main(tmp_path, text)) == "predict"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "def handler(event):\n    return event\n",  # not called with one argument
+        "class A:\n    def handler(self, event, context): pass\n",  # not top-level
+        "def outer():\n    def handler(event, context): pass\n",
+        "handler = lambda event, context: None\n",
+    ],
+)
+def test_only_a_top_level_two_argument_handler_counts_as_the_2021_style(tmp_path, text):
+    with pytest.raises(UsageError, match="no function decorated with @hub_handler") as err:
+        find_handler(_main(tmp_path, text))
+    assert "def handler(event, context)" in str(err.value)
+
+
 def test_equivalent_requirements_normalise_to_the_same_text():
     a = "Scikit_Learn >= 1.4\n# a comment\n\njoblib  # trailing comment\n"
     b = "joblib\nscikit-learn>=1.4\n"

@@ -78,6 +78,8 @@ class InvocationResult:
     duration_ms: float = 0.0
     wait_ms: float = 0.0
     cold_start: bool = False
+    # The HTTP status the handler chose (a 2021-style handler's statusCode 400-599), else None.
+    http_status: int | None = None
 
     @property
     def ok(self) -> bool:

@@ -502,7 +502,12 @@ class _Worker:
         elif kind == P.ERROR:
             error = json.loads(payload)
             self._answer(
-                InvocationResult("error", error_type=error["type"], error_message=error["message"])
+                InvocationResult(
+                    "error",
+                    error_type=error["type"],
+                    error_message=error["message"],
+                    http_status=error.get("status"),
+                )
             )
         elif kind in P.LOG_STREAMS:
             stream = P.LOG_STREAMS[kind]
@@ -589,6 +594,7 @@ class _Pool:
         self.idle_timer: asyncio.TimerHandle | None = None
         self.last_load_seconds = 0.0
         self.last_import_seconds = 0.0
+        self.pings = False
         self.draining: asyncio.Future | None = None
         self.closed = False
         self.leaving = False  # undeploy() has begun (draining, then closing)
@@ -719,6 +725,7 @@ class _Pool:
         self.last_load_seconds = load_seconds
         worker.import_seconds = info.get("import_seconds", 0.0)
         self.last_import_seconds = worker.import_seconds
+        self.pings = bool(info.get("ping"))  # a 2021-style handler: a GET calls it with 'PING'
         warmers, self.warmers = self.warmers, []
         for future in warmers:
             if not future.done():
@@ -814,6 +821,7 @@ class _Pool:
             "load_error": None if loaded else self.load_error,
             "min_workers": self.spec.min_workers,
             "max_workers": self.spec.max_workers,
+            "pings": self.pings,
         }
 
 
