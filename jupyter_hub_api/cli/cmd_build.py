@@ -8,6 +8,7 @@ import click
 
 from ..build.builder import human_bytes as _human
 from ..build.builder import run_build
+from ..client.cli import path_options, project_path
 from ..errors import WorkError
 from .output import Output
 
@@ -17,13 +18,16 @@ from .output import Output
 Examples:
   cd sentiment-analyser && hub build
   hub build --deploy            # build, then deploy (same as hub build && hub deploy)
+  hub build -p ./sentiment-analyser -d
   hub build --image --json ./sentiment-analyser"""
 )
-@click.argument("path", required=False, type=click.Path(path_type=str))
+@path_options
 @click.option("--deploy", "-d", is_flag=True, help="Deploy the build when it succeeds.")
 @click.option("--image", is_flag=True, help="Also build the Docker image (needs a Docker engine).")
 @click.option("--json", "json_mode", is_flag=True, help="Write JSON events, one per line.")
-def build(path: str | None, deploy: bool, image: bool, json_mode: bool) -> None:
+def build(
+    path: str | None, path_option: str | None, deploy: bool, image: bool, json_mode: bool
+) -> None:
     """Build the project in PATH (default: the current folder).
 
     Checks the project, stores model and code files by content (unchanged files are not copied
@@ -36,7 +40,7 @@ def build(path: str | None, deploy: bool, image: bool, json_mode: bool) -> None:
     # A job runner cancels with SIGTERM: clean up exactly as for Ctrl-C.
     signal.signal(signal.SIGTERM, _raise_interrupt)
 
-    result = run_build(path, out, image=image)
+    result = run_build(project_path(path, path_option), out, image=image)
     record = result.pop("record")
     summary = (
         f"Built {result['name']} {result['version']}: build {result['build_id'][:12]} in "

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from ..build.records import last_build
-from ..client.cli import json_option, make_output
+from ..client.cli import json_option, make_output, path_options, project_path
 from ..client.deploy import deploy_build
 from ..errors import UsageError
 from ..project.locate import project_root
@@ -15,11 +15,12 @@ from ..project.locate import project_root
     epilog="""\b
 Examples:
   cd sentiment-analyser && hub build && hub deploy
+  hub deploy -p ./sentiment-analyser
   hub deploy ./sentiment-analyser --json     # the result event carries "endpoint\""""
 )
-@click.argument("path", required=False, type=click.Path(path_type=str))
+@path_options
 @json_option
-def deploy(path: str | None, json_mode: bool) -> None:
+def deploy(path: str | None, path_option: str | None, json_mode: bool) -> None:
     """Deploy the last build of the project in PATH (default: the current folder).
 
     Sends the build to the platform (files it already has are not sent again), loads the new
@@ -27,7 +28,7 @@ def deploy(path: str | None, json_mode: bool) -> None:
     how to call it.
     """
     out = make_output(json_mode)
-    root = project_root(path)
+    root = project_root(project_path(path, path_option))
     record = last_build(root)
     if record is None:
         raise UsageError(

@@ -20,6 +20,7 @@ COMMAND_MODULES = [
     ("jupyter_hub_api.cli.cmd_init", "init"),
     ("jupyter_hub_api.cli.cmd_build", "build"),
     ("jupyter_hub_api.cli.cmd_deploy", "deploy"),
+    ("jupyter_hub_api.cli.cmd_dev", "dev"),
     ("jupyter_hub_api.cli.cmd_platform", "platform"),
     ("jupyter_hub_api.cli.cmd_apis", "status"),
     ("jupyter_hub_api.cli.cmd_apis", "versions"),
@@ -27,6 +28,7 @@ COMMAND_MODULES = [
     ("jupyter_hub_api.cli.cmd_apis", "delete"),
     ("jupyter_hub_api.cli.cmd_invoke", "invoke"),
     ("jupyter_hub_api.cli.cmd_logs", "logs"),
+    ("jupyter_hub_api.cli.cmd_invocations", "invocations"),
     ("jupyter_hub_api.cli.cmd_keys", "keys"),
     ("jupyter_hub_api.cli.cmd_usage", "usage"),
 ]

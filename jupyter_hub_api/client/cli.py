@@ -26,6 +26,31 @@ api_option = click.option(
 )
 
 
+def path_options(fn):
+    """``[PATH]`` and ``-p/--path PATH`` (the hosted CLI's spelling) for the project folder."""
+    fn = click.option(
+        "-p",
+        "--path",
+        "path_option",
+        default=None,
+        metavar="PATH",
+        type=click.Path(path_type=str),
+        help="The project folder (same as the PATH argument).",
+    )(fn)
+    return click.argument("path", required=False, type=click.Path(path_type=str))(fn)
+
+
+def project_path(path: str | None, path_option: str | None) -> str | None:
+    """The folder given as PATH or ``--path``; a UsageError if both name different folders."""
+    if path and path_option and Path(path).resolve() != Path(path_option).resolve():
+        raise UsageError(
+            f"Two project folders were given: {path} and --path {path_option}.",
+            type="bad_usage",
+            hint="Give the folder once, as PATH or with -p/--path.",
+        )
+    return path or path_option
+
+
 def make_output(json_mode: bool) -> Output:
     """The command's Output, registered so the CLI renders errors through it."""
     out = Output(json_mode=json_mode)
@@ -44,7 +69,9 @@ def resolve_api_name(name: str | None) -> str:
         import json
 
         try:
-            value = json.loads(config.read_text()).get("name")
+            fields = json.loads(config.read_text())
+            # `project` is how the hosted service's hub_config.json named the project.
+            value = fields.get("name") or fields.get("project")
         except (OSError, ValueError, AttributeError):
             value = None
         if isinstance(value, str) and value:
