@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
@@ -276,7 +277,7 @@ def call_api(
     endpoint: str, key: str, payload: bytes | None, timeout: float | None = None
 ) -> tuple[int, dict]:
     """Call an API's endpoint (POST with ``payload``, GET without) and return (status, envelope)."""
-    headers = {"x-api-key": key, "Content-Type": "application/json"}
+    headers = {"x-api-key": check_key(key), "Content-Type": "application/json"}
     try:
         if payload is None:
             resp = httpx.get(endpoint, headers=headers, timeout=timeout, trust_env=False)
@@ -297,6 +298,27 @@ def call_api(
             type="bad_response",
         ) from None
     return resp.status_code, envelope
+
+
+def api_endpoint(me: dict, name: str) -> str:
+    """The gateway URL of the user's API ``name``, from the platform's ``me()`` answer."""
+    return f"{me['gateway_url']}/{_seg(me['user'])}/{_seg(name)}"
+
+
+# What a key may hold: visible ASCII, as in an HTTP header value without spaces.
+_KEY_CHARS = re.compile(r"[\x21-\x7e]+")
+
+
+def check_key(key: str) -> str:
+    """``key`` if it can be an API key; else a 400 (httpx would raise UnicodeEncodeError for
+    non-ASCII, or fail to send a CR/LF, and either would look like a broken platform)."""
+    if not _KEY_CHARS.fullmatch(key):
+        raise UsageError(
+            "The API key holds characters no key has (spaces, line breaks or non-ASCII); "
+            "copy the key again.",
+            type="bad_key",
+        )
+    return key
 
 
 def _seg(value: str) -> str:

@@ -125,11 +125,10 @@ class HubAPIApp(ExtensionApp):
 
         def copy_work(job: Job) -> CopyWork:
             # Planned again at run time: the files may have changed while the job was queued.
-            project_dir = root / job.project
             items = plan_copy(
-                root, project_dir, job.params["files"], job.params.get("overwrite", False)
+                root, root / job.project, job.params["files"], job.params.get("overwrite", False)
             )
-            return CopyWork(project_dir, items)
+            return CopyWork(root, job.project, items)
 
         jobs.register_work(JobKind.MODEL_FILES, copy_work)
         interrupted = jobs.start()

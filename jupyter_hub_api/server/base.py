@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import math
+import re
 from typing import Any
 
 from jupyter_core.utils import ensure_async
@@ -22,6 +24,29 @@ _SENTENCES = {
     403: "Not authenticated: log in to Jupyter or send the server's token.",
     405: "This endpoint does not take that HTTP method; see openapi.yaml.",
 }
+
+
+# The largest whole number a query argument may be: the largest a JavaScript client (and
+# JSON in general) holds exactly, far below what SQLite and islice() take.
+MAX_INT = 2**53 - 1
+_INTEGER = re.compile(r"-?[0-9]+")
+
+
+def _refuse_constant(name: str):
+    raise HubError(
+        f"The request body holds {name}, which is not JSON; send a number or null.",
+        type="bad_json",
+    )
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise HubError(
+            f"The number {text[:40]} in the request body is too big; send a smaller one.",
+            type="bad_json",
+        )
+    return value
 
 
 class HubErrorsMixin:
@@ -57,31 +82,43 @@ class HubErrorsMixin:
         super()._handle_request_exception(e)
 
     def read_json(self) -> dict:
-        """The request's JSON object body, or a 400 that says what is wrong with it."""
+        """The request's JSON object body, or a 400 that says what is wrong with it.
+
+        Only RFC 8259 JSON: ``NaN``, ``Infinity`` and numbers too big for a float are refused,
+        and so is nesting too deep to parse.
+        """
         try:
-            body = json.loads(self.request.body or b"{}")
+            body = json.loads(
+                self.request.body or b"{}", parse_constant=_refuse_constant, parse_float=_finite
+            )
         except (json.JSONDecodeError, UnicodeDecodeError) as err:
             raise HubError(f"The request body is not valid JSON: {err}.", type="bad_json") from err
+        except RecursionError:
+            raise HubError(
+                "The request body is nested too deeply to read; send flatter JSON.",
+                type="bad_json",
+            ) from None
         if not isinstance(body, dict):
             raise HubError("The request body must be a JSON object.", type="bad_json")
         return body
 
     def int_argument(
-        self, name: str, default: int, minimum: int = 0, maximum: int | None = None
+        self, name: str, default: int, minimum: int = 0, maximum: int = MAX_INT
     ) -> int:
-        """A whole-number query argument, or a 400 naming it."""
+        """A whole-number query argument (ASCII digits), or a 400 naming it."""
         raw = self.get_argument(name, None)
         if raw is None:
             return default
-        try:
-            value = int(raw)
-        except ValueError:
+        if not _INTEGER.fullmatch(raw):
             raise HubError(
                 f"The query argument '{name}' must be a whole number.", type="bad_argument"
-            ) from None
-        if value < minimum or (maximum is not None and value > maximum):
-            bound = f"from {minimum}" + (f" to {maximum}" if maximum is not None else " up")
-            raise HubError(f"The query argument '{name}' must be {bound}.", type="bad_argument")
+            )
+        value = int(raw) if len(raw) <= 20 else MAX_INT + 1  # int() of 5000 digits raises
+        if not minimum <= value <= maximum:
+            raise HubError(
+                f"The query argument '{name}' must be from {minimum} to {maximum}.",
+                type="bad_argument",
+            )
         return value
 
     async def check_authorized(self, action: str) -> None:

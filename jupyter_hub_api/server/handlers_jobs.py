@@ -63,7 +63,7 @@ class JobsHandler(HubAPIHandler):
     def post(self) -> None:
         body = self.read_json()
         kind = body.get("kind")
-        if kind not in {k.value for k in CLIENT_KINDS}:
+        if not isinstance(kind, str) or kind not in {k.value for k in CLIENT_KINDS}:
             raise UsageError(
                 f"Unknown job kind {kind!r}; use one of {', '.join(k.value for k in CLIENT_KINDS)}.",
                 type="bad_kind",

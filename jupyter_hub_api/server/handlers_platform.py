@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from collections.abc import Callable
 from typing import Any
 
 from tornado import web
 
-from ..client.api import PlatformClient, call_api, connect
+from ..client.api import PlatformClient, api_endpoint, call_api, check_key, connect
 from ..errors import HubError, UsageError
-from .base import HubAPIHandler
+from .base import MAX_INT, HubAPIHandler
 
 # Platform-client error types and the status the panel gets for them.
 _STATUS_BY_TYPE = {
@@ -57,6 +58,9 @@ class PlatformHandler(HubAPIHandler):
     async def answer(self, fn: Callable[[PlatformClient], Any], status: int = 200) -> None:
         """Call the platform and write what it answered."""
         self.write_json(await self.call(fn), status=status)
+
+
+_MONTH = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
 
 
 def _api_name(name: str) -> str:
@@ -127,9 +131,10 @@ class LogsHandler(PlatformHandler):
     @web.authenticated
     async def get(self, name: str) -> None:
         params: dict[str, Any] = {}
-        for key in ("tail", "after", "limit"):
+        # The platform's own bounds, checked here so the answer is ours and the same.
+        for key, low, high in (("tail", 0, 100_000), ("after", 0, MAX_INT), ("limit", 1, 5000)):
             if self.get_argument(key, None) is not None:
-                params[key] = self.int_argument(key, 0)
+                params[key] = self.int_argument(key, 0, minimum=low, maximum=high)
         if self.get_argument("invocation_id", None):
             params["invocation_id"] = self.get_argument("invocation_id")
         await self.answer(lambda c: c.logs(_api_name(name), **params))
@@ -153,15 +158,17 @@ class InvokeHandler(PlatformHandler):
         value = request.get("body", request.get("input"))
         payload = None if method == "GET" else json.dumps(value).encode()
         api_key, key_id = request.get("api_key"), request.get("key_id")
-        if api_key is not None and not isinstance(api_key, str):
-            raise UsageError("'api_key' must be a string.", type="bad_request")
+        for field, given in (("api_key", api_key), ("key_id", key_id)):
+            if given is not None and not isinstance(given, str):
+                raise UsageError(f"'{field}' must be a string.", type="bad_request")
+        if api_key:
+            check_key(api_key)  # a 400 before the platform is asked anything
         api = _api_name(name)
         timeout = self.hub.app.invoke_timeout
 
         def invoke(client: PlatformClient) -> dict:
             key = api_key or (client.reveal_key(key_id) if key_id else client.default_key())
-            me = client.me()
-            endpoint = f"{me['gateway_url']}/{me['user']}/{api}"
+            endpoint = api_endpoint(client.me(), api)
             started = time.monotonic()
             status, envelope = call_api(endpoint, key, payload, timeout=timeout)
             return {
@@ -180,6 +187,11 @@ class UsageHandler(PlatformHandler):
     @web.authenticated
     async def get(self) -> None:
         month = self.get_argument("month", None)
+        if month is not None and not _MONTH.fullmatch(month):
+            raise UsageError(
+                f"The month {month[:20]!r} is not a month; write it as 2026-11.",
+                type="bad_argument",
+            )
         await self.answer(lambda c: c.usage(month))
 
 

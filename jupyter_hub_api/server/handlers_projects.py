@@ -13,7 +13,7 @@ from ..errors import HubError, UsageError
 from ..project.config import load_config
 from ..project.handler_check import find_handler
 from ..project.names import check_name
-from ..project.requirements import normalise_requirements
+from ..project.requirements import normalise_requirements, project_requirements
 from ..project.scaffold import TEMPLATES, TEMPLATES_DIR
 from .base import HubAPIHandler
 from .handlers_jobs import project_path
@@ -105,9 +105,8 @@ def check_project(folder: Path) -> dict:
         handler = find_handler(folder / "src" / "main.py")
     except HubError as err:
         errors.append({"field": "src/main.py", "type": err.type, "message": str(err)})
-    req = folder / "src" / "requirements.txt"
     try:
-        normalise_requirements(req.read_text(encoding="utf-8") if req.is_file() else "")
+        project_requirements(folder)
     except HubError as err:
         errors.append({"field": "src/requirements.txt", "type": err.type, "message": str(err)})
     return {
@@ -141,7 +140,7 @@ class ProjectsHandler(HubAPIHandler):
         root = self.hub.root_dir
         name = check_name(body.get("name"), field="name")
         template = body.get("template", "blank")
-        if template not in TEMPLATES:
+        if not isinstance(template, str) or template not in TEMPLATES:
             raise UsageError(
                 f"Unknown template {template!r}; use one of {', '.join(TEMPLATES)}.",
                 type="bad_template",
@@ -156,7 +155,12 @@ class ProjectsHandler(HubAPIHandler):
                 raise UsageError(f"'{key}' must be a string (the file's text).", type="bad_request")
         if body.get("requirements") is not None:
             normalise_requirements(body["requirements"])  # 400 naming the bad line, before creating
-        files = body.get("model_files") or []
+        files = body.get("model_files")
+        if files is not None and not isinstance(files, list):
+            raise UsageError(
+                "'model_files' must be a list of paths relative to the server root.",
+                type="bad_request",
+            )
         target = parent / name
         # Checked before the folder exists (paths, sizes, free disk), so a bad file list
         # leaves nothing behind.
@@ -220,7 +224,9 @@ class ModelFilesHandler(HubAPIHandler):
         root = self.hub.root_dir
         rel = project_path(root, project)
         files = body.get("files")
-        overwrite = bool(body.get("overwrite", False))
+        overwrite = body.get("overwrite", False)
+        if not isinstance(overwrite, bool):
+            raise UsageError("'overwrite' must be true or false.", type="bad_request")
         # Everything checked before the job starts: paths, existing files, free disk space.
         await asyncio.to_thread(plan_copy, root, root / rel, files, overwrite)
         job = self.hub.jobs.submit(

@@ -8,10 +8,15 @@ The pytest-jupyter plugin itself is enabled in ``tests/conftest.py`` (pytest onl
 from __future__ import annotations
 
 import asyncio
+import http.server
+import io
 import json
 import subprocess
 import sys
+import tarfile
+import threading
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -83,20 +88,60 @@ def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
 
 
 def slow_package(folder: Path, seconds: float, name: str = "slowpkg") -> str:
-    """A local Python package whose build takes ``seconds``; returns its requirement line.
+    """A Python package whose build takes ``seconds``; returns its requirement line.
 
-    Its build backend lives in the package itself (no download), so ``hub build`` installing
-    it is a real, naturally slow build: uv runs the backend in a child process.
+    Its build backend lives in the package itself, so ``hub build`` installing it is a real,
+    naturally slow build (uv runs the backend in a child process). The sdist is served over
+    loopback HTTP, since a requirement naming a local file is refused (an environment built
+    elsewhere could not hold it).
     """
-    pkg = folder / name
-    pkg.mkdir(parents=True)
-    (pkg / "pyproject.toml").write_text(
-        "[build-system]\nrequires = []\nbuild-backend = 'slow_backend'\nbackend-path = ['.']\n\n"
-        f"[project]\nname = '{name}'\nversion = '0.1'\n"
-    )
+    folder.mkdir(parents=True, exist_ok=True)
     steps = max(1, int(seconds / 0.25))
-    (pkg / "slow_backend.py").write_text(SLOW_BACKEND.format(steps=steps, pause=0.25, name=name))
-    return f"{name} @ {pkg.as_uri()}\n"
+    files = {
+        "pyproject.toml": "[build-system]\nrequires = []\nbuild-backend = 'slow_backend'\n"
+        f"backend-path = ['.']\n\n[project]\nname = '{name}'\nversion = '0.1'\n",
+        "PKG-INFO": f"Metadata-Version: 2.1\nName: {name}\nVersion: 0.1\n",
+        "slow_backend.py": SLOW_BACKEND.format(steps=steps, pause=0.25, name=name),
+    }
+    sdist = folder / f"{name}-0.1.tar.gz"
+    with tarfile.open(sdist, "w:gz") as tar:
+        for path, text in files.items():
+            data = text.encode()
+            info = tarfile.TarInfo(f"{name}-0.1/{path}")
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return f"{name} @ {_serve(sdist)}\n"
+
+
+_SERVED: dict[str, Path] = {}
+_SERVER: list[http.server.ThreadingHTTPServer] = []
+
+
+def _serve(path: Path) -> str:
+    """A loopback URL of ``path``, from one HTTP server in a thread for the whole session."""
+    if not _SERVER:
+
+        class Files(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 - http.server's API
+                file = _SERVED.get(self.path)
+                if file is None:
+                    self.send_error(404)
+                    return
+                data = file.read_bytes()
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args):
+                pass
+
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Files)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        _SERVER.append(server)
+    url_path = f"/{uuid.uuid4().hex}/{path.name}"
+    _SERVED[url_path] = path
+    return f"http://127.0.0.1:{_SERVER[0].server_address[1]}{url_path}"
 
 
 async def post_json(jp_fetch, *parts, body=None, **kwargs):

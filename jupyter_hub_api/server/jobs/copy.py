@@ -3,13 +3,22 @@
 Everything is checked before the first byte moves (every source exists inside the root, nothing
 would be overwritten unless asked, the disk has room); files are copied in chunks to a temporary
 name and renamed when whole, so a cancelled or failed copy leaves no half file behind.
+
+The copy opens what the check saw and nothing else: every source and every folder of the
+destination is reached from the root's descriptor one component at a time without following a
+symlink (``paths.walk``), so a folder swapped for a link after the check (to read a file from
+outside the root, or to write outside the project) fails the job instead.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import errno
 import os
+import posixpath
 import shutil
+import stat
 import threading
 import time
 from collections.abc import Callable
@@ -18,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from ...errors import HubError, UsageError
-from ..paths import SKIPPED_DIRS, resolve
+from ..paths import SKIPPED_DIRS, open_at, open_root, path_changed, relative, resolve, walk
 
 CHUNK = 8 << 20
 # Room left free on the disk after the copy, so the build that follows can still write.
@@ -28,9 +37,9 @@ PARTIAL_SUFFIX = ".hub-partial"
 
 @dataclass
 class CopyItem:
-    """One file to copy: its real source, its path under ``model/`` and its size."""
+    """One file to copy: its real path relative to the root, its path under ``model/``, its size."""
 
-    source: Path
+    source: str
     dest: str
     size: int
 
@@ -52,6 +61,12 @@ def plan_copy(
     model_dir = project_dir / "model"
     items: list[CopyItem] = []
     for rel in files:
+        if not isinstance(rel, str) or not rel:
+            # resolve() takes "" (and so None) as the root itself: never copy the whole root.
+            raise UsageError(
+                f"Each of 'files' must be a path relative to the server root, not {rel!r}.",
+                type="bad_path",
+            )
         source = resolve(root, rel, what="model file")
         if not source.exists():
             raise UsageError(f"The model file '{rel}' does not exist.", type="not_found")
@@ -61,7 +76,7 @@ def plan_copy(
                 type="bad_path",
             )
         if source.is_file():
-            items.append(CopyItem(source, source.name, source.stat().st_size))
+            items.append(CopyItem(relative(root, source), source.name, source.stat().st_size))
             continue
         for dirpath, dirnames, filenames in os.walk(source):
             dirnames[:] = sorted(d for d in dirnames if d not in SKIPPED_DIRS)
@@ -73,7 +88,9 @@ def plan_copy(
                 )
                 if real.is_file():
                     dest = Path(source.name) / Path(dirpath).relative_to(source) / name
-                    items.append(CopyItem(real, dest.as_posix(), real.stat().st_size))
+                    items.append(
+                        CopyItem(relative(root, real), dest.as_posix(), real.stat().st_size)
+                    )
     dests = [i.dest for i in items]
     if len(set(dests)) != len(dests):
         raise UsageError(
@@ -103,10 +120,18 @@ def plan_copy(
 
 
 class CopyWork:
-    """Copies planned items into ``model/`` in a thread, reporting steps, logs and progress."""
+    """Copies planned items into ``model/`` in a thread, reporting steps, logs and progress.
 
-    def __init__(self, project_dir: Path, items: list[CopyItem]) -> None:
-        self.model_dir = project_dir / "model"
+    ``project`` is the project's path relative to ``root``, as :func:`paths.relative` writes it.
+    """
+
+    # Called in the copy thread with each item just before its files are opened: the moment a
+    # swapped path would be used. Tests set it to swap a folder (or fill the disk) right there.
+    before_file: Callable[[CopyItem], None] | None = None
+
+    def __init__(self, root: Path, project: str, items: list[CopyItem]) -> None:
+        self.root = root
+        self.project = project
         self.items = items
         self._stop = threading.Event()
 
@@ -125,56 +150,39 @@ class CopyWork:
 
     def _copy_all(self, send: Callable[[dict], None]) -> int:
         total = sum(i.size for i in self.items)
-        done = 0
-        last_report = 0.0
+        self._done = 0
+        self._last_report = 0.0
         send({"event": "step", "name": "copy-model-files", "status": "started"})
         started = time.monotonic()
-        for item in self.items:
-            dest = self.model_dir / item.dest
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            partial = dest.with_name(dest.name + PARTIAL_SUFFIX)
-            send(
-                {
-                    "event": "log",
-                    "stream": "stdout",
-                    "line": f"Copying {item.dest} ({_human(item.size)})",
-                }
-            )
+        item = None
+        try:
+            root_fd = open_root(self.root)
             try:
-                with open(item.source, "rb") as src, open(partial, "wb") as out:
-                    while chunk := src.read(CHUNK):
-                        if self._stop.is_set():
-                            raise InterruptedError
-                        out.write(chunk)
-                        done += len(chunk)
-                        now = time.monotonic()
-                        if now - last_report > 0.2:
-                            last_report = now
-                            send(
-                                {
-                                    "event": "progress",
-                                    "step": "copy-model-files",
-                                    "done": done,
-                                    "total": total,
-                                }
-                            )
-                os.replace(partial, dest)
-            except InterruptedError:
-                partial.unlink(missing_ok=True)
-                send({"event": "step", "name": "copy-model-files", "status": "failed"})
-                return 1
-            except OSError as err:
-                partial.unlink(missing_ok=True)
-                send({"event": "step", "name": "copy-model-files", "status": "failed"})
-                send(
-                    {
-                        "event": "error",
-                        "type": "copy_failed",
-                        "message": f"Copying {item.dest} failed: {err.strerror or err}.",
-                    }
-                )
-                return 1
-        send({"event": "progress", "step": "copy-model-files", "done": done, "total": total})
+                project_fd = walk(root_fd, self.project)
+                try:
+                    for item in self.items:
+                        send(
+                            {
+                                "event": "log",
+                                "stream": "stdout",
+                                "line": f"Copying {item.dest} ({_human(item.size)})",
+                            }
+                        )
+                        if self.before_file is not None:
+                            self.before_file(item)
+                        self._copy_one(root_fd, project_fd, item, total, send)
+                finally:
+                    os.close(project_fd)
+            finally:
+                os.close(root_fd)
+        except InterruptedError:
+            send({"event": "step", "name": "copy-model-files", "status": "failed"})
+            return 1
+        except (HubError, OSError) as err:
+            send({"event": "step", "name": "copy-model-files", "status": "failed"})
+            send({"event": "error", **_copy_error(err, item)})
+            return 1
+        send({"event": "progress", "step": "copy-model-files", "done": total, "total": total})
         send(
             {
                 "event": "step",
@@ -185,6 +193,74 @@ class CopyWork:
         )
         send({"event": "result", "files": [f"model/{i.dest}" for i in self.items], "bytes": total})
         return 0
+
+    def _copy_one(
+        self, root_fd: int, project_fd: int, item: CopyItem, total: int, send: Callable
+    ) -> None:
+        """Copy one file to a temporary name in its folder of ``model/``, then rename it."""
+        source_dir, source_name = posixpath.split(item.source)
+        parent = walk(root_fd, source_dir, named=item.source)
+        try:
+            # O_NONBLOCK: a FIFO swapped in must not hang the copy (it is refused below).
+            src_fd = open_at(parent, source_name, os.O_RDONLY | os.O_NONBLOCK, rel=item.source)
+        finally:
+            os.close(parent)
+        with os.fdopen(src_fd, "rb") as src:
+            if not stat.S_ISREG(os.fstat(src.fileno()).st_mode):
+                raise path_changed(item.source)
+            dest = posixpath.join("model", item.dest)
+            dest_dir, name = posixpath.split(dest)
+            folder = walk(project_fd, dest_dir, create=True, named=dest)
+            partial = name + PARTIAL_SUFFIX
+            try:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(
+                        partial, dir_fd=folder
+                    )  # left by a crash; a link is removed, not followed
+                flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
+                out_fd = open_at(folder, partial, flags, rel=dest)
+                try:
+                    with os.fdopen(out_fd, "wb") as out:
+                        self._pump(src, out, total, send)
+                    os.replace(partial, name, src_dir_fd=folder, dst_dir_fd=folder)
+                except BaseException:
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(partial, dir_fd=folder)
+                    raise
+            finally:
+                os.close(folder)
+
+    def _pump(self, src, out, total: int, send: Callable) -> None:
+        while chunk := src.read(CHUNK):
+            if self._stop.is_set():
+                raise InterruptedError
+            out.write(chunk)
+            self._done += len(chunk)
+            now = time.monotonic()
+            if now - self._last_report > 0.2:
+                self._last_report = now
+                send(
+                    {
+                        "event": "progress",
+                        "step": "copy-model-files",
+                        "done": self._done,
+                        "total": total,
+                    }
+                )
+
+
+def _copy_error(err: HubError | OSError, item: CopyItem | None) -> dict:
+    """The ``error`` event of a failed copy: one sentence naming the file."""
+    if isinstance(err, HubError):
+        return err.to_dict()
+    where = f"model/{item.dest}" if item is not None else "model/"
+    if err.errno in (errno.ENOSPC, errno.EDQUOT):
+        return {
+            "type": "disk_full",
+            "message": f"The disk is full: {where} could not be written, and no part of it was "
+            "left behind; free some space and run the copy again.",
+        }
+    return {"type": "copy_failed", "message": f"Copying {where} failed: {err.strerror or err}."}
 
 
 def _human(n: float) -> str:
