@@ -20,11 +20,14 @@ async def test_jobs_beyond_the_limit_queue_and_a_job_past_its_time_limit_is_stop
     hub_init(jp_root_dir, "slow", requirements=slow_package(tmp_path, seconds=60))
     hub_init(jp_root_dir, "quick")
     hub_init(jp_root_dir, "other")
+    (jp_root_dir / "w.bin").write_bytes(b"w")
     _, slow = await post_json(
         jp_fetch, "hub-api", "jobs", body={"kind": "build", "project": "slow"}
     )
+    # The queued job is a model-file copy: it waits for the slot like any job, but no time
+    # limit applies to it, so a loaded machine cannot make it fail the way a build could.
     _, quick = await post_json(
-        jp_fetch, "hub-api", "jobs", body={"kind": "build", "project": "quick"}
+        jp_fetch, "hub-api", "projects", "quick", "model-files", body={"files": ["w.bin"]}
     )
     _, other = await post_json(
         jp_fetch, "hub-api", "jobs", body={"kind": "build", "project": "other"}

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import logging
 import os
+import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +23,7 @@ from typing import Any, Protocol
 from ...errors import HubError
 from .models import Job, JobKind, JobState, new_job_id, utc_now
 from .process import Emit, ProcessWork
-from .store import EventLog, JobStore, read_event_texts
+from .store import EventLog, JobStore, is_disk_full, read_event_texts, store_full_error
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +108,8 @@ class JobManager:
         self._running: set[str] = set()
         self._list_listeners: set[Callable[[dict], None]] = set()
         self._work_factories: dict[JobKind, Callable[[Job], Work]] = {}
+        # Records SQLite could not take (a full disk): answered from here, saved when it can.
+        self._unsaved: dict[str, Job] = {}
         self._closing = False
 
     # -- set-up -------------------------------------------------------------------------------
@@ -147,7 +151,7 @@ class JobManager:
         active = self._active.get(job_id)
         if active is not None:
             return active.job
-        job = self.store.get(job_id)
+        job = self._unsaved.get(job_id) or self.store.get(job_id)
         if job is None:
             raise HubError(f"There is no job '{job_id}'.", type="no_such_job", status=404)
         return job
@@ -155,7 +159,8 @@ class JobManager:
     def list(self, *, project: str | None = None, states=None, limit: int = 100) -> list[Job]:
         """Jobs, newest first; active ones with their live fields."""
         jobs = self.store.list(project=project, states=states, limit=limit)
-        return [self._active[j.id].job if j.id in self._active else j for j in jobs]
+        live = {**self._unsaved, **{i: a.job for i, a in self._active.items()}}
+        return [live.get(j.id, j) for j in jobs]
 
     def active_jobs(self) -> list[Job]:
         """Jobs queued or running now."""
@@ -183,9 +188,20 @@ class JobManager:
         job = Job(
             id=new_job_id(), kind=kind, project=project, params=params or {}, rerun_of=rerun_of
         )
-        active = ActiveJob(job=job, log=self.store.open_log(job.id))
+        try:
+            active = ActiveJob(job=job, log=self.store.open_log(job.id))
+        except OSError as err:
+            if is_disk_full(err):
+                raise store_full_error(self.store.directory) from None
+            raise
         self._active[job.id] = active
-        self._set_state(active, JobState.QUEUED)
+        try:
+            self._set_state(active, JobState.QUEUED)
+            if job.id in self._unsaved:  # its record could not be inserted
+                raise store_full_error(self.store.directory)
+        except HubError:
+            self._forget_unrecorded(active)
+            raise
         self._queue.append(job.id)
         self._schedule()
         return job
@@ -296,6 +312,31 @@ class JobManager:
             await waiter
 
     # -- internals ----------------------------------------------------------------------------
+    def _save(self, job: Job) -> None:
+        """Save the record; when the disk is full keep it in memory and retry at the next save."""
+        self._unsaved[job.id] = job
+        try:
+            for pending in list(self._unsaved.values()):
+                self.store.save(pending)
+                del self._unsaved[pending.id]
+        except (OSError, sqlite3.Error) as err:
+            if not is_disk_full(err):
+                raise
+            log.warning(
+                "Hub API: the disk of the job store is full; %d job record(s) kept in memory.",
+                len(self._unsaved),
+            )
+
+    def _forget_unrecorded(self, active: ActiveJob) -> None:
+        """Undo a submit whose first record or event could not be written (a 507): it was
+        never inserted, so only its log file and its place in memory go."""
+        self._active.pop(active.job.id, None)
+        self._unsaved.pop(active.job.id, None)
+        active.log.close()
+        with contextlib.suppress(OSError):
+            active.log.path.unlink()
+        self._announce({"type": "deleted", "id": active.job.id})
+
     def _announce(self, message: dict) -> None:
         for listener in list(self._list_listeners):
             try:
@@ -332,6 +373,8 @@ class JobManager:
             job.exit_code = code
             if self._closing:  # stopped by the server's shutdown, not by anyone's cancel
                 self._interrupt(active)
+            elif active.log.error is not None:
+                self._finish(active, JobState.FAILED, error=_log_error(self.store, active))
             elif active.cancel_requested:
                 self._finish(active, JobState.CANCELLED)
             elif getattr(active.work, "timed_out", False):
@@ -395,7 +438,7 @@ class JobManager:
 
     def _on_pid(self, active: ActiveJob, pid: int) -> None:
         active.job.pid = pid
-        self.store.save(active.job)
+        self._save(active.job)
         self._announce({"type": "job", "job": active.job.to_dict()})
 
     def _emit(self, active: ActiveJob, batch: list[dict[str, Any]]) -> None:
@@ -414,12 +457,21 @@ class JobManager:
         active.log.flush()
         active.job.event_count = active.log.count
         active.notifier.notify()
+        if active.log.error is not None and not active.cancel_requested and active.work:
+            # The log cannot be written (a full disk): stop the work; _run says why.
+            log.warning(
+                "Hub API job %s: its log cannot be written: %s", active.job.id, active.log.error
+            )
+            active.cancel_requested = True
+            asyncio.ensure_future(active.work.terminate(self.settings.cancel_grace))
 
     def _set_state(self, active: ActiveJob, state: JobState) -> None:
         active.job.state = state
         self._emit(active, [{"event": "state", "state": state.value}])
+        if state == JobState.QUEUED and active.log.error is not None:
+            raise store_full_error(self.store.directory)  # a new job: nothing recorded yet
         active.version += 1
-        self.store.save(active.job)
+        self._save(active.job)
         active.notifier.notify()
         self._announce({"type": "job", "job": active.job.to_dict()})
 
@@ -437,6 +489,22 @@ class JobManager:
         active.closed = True
         active.log.close()
         self._active.pop(job.id, None)
+
+
+def _log_error(store: JobStore, active: ActiveJob) -> dict[str, Any]:
+    err = active.log.error
+    if err is not None and is_disk_full(err):
+        why = f"the disk holding the job store ({store.directory}) is full"
+        return {
+            "type": "disk_full",
+            "message": f"The job was stopped because {why} and its log could not be written; "
+            "free some space there and run it again.",
+        }
+    return {
+        "type": "log_failed",
+        "message": f"The job was stopped because its log could not be written "
+        f"({getattr(err, 'strerror', None) or err}); run it again.",
+    }
 
 
 def _exit_error(code: int) -> dict[str, Any]:

@@ -6,6 +6,8 @@ large (a build prints thousands of lines), so reading them is meant to run in a 
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
 import sqlite3
@@ -14,6 +16,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
+from ...errors import HubError
 from .models import FINAL_STATES, Job, JobKind, JobState, make_event, utc_now
 
 _SCHEMA = """
@@ -157,11 +160,17 @@ class JobStore:
 
 
 class EventLog:
-    """One job's append-only event log; every event gets the next offset and a timestamp."""
+    """One job's append-only event log; every event gets the next offset and a timestamp.
+
+    A write that fails (a full disk) does not raise: the log keeps ``error`` and writes no
+    more, so the file stays a prefix of the job's events (a torn last line is skipped by
+    readers) while offsets go on for live readers. The job manager then stops the job.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self.count = _count_lines(path)
+        self.error: OSError | None = None
         self._file = open(path, "a", encoding="utf-8")  # noqa: SIM115 - kept open while the job runs
 
     def append(self, fields: dict[str, Any], flush: bool = True) -> tuple[dict[str, Any], str]:
@@ -172,19 +181,53 @@ class EventLog:
         """
         event = make_event(self.count, fields)
         text = json.dumps(event, default=str)
-        self._file.write(text + "\n")
-        if flush:
-            self._file.flush()
+        if self.error is None:
+            try:
+                self._file.write(text + "\n")
+                if flush:
+                    self._file.flush()
+            except OSError as err:
+                self._fail(err)
         self.count += 1
         return event, text
 
     def flush(self) -> None:
         """Write buffered events to the file."""
-        self._file.flush()
+        if self.error is None:
+            try:
+                self._file.flush()
+            except OSError as err:
+                self._fail(err)
 
     def close(self) -> None:
         """Close the file."""
-        self._file.close()
+        if self.error is None:
+            try:
+                self._file.close()
+            except OSError as err:
+                self.error = err
+
+    def _fail(self, err: OSError) -> None:
+        self.error = err
+        with contextlib.suppress(OSError):
+            self._file.close()  # flushes once more, fails again, but closes the descriptor
+
+
+def is_disk_full(err: BaseException) -> bool:
+    """Whether ``err`` (from a file or from SQLite) means the disk or the quota is full."""
+    if isinstance(err, OSError):
+        return err.errno in (errno.ENOSPC, errno.EDQUOT)
+    return isinstance(err, sqlite3.OperationalError) and "full" in str(err)
+
+
+def store_full_error(directory: Path) -> HubError:
+    """The 507 for a job that cannot be recorded because the job store's disk is full."""
+    return HubError(
+        f"The disk holding the job store ({directory}) is full, so the job could not be "
+        "recorded; free some space there and start it again.",
+        type="disk_full",
+        status=507,
+    )
 
 
 def read_events(path: Path, offset: int = 0, limit: int | None = None) -> list[dict]:
