@@ -3,7 +3,11 @@ list projects, check a project's config, list folders."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import threading
+
+from jupyter_hub_api.server.jobs.copy import CopyWork
 
 from .conftest import fetch_json, follow, hub_init, post_json
 
@@ -149,19 +153,27 @@ async def test_templates_offer_the_requirements_and_main_py_that_hub_init_writes
 
 
 async def test_cancelling_a_model_file_copy_leaves_no_partial_file(
-    jp_fetch, jp_ws_fetch, jp_root_dir
+    jp_fetch, jp_ws_fetch, jp_root_dir, monkeypatch
 ):
     project = hub_init(jp_root_dir, "big")
-    weights = jp_root_dir / "weights.bin"
-    with open(weights, "wb") as f:
-        f.truncate(2 << 30)  # 2 GiB, sparse: quick to make, slow enough to copy
+    with open(jp_root_dir / "weights.bin", "wb") as f:
+        f.truncate(64 << 20)  # sparse: quick to make, several chunks to copy
+    # The copy waits at the file until the cancel has been answered: no race with its speed.
+    reached, release = threading.Event(), threading.Event()
+
+    def pause(item):
+        reached.set()
+        assert release.wait(60), "the test never released the copy"
+
+    monkeypatch.setattr(CopyWork, "before_file", staticmethod(pause))
     status, job = await post_json(
         jp_fetch, "hub-api", "projects", "big", "model-files", body={"files": ["weights.bin"]}
     )
     assert status == 202
-    await follow(jp_ws_fetch, job["id"], until=lambda e: e["event"] == "progress")
-    status, _ = await post_json(jp_fetch, "hub-api", "jobs", job["id"], "cancel")
-    assert status == 202
+    assert await asyncio.to_thread(reached.wait, 60), "the copy never started"
+    status, cancelling = await post_json(jp_fetch, "hub-api", "jobs", job["id"], "cancel")
+    assert status == 202 and cancelling["state"] == "cancelling", cancelling
+    release.set()
     events, jobs, _ = await follow(jp_ws_fetch, job["id"])
     assert jobs[-1]["state"] == "cancelled", jobs[-1]
     assert [e for e in events if e["event"] == "step"][-1]["status"] == "failed"
