@@ -70,6 +70,8 @@ class HubErrorsMixin:
         else:
             message = "Internal error in the Hub API server extension; see the server log."
             reason = "internal_error"
+        if status_code == 405:
+            self.set_header("Allow", ", ".join(allowed_methods(type(self))))
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps({"message": message, "reason": reason}))
 
@@ -144,6 +146,16 @@ class HubErrorsMixin:
         return self.settings["hub_api"]
 
 
+def allowed_methods(handler: type) -> list[str]:
+    """The HTTP methods ``handler`` answers (what a 405's ``Allow`` header lists)."""
+    return [
+        m
+        for m in handler.SUPPORTED_METHODS
+        if getattr(handler, m.lower(), None) is not getattr(web.RequestHandler, m.lower(), None)
+        and (m != "HEAD" or handler.get is not web.RequestHandler.get)
+    ]
+
+
 class HubAPIHandler(HubErrorsMixin, APIHandler):
     """Base of every ``/hub-api/`` REST handler.
 
@@ -157,6 +169,12 @@ class HubAPIHandler(HubErrorsMixin, APIHandler):
         """Authenticate (jupyter_server), then authorize the verb: GET reads, others write."""
         await super().prepare()
         await self.check_authorized(HTTP_METHOD_TO_AUTH_ACTION.get(self.request.method, "write"))
+
+    async def head(self, *args, **kwargs) -> None:
+        """``HEAD`` is ``GET`` without the body (RFC 9110), wherever there is a ``GET``."""
+        if type(self).get is web.RequestHandler.get:
+            raise web.HTTPError(405)
+        await ensure_async(self.get(*args, **kwargs))  # tornado drops the body of a HEAD
 
     def write_json(self, data: Any, status: int = 200) -> None:
         """Answer ``data`` as JSON with ``status``."""

@@ -10,6 +10,7 @@ import json
 import socket
 
 import pytest
+from tornado.httpclient import HTTPClientError
 
 from .conftest import fetch_json, hub_init, post_json
 
@@ -151,3 +152,35 @@ async def test_invoke_refuses_keys_no_key_can_be_before_calling_anything(jp_fetc
         ({"method": 3}, "bad_request"),
     ]:
         await _expect(jp_fetch, invoke, _post(body), 400, reason)
+
+
+async def test_a_wrong_method_is_a_405_that_says_which_methods_are_allowed(jp_fetch):
+    for parts, method, allow in [
+        (("jobs",), "PUT", "GET, HEAD, POST, OPTIONS"),
+        (("jobs", "x"), "POST", "GET, HEAD, DELETE, OPTIONS"),
+        (("jobs", "x", "cancel"), "GET", "POST, OPTIONS"),
+        (("templates",), "DELETE", "GET, HEAD, OPTIONS"),
+        (("platform", "keys", "k"), "GET", "DELETE, PATCH, OPTIONS"),
+    ]:
+        body = "{}" if method in ("POST", "PUT", "PATCH") else None
+        try:
+            await jp_fetch("hub-api", *parts, method=method, body=body)
+        except HTTPClientError as err:
+            response = err.response
+        else:
+            raise AssertionError(f"{method} {parts} was answered")
+        assert response.code == 405, (parts, method)
+        assert response.headers["Allow"] == allow, (parts, response.headers.get("Allow"))
+        assert _is_sentence(json.loads(response.body))
+
+
+async def test_head_is_get_without_the_body(jp_fetch, jp_root_dir):
+    hub_init(jp_root_dir, "iris")
+    for parts in (("templates",), ("projects",), ("files",), ("projects", "iris", "config")):
+        got = await jp_fetch("hub-api", *parts)
+        head = await jp_fetch("hub-api", *parts, method="HEAD")
+        assert head.code == 200 and head.body == b"", parts
+        assert head.headers["Content-Type"] == got.headers["Content-Type"]
+    with pytest.raises(HTTPClientError) as info:
+        await jp_fetch("hub-api", "jobs", "x", "cancel", method="HEAD")
+    assert info.value.code == 405
