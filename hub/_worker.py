@@ -373,7 +373,13 @@ def _load(channel: _Channel, args) -> tuple | None:
                 exc = RuntimeError("main.py called sys.exit() while being imported")
             import traceback
 
-            traceback.print_exc(file=sys.stderr)
+            tb = traceback.TracebackException.from_exception(exc)
+            # Start at the user's code: the worker's and importlib's frames say nothing to them.
+            src = os.getcwd() + os.sep
+            if any(frame.filename.startswith(src) for frame in tb.stack):
+                while not tb.stack[0].filename.startswith(src):
+                    del tb.stack[0]
+            sys.stderr.write("".join(tb.format()))
             failure = {
                 "type": "LoadError",
                 "message": f"Importing src/main.py failed: {type(exc).__name__}: {exc}",

@@ -40,7 +40,6 @@ _PREFLIGHT = [
     (b"access-control-allow-headers", b"x-api-key, content-type"),
     (b"access-control-max-age", b"600"),
 ]
-_STATUS_OF = {"ok": 200, "error": 500, "crashed": 502, "timeout": 504}
 PRUNE_EVERY = 500
 KEY_TOUCH_SECONDS = 60.0  # precision of a key's last_used_at
 
@@ -246,9 +245,8 @@ class Gateway:
         }
         if ping is not None:
             if not ping.ok:
-                code = ping.http_status or _STATUS_OF.get(ping.status, 502)
                 message = ping.error_message or "The handler failed; see `hub logs`."
-                raise GatewayError(code, ping.error_type or ping.status, message)
+                raise GatewayError(ping.http_code, ping.error_type or ping.status, message)
             body["output"] = json.loads(ping.output_json or b"null")
         await _send(send, 200, json.dumps({"statusCode": 200, "body": body}).encode())
 
@@ -280,12 +278,10 @@ class Gateway:
             route.leave(live)
         latency_ms = (time.perf_counter() - started) * 1000.0
 
-        status = result.http_status or _STATUS_OF.get(result.status, 502)
+        status = result.http_code
         counted = result.status == "ok" or (
             result.status == "error" and result.error_type not in ("InvalidJSON", "LoadError")
         )
-        if result.error_type == "InvalidJSON":
-            status = 400
         if status == 200:
             payload = envelope_output(result.output_json or b"null", invocation_id)
         else:

@@ -86,6 +86,18 @@ class InvocationResult:
         """True when the handler answered (``output_json`` is then set)."""
         return self.status == "ok"
 
+    @property
+    def http_code(self) -> int:
+        """The HTTP status of this result on the wire (DESIGN.md 3.3)."""
+        if self.http_status:
+            return self.http_status
+        if self.error_type == "InvalidJSON":
+            return 400
+        return _HTTP_OF_STATUS.get(self.status, 502)
+
+
+_HTTP_OF_STATUS = {"ok": 200, "error": 500, "crashed": 502, "timeout": 504}
+
 
 class UnknownVersionError(HubError):
     """The engine has no deployed version with this id."""
