@@ -7,6 +7,13 @@ its model files to them, so nobody may change them in place.
 Every write goes to a temporary file in the store's own ``tmp/`` folder (same file system), is
 hashed while it is written, and is renamed into place only when the hash is the one expected. A
 crash therefore never leaves a file under a name that does not match its content.
+
+Read-only modes do not stop root, so a blob can still be changed in place (through a hard link
+in a version's ``model/``). The store therefore records each blob's stat (size, mtime, ctime,
+inode: ``<root>/stat/ab/cdef...``) when it writes or links it, and :meth:`BlobStore.intact`
+re-hashes a blob whose stat no longer matches: a blob whose content no longer matches its name
+is removed (``damaged``), so a build stores it again from the project instead of reusing it.
+ctime cannot be set back by a writer, so an edit that restores the mtime is caught too.
 """
 
 from __future__ import annotations
@@ -55,8 +62,48 @@ class BlobStore:
         return self.root / "sha256" / sha[:2] / sha[2:]
 
     def has(self, sha: str) -> bool:
-        """Whether the store holds the blob ``sha``."""
+        """Whether the store holds the blob ``sha`` (by name; :meth:`intact` checks content)."""
         return self.path(sha).is_file()
+
+    def intact(self, sha: str, progress: ProgressFn | None = None) -> bool:
+        """Whether the store holds ``sha`` with content that still matches its name.
+
+        Costs a ``stat`` and a small read when the blob is as it was written; otherwise the
+        blob is re-hashed, and one whose content changed is removed (the hard links of
+        versions keep their own copy of the inode) and ``False`` returned.
+        """
+        path = self.path(sha)
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            return False
+        if self._recorded(sha) == _stat_key(st):
+            return True
+        actual, _ = hash_file(path, progress)
+        if actual == sha:
+            self._record(sha, st)
+            return True
+        self.remove_damaged(sha)
+        return False
+
+    def refresh(self, sha: str) -> None:
+        """Record the blob's current stat (after a hard link changed its ctime)."""
+        try:
+            self._record(sha, self.path(sha).stat())
+        except FileNotFoundError:
+            pass
+
+    def remove_damaged(self, sha: str) -> None:
+        """Take a blob whose content does not match its name out of the store."""
+        self.path(sha).unlink(missing_ok=True)
+        self._stat_path(sha).unlink(missing_ok=True)
+
+    def shas(self) -> list[str]:
+        """The digests of every blob in the store, sorted."""
+        found = []
+        for folder in sorted((self.root / "sha256").glob("??")):
+            found += [folder.name + f.name for f in folder.iterdir() if f.is_file()]
+        return sorted(sha for sha in found if _SHA_RE.match(sha))
 
     def missing(self, shas: Iterable[str]) -> list[str]:
         """The digests of ``shas`` the store does not hold, in order, without duplicates."""
@@ -91,10 +138,10 @@ class BlobStore:
         is given (from a stat cache) and the store holds it, the file is not even read.
         """
         path = Path(path)
-        if known_sha and self.has(known_sha):
+        if known_sha and self.intact(known_sha):
             return known_sha, path.stat().st_size, 0
         sha, size = hash_file(path, progress)
-        if self.has(sha):
+        if self.intact(sha):
             return sha, size, 0
         with open(path, "rb") as fh:
             written = self._write_stream(fh, expected=sha)
@@ -130,7 +177,7 @@ class BlobStore:
                     type="digest_mismatch",
                     hint="The file changed while it was being stored; run the command again.",
                 )
-            if self.has(sha):
+            if self.intact(sha):
                 return sha, 0
             self._commit(tmp, sha)
             return sha, size
@@ -153,3 +200,28 @@ class BlobStore:
         target.parent.mkdir(parents=True, exist_ok=True)
         os.chmod(tmp, 0o444)  # blobs are shared (hard-linked into versions): never edit in place
         os.replace(tmp, target)
+        self._record(sha, target.stat())
+
+    # -- stat records -------------------------------------------------------------------------
+    def _stat_path(self, sha: str) -> Path:
+        return self.root / "stat" / sha[:2] / sha[2:]
+
+    def _recorded(self, sha: str) -> str | None:
+        try:
+            return self._stat_path(sha).read_text()
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+
+    def _record(self, sha: str, st: os.stat_result) -> None:
+        target = self._stat_path(sha)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = target.with_name(f".{target.name}.{os.getpid()}")
+            tmp.write_text(_stat_key(st))
+            os.replace(tmp, target)
+        except OSError:
+            pass  # only a shortcut: without it the blob is re-hashed when next checked
+
+
+def _stat_key(st: os.stat_result) -> str:
+    return f"{st.st_size} {st.st_mtime_ns} {st.st_ctime_ns} {st.st_ino}"

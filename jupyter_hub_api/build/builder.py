@@ -27,7 +27,7 @@ from ..project.handler_check import find_handler
 from ..project.locate import project_root
 from ..project.requirements import normalise_requirements
 from . import docker, records
-from .blobstore import BlobStore
+from .blobstore import BlobStore, hash_file
 from .environments import current_python, ensure_environment, runtime_dir
 from .statcache import StatCache
 
@@ -202,6 +202,62 @@ def _store_files(files, label: str, store: BlobStore, cache: StatCache, meter) -
     return report
 
 
+def verify_store(projects: list[Path], repair: bool, out) -> dict:
+    """Re-hash every blob of the local store; with ``repair``, fix the damaged ones.
+
+    A damaged blob (content that no longer matches its name) is taken out of the store and,
+    when one of ``projects`` has a file with that content in ``src/`` or ``model/``, stored
+    again from it. Returns ``{"blobs", "bytes", "damaged", "repaired", "removed"}`` (digests).
+    """
+    store = BlobStore(paths.blobs_dir())
+    shas = store.shas()
+    total = 0
+    for sha in shas:
+        try:
+            total += store.path(sha).stat().st_size
+        except FileNotFoundError:
+            pass
+    damaged: list[str] = []
+    with out.step("verify", f"Checking {len(shas)} stored file(s)"):
+        meter = _ByteMeter(out, total)
+        for sha in shas:
+            try:
+                actual, _ = hash_file(store.path(sha), meter)
+            except FileNotFoundError:
+                continue  # removed meanwhile (another command)
+            if actual != sha:
+                damaged.append(sha)
+                out.info(f"  damaged: {sha[:12]}… (its content now hashes to {actual[:12]}…)")
+            else:
+                store.refresh(sha)
+        meter.finish()
+    repaired: list[str] = []
+    if repair and damaged:
+        with out.step("repair", "Storing the damaged files again from the project"):
+            for sha in damaged:
+                store.remove_damaged(sha)
+            wanted = set(damaged)
+            for project in projects:
+                cache = StatCache(project / ".hub" / "stat-cache.json")
+                for folder in ("src", "model"):
+                    for rel, path, st in _list_files(project / folder, folder):
+                        if (cache.lookup(path, st) or hash_file(path)[0]) not in wanted:
+                            continue
+                        sha, _, _ = store.put_file(path)  # hashed again as it is copied
+                        if sha in wanted:
+                            wanted.discard(sha)
+                            repaired.append(sha)
+                            out.info(f"  repaired {sha[:12]}… from {folder}/{rel}")
+    removed = [sha for sha in damaged if sha not in repaired] if repair else []
+    return {
+        "blobs": len(shas),
+        "bytes": total,
+        "damaged": damaged,
+        "repaired": repaired,
+        "removed": removed,
+    }
+
+
 def _manifest(entries: list[dict]) -> list[tuple[str, str]]:
     return sorted((e["path"], e["sha256"]) for e in entries)
 
@@ -215,4 +271,4 @@ def human_bytes(n: int) -> str:
     return f"{n} B"
 
 
-__all__ = ["run_build", "validate_project", "human_bytes", "Project", "StoreReport"]
+__all__ = ["run_build", "validate_project", "verify_store", "human_bytes", "Project", "StoreReport"]

@@ -24,6 +24,7 @@ import os
 import re
 import secrets
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
@@ -119,6 +120,7 @@ def ensure_environment(python: str, requirements: str, out=None) -> Environment:
             (tmp / MARKER).write_text(json.dumps(marker, indent=2))
             if final.exists():  # a folder without a marker: not one of ours, or tampered with
                 _discard(final)
+            make_read_only(tmp)
             os.rename(tmp, final)  # the environment appears whole, or not at all
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -380,6 +382,31 @@ def _shorten(lines: list[str], limit: int = 400) -> str:
     if because >= 0:
         text = "b" + text[because + 1 :]
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def make_read_only(env_path: Path) -> None:
+    """Finalize a built environment: no file in it stays writable (it is shared by every API
+    with the same requirements, and what its key promises must not change).
+
+    Directories stay writable by their owner so the runtime's ``.pth`` can still be replaced
+    and a broken environment deleted. Modes do not stop root: the sandbox's read-only mount of
+    the environment is what protects it from workers (``platform/engines/sandbox.py``).
+    """
+    for folder, _, files in os.walk(env_path):
+        for name in files:
+            path = os.path.join(folder, name)
+            try:
+                st = os.lstat(path)
+                if not stat.S_ISLNK(st.st_mode) and st.st_mode & 0o222:
+                    os.chmod(path, stat.S_IMODE(st.st_mode) & ~0o222)
+            except OSError:
+                pass  # vanished, or not ours: the read-only mount still protects it
+        try:
+            mode = stat.S_IMODE(os.lstat(folder).st_mode)
+            if mode & 0o022:
+                os.chmod(folder, mode & ~0o022)
+        except OSError:
+            pass
 
 
 def _discard(env_path: Path) -> None:

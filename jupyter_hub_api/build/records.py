@@ -123,33 +123,76 @@ def set_last_build(project_dir: Path, build_id: str) -> None:
 def materialize(record: dict, store: BlobStore, dest_dir: Path) -> Path:
     """Lay out the files of ``record`` under ``dest_dir/src`` and ``dest_dir/model``.
 
-    Source files are copied (a worker may write ``.pyc`` files beside them); model files are
+    Source files are copied (a worker may write files beside them); model files are
     hard-linked to the blob store when it is on the same file system (no byte copied), else
-    copied. Returns ``dest_dir``. Raises :class:`WorkError` when a blob is missing.
+    copied. Every blob is checked first (:meth:`BlobStore.intact`), so a blob changed in place
+    is never laid out again. Returns ``dest_dir``. Raises :class:`WorkError` when a blob is
+    missing or damaged.
     """
     dest_dir = Path(dest_dir)
-    missing = store.missing(e["sha256"] for e in record["code"] + record["model"])
-    if missing:
-        raise WorkError(
-            f"The blob store lacks {len(missing)} file(s) of build {record['build_id'][:12]}….",
-            type="missing_blob",
-            hint="Run `hub build` again in the project folder.",
-        )
+    _check_blobs(record, store)
     for entry in record["code"]:
         target = _safe_join(dest_dir / "src", entry["path"])
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(store.path(entry["sha256"]), target)
     for entry in record["model"]:
-        target = _safe_join(dest_dir / "model", entry["path"])
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.unlink(missing_ok=True)
-        try:
-            os.link(store.path(entry["sha256"]), target)
-        except OSError:
-            shutil.copyfile(store.path(entry["sha256"]), target)
+        _link_model_file(store, entry, _safe_join(dest_dir / "model", entry["path"]))
     (dest_dir / "model").mkdir(parents=True, exist_ok=True)
     (dest_dir / "src").mkdir(parents=True, exist_ok=True)
     return dest_dir
+
+
+def relink_model(record: dict, store: BlobStore, dest_dir: Path) -> int:
+    """Make the model files of an existing version folder the store's blobs again.
+
+    A model file that is no longer the same file as its blob (the blob was found damaged and
+    stored again, or the file was replaced) is replaced atomically by a fresh link; workers
+    that have it open keep what they read. Returns how many files were replaced.
+    """
+    dest_dir = Path(dest_dir)
+    _check_blobs({**record, "code": []}, store)
+    replaced = 0
+    for entry in record["model"]:
+        target = _safe_join(dest_dir / "model", entry["path"])
+        blob = store.path(entry["sha256"])
+        try:
+            if os.path.samestat(os.stat(target), os.stat(blob)):
+                continue
+        except FileNotFoundError:
+            pass
+        _link_model_file(store, entry, target)
+        replaced += 1
+    return replaced
+
+
+def _check_blobs(record: dict, store: BlobStore) -> None:
+    shas = list(dict.fromkeys(e["sha256"] for e in record["code"] + record["model"]))
+    bad = [sha for sha in shas if not store.intact(sha)]
+    if bad:
+        raise WorkError(
+            f"The blob store lacks {len(bad)} file(s) of build {record['build_id'][:12]}… "
+            "(missing, or changed since they were stored).",
+            type="missing_blob",
+            hint="Run `hub build` again in the project folder; it stores them again.",
+        )
+
+
+def _link_model_file(store: BlobStore, entry: dict, target: Path) -> None:
+    """``target`` becomes a hard link to the entry's blob (a copy across file systems),
+    swapped in atomically."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    blob = store.path(entry["sha256"])
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    tmp.unlink(missing_ok=True)
+    try:
+        os.link(blob, tmp)
+        linked = True
+    except OSError:
+        shutil.copyfile(blob, tmp)
+        linked = False
+    os.replace(tmp, target)
+    if linked:
+        store.refresh(entry["sha256"])  # the new link (and its rename) changed the blob's ctime
 
 
 def _manifest_key(entries: list[dict]) -> list[list]:

@@ -1,5 +1,6 @@
-"""Remember the sha256 of files by their (size, mtime_ns, inode) so unchanged files are not
-re-hashed: a rebuild next to a multi-gigabyte model then reads none of it.
+"""Remember the sha256 of files by their (size, mtime_ns, inode, ctime_ns) so unchanged files
+are not re-hashed: a rebuild next to a multi-gigabyte model then reads none of it. (ctime too:
+a writer can set the mtime back, not the ctime.)
 
 The cache is a small JSON file in the project's ``.hub/`` folder. A file modified in the same
 instant the cache was written could keep its stat triple while its content changed, so entries
@@ -18,7 +19,7 @@ RACY_NS = 2_000_000_000
 
 
 class StatCache:
-    """Maps an absolute file path to the sha256 it had with a given (size, mtime_ns, inode)."""
+    """Maps an absolute file path to the sha256 it had with a given stat."""
 
     def __init__(self, file: Path) -> None:
         self.file = Path(file)
@@ -31,13 +32,13 @@ class StatCache:
     def lookup(self, path: Path, st: os.stat_result) -> str | None:
         """The sha of ``path`` if its stat matches what was recorded, else ``None``."""
         entry = self._entries.get(str(path))
-        if entry and entry[:3] == [st.st_size, st.st_mtime_ns, st.st_ino]:
-            return entry[3]
+        if entry and entry[:4] == _key(st) and len(entry) == 5:
+            return entry[4]
         return None
 
     def record(self, path: Path, st: os.stat_result, sha: str) -> None:
         """Remember ``sha`` for ``path`` with its current stat."""
-        self._seen[str(path)] = [st.st_size, st.st_mtime_ns, st.st_ino, sha]
+        self._seen[str(path)] = [*_key(st), sha]
 
     def save(self) -> None:
         """Write the entries recorded in this run (older ones are dropped), atomically."""
@@ -54,3 +55,7 @@ class StatCache:
                 tmp.unlink(missing_ok=True)
             except OSError:
                 pass
+
+
+def _key(st: os.stat_result) -> list[int]:
+    return [st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns]

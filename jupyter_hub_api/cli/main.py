@@ -31,6 +31,7 @@ COMMAND_MODULES = [
     ("jupyter_hub_api.cli.cmd_invocations", "invocations"),
     ("jupyter_hub_api.cli.cmd_keys", "keys"),
     ("jupyter_hub_api.cli.cmd_usage", "usage"),
+    ("jupyter_hub_api.cli.cmd_store", "store"),
 ]
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}

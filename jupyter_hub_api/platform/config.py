@@ -12,7 +12,7 @@ exists; every field is optional and defaults to the reference guide's free tier:
       "max_blob_bytes": 21474836480,
       "capture_bytes": 4096,
       "engine": {"name": "local", "idle_timeout_seconds": 300, "max_workers": 2,
-                 "timeout_seconds": 60}
+                 "timeout_seconds": 60, "memory_mb": 4096, "sandbox": null}
     }
 
 A plan value of ``null`` (or 0 for the rate limit) means "no limit".
@@ -63,6 +63,11 @@ class EngineDefaults:
     idle_timeout_seconds: float = 300.0
     max_workers: int = 2
     timeout_seconds: float = 60.0
+    # Resident memory one worker (with what it started) may use; 0 = no limit. An API's
+    # runtime.memory_mb overrides it. Enforced by the local engine (engines/limits.py).
+    memory_mb: int = 4096
+    # Workers in bubblewrap: None = when it works here, False = never, True = required.
+    sandbox: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -165,7 +170,15 @@ def parse_config(raw: dict[str, Any], where: str = "config") -> PlatformConfig:
         ),
         max_workers=int(eng.get("max_workers", base.engine.max_workers)),
         timeout_seconds=float(eng.get("timeout_seconds", base.engine.timeout_seconds)),
+        memory_mb=int(eng.get("memory_mb", base.engine.memory_mb)),
+        sandbox=eng.get("sandbox", base.engine.sandbox),
     )
+    if engine.memory_mb < 0 or engine.sandbox not in (None, True, False):
+        raise UsageError(
+            f"{where}: engine.memory_mb must be 0 (no limit) or more megabytes, and "
+            "engine.sandbox true, false or null.",
+            type="bad_config",
+        )
     return PlatformConfig(
         default_plan=default_plan,
         plans=plans,

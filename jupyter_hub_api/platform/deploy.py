@@ -257,6 +257,9 @@ class Deployer:
         try:
             async with route.deploy_lock:
                 if route.live is not None and route.live.build_id == record["build_id"]:
+                    # Nothing to deploy, but a model file repaired in the store since is
+                    # linked into the live version again.
+                    await asyncio.to_thread(self._materialize, record)
                     out.info(f"Build {record['build_id'][:12]} is already live; nothing to do.")
                     return self._result(route, route.live, None, unchanged=True)
                 with out.step("materialize", "Laying out the version's files"):
@@ -327,6 +330,9 @@ class Deployer:
         root = self.platform.state_dir / "versions"
         dest = root / record["build_id"]
         if (dest / COMPLETE).is_file():
+            # Laid out by an earlier deploy: its model files must still be the store's blobs
+            # (a blob found damaged since then was stored again under the same name).
+            records.relink_model(record, self.platform.store, dest)
             return dest
         tmp = root / f".tmp-{record['build_id'][:16]}-{secrets.token_hex(4)}"
         try:

@@ -99,7 +99,11 @@ class Platform:
         self.logs = LogSink(self.db, self.config.keep_log_lines)
         await self._ensure_local_user()
         if self.engine is None:
-            self.engine = create_engine(self.config.engine.name)
+            self.engine = create_engine(
+                self.config.engine.name,
+                sandbox=self.config.engine.sandbox,
+                scratch_dir=self.state_dir / "workers",
+            )
         self.engine.on_log = self._on_engine_log
         await self.engine.start()
         await self._load_routes()
@@ -242,6 +246,7 @@ class Platform:
             max_workers=int(runtime.get("max_workers", defaults.max_workers)),
             idle_seconds=float(runtime.get("idle_seconds", defaults.idle_timeout_seconds)),
             load_timeout_seconds=float(runtime.get("load_timeout_seconds", 600)),
+            memory_mb=int(runtime.get("memory_mb", defaults.memory_mb)),
         )
 
     async def deploy_on_engine(self, route: Route, vrow) -> LiveVersion:

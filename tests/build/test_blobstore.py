@@ -79,3 +79,48 @@ def test_reading_an_absent_blob_says_what_to_do(store):
 def test_a_malformed_digest_is_refused(store):
     with pytest.raises(ValueError):
         store.path("../../etc/passwd")
+
+
+def _tamper(path, data=b"tampered"):
+    """Change a blob in place, as a handler running as root could through a hard link."""
+    os.chmod(path, 0o644)
+    with open(path, "r+b") as fh:
+        fh.write(data)
+    os.chmod(path, 0o444)
+
+
+def test_a_blob_changed_in_place_is_found_and_taken_out(store):
+    sha = store.put_bytes(b"original weights")
+    assert store.intact(sha)
+    _tamper(store.path(sha))
+    assert not store.intact(sha)
+    assert not store.has(sha)  # so the next build stores it again instead of reusing it
+    assert store.put_bytes(b"original weights") == sha
+    assert store.path(sha).read_bytes() == b"original weights" and store.intact(sha)
+
+
+def test_an_unchanged_blob_is_checked_without_reading_it(store):
+    sha = store.put_bytes(b"x" * 100_000)
+    read = []
+    assert store.intact(sha, progress=read.append) and read == []
+    os.utime(store.path(sha))  # its stat changed, its content did not: hashed once, then trusted
+    assert store.intact(sha, progress=read.append) and sum(read) == 100_000
+    assert store.intact(sha, progress=read.append) and sum(read) == 100_000
+
+
+def test_an_edit_that_sets_the_mtime_back_is_caught_by_the_ctime(store):
+    sha = store.put_bytes(b"original weights")
+    before = store.path(sha).stat()
+    _tamper(store.path(sha), b"Original weights")  # same size
+    os.utime(store.path(sha), ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert not store.intact(sha)
+
+
+def test_a_file_whose_blob_was_damaged_is_copied_again_by_put_file(store, tmp_path):
+    source = tmp_path / "w.bin"
+    source.write_bytes(b"original weights")
+    sha, size, written = store.put_file(source)
+    _tamper(store.path(sha))
+    # Even with the digest known from the project's stat cache, it is not reused.
+    assert store.put_file(source, known_sha=sha) == (sha, size, size)
+    assert store.path(sha).read_bytes() == b"original weights"

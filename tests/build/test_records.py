@@ -92,3 +92,41 @@ def test_materialize_says_when_blobs_are_missing(tmp_path):
     rec = make(BlobStore(tmp_path / "one"))
     with pytest.raises(WorkError, match="lacks 2 file"):
         records.materialize(rec, BlobStore(tmp_path / "other"), tmp_path / "v")
+
+
+def _tamper(path):
+    os.chmod(path, 0o644)
+    path.write_bytes(b"tampered")
+
+
+def test_materialize_refuses_a_blob_changed_since_it_was_stored(tmp_path):
+    store = BlobStore(tmp_path / "blobs")
+    rec = make(store)
+    _tamper(store.path(rec["model"][0]["sha256"]))
+    with pytest.raises(WorkError, match="changed since they were stored"):
+        records.materialize(rec, store, tmp_path / "version")
+
+
+def test_materialize_keeps_its_own_links_trusted(tmp_path):
+    # Linking a blob changes its ctime: the store records the new stat, so the next build does
+    # not re-read a multi-gigabyte model because it was deployed.
+    store = BlobStore(tmp_path / "blobs")
+    rec = make(store)
+    records.materialize(rec, store, tmp_path / "version")
+    read = []
+    assert store.intact(rec["model"][0]["sha256"], progress=read.append) and read == []
+
+
+def test_relink_model_gives_an_existing_version_the_repaired_blob(tmp_path):
+    store = BlobStore(tmp_path / "blobs")
+    rec = make(store)
+    dest = records.materialize(rec, store, tmp_path / "version")
+    model_file = dest / "model" / "sub" / "w.bin"
+    assert records.relink_model(rec, store, dest) == 0  # nothing to do
+    _tamper(model_file)  # through the version's hard link: the blob is damaged too
+    with pytest.raises(WorkError, match="changed since they were stored"):
+        records.relink_model(rec, store, dest)
+    store.put_bytes(b"weights")  # what the next `hub build` of the project does
+    assert records.relink_model(rec, store, dest) == 1
+    assert model_file.read_bytes() == b"weights"
+    assert os.stat(model_file).st_ino == os.stat(store.path(rec["model"][0]["sha256"])).st_ino

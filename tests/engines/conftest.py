@@ -50,13 +50,15 @@ def logs() -> Logs:
 
 
 @pytest.fixture
-def engine(logs, jp_asyncio_loop):
+def engine(logs, jp_asyncio_loop, runtime_dir):
     """A started local engine, stopped (every worker gone) after the test.
 
     pytest-jupyter (enabled for all tests) runs ``async def`` tests on ``jp_asyncio_loop``, so
-    the engine is started and stopped on that loop too.
+    the engine is started and stopped on that loop too. Workers run sandboxed when bubblewrap
+    works here; the test's runtime folder (under /tmp, which a sandbox replaces) is shown to
+    them read-only.
     """
-    engine = LocalEngine(on_log=logs)
+    engine = LocalEngine(on_log=logs, read_only_paths=[runtime_dir])
     jp_asyncio_loop.run_until_complete(engine.start())
     yield engine
     jp_asyncio_loop.run_until_complete(engine.stop())

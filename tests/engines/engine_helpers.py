@@ -52,3 +52,33 @@ def children_of(pid: int) -> list[int]:
         if int(fields[1]) == pid:
             out.append(int(entry))
     return out
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process under ``pid`` (with the sandbox: bubblewrap and all in its namespace)."""
+    import psutil
+
+    try:
+        return [p.pid for p in psutil.Process(pid).children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return []
+
+
+def worker_pids(engine, version_id: str) -> list[int]:
+    """Host pids of the Python worker processes of a version, sandboxed or not.
+
+    A handler's ``os.getpid()`` is a pid of its sandbox's namespace, meaningless outside it.
+    """
+    import psutil
+
+    pids = []
+    for worker in engine.pools[version_id].workers:
+        for pid in [worker.pid, *descendants(worker.pid)]:
+            try:
+                if "hub._worker" in psutil.Process(pid).cmdline() and "bwrap" not in (
+                    psutil.Process(pid).name()
+                ):
+                    pids.append(pid)
+            except psutil.NoSuchProcess:
+                pass
+    return pids

@@ -12,15 +12,19 @@ import sys
 import textwrap
 from pathlib import Path
 
+import psutil
 import pytest
-from engine_helpers import alive, await_until, children_of, wait_until
+from engine_helpers import alive, await_until, children_of, descendants, wait_until, worker_pids
 
 from jupyter_hub_api.platform.engines import UnknownVersionError
 
-# Sleeps for the number of seconds it is given and answers with its pid; "crash" exits hard.
+# Sleeps for the number of seconds it is given and answers with the worker's id; "crash" exits
+# hard. (Not its pid: in the sandbox that is a pid of its own namespace.)
 SLEEPER = """
-import os, time
+import os, time, uuid
 from hub import hub_handler
+
+WORKER = uuid.uuid4().hex
 
 @hub_handler
 def inference_handler(inputs, context):
@@ -30,7 +34,7 @@ def inference_handler(inputs, context):
         time.sleep(600)
     if isinstance(inputs, (int, float)):
         time.sleep(inputs)
-    return os.getpid()
+    return WORKER
 """
 
 
@@ -40,6 +44,8 @@ BARRIER = """
 import os, time, uuid
 from hub import hub_handler
 
+WORKER = uuid.uuid4().hex
+
 @hub_handler
 def inference_handler(inputs, context):
     open(f"arrived-{uuid.uuid4().hex}", "w").close()
@@ -48,11 +54,11 @@ def inference_handler(inputs, context):
         if time.monotonic() > deadline:
             raise TimeoutError("the other invocations never arrived")
         time.sleep(0.01)
-    return os.getpid()
+    return WORKER
 """
 
 
-def pid_of(result) -> int:
+def worker_of(result) -> str:
     assert result.status == "ok", result
     return json.loads(result.output_json)
 
@@ -90,7 +96,7 @@ async def test_concurrent_requests_scale_up_to_max_workers_and_never_beyond(engi
         seen.append(status["workers"])
         assert len(set(children_of(os.getpid())) - others) <= 2
         await asyncio.sleep(0.02)
-    pids = {pid_of(t.result()) for t in tasks}
+    pids = {worker_of(t.result()) for t in tasks}
     assert len(pids) == 2
     assert max(seen) == 2
 
@@ -126,13 +132,15 @@ async def test_idle_workers_stop_down_to_zero(engine, make_spec):
     results = await asyncio.gather(
         *(engine.invoke(spec.version_id, b"2", f"i{n}") for n in range(2))
     )
-    pids = {pid_of(r) for r in results}
+    workers = {worker_of(r) for r in results}
+    assert len(workers) == 2
+    pids = worker_pids(engine, spec.version_id)
     assert len(pids) == 2
     await await_until(lambda: engine.status(spec.version_id)["workers"] == 0)
     assert engine.status(spec.version_id)["state"] == "cold"
     await await_until(lambda: not any(alive(pid) for pid in pids))
     # ...and the next request starts a fresh worker.
-    assert pid_of(await engine.invoke(spec.version_id, b"1", "again")) not in pids
+    assert worker_of(await engine.invoke(spec.version_id, b"1", "again")) not in workers
 
 
 async def test_min_workers_are_started_at_deploy_and_kept_when_idle(engine, make_spec):
@@ -142,7 +150,7 @@ async def test_min_workers_are_started_at_deploy_and_kept_when_idle(engine, make
     results = await asyncio.gather(
         *(engine.invoke(spec.version_id, b"2", f"i{n}") for n in range(2))
     )
-    assert len({pid_of(r) for r in results}) == 2
+    assert len({worker_of(r) for r in results}) == 2
     await await_until(lambda: engine.status(spec.version_id)["workers"] == 1)
     await asyncio.sleep(0.5)  # several idle periods later, the minimum is still there
     assert engine.status(spec.version_id)["workers"] == 1
@@ -154,7 +162,8 @@ async def test_a_crash_fails_only_its_request_and_the_queue_goes_to_a_new_worker
     # Many fast calls first: the engine then sends queued requests ahead to the busy worker,
     # and those must not be lost with it.
     for n in range(20):
-        first_pid = pid_of(await engine.invoke(spec.version_id, b"0", f"warm{n}"))
+        first = worker_of(await engine.invoke(spec.version_id, b"0", f"warm{n}"))
+    (first_pid,) = worker_pids(engine, spec.version_id)
     crash = asyncio.ensure_future(engine.invoke(spec.version_id, b'"crash"', "boom"))
     queued = [
         asyncio.ensure_future(engine.invoke(spec.version_id, b"0", f"q{n}")) for n in range(10)
@@ -163,22 +172,23 @@ async def test_a_crash_fails_only_its_request_and_the_queue_goes_to_a_new_worker
     assert result.status == "crashed"
     assert "exit code 7" in result.error_message
     others = await asyncio.gather(*queued)
-    new_pids = {pid_of(r) for r in others}
-    assert first_pid not in new_pids and len(new_pids) == 1
+    new_workers = {worker_of(r) for r in others}
+    assert first not in new_workers and len(new_workers) == 1
     await await_until(lambda: not alive(first_pid))
 
 
 async def test_a_worker_killed_from_outside_fails_its_request_as_crashed(engine, make_spec):
     spec = make_spec(SLEEPER)
     await engine.deploy(spec)
-    pid = pid_of(await engine.invoke(spec.version_id, b"0", "warm"))
+    first = worker_of(await engine.invoke(spec.version_id, b"0", "warm"))
+    (pid,) = worker_pids(engine, spec.version_id)
     task = asyncio.ensure_future(engine.invoke(spec.version_id, b"30", "slow"))
     await await_until(lambda: engine.status(spec.version_id)["busy"] == 1)
     os.kill(pid, signal.SIGKILL)
     result = await task
     assert result.status == "crashed"
     assert "SIGKILL" in result.error_message
-    assert pid_of(await engine.invoke(spec.version_id, b"0", "after")) != pid
+    assert worker_of(await engine.invoke(spec.version_id, b"0", "after")) != first
 
 
 async def test_a_segfault_fails_its_request_and_its_python_stack_reaches_the_logs(
@@ -210,7 +220,8 @@ async def test_a_handler_past_its_timeout_gets_timeout_and_its_worker_is_replace
     spec = make_spec(SLEEPER, timeout_seconds=0.5, max_workers=1)
     await engine.deploy(spec)
     for n in range(20):
-        pid = pid_of(await engine.invoke(spec.version_id, b"0", f"warm{n}"))
+        first = worker_of(await engine.invoke(spec.version_id, b"0", f"warm{n}"))
+    (pid,) = worker_pids(engine, spec.version_id)
     stuck = asyncio.ensure_future(engine.invoke(spec.version_id, b'"hang"', "stuck"))
     queued = [
         asyncio.ensure_future(engine.invoke(spec.version_id, b"0", f"q{n}")) for n in range(5)
@@ -221,9 +232,9 @@ async def test_a_handler_past_its_timeout_gets_timeout_and_its_worker_is_replace
     assert logs.of("stuck", "stderr")
     # The requests behind it run on the replacement worker, none times out.
     others = await asyncio.gather(*queued)
-    assert {pid_of(r) for r in others} != {pid}
+    assert {worker_of(r) for r in others} != {first}
     await await_until(lambda: not alive(pid))
-    assert pid_of(await engine.invoke(spec.version_id, b"0", "after")) != pid
+    assert worker_of(await engine.invoke(spec.version_id, b"0", "after")) != first
 
 
 async def test_an_import_error_is_a_clear_load_error_without_a_crash_loop(engine, make_spec, logs):
@@ -363,19 +374,22 @@ async def test_stop_kills_workers_and_what_their_handlers_started(engine, make_s
 
         @hub_handler
         def inference_handler(inputs, context):
+            time.sleep(0.2)  # both requests at once: one per worker
             return child.pid
-        """,
+        """.replace("import subprocess", "import subprocess, time"),
         max_workers=2,
     )
     others = set(children_of(os.getpid()))  # processes other tests' fixtures keep alive
     await engine.deploy(spec)
-    results = await asyncio.gather(*(engine.invoke(spec.version_id, b"1", "i") for _ in range(2)))
-    grandchildren = [json.loads(r.output_json) for r in results]
+    await asyncio.gather(*(engine.invoke(spec.version_id, b"1", "i") for _ in range(2)))
     workers = sorted(set(children_of(os.getpid())) - others)
     assert len(workers) == 2
+    everything = workers + [pid for worker in workers for pid in descendants(worker)]
+    sleeps = [pid for pid in everything if psutil.Process(pid).name() == "sleep"]
+    assert len(sleeps) == 2
     await engine.stop()
     assert set(children_of(os.getpid())) - others == set()
-    assert not any(alive(pid) for pid in workers + grandchildren)
+    assert not any(alive(pid) for pid in everything)
 
 
 def test_workers_die_when_the_platform_is_killed(tmp_path, runtime_dir):
@@ -391,15 +405,19 @@ def test_workers_die_when_the_platform_is_killed(tmp_path, runtime_dir):
             import asyncio, json, sys
             from pathlib import Path
             from jupyter_hub_api.platform.engines import VersionSpec, create_engine
+            sys.path.insert(0, {str(Path(__file__).parent)!r})
+            from engine_helpers import descendants
 
             async def main():
-                engine = create_engine("local")
+                engine = create_engine("local", read_only_paths=[{str(runtime_dir)!r}])
                 await engine.start()
                 spec = VersionSpec("v", "alice/api", Path({str(src)!r}), Path({str(tmp_path / "model")!r}),
                                    Path(sys.executable), {{"PYTHONPATH": {str(runtime_dir)!r}}})
                 await engine.deploy(spec)
                 result = await engine.invoke("v", b"0", "i")
-                print(json.loads(result.output_json), flush=True)
+                assert result.ok, result
+                (worker,) = engine.pools["v"].workers
+                print(json.dumps([worker.pid, *descendants(worker.pid)]), flush=True)
                 asyncio.ensure_future(engine.invoke("v", b"600", "busy forever"))
                 await asyncio.sleep(600)
 
@@ -409,12 +427,12 @@ def test_workers_die_when_the_platform_is_killed(tmp_path, runtime_dir):
     )
     platform = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
     try:
-        worker_pid = int(platform.stdout.readline())
-        assert alive(worker_pid)
+        pids = json.loads(platform.stdout.readline())
+        assert pids and all(alive(pid) for pid in pids)
     finally:
         platform.kill()
         platform.wait()
-    wait_until(lambda: not alive(worker_pid))
+    wait_until(lambda: not any(alive(pid) for pid in pids))
 
 
 async def test_deploying_a_version_again_while_it_drains_keeps_it(engine, make_spec):

@@ -28,6 +28,8 @@ import time
 from hub import hub_handler
 
 VERSION = {version!r}
+# Tells workers apart: in the sandbox every worker's own pid is the same (its PID namespace).
+WORKER = (os.getpid(), time.time_ns())
 print("loading behaviour api", VERSION, flush=True)
 
 
@@ -48,7 +50,7 @@ def inference_handler(inputs, context):
             print("to stderr", file=sys.stderr)
             return len(inputs["lines"])
         if op == "pid":
-            return os.getpid()
+            return WORKER
         if op == "version":
             return VERSION
     return inputs

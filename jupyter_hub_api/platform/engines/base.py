@@ -13,7 +13,9 @@ Contract details a caller must know:
   undeployed).
 - ``output_json`` holds the handler's result already encoded as JSON (UTF-8, strict: no NaN), so
   the gateway can splice it into its envelope without decoding it again.
-- The gateway maps ``status`` to HTTP: ok 200, error 500, crashed 502, timeout 504. A result with
+- The gateway maps ``status`` to HTTP: ok 200, error 500, crashed 502, timeout 504. A worker
+  stopped for passing ``memory_mb`` is ``crashed`` with ``error_type == "MemoryLimit"`` (502:
+  the worker died; the message names the limit and ``runtime.memory_mb``). A result with
   ``error_type == "InvalidJSON"`` means the request body was not JSON (400).
   ``error_type == "LoadError"`` means the API could not be loaded (its ``main.py`` failed at
   import, has no ``@hub_handler``, or its model folder is missing); the message says which.
@@ -60,6 +62,8 @@ class VersionSpec:
     max_workers: int = 1  # concurrent requests beyond this wait in a FIFO queue
     idle_seconds: float = 300.0  # a worker idle this long stops (down to min_workers)
     load_timeout_seconds: float = 600.0  # importing main.py longer than this is a load error
+    memory_mb: int = 0  # resident memory of a worker and its processes; past it: "crashed",
+    # error_type "MemoryLimit", worker replaced (0 = no limit)
 
 
 @dataclass

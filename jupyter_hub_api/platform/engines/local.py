@@ -1,7 +1,9 @@
 """The local engine: each deployed version runs in worker processes on this machine.
 
 A worker is ``<spec.python> -m hub._worker`` in its own process group, with ``src/`` as working
-directory and ``MODEL_DIR`` set. It talks to the engine over one Unix socketpair with the
+directory and ``MODEL_DIR`` set, inside the sandbox of ``sandbox.py`` when bubblewrap works
+(read-only version and environment, private /tmp and HOME, a PID namespace that ends with it),
+and watched against its memory limit by ``limits.py``. It talks to the engine over one Unix socketpair with the
 length-prefixed frames of ``hub._protocol``; its file descriptors 1 and 2 are pipes the engine
 reads too (output of C code and subprocesses). Everything here runs on the platform's event loop:
 no threads, no locks, no polling. Queued requests are dispatched straight from the callback that
@@ -27,10 +29,14 @@ import subprocess
 import threading
 import time
 from collections import deque
+from collections.abc import Iterable
+from pathlib import Path
 
 from hub import _protocol as P
 
 from .base import Engine, InvocationResult, LogCallback, UnknownVersionError, VersionSpec
+from .limits import MB, MemoryWatch, memory_message
+from .sandbox import Sandbox, Scratch
 
 __all__ = ["LocalEngine"]
 
@@ -226,8 +232,12 @@ class _PipeProtocol(asyncio.Protocol):
 class _Worker:
     """One worker process and the invocation it is running."""
 
-    def __init__(self, pool: _Pool, proc: subprocess.Popen, sock: socket.socket) -> None:
+    def __init__(
+        self, pool: _Pool, proc: subprocess.Popen, sock: socket.socket, scratch: Scratch
+    ) -> None:
         self.pool = pool
+        self.scratch = scratch
+        self.memory_exceeded = False
         self.engine = pool.engine
         self.loop = pool.engine.loop
         self.proc = proc
@@ -282,6 +292,8 @@ class _Worker:
             log.warning("cannot attach worker %s: %s", self.pid, exc)
             self.kill()
         self._watch_exit()
+        if self.returncode is None:
+            self.engine.memory.add(self.pid, self.pool.spec.memory_mb, self.over_memory)
 
     def _watch_exit(self) -> None:
         try:
@@ -334,7 +346,8 @@ class _Worker:
             os.killpg(self.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
-        self.returncode = self.proc.wait()
+        self.returncode = self.engine.sandbox.returncode(self.proc.wait())
+        self.engine.memory.discard(self.pid)
         # What it wrote just before exiting (an answer, the last stderr lines that explain a
         # crash) may still be unread: finish when its socket and pipes are drained, or soon.
         if self.open_streams > 0:
@@ -359,6 +372,10 @@ class _Worker:
             pipe.close()
         self.engine.processes.discard(self)
         self.loop.call_later(1.0, self.engine.forget_group, self.pid)
+        try:
+            self.loop.run_in_executor(None, self.scratch.remove)
+        except RuntimeError:  # the loop's executor is shutting down
+            self.scratch.remove()
         self.gone(_describe_exit(self.returncode))
         self.exited.set_result(self.returncode)
 
@@ -381,7 +398,9 @@ class _Worker:
             self.timer = None
         pool = self.pool
         if was == STARTING:
-            if self.load_timed_out:
+            if self.memory_exceeded:
+                message = memory_message(pool.spec.memory_mb, loading=True)
+            elif self.load_timed_out:
                 seconds = pool.spec.load_timeout_seconds
                 message = (
                     f"Importing src/main.py of {pool.spec.api} took longer than its load timeout "
@@ -405,17 +424,35 @@ class _Worker:
         self.outbox.clear()
         jobs, self.jobs = self.jobs, deque()
         if jobs:
-            jobs.popleft().finish(
-                InvocationResult(
+            if self.memory_exceeded:
+                result = InvocationResult(
+                    "crashed",
+                    error_type="MemoryLimit",
+                    error_message=memory_message(pool.spec.memory_mb),
+                )
+            else:
+                result = InvocationResult(
                     "crashed",
                     error_type="WorkerCrashed",
                     error_message=f"The worker running this request stopped ({reason}) before "
                     "answering; the request was not completed, and the worker is replaced.",
                 )
-            )
+            jobs.popleft().finish(result)
             pool.requeue(jobs)  # sent ahead but never started: another worker runs them
         self.kill()
         pool.on_worker_gone(self)
+
+    def over_memory(self, rss: int) -> None:
+        """The memory watchdog found the worker past its limit: stop it, fail its request."""
+        if self.state == GONE:
+            return
+        self.memory_exceeded = True
+        self.emit(
+            "stderr",
+            f"The worker used {rss // MB} MB, more than the memory limit of "
+            f"{self.pool.spec.memory_mb} MB (runtime.memory_mb); it was stopped.",
+        )
+        self.gone("past its memory limit")
 
     # -- invocations ------------------------------------------------------------------------
 
@@ -826,10 +863,27 @@ class _Pool:
 
 
 class LocalEngine(Engine):
-    """Runs every deployed version in worker processes on this machine."""
+    """Runs every deployed version in worker processes on this machine.
 
-    def __init__(self, on_log: LogCallback | None = None) -> None:
+    ``sandbox``: ``None`` (default) runs workers in bubblewrap when it works here, ``False``
+    never, ``True`` requires it. ``read_only_paths``: more folders a sandboxed worker may read
+    (the data directory is hidden but for its runtime, environment and version). ``scratch_dir``
+    holds the workers' private /tmp and HOME (default ``<platform dir>/workers``).
+    """
+
+    def __init__(
+        self,
+        on_log: LogCallback | None = None,
+        sandbox: bool | None = None,
+        read_only_paths: Iterable[Path] = (),
+        scratch_dir: Path | None = None,
+    ) -> None:
         self.on_log = on_log
+        self._sandbox_option = sandbox
+        self._read_only_paths = [Path(p) for p in read_only_paths]
+        self._scratch_dir = Path(scratch_dir) if scratch_dir else None
+        self.sandbox: Sandbox | None = None
+        self.memory = MemoryWatch()
         self.pools: dict[str, _Pool] = {}
         self.processes: set[_Worker] = set()  # every worker process not yet reaped
         self._groups: set[int] = set()  # process groups of the workers started, for stop()
@@ -845,6 +899,20 @@ class LocalEngine(Engine):
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         self.stopping = False
+        if self.sandbox is None:
+            from jupyter_hub_api import paths
+
+            home = paths.hub_home()
+            if self._scratch_dir is None:
+                self._scratch_dir = paths.platform_dir() / "workers"
+            self.sandbox = await asyncio.to_thread(
+                Sandbox,
+                self._sandbox_option,
+                hidden=[home, self._scratch_dir.parent],  # the data and the platform's state
+                visible=[home / "runtime"],
+                read_only=self._read_only_paths,
+            )
+            await asyncio.to_thread(Scratch.sweep, self._scratch_dir)
 
     async def stop(self) -> None:
         self.stopping = True
@@ -856,6 +924,7 @@ class LocalEngine(Engine):
             worker.kill()
         if leftovers:
             await asyncio.gather(*(w.exited for w in leftovers), return_exceptions=True)
+        await self.memory.stop()
         await self._groups_gone()
 
     async def _groups_gone(self, timeout: float = 2.0) -> None:
@@ -954,7 +1023,14 @@ class LocalEngine(Engine):
             problem = f"The source folder of {spec.api} is missing ({spec.src_dir}); build and deploy the API again."
         elif not spec.model_dir.is_dir():
             problem = f"The model folder of {spec.api} is missing ({spec.model_dir}); build and deploy the API again."
+        elif not os.path.exists(spec.python):
+            problem = (
+                f"The Python of {spec.api} is missing ({spec.python}); build the API again to "
+                "recreate its environment."
+            )
         if problem is None:
+            sandbox = self.sandbox
+            scratch = Scratch(self._scratch_dir)
             parent, child = socket.socketpair()
             argv = [
                 str(spec.python),
@@ -969,17 +1045,18 @@ class LocalEngine(Engine):
             ]
             try:
                 proc = subprocess.Popen(
-                    argv,
+                    sandbox.command(argv, spec.src_dir, spec.model_dir, spec.python, scratch),
                     stdin=subprocess.DEVNULL,
                     stdout=subprocess.PIPE,
                     stderr=subprocess.PIPE,
                     pass_fds=(child.fileno(),),
                     start_new_session=True,  # its own process group, killed as a whole
                     cwd=spec.src_dir,
-                    env=worker_environment(spec),
+                    env={**worker_environment(spec), **sandbox.environment(scratch)},
                 )
             except OSError as exc:
                 parent.close()
+                scratch.remove()
                 problem = (
                     f"Cannot start a worker of {spec.api} with {spec.python}: {exc.strerror or exc}; "
                     "build the API again to recreate its environment."
@@ -990,7 +1067,7 @@ class LocalEngine(Engine):
             pool.on_load_failed(None, problem)
             return False
         parent.setblocking(False)
-        worker = _Worker(pool, proc, parent)
+        worker = _Worker(pool, proc, parent, scratch)
         pool.workers.append(worker)
         self.processes.add(worker)
         self._groups.add(proc.pid)
