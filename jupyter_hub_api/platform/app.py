@@ -8,19 +8,33 @@ an API called ``v1``.
 
 from __future__ import annotations
 
+import asyncio
+import errno
+import json
+import logging
 import os
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from .control import Control
+from .control import Control, http_error
 from .deploy import Deployer
 from .gateway import Gateway
+from .http import send_busy
 from .service import Platform
+
+log = logging.getLogger("hub.platform")
 
 CONTROL_PREFIX = "/api/v1/"
 HEALTH_PATHS = ("/healthz", "/readyz", "/api/v1")
+_EXHAUSTED = (errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.ENOBUFS)
+
+
+def is_control(path: str) -> bool:
+    """Whether ``path`` is the control plane's (the rest is the gateway's)."""
+    return path.startswith(CONTROL_PREFIX) or path in HEALTH_PATHS
 
 
 def create_app(platform: Platform):
@@ -31,13 +45,18 @@ def create_app(platform: Platform):
 
     @asynccontextmanager
     async def lifespan(_app):
+        asyncio.get_running_loop().set_exception_handler(_log_exhaustion)
         await platform.start()
         try:
             yield
         finally:
             await platform.stop()
 
-    starlette_app = Starlette(routes=control.routes(), lifespan=lifespan)
+    starlette_app = Starlette(
+        routes=control.routes(),
+        lifespan=lifespan,
+        exception_handlers={HTTPException: http_error},
+    )
     # X-Forwarded-* from a trusted proxy (as uvicorn would apply to every request), for the
     # control plane's URLs; the gateway does not read them, so its calls skip this layer.
     control_app = ProxyHeadersMiddleware(
@@ -50,11 +69,40 @@ def create_app(platform: Platform):
         if scope["type"] == "lifespan":
             await starlette_app(scope, receive, send)
             return
-        path = scope["path"]
-        if path.startswith(CONTROL_PREFIX) or path in HEALTH_PATHS:
+        if is_control(scope["path"]):
             await control_app(scope, receive, send)
         else:
             await call_gateway(scope, receive, send)
 
     app.platform = platform  # type: ignore[attr-defined]
     return app
+
+
+def busy_app(max_connections: int):
+    """The answer past the connection cap: 503, one sentence, in the shape of the path's plane."""
+    error = {
+        "type": "too_many_connections",
+        "message": f"The platform has {max_connections} connections open, as many as it allows; "
+        "retry in a few seconds, and close connections you do not use.",
+    }
+    control = json.dumps({"error": error}).encode()
+    gateway = json.dumps({"statusCode": 503, "body": {"error": error}}).encode()
+
+    async def busy(scope, receive, send):
+        await send_busy(send, control if is_control(scope["path"]) else gateway)
+
+    return busy
+
+
+def _log_exhaustion(loop, context: dict) -> None:
+    """Out of descriptors or memory is one warning line, not a traceback per failed accept:
+    asyncio's accept loop pauses for a second and resumes on its own."""
+    exc = context.get("exception")
+    if isinstance(exc, OSError) and exc.errno in _EXHAUSTED:
+        log.warning(
+            "%s (%s); new connections wait until some are closed.",
+            context.get("message", "out of resources"),
+            exc.strerror,
+        )
+        return
+    loop.default_exception_handler(context)

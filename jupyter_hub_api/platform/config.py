@@ -12,7 +12,9 @@ exists; every field is optional and defaults to the reference guide's free tier:
       "max_blob_bytes": 21474836480,
       "capture_bytes": 4096,
       "engine": {"name": "local", "idle_timeout_seconds": 300, "max_workers": 2,
-                 "timeout_seconds": 60, "memory_mb": 4096, "sandbox": null}
+                 "timeout_seconds": 60, "memory_mb": 4096, "sandbox": null},
+      "http": {"header_timeout_seconds": 10, "body_timeout_seconds": 30,
+               "keep_alive_seconds": 20, "max_connections": null}
     }
 
 A plan value of ``null`` (or 0 for the rate limit) means "no limit".
@@ -71,6 +73,19 @@ class EngineDefaults:
 
 
 @dataclass(frozen=True)
+class ConnectionLimits:
+    """What one HTTP connection may hold of the process (see ``http.py``).
+
+    ``max_connections`` of None is derived from the process's descriptor limit at start.
+    """
+
+    header_timeout_seconds: float = 10.0
+    body_timeout_seconds: float = 30.0
+    keep_alive_seconds: float = 20.0
+    max_connections: int | None = None
+
+
+@dataclass(frozen=True)
 class PlatformConfig:
     """Everything the platform reads from its config file."""
 
@@ -86,6 +101,7 @@ class PlatformConfig:
     keep_invocations: int = 10_000
     keep_log_lines: int = 20_000
     engine: EngineDefaults = field(default_factory=EngineDefaults)
+    http: ConnectionLimits = field(default_factory=ConnectionLimits)
 
     def plan_for(self, user: str) -> Plan:
         """The plan of ``user``."""
@@ -180,6 +196,7 @@ def parse_config(raw: dict[str, Any], where: str = "config") -> PlatformConfig:
             type="bad_config",
         )
     return PlatformConfig(
+        http=_connection_limits(raw.get("http") or {}, where),
         default_plan=default_plan,
         plans=plans,
         user_plans=user_plans,
@@ -190,6 +207,35 @@ def parse_config(raw: dict[str, Any], where: str = "config") -> PlatformConfig:
         keep_log_lines=int(raw.get("keep_log_lines", base.keep_log_lines)),
         engine=engine,
     )
+
+
+def _connection_limits(body: dict, where: str) -> ConnectionLimits:
+    if not isinstance(body, dict):
+        raise UsageError(f"{where}: http must be an object.", type="bad_config")
+    base = ConnectionLimits()
+    known = set(base.__dataclass_fields__)
+    unknown = set(body) - known
+    if unknown:
+        raise UsageError(
+            f"{where}: http has unknown field(s) {', '.join(sorted(unknown))}; "
+            f"known: {', '.join(sorted(known))}.",
+            type="bad_config",
+        )
+    values = {}
+    for name in known - {"max_connections"}:
+        value = body.get(name, getattr(base, name))
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+            raise UsageError(
+                f"{where}: http.{name} must be a number of seconds above 0.", type="bad_config"
+            )
+        values[name] = float(value)
+    cap = body.get("max_connections")
+    if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int) or cap < 1):
+        raise UsageError(
+            f"{where}: http.max_connections must be a whole number above 0, or null.",
+            type="bad_config",
+        )
+    return ConnectionLimits(max_connections=cap, **values)
 
 
 def _opt_int(body: dict, key: str, default: int | None, where: str) -> int | None:

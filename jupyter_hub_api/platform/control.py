@@ -8,7 +8,9 @@ user, and a user only ever sees and changes their own APIs and keys. Errors are
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
+import math
 import os
 import re
 import signal
@@ -23,12 +25,15 @@ from .. import __version__
 from ..client.embedded import instance_id
 from ..errors import HubError, UsageError
 from ..project.names import check_name
+from . import strictjson
 from .deploy import Deployer
 from .service import Platform, User, now_iso
 from .usage import latency_summary, list_invocations, usage_by_api
 
 _SHA_RE = re.compile(r"^[0-9a-f]{64}$")
 _KEY_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$")
+_MONTH_RE = re.compile(r"^[0-9]{4}-(0[1-9]|1[0-2])$")
+_BOOLEANS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 
 
 class Control:
@@ -39,35 +44,32 @@ class Control:
         self.deployer = deployer
 
     def routes(self) -> list[Route]:
-        """The Starlette routes of the control plane."""
+        """The Starlette routes of the control plane: one per path, whatever its methods (so a
+        405 lists them all in ``Allow``; HEAD is answered wherever GET is)."""
         h = _handler
-        return [
-            Route("/healthz", self.healthz, methods=["GET"]),
-            Route("/readyz", self.readyz, methods=["GET"]),
-            Route("/api/v1/openapi.yaml", self.openapi, methods=["GET"]),
-            Route("/api/v1/me", h(self.me), methods=["GET"]),
-            Route("/api/v1/apis", h(self.list_apis), methods=["GET"]),
-            Route("/api/v1/apis/{name}", h(self.get_api), methods=["GET"]),
-            Route("/api/v1/apis/{name}", h(self.delete_api), methods=["DELETE"]),
-            Route("/api/v1/apis/{name}/versions", h(self.versions), methods=["GET"]),
-            Route("/api/v1/apis/{name}/rollback", h(self.rollback), methods=["POST"]),
-            Route("/api/v1/apis/{name}/invocations", h(self.invocations), methods=["GET"]),
-            Route("/api/v1/apis/{name}/logs", h(self.logs), methods=["GET"]),
-            Route("/api/v1/usage", h(self.usage), methods=["GET"]),
-            Route("/api/v1/keys", h(self.list_keys), methods=["GET"]),
-            Route("/api/v1/keys", h(self.create_key), methods=["POST"]),
-            Route("/api/v1/keys/{key_id}", h(self.update_key), methods=["PATCH"]),
-            Route("/api/v1/keys/{key_id}", h(self.delete_key), methods=["DELETE"]),
-            Route("/api/v1/keys/{key_id}/reveal", h(self.reveal_key), methods=["POST"]),
-            Route("/api/v1/deployments", h(self.create_deployment), methods=["POST"]),
-            Route("/api/v1/deployments/{dep_id}", h(self.get_deployment), methods=["GET"]),
-            Route(
-                "/api/v1/deployments/{dep_id}/commit", h(self.commit_deployment), methods=["POST"]
-            ),
-            Route("/api/v1/blobs/{sha}", h(self.put_blob), methods=["PUT"]),
-            Route("/api/v1/users", h(self.create_user), methods=["POST"]),
-            Route("/api/v1/shutdown", h(self.shutdown), methods=["POST"]),
-        ]
+        table = {
+            "/healthz": {"GET": self.healthz},
+            "/readyz": {"GET": self.readyz},
+            "/api/v1/openapi.yaml": {"GET": self.openapi},
+            "/api/v1/me": {"GET": h(self.me)},
+            "/api/v1/apis": {"GET": h(self.list_apis)},
+            "/api/v1/apis/{name}": {"GET": h(self.get_api), "DELETE": h(self.delete_api)},
+            "/api/v1/apis/{name}/versions": {"GET": h(self.versions)},
+            "/api/v1/apis/{name}/rollback": {"POST": h(self.rollback)},
+            "/api/v1/apis/{name}/invocations": {"GET": h(self.invocations)},
+            "/api/v1/apis/{name}/logs": {"GET": h(self.logs)},
+            "/api/v1/usage": {"GET": h(self.usage)},
+            "/api/v1/keys": {"GET": h(self.list_keys), "POST": h(self.create_key)},
+            "/api/v1/keys/{key_id}": {"PATCH": h(self.update_key), "DELETE": h(self.delete_key)},
+            "/api/v1/keys/{key_id}/reveal": {"POST": h(self.reveal_key)},
+            "/api/v1/deployments": {"POST": h(self.create_deployment)},
+            "/api/v1/deployments/{dep_id}": {"GET": h(self.get_deployment)},
+            "/api/v1/deployments/{dep_id}/commit": {"POST": h(self.commit_deployment)},
+            "/api/v1/blobs/{sha}": {"PUT": h(self.put_blob)},
+            "/api/v1/users": {"POST": h(self.create_user)},
+            "/api/v1/shutdown": {"POST": h(self.shutdown)},
+        }
+        return [Route(path, _by_method(fns), methods=list(fns)) for path, fns in table.items()]
 
     # -- health -------------------------------------------------------------------------------
     async def healthz(self, request: Request) -> Response:
@@ -158,11 +160,7 @@ class Control:
         """The invocation history of an API, newest first (``limit``, ``before`` to page)."""
         route = self.deployer.route_of(user, request.path_params["name"])
         limit = _int_param(request, "limit", 50, 1, 1000)
-        before = request.query_params.get("before")
-        try:
-            before_ts = float(before) if before else None
-        except ValueError:
-            raise UsageError("before must be a timestamp (seconds).", type="bad_request") from None
+        before_ts = _number_param(request, "before", "a timestamp in seconds")
         items = await anyio.to_thread.run_sync(
             lambda: list_invocations(self.platform.db, route.api_id, limit, before_ts)
         )
@@ -174,11 +172,11 @@ class Control:
         sink = self.platform.logs
         after = _int_param(request, "after", 0, 0, None)
         limit = _int_param(request, "limit", 500, 1, 5000)
-        tail = request.query_params.get("tail")
+        tail = _int_param(request, "tail", None, 0, 100000)
         invocation_id = request.query_params.get("invocation_id") or None
         if tail is not None and "after" not in request.query_params:
-            after = sink.tail(route.api_id, _int_param(request, "tail", 100, 0, 100000))
-        if request.query_params.get("follow") not in ("1", "true", "yes"):
+            after = sink.tail(route.api_id, tail)
+        if not _bool_param(request, "follow"):
             lines = sink.read(route.api_id, after, limit, invocation_id)
             nxt = lines[-1]["id"] if lines else after
             return {"api": route.name, "lines": lines, "next": nxt}
@@ -206,9 +204,9 @@ class Control:
 
     async def usage(self, request: Request, user: User) -> dict:
         """Calls per API this month (or ``month=YYYY-MM``) against the quota, errors, latency."""
-        month = request.query_params.get("month") or self.platform.month()
-        if not re.match(r"^\d{4}-\d{2}$", month):
-            raise UsageError("month must look like 2026-11.", type="bad_request")
+        month = request.query_params.get("month", self.platform.month())
+        if not _MONTH_RE.match(month):
+            raise UsageError("month must be a year and a month, like 2026-11.", type="bad_request")
         per_api = usage_by_api(self.platform.db, user.id, month)
         items = []
         for api_name, counts in per_api.items():
@@ -251,7 +249,7 @@ class Control:
     async def create_key(self, request: Request, user: User):
         """A new key; the answer holds the key in full (``secret``)."""
         body = await _json_body(request, required=False)
-        name = body.get("name") or "key"
+        name = body.get("name", "key")
         if not isinstance(name, str) or not _KEY_NAME_RE.match(name):
             raise UsageError(
                 "A key name has 1-64 letters, digits, spaces, '.', '_' or '-'.",
@@ -305,7 +303,7 @@ class Control:
         """A deployment's events after ``after``; ``wait`` seconds long-polls for news."""
         dep = self.deployer.get(user, request.path_params["dep_id"])
         after = _int_param(request, "after", 0, 0, None)
-        wait = min(float(request.query_params.get("wait") or 0), 30.0)
+        wait = min(_number_param(request, "wait", "a number of seconds") or 0.0, 30.0)
         if wait > 0 and dep.status in ("pending", "running") and len(dep.events) <= after:
             try:
                 await asyncio.wait_for(dep.changed.wait(), wait)
@@ -347,6 +345,16 @@ class Control:
                 err.message = f"The blob is larger than the {expected} bytes its build record says."
                 err.hint = None
             raise
+        except OSError as err:
+            if err.errno not in (errno.ENOSPC, errno.EDQUOT):
+                raise
+            raise HubError(
+                f"The platform's disk is full (or its quota used up) at {store.root}; nothing of "
+                "this file was kept. Free space there, then deploy again.",
+                type="insufficient_storage",
+                status=507,
+                exit_code=1,
+            ) from None
         return JSONResponse({"sha256": stored_sha, "stored": written > 0}, status_code=201)
 
     async def create_user(self, request: Request, user: User):
@@ -470,6 +478,38 @@ class _BodyReader:
         return data
 
 
+def _by_method(fns: dict):
+    """One endpoint for the methods of a path (HEAD runs GET; Starlette drops the body)."""
+    if len(fns) == 1:
+        return next(iter(fns.values()))
+
+    async def endpoint(request: Request) -> Response:
+        method = "GET" if request.method == "HEAD" else request.method
+        return await fns[method](request)
+
+    return endpoint
+
+
+async def http_error(request: Request, exc) -> Response:
+    """Starlette's own refusals (no such path, a method the path does not serve) as JSON."""
+    if exc.status_code == 405:
+        allowed = exc.headers.get("Allow", "") if exc.headers else ""
+        err = HubError(
+            f"{request.method} is not supported here; this path answers {allowed}.",
+            type="method_not_allowed",
+            status=405,
+        )
+    elif exc.status_code == 404:
+        err = HubError(
+            f"There is no control-plane route {request.url.path!r}; see /api/v1/openapi.yaml.",
+            type="not_found",
+            status=404,
+        )
+    else:
+        err = HubError(str(exc.detail), type="bad_request", status=exc.status_code)
+    return JSONResponse({"error": err.to_dict()}, status_code=err.status, headers=exc.headers)
+
+
 def _handler(fn):
     """Wrap a route method: authenticate, run, turn dicts into JSON and HubErrors into errors."""
 
@@ -523,17 +563,26 @@ async def _json_body(request: Request, required: bool = True) -> dict:
             raise UsageError("The request needs a JSON object body.", type="bad_json")
         return {}
     try:
-        body = json.loads(raw)
-    except ValueError as err:
-        raise UsageError(f"The request body is not valid JSON: {err}.", type="bad_json") from None
+        body = strictjson.loads(raw)
+    except strictjson.NotJSON as err:
+        raise UsageError(f"The request body is not valid JSON ({err}).", type="bad_json") from None
     if not isinstance(body, dict):
         raise UsageError("The request body must be a JSON object.", type="bad_json")
     return body
 
 
-def _int_param(request: Request, name: str, default: int, low: int, high: int | None) -> int:
+def _bool_param(request: Request, name: str) -> bool:
+    raw = request.query_params.get(name, "false").lower()
+    if raw not in _BOOLEANS:
+        raise UsageError(f"{name} must be true or false.", type="bad_request")
+    return _BOOLEANS[raw]
+
+
+def _int_param(
+    request: Request, name: str, default: int | None, low: int, high: int | None
+) -> int | None:
     raw = request.query_params.get(name)
-    if raw is None or raw == "":
+    if raw is None:
         return default
     try:
         value = int(raw)
@@ -546,6 +595,19 @@ def _int_param(request: Request, name: str, default: int, low: int, high: int | 
             else f"{name} must be at least {low}.",
             type="bad_request",
         )
+    return value
+
+
+def _number_param(request: Request, name: str, what: str) -> float | None:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < 0:
+        raise UsageError(f"{name} must be {what} (0 or more).", type="bad_request")
     return value
 
 

@@ -21,6 +21,7 @@ Reads use one connection per thread (WAL readers never block the writer).
 from __future__ import annotations
 
 import asyncio
+import os
 import queue
 import sqlite3
 import threading
@@ -115,6 +116,20 @@ CREATE INDEX IF NOT EXISTS logs_by_api ON logs (api_id, id);
 """
 
 _STOP = object()
+
+
+def private_database(path: Path) -> None:
+    """Make the database file (and its WAL, which holds invocation inputs and outputs) 0600.
+
+    SQLite creates ``-wal`` and ``-shm`` with the mode of the database file, so creating the
+    file 0600 first covers those too; files of an older start are narrowed here.
+    """
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        try:
+            os.chmod(f"{path}{suffix}", 0o600)
+        except FileNotFoundError:
+            pass
 _MAX_BATCH = 512
 
 
@@ -123,6 +138,7 @@ class Database:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
+        private_database(self.path)
         self._local = threading.local()
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._writer_conn = self._connect()

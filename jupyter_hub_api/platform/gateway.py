@@ -6,9 +6,12 @@ while reading when the header lies), verifies the key against the in-memory key 
 splices the engine's already-encoded output into the envelope without decoding it.
 
 Order of checks (each answers the envelope with ``statusCode`` = HTTP status):
-401 no key → 403 unknown or disabled key, or a key of another user → 404 no such API →
-429 rate limit (per key) → 413 body too large → 400 body not JSON → 429 monthly quota →
-the engine: 200, 500 (handler raised or could not load), 502 (worker died), 504 (timeout).
+404 not a ``/<user>/<api>`` path → 405 a method other than GET, HEAD (= GET without the body),
+POST, OPTIONS (with ``Allow``) → 400 two ``x-api-key`` headers → 401 no key (surrounding
+whitespace is trimmed) → 403 unknown or disabled key, or a key of another user → 404 no such
+API → 429 rate limit (per key) → 413 body too large → 400 body not RFC 8259 JSON
+(``strictjson``) → 429 monthly quota → the engine: 200, 500 (handler raised or could not load),
+502 (worker died), 504 (timeout).
 
 Counting: see ``quotas.py``. A counted invocation is committed to SQLite before its response
 is sent.
@@ -22,6 +25,7 @@ import logging
 import secrets
 import time
 
+from . import strictjson
 from .engines import UnknownVersionError
 from .quotas import seconds_to_next_month
 from .service import Platform
@@ -36,10 +40,11 @@ _CORS = [
 ]
 _PREFLIGHT = [
     (b"access-control-allow-origin", b"*"),
-    (b"access-control-allow-methods", b"GET, POST, OPTIONS"),
+    (b"access-control-allow-methods", b"GET, HEAD, POST, OPTIONS"),
     (b"access-control-allow-headers", b"x-api-key, content-type"),
     (b"access-control-max-age", b"600"),
 ]
+_ALLOW = (b"allow", b"GET, HEAD, POST, OPTIONS")
 PRUNE_EVERY = 500
 KEY_TOUCH_SECONDS = 60.0  # precision of a key's last_used_at
 
@@ -47,12 +52,20 @@ KEY_TOUCH_SECONDS = 60.0  # precision of a key's last_used_at
 class GatewayError(Exception):
     """An answer of the gateway other than the handler's (an error envelope)."""
 
-    def __init__(self, status: int, type: str, message: str, retry_after: float | None = None):
+    def __init__(
+        self,
+        status: int,
+        type: str,
+        message: str,
+        retry_after: float | None = None,
+        headers: list | None = None,
+    ):
         super().__init__(message)
         self.status = status
         self.type = type
         self.message = message
         self.retry_after = retry_after
+        self.headers = headers
 
 
 def envelope_error(status: int, type: str, message: str, invocation_id: str | None = None) -> bytes:
@@ -95,7 +108,11 @@ class Gateway:
             await self._handle(scope, receive, send)
         except GatewayError as err:
             await _send(
-                send, err.status, envelope_error(err.status, err.type, err.message), err.retry_after
+                send,
+                err.status,
+                envelope_error(err.status, err.type, err.message),
+                err.retry_after,
+                err.headers,
             )
         except Exception:
             # Never a traceback to the caller; never the request headers (the key) in the log.
@@ -119,11 +136,14 @@ class Gateway:
             raise GatewayError(
                 404, "not_found", "No such endpoint; an API's endpoint is /<username>/<api-name>."
             )
-        if method not in ("GET", "POST"):
+        if method == "HEAD":
+            method = "GET"  # the same answer without its body (uvicorn leaves the body out)
+        elif method not in ("GET", "POST"):
             raise GatewayError(
                 405,
                 "method_not_allowed",
                 f"{method} is not supported; use GET to load the API and POST to call it.",
+                headers=[_ALLOW],
             )
         user_name, api_name = parts
         platform = self.platform
@@ -132,7 +152,13 @@ class Gateway:
         content_length = None
         for name, value in scope["headers"]:
             if name == b"x-api-key":
-                presented = value.decode("latin-1")
+                if presented is not None:
+                    raise GatewayError(
+                        400,
+                        "bad_request",
+                        "The request has more than one x-api-key header; send exactly one.",
+                    )
+                presented = value.decode("latin-1").strip()
             elif name == b"content-length":
                 content_length = value
         if not presented:
@@ -192,12 +218,12 @@ class Gateway:
                 'The request body is empty; send a JSON value, e.g. "some text" or {"inputs": [...]}.',
             )
         try:
-            json.loads(body)
-        except (ValueError, UnicodeDecodeError) as err:
+            strictjson.loads(body)
+        except strictjson.NotJSON as err:
             raise GatewayError(
                 400,
                 "bad_json",
-                f"The request body is not valid JSON ({_short(err)}); send a JSON value with Content-Type application/json.",
+                f"The request body is not valid JSON ({err}); send a JSON value with Content-Type application/json.",
             ) from None
 
         month = platform.month()
@@ -368,13 +394,13 @@ async def _read_body(receive, content_length: bytes | None, limit: int) -> bytes
     return b"".join(chunks)
 
 
-async def _send(send, status: int, payload: bytes, retry_after: float | None = None) -> None:
+async def _send(
+    send, status: int, payload: bytes, retry_after: float | None = None, extra=None
+) -> None:
     headers = [_JSON, (b"content-length", str(len(payload)).encode()), *_CORS]
     if retry_after is not None:
         headers.append((b"retry-after", str(max(1, int(retry_after + 0.999))).encode()))
+    if extra:
+        headers.extend(extra)
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": payload})
-
-
-def _short(err: Exception) -> str:
-    return str(err).split("\n")[0][:120]

@@ -10,11 +10,35 @@ response with no body write (HEAD, an empty body) and a closing connection send 
 Only a head with ``content-length`` is held, so its body follows at once: a streamed response
 (chunked, e.g. a log follower) and an interim ``100 Continue`` are sent at once, as the client
 may be waiting for them.
+
+The protocol also guards the process against connections that hold a descriptor and send
+little or nothing (uvicorn alone times out only the idle time after a response):
+
+- an idle connection (nothing sent yet, or nothing since its last response) is closed after
+  ``keep_alive_seconds``;
+- a request's headers must be complete ``header_timeout_seconds`` after its first byte, however
+  slowly they trickle in (a slowloris is answered 408 and closed);
+- a request body may pause at most ``body_timeout_seconds`` between two reads (while the app
+  itself waits for it), else 408 and closed;
+- past ``max_connections`` open connections a new one is answered 503 with one sentence (as
+  JSON, in the shape of the path it asked for) and closed, and it gets only the header
+  timeout to send its request.
+
+One timer per server (:func:`_sweep`, a few times a second) enforces every deadline, so a
+request costs no timer of its own: it only notes ``loop.time()`` when its phase changes.
+A request line or header that is not HTTP/1.1 is answered 400 in JSON too.
 """
 
 from __future__ import annotations
 
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+import json
+import logging
+
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+
+from .config import ConnectionLimits
+
+log = logging.getLogger("hub.platform.http")
 
 _HEAD = b"HTTP/1.1 "
 _LENGTH = b"\r\ncontent-length: "
@@ -59,13 +83,191 @@ class _OneWriteTransport:
         return getattr(self._transport, name)
 
 
+# A connection's phase: what it is waiting for, and so which deadline applies.
+_IDLE, _HEADERS, _BODY, _APP = range(4)
+
+
 class OneWriteHttpProtocol(HttpToolsProtocol):
-    """``uvicorn.Config(http=...)``: httptools parsing, one write per response."""
+    """``uvicorn.Config(http=...)``: httptools parsing, one write per response, deadlines.
+
+    The limits and the app answering past the cap are class attributes; :func:`protocol_class`
+    makes a subclass with the platform's.
+    """
+
+    limits = ConnectionLimits()
+    busy_app = None  # the ASGI app that answers past max_connections (None: a plain JSON 503)
 
     def connection_made(self, transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self.transport = _OneWriteTransport(transport)
+        limits = self.limits
+        self._phase = _IDLE
+        self._idle_seconds = limits.keep_alive_seconds
+        cap = limits.max_connections
+        if cap is not None and len(self.connections) > cap:
+            # Over the cap: this connection is answered 503 and closed, and may not idle.
+            self.app = self.busy_app or _busy
+            self._idle_seconds = limits.header_timeout_seconds
+        self._deadline = self.loop.time() + self._idle_seconds
+        _sweeper(self.server_state, self.loop, limits)
+
+    def data_received(self, data: bytes) -> None:
+        if self._phase == _IDLE:
+            self._phase = _HEADERS
+            self._deadline = self.loop.time() + self.limits.header_timeout_seconds
+        super().data_received(data)
+
+    def on_headers_complete(self) -> None:
+        self._phase = _BODY
+        self._deadline = self.loop.time() + self.limits.body_timeout_seconds
+        super().on_headers_complete()
+
+    def on_body(self, body: bytes) -> None:
+        self._deadline = self.loop.time() + self.limits.body_timeout_seconds
+        super().on_body(body)
+
+    def on_message_complete(self) -> None:
+        super().on_message_complete()
+        if self.cycle is not None and self.cycle.response_complete:
+            self._go_idle()  # answered before its body was read to the end
+        else:
+            self._phase = _APP
+            self._deadline = None
 
     def on_response_complete(self) -> None:
         self.transport.flush()
         super().on_response_complete()
+        if self._phase == _APP:
+            self._go_idle()
+
+    def _go_idle(self) -> None:
+        self._phase = _IDLE
+        self._deadline = self.loop.time() + self._idle_seconds
+
+    def expire(self, now: float) -> None:
+        """The sweep found this connection past its deadline: close it (408 where it helps)."""
+        cycle = self.cycle
+        answering = cycle is not None and not cycle.response_complete
+        if self._phase == _BODY and self.flow.read_paused:
+            self._deadline = now + self.limits.body_timeout_seconds  # the app is not reading
+            return
+        if self._phase in (_IDLE, _APP) and (answering or self.pipeline):
+            self._deadline = None  # a response is on its way; its handler has its own timeout
+            return
+        self._deadline = None
+        if self.transport.is_closing():
+            return
+        if self._phase in (_HEADERS, _BODY) and not (cycle is not None and cycle.response_started):
+            what = "headers" if self._phase == _HEADERS else "body"
+            limit = (
+                self.limits.header_timeout_seconds
+                if self._phase == _HEADERS
+                else self.limits.body_timeout_seconds
+            )
+            self.transport.write(
+                _plain_answer(
+                    408,
+                    "request_timeout",
+                    f"The request's {what} did not arrive within {limit:g} s; send the whole "
+                    "request at once.",
+                )
+            )
+        self.transport.close()
+
+    def send_400_response(self, msg: str) -> None:
+        """A request that is not HTTP/1.1: one sentence in JSON, then close (as uvicorn does)."""
+        self.transport.write(
+            _plain_answer(
+                400,
+                "bad_request",
+                "The request is not valid HTTP/1.1 (e.g. a malformed request line, header or "
+                "Content-Length); fix the client.",
+            )
+        )
+        self.transport.close()
+
+
+def protocol_class(limits: ConnectionLimits, busy_app=None) -> type[OneWriteHttpProtocol]:
+    """The protocol class with the platform's limits and its answer past the cap."""
+    return type(
+        "PlatformHttpProtocol",
+        (OneWriteHttpProtocol,),
+        {"limits": limits, "busy_app": staticmethod(busy_app) if busy_app else None},
+    )
+
+
+def _plain_answer(status: int, type_: str, message: str) -> bytes:
+    """A whole response written by the protocol itself: the gateway's envelope, then close."""
+    body = json.dumps(
+        {"statusCode": status, "body": {"error": {"type": type_, "message": message}}}
+    ).encode()
+    return b"".join(
+        (
+            STATUS_LINE[status],
+            b"content-type: application/json\r\ncontent-length: ",
+            str(len(body)).encode(),
+            b"\r\nconnection: close\r\n\r\n",
+            body,
+        )
+    )
+
+
+async def _busy(scope, receive, send) -> None:
+    """The answer past the cap when the app gives none of its own (see ``create_app``)."""
+    await send_busy(send, b"")
+
+
+async def send_busy(send, body: bytes) -> None:
+    """Answer 503 with ``body`` (JSON), ask the client to retry, and close the connection."""
+    body = (
+        body
+        or json.dumps(
+            {
+                "statusCode": 503,
+                "body": {
+                    "error": {
+                        "type": "too_many_connections",
+                        "message": "The platform has as many connections open as it allows; "
+                        "retry in a few seconds.",
+                    }
+                },
+            }
+        ).encode()
+    )
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 503,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"retry-after", b"2"),
+                (b"connection", b"close"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def _sweeper(server_state, loop, limits: ConnectionLimits) -> None:
+    """Start the server's one deadline timer (once per server)."""
+    if getattr(server_state, "hub_sweeping", False):
+        return
+    server_state.hub_sweeping = True
+    shortest = min(
+        limits.header_timeout_seconds, limits.body_timeout_seconds, limits.keep_alive_seconds
+    )
+    interval = max(0.05, min(1.0, shortest / 4))
+    loop.call_later(interval, _sweep, server_state, loop, interval)
+
+
+def _sweep(server_state, loop, interval: float) -> None:
+    now = loop.time()
+    for conn in list(server_state.connections):
+        deadline = getattr(conn, "_deadline", None)
+        if deadline is not None and now >= deadline:
+            try:
+                conn.expire(now)
+            except Exception:  # one connection's trouble must never stop the sweep
+                log.exception("closing an expired connection failed")
+    loop.call_later(interval, _sweep, server_state, loop, interval)

@@ -4,7 +4,14 @@
 quota counters live in its memory), binds the socket itself so a port already in use is one
 clear sentence rather than a traceback, writes ``platform.json`` (pid and URL, read by ``hub
 platform status|stop``), and runs uvicorn on the pre-bound socket. The control-plane token is
-created on first start in ``<platform dir>/token`` (mode 0600).
+created on first start in ``<platform dir>/token``. The process runs with umask 077, and the
+files an older start (or the CLI, ``platform.log``) left in the platform directory are made 0600
+(folders 0700) at start.
+
+Descriptors: the soft ``RLIMIT_NOFILE`` is raised to the hard one, and unless the config says
+otherwise the connection cap is what that leaves after a reserve for workers, the database and
+logs (:func:`connection_cap`). Should descriptors run out anyway, asyncio's accept loop pauses
+for a second and resumes on its own; the app logs that as one line (``app.py``).
 """
 
 from __future__ import annotations
@@ -16,15 +23,18 @@ import fcntl
 import json
 import logging
 import os
+import resource
 import socket
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from urllib.parse import urlparse
 
 from .. import paths
 from ..errors import HubError, UsageError
 from .config import load_config
+from .keys import write_private
 from .service import Platform
 
 LOCK_FILE = "platform.lock"
@@ -63,7 +73,7 @@ def bind(host: str, port: int) -> socket.socket:
 def acquire_lock(state_dir: Path):
     """Hold the state directory's lock for the life of the process, or say who holds it."""
     state_dir.mkdir(parents=True, exist_ok=True)
-    fh = open(state_dir / LOCK_FILE, "a+")
+    fh = open(state_dir / LOCK_FILE, "a+", opener=_private_opener)
     try:
         fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
@@ -76,6 +86,41 @@ def acquire_lock(state_dir: Path):
             hint="Stop it with `hub platform stop`, or use another HUB_HOME.",
         ) from None
     return fh
+
+
+def _private_opener(path, flags):
+    return os.open(path, flags, 0o600)
+
+
+def make_private(state_dir: Path) -> None:
+    """Files of the platform directory 0600 and its folders 0700 (not the versions' contents:
+    their files are hard links to the shared, read-only blobs)."""
+    state_dir.chmod(0o700)
+    for entry in state_dir.iterdir():
+        if entry.is_symlink():
+            continue
+        if entry.is_dir():
+            entry.chmod(0o700)
+        else:
+            entry.chmod(0o600)
+
+
+def raise_descriptor_limit() -> int:
+    """Raise the soft limit of open files to the hard one; return the soft limit now in force."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and soft < hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            soft = hard
+        except (ValueError, OSError):
+            pass
+    return soft
+
+
+def connection_cap(nofile: int) -> int:
+    """How many client connections to allow with ``nofile`` descriptors: a quarter (at least
+    64) is kept for workers, database connections, logs and the accept loop itself."""
+    return max(8, min(16384, nofile - max(64, nofile // 4)))
 
 
 def read_info(state_dir: Path | None = None) -> dict:
@@ -91,12 +136,16 @@ def serve(host: str, port: int, public_url: str | None = None) -> None:
     """Run the platform until SIGTERM/SIGINT."""
     import uvicorn
 
-    from .app import create_app
-    from .http import OneWriteHttpProtocol
+    from .app import busy_app, create_app
+    from .http import protocol_class
 
     state_dir = paths.platform_dir()
     lock = acquire_lock(state_dir)
+    make_private(state_dir)
     config = load_config()
+    limits = config.http
+    if limits.max_connections is None:
+        limits = replace(limits, max_connections=connection_cap(raise_descriptor_limit()))
     sock = bind(host, port)
     actual_port = sock.getsockname()[1]
     url = public_url or f"http://{host}:{actual_port}"
@@ -108,10 +157,11 @@ def serve(host: str, port: int, public_url: str | None = None) -> None:
         log_level="warning",
         access_log=False,  # quiet, fast, and nothing of a request's headers ever reaches a log
         lifespan="on",
-        timeout_keep_alive=30,
+        timeout_keep_alive=limits.keep_alive_seconds,
         timeout_graceful_shutdown=10,
         server_header=False,
-        http=OneWriteHttpProtocol,  # one write per response (see http.py)
+        # One write per response, deadlines, the connection cap (see http.py).
+        http=protocol_class(limits, busy_app(limits.max_connections)),
         # The gateway has no use for proxy headers: create_app applies them to the control
         # plane only, which builds URLs from the request.
         proxy_headers=False,
@@ -125,7 +175,7 @@ def serve(host: str, port: int, public_url: str | None = None) -> None:
         "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     info_path = state_dir / INFO_FILE
-    info_path.write_text(json.dumps(info))
+    write_private(info_path, json.dumps(info).encode())
     try:
         server.run(sockets=[sock])
     finally:
@@ -195,6 +245,9 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # Everything the platform writes (database and WAL, logs, versions, environments it builds)
+    # is its user's alone; its workers run as the same user.
+    os.umask(0o077)
     try:
         if args.command == "add-user":
             add_user(args.name)

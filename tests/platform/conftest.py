@@ -28,7 +28,11 @@ def launch_platform(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory):
-    """A platform without call limits (the functional tests call fast and often)."""
+    """A platform without call limits (the functional tests call fast and often).
+
+    Shared by the tests of a module, so it has no monthly quota and no rate limit: no test's
+    calls can make another's fail. A test of limits starts a platform of its own.
+    """
     config = {
         "plans": {"free": {"rate_limit_per_second": 0, "monthly_calls": None, "max_apis": None}}
     }

@@ -57,6 +57,28 @@ def inference_handler(inputs, context):
 """
 
 
+GUARD = 30.0  # seconds a test waits for something before it fails (only against hangs)
+
+
+def wait_until(predicate, what: str, guard: float = GUARD):
+    """Poll ``predicate`` (connection errors count as "not yet") until it returns true."""
+    deadline = time.monotonic() + guard
+    while True:
+        try:
+            value = predicate()
+        except (OSError, httpx.HTTPError):
+            value = None
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"still not {what} after {guard} s"
+        time.sleep(0.1)
+
+
+def healthy(proc: PlatformProcess) -> bool:
+    """Whether the platform answers /healthz (on a new connection)."""
+    return httpx.get(f"{proc.url}/healthz", timeout=5).status_code == 200
+
+
 def free_port() -> int:
     """A TCP port nobody listens on right now."""
     with socket.socket() as s:
@@ -88,7 +110,8 @@ class PlatformProcess:
         self.env = env
 
     # -- process ------------------------------------------------------------------------------
-    def start(self, timeout: float = 30.0) -> PlatformProcess:
+    def start(self, timeout: float = 30.0, preexec_fn=None) -> PlatformProcess:
+        """Start the process (``preexec_fn`` runs in the child first, e.g. to set rlimits)."""
         log = open(self.home / "test-platform.log", "ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "jupyter_hub_api.platform"],
@@ -96,6 +119,7 @@ class PlatformProcess:
             stdout=log,
             stderr=log,
             start_new_session=True,
+            preexec_fn=preexec_fn,
         )
         log.close()
         deadline = time.monotonic() + timeout
@@ -133,7 +157,7 @@ class PlatformProcess:
         return (self.home / "platform" / "token").read_text().strip()
 
     def control(self, method: str, path: str, token: str | None = None, **kw) -> httpx.Response:
-        headers = {"Authorization": f"Bearer {token or self.token}"}
+        headers = {"Authorization": f"Bearer {token or self.token}", **kw.pop("headers", {})}
         return httpx.request(method, f"{self.url}{path}", headers=headers, timeout=60, **kw)
 
     def key(self, token: str | None = None) -> str:
@@ -155,6 +179,13 @@ class PlatformProcess:
         if check and result.returncode != 0:
             raise AssertionError(f"hub {' '.join(args)} failed: {result.stdout}\n{result.stderr}")
         return result
+
+    def hub_elsewhere(self, client_home: Path, *args, cwd=None):
+        """The CLI with a HUB_HOME of its own (no shared blob store): this platform is remote."""
+        env = dict(self.env, HUB_HOME=str(client_home), HUB_PLATFORM_TOKEN=self.token)
+        return subprocess.run(
+            [HUB, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
+        )
 
     def add_user(self, name: str) -> str:
         resp = self.control("POST", "/api/v1/users", json={"name": name})

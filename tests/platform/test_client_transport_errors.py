@@ -36,22 +36,26 @@ def test_sync_client_says_the_platform_did_not_answer_in_time(silent_server):
     assert "did not answer in time" in str(info.value)
 
 
-def test_async_client_says_the_platform_did_not_answer_in_time(silent_server):
+def call_async(url: str, timeout: float) -> None:
     async def call():
-        client = AsyncPlatformClient(silent_server, "token", timeout=0.3)
+        client = AsyncPlatformClient(url, "token", timeout=timeout)
         try:
             await client.request("GET", "/api/v1/me")
         finally:
             await client.aclose()
 
+    asyncio.run(call())
+
+
+def test_async_client_says_the_platform_did_not_answer_in_time(silent_server):
     with pytest.raises(WorkError) as info:
-        asyncio.run(call())
+        call_async(silent_server, 0.3)
     assert info.value.type == "platform_timeout"
+    assert "did not answer in time" in str(info.value)
 
 
-def test_unreachable_platform_names_the_way_to_start_it(closed_port):
-    client = PlatformClient(closed_port, "token", timeout=2)
+def test_async_client_names_the_way_to_start_an_unreachable_platform(closed_port):
     with pytest.raises(WorkError) as info:
-        client.request("GET", "/api/v1/me")
+        call_async(closed_port, 2)
     assert info.value.type == "platform_unreachable"
     assert "hub platform start" in str(info.value)

@@ -6,6 +6,7 @@ import http.client
 import json
 from urllib.parse import urlparse
 
+import pytest
 import requests
 
 
@@ -141,3 +142,77 @@ def test_cors_preflight_allows_browser_clients(behaviour_api):
     resp = requests.options(endpoint, timeout=10)
     assert resp.status_code == 204
     assert "x-api-key" in resp.headers["access-control-allow-headers"]
+
+
+def usage_calls(platform) -> int:
+    return platform.control("GET", "/api/v1/usage").json()["total_calls"]
+
+
+@pytest.mark.parametrize(
+    "body, why",
+    [
+        ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+        ("NaN", "NaN"),
+        ('{"x": Infinity}', "Infinity"),
+        ("[-Infinity]", "Infinity"),
+        ("1e400", "too large"),
+        ('{"x": [1, -2.5e999]}', "too large"),
+    ],
+    ids=["deep", "nan", "infinity", "minus-infinity", "1e400", "nested-overflow"],
+)
+def test_what_is_not_rfc_8259_json_is_400_bad_json_and_not_counted(
+    behaviour_api, platform, body, why
+):
+    endpoint, key = behaviour_api
+    before = usage_calls(platform)
+    err = assert_error(post(endpoint, key, body), 400, "bad_json")
+    assert why in err["message"] and "Traceback" not in err["message"]
+    assert usage_calls(platform) == before
+
+
+def test_405_says_which_methods_are_allowed(behaviour_api):
+    endpoint, key = behaviour_api
+    for method in ("PUT", "DELETE", "PATCH", "TRACE"):
+        resp = requests.request(method, endpoint, headers={"x-api-key": key}, timeout=10)
+        assert_error(resp, 405, "method_not_allowed")
+        assert resp.headers["allow"] == "GET, HEAD, POST, OPTIONS"
+
+
+def test_head_is_answered_like_get_without_a_body(behaviour_api):
+    endpoint, key = behaviour_api
+    got = requests.get(endpoint, headers={"x-api-key": key}, timeout=60)
+    head = requests.head(endpoint, headers={"x-api-key": key}, timeout=60)
+    assert head.status_code == got.status_code == 200
+    assert head.content == b""
+    assert head.headers["content-type"] == "application/json"
+    assert int(head.headers["content-length"]) > 0
+    assert requests.head(endpoint, timeout=10).status_code == 401
+
+
+def raw_post(endpoint: str, headers: list[tuple[str, str]], body: bytes) -> tuple[int, dict]:
+    """A POST with exactly these header lines (HTTP clients would tidy them)."""
+    url = urlparse(endpoint)
+    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=30)
+    conn.putrequest("POST", url.path)
+    for name, value in [*headers, ("Content-Length", str(len(body)))]:
+        conn.putheader(name, value)
+    conn.endheaders(body)
+    resp = conn.getresponse()
+    answer = json.loads(resp.read())
+    conn.close()
+    return resp.status, answer
+
+
+def test_a_key_with_surrounding_whitespace_is_accepted(behaviour_api):
+    endpoint, key = behaviour_api
+    status, answer = raw_post(endpoint, [("x-api-key", f"  {key}\t ")], b'"padded"')
+    assert status == 200 and answer["body"]["output"] == "padded"
+
+
+def test_two_key_headers_are_400(behaviour_api):
+    endpoint, key = behaviour_api
+    status, answer = raw_post(
+        endpoint, [("x-api-key", "hub_someone-elses-key"), ("x-api-key", key)], b"1"
+    )
+    assert status == 400 and answer["body"]["error"]["type"] == "bad_request"
+    assert "more than one x-api-key" in answer["body"]["error"]["message"]

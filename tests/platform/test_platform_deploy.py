@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import queue
 import subprocess
 import sys
 import threading
@@ -278,13 +279,26 @@ def test_logs_show_what_the_handler_printed_per_invocation_and_follow_live(platf
         stdout=subprocess.PIPE,
         text=True,
     )
+    lines: queue.Queue = queue.Queue()
+    reader = threading.Thread(target=lambda: [lines.put(x) for x in follower.stdout], daemon=True)
+    reader.start()
     try:
-        time.sleep(1.5)  # let it connect
-        body = json.dumps({"op": "print", "lines": ["live line"]})
-        requests.post(endpoint, headers=h, data=body, timeout=30)
-        line = follower.stdout.readline()
+        # Print until the follower shows a line: it may not be connected for the first ones
+        # (with --tail 0 it shows only what is printed after it connected).
+        deadline = time.monotonic() + 60
+        n = 0
+        while True:
+            n += 1
+            body = json.dumps({"op": "print", "lines": [f"live line {n}"]})
+            requests.post(endpoint, headers=h, data=body, timeout=30)
+            try:
+                line = lines.get(timeout=1.0)
+                break
+            except queue.Empty:
+                assert follower.poll() is None, "the follower exited"
+                assert time.monotonic() < deadline, "the follower showed no line in 60 s"
         event = json.loads(line)
-        assert event["event"] == "log" and event["line"] == "live line"
+        assert event["event"] == "log" and event["line"].startswith("live line ")
     finally:
         follower.terminate()
         follower.wait(10)
@@ -322,10 +336,11 @@ def test_a_model_folder_that_disappears_is_a_clear_500_and_the_api_recovers(plat
     away = model.with_name("model-away")
     model.rename(away)
     try:
-        resp = requests.post(endpoint, headers=h, data="1", timeout=30)
-        assert resp.status_code == 500
-        error = resp.json()["body"]["error"]
-        assert error["type"] == "LoadError" and "model folder" in error["message"]
+        for method in ("GET", "POST"):  # waking it (GET) and calling it say the same
+            resp = requests.request(method, endpoint, headers=h, data="1", timeout=30)
+            assert resp.status_code == 500
+            error = resp.json()["body"]["error"]
+            assert error["type"] == "LoadError" and "model folder" in error["message"]
     finally:
         away.rename(model)
     deadline = time.monotonic() + 40

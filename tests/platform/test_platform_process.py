@@ -39,14 +39,17 @@ def test_kill_9_mid_load_loses_no_answered_call(launch_platform):
     threads = [threading.Thread(target=client) for _ in range(16)]
     for t in threads:
         t.start()
-    deadline = time.monotonic() + 20
-    while len(answered) < 300 and time.monotonic() < deadline:
+    # Kill it mid-load: once calls are being answered (the guard only catches a platform that
+    # answers nothing at all; how fast it answers is not what this test is about).
+    deadline = time.monotonic() + 120
+    while len(answered) < 20:
+        assert time.monotonic() < deadline, "no call answered in 120 s"
         time.sleep(0.01)
     proc.kill9()
     stop.set()
     for t in threads:
         t.join()
-    assert len(answered) >= 300
+    assert len(answered) < 1000  # all of them fit in one page of the history below
 
     proc.start()  # same data directory, same port
     usage = proc.control("GET", "/api/v1/usage").json()

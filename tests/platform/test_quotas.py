@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import json
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
+from platform_helpers import PlatformProcess
 
 SMALL_QUOTA = 20
 
 
-@pytest.fixture(scope="module")
-def small(launch_platform):
-    """A platform whose default plan allows SMALL_QUOTA calls, and a rate-limited plan."""
+@pytest.fixture
+def small(tmp_path):
+    """A platform whose default plan allows SMALL_QUOTA calls, and a rate-limited plan.
+
+    One per test: a test's calls count against the quota, so none may see another's.
+    """
     config = {
         "plans": {
             "small": {"monthly_calls": SMALL_QUOTA, "rate_limit_per_second": 0},
@@ -22,7 +27,9 @@ def small(launch_platform):
         "default_plan": "small",
         "users": {"slowpoke": {"plan": "slow"}},
     }
-    return launch_platform(config)
+    proc = PlatformProcess(tmp_path, config).start()
+    yield proc
+    proc.stop()
 
 
 def usage_calls(platform, token=None):
@@ -33,26 +40,24 @@ def test_exact_count_under_64_concurrent_clients(small):
     endpoint = small.deploy(small.make_project("counted", runtime={"max_workers": 2}))["endpoint"]
     key = small.key()
     barrier = threading.Barrier(64)
-    statuses: list[int] = []
-    lock = threading.Lock()
 
-    def client():
+    def client() -> list[int]:
         session = requests.Session()
         headers = {"x-api-key": key, "Content-Type": "application/json"}
-        barrier.wait()
+        barrier.wait(timeout=120)
+        statuses = []
         for i in range(3):
             resp = session.post(endpoint, headers=headers, data=json.dumps(i), timeout=60)
-            with lock:
-                statuses.append(resp.status_code)
+            statuses.append(resp.status_code)
             if resp.status_code == 429:
                 assert resp.json()["body"]["error"]["type"] == "quota_exceeded"
                 assert int(resp.headers["retry-after"]) > 0
+        return statuses
 
-    threads = [threading.Thread(target=client) for _ in range(64)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    with ThreadPoolExecutor(64) as pool:
+        futures = [pool.submit(client) for _ in range(64)]
+        # .result() raises here what failed in a client thread (an assertion included).
+        statuses = [status for future in futures for status in future.result()]
     assert len(statuses) == 192
     assert statuses.count(200) == SMALL_QUOTA
     assert statuses.count(429) == 192 - SMALL_QUOTA

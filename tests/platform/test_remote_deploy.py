@@ -5,26 +5,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import subprocess
 
 import requests
-from platform_helpers import HUB
 
 
 def test_remote_deploy_uploads_the_missing_blobs_and_serves(launch_platform, tmp_path):
     proc = launch_platform({"plans": {"free": {"rate_limit_per_second": 0}}})
     project = proc.make_project("remote", model_files={"weights.bin": b"\x00\x01" * 5000})
-    client_env = dict(
-        proc.env, HUB_HOME=str(tmp_path / "client-home"), HUB_PLATFORM_TOKEN=proc.token
-    )
-    out = subprocess.run(
-        [HUB, "build", "--deploy", "--json"],
-        cwd=project,
-        env=client_env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    out = proc.hub_elsewhere(tmp_path / "client-home", "build", "--deploy", "--json", cwd=project)
     assert out.returncode == 0, out.stderr
     events = [json.loads(line) for line in out.stdout.splitlines()]
     assert any(e["event"] == "log" and "Uploaded 3 file(s)" in e["line"] for e in events), events
@@ -35,14 +23,7 @@ def test_remote_deploy_uploads_the_missing_blobs_and_serves(launch_platform, tmp
         == "far away"
     )
     # A second deploy of the same build sends nothing.
-    again = subprocess.run(
-        [HUB, "deploy", "--json"],
-        cwd=project,
-        env=client_env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    again = proc.hub_elsewhere(tmp_path / "client-home", "deploy", "--json", cwd=project)
     assert "already has every file" in again.stdout
 
 

@@ -1,0 +1,50 @@
+"""Request bodies are RFC 8259 JSON: one decoder for the gateway and the control plane.
+
+Python's ``json`` accepts more than the RFC: ``NaN``, ``Infinity`` and ``-Infinity``, numbers
+too large for a double (``1e400`` becomes ``inf``), and UTF-16/32 bodies; and nesting deeper
+than the interpreter's recursion limit raises RecursionError instead of a decoding error. None
+of those can be answered as JSON by a handler, so :func:`loads` refuses them all with a
+ValueError whose text says what was wrong.
+
+``parse_float`` is called only for numbers with a fraction or an exponent; integers stay on the
+C scanner's fast path (and Python's own limit on the digits of an int applies to them).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+
+class NotJSON(ValueError):
+    """The body is not RFC 8259 JSON; the text says why, in a few words."""
+
+
+def _refuse_constant(name: str):
+    raise NotJSON(f"{name} is not a JSON value; send numbers as finite decimals")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise NotJSON(f"the number {text[:40]} is too large for a double")
+    return value
+
+
+_DECODER = json.JSONDecoder(parse_constant=_refuse_constant, parse_float=_finite_float)
+
+
+def loads(body: bytes):
+    """The JSON value of ``body`` (UTF-8), or NotJSON saying in a few words what is wrong."""
+    try:
+        text = body.decode("utf-8-sig")  # a byte order mark may be ignored (RFC 8259 8.1)
+    except UnicodeDecodeError:
+        raise NotJSON("it is not UTF-8 text") from None
+    try:
+        return _DECODER.decode(text)
+    except NotJSON:
+        raise
+    except RecursionError:
+        raise NotJSON("it is nested too deeply") from None
+    except ValueError as err:
+        raise NotJSON(str(err).split("\n")[0][:120]) from None
