@@ -18,6 +18,7 @@ back-off (1 s, doubling to 30 s), so a broken ``main.py`` never becomes a crash 
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
 import logging
 import os
@@ -1031,19 +1032,20 @@ class LocalEngine(Engine):
         if problem is None:
             sandbox = self.sandbox
             scratch = Scratch(self._scratch_dir)
-            parent, child = socket.socketpair()
-            argv = [
-                str(spec.python),
-                "-m",
-                "hub._worker",
-                "--fd",
-                str(child.fileno()),
-                "--api",
-                spec.api,
-                "--timeout",
-                repr(float(spec.timeout_seconds or 0)),
-            ]
+            parent = child = None
             try:
+                parent, child = socket.socketpair()
+                argv = [
+                    str(spec.python),
+                    "-m",
+                    "hub._worker",
+                    "--fd",
+                    str(child.fileno()),
+                    "--api",
+                    spec.api,
+                    "--timeout",
+                    repr(float(spec.timeout_seconds or 0)),
+                ]
                 proc = subprocess.Popen(
                     sandbox.command(argv, spec.src_dir, spec.model_dir, spec.python, scratch),
                     stdin=subprocess.DEVNULL,
@@ -1055,14 +1057,13 @@ class LocalEngine(Engine):
                     env={**worker_environment(spec), **sandbox.environment(scratch)},
                 )
             except OSError as exc:
-                parent.close()
+                if parent is not None:
+                    parent.close()
                 scratch.remove()
-                problem = (
-                    f"Cannot start a worker of {spec.api} with {spec.python}: {exc.strerror or exc}; "
-                    "build the API again to recreate its environment."
-                )
+                problem = _start_problem(spec, exc)
             finally:
-                child.close()
+                if child is not None:
+                    child.close()
         if problem is not None:
             pool.on_load_failed(None, problem)
             return False
@@ -1073,3 +1074,27 @@ class LocalEngine(Engine):
         self._groups.add(proc.pid)
         self.loop.create_task(worker.attach())
         return True
+
+
+# What a failure to start a worker means when the machine, not the API, is out of something.
+_EXHAUSTED = {
+    errno.EMFILE: "open files",
+    errno.ENFILE: "open files",
+    errno.ENOMEM: "memory",
+    errno.EAGAIN: "processes",
+}
+
+
+def _start_problem(spec: VersionSpec, exc: OSError) -> str:
+    """The load error of a worker that could not be started (a socketpair or the exec)."""
+    what = _EXHAUSTED.get(exc.errno)
+    if what:
+        return (
+            f"Cannot start a worker of {spec.api}: the platform is out of {what} "
+            f"({exc.strerror}); nothing is wrong with the API, retry once connections or "
+            "processes are freed."
+        )
+    return (
+        f"Cannot start a worker of {spec.api} with {spec.python}: {exc.strerror or exc}; "
+        "build the API again to recreate its environment."
+    )
