@@ -1,6 +1,7 @@
 """Benchmark of the local engine: what running a handler in a worker process costs.
 
-    python bench/engine_bench.py [--requests 3000] [--asyncio] [--json] [--json-out FILE]
+    python bench/engine_bench.py [--requests 3000] [--asyncio] [--sandbox auto|off]
+                                 [--memory-mb N] [--json] [--json-out FILE]
 
 For an echo handler and a small scikit-learn model (trained on the spot), it reports:
 
@@ -9,6 +10,9 @@ For an echo handler and a small scikit-learn model (trained on the spot), it rep
   adds;
 - throughput (requests/s) at concurrency 1, 16 and 64 with max_workers 1 and 2;
 - cold start: from the waking request to its answer, beyond the handler's own import time.
+
+``--sandbox off`` runs the workers without bubblewrap and ``--memory-mb`` sets every version's
+memory limit (0: none, so no watchdog), to measure what each costs.
 
 Figures depend on the machine; run everything in one go so they compare.
 """
@@ -147,8 +151,12 @@ async def run(args) -> dict:
     runtime = root / "runtime"
     shutil.copytree(REPO / "hub", runtime / "hub", ignore=shutil.ignore_patterns("__pycache__"))
     report: dict = {"python": sys.version.split()[0], "cpus": os.cpu_count(), "cases": {}}
-    engine = LocalEngine()
+    # The runtime folder is under /tmp, which a sandboxed worker does not see: shown read-only.
+    sandbox = None if args.sandbox == "auto" else False
+    engine = LocalEngine(sandbox=sandbox, read_only_paths=[runtime])
     await engine.start()
+    report["sandbox"] = engine.sandbox.active
+    report["memory_mb"] = args.memory_mb
     try:
         for name, main_py, body in (
             ("echo", ECHO, json.dumps({"text": "hello world", "n": [1, 2, 3]}).encode()),
@@ -167,6 +175,7 @@ async def run(args) -> dict:
                     env={"PYTHONPATH": str(runtime), "OMP_NUM_THREADS": "1"},
                     max_workers=workers,
                     timeout_seconds=30,
+                    memory_mb=args.memory_mb,
                 )
                 await engine.deploy(spec)
                 await engine.warm(spec.version_id)
@@ -206,6 +215,7 @@ async def run(args) -> dict:
                 model_dir=model,
                 python=Path(sys.executable),
                 env={"PYTHONPATH": str(runtime), "OMP_NUM_THREADS": "1"},
+                memory_mb=args.memory_mb,
             )
             total, beyond = await cold_start(engine, cold_spec, body, args.cold_rounds)
             case["cold_start_ms"] = {"total": total, "beyond_import": beyond}
@@ -225,6 +235,10 @@ def main() -> None:
         action="store_true",
         help="run the engine on asyncio's own loop (default: uvloop, as the platform under uvicorn)",
     )
+    parser.add_argument(
+        "--sandbox", choices=("auto", "off"), default="auto", help="workers in bubblewrap"
+    )
+    parser.add_argument("--memory-mb", type=int, default=0, help="memory limit of each version")
     parser.add_argument("--json", action="store_true", help="print the report as one JSON line")
     parser.add_argument("--json-out", type=Path, help="also write the report to this JSON file")
     args = parser.parse_args()

@@ -72,7 +72,7 @@ def serve(mode: str, port: int, src: Path, model: Path, runtime: Path, workers: 
         from jupyter_hub_api.platform.engines import VersionSpec
         from jupyter_hub_api.platform.engines.local import LocalEngine
 
-        engine = LocalEngine()
+        engine = LocalEngine(read_only_paths=[runtime])  # under /tmp: a sandbox hides it
         spec = VersionSpec(
             version_id="echo",
             api="bench/echo",
