@@ -20,6 +20,7 @@ little or nothing (uvicorn alone times out only the idle time after a response):
   slowly they trickle in (a slowloris is answered 408 and closed);
 - a request body may pause at most ``body_timeout_seconds`` between two reads (while the app
   itself waits for it), else 408 and closed;
+- a request line with headers over ``MAX_HEAD_BYTES`` is answered 431 and closed;
 - past ``max_connections`` open connections a new one is answered 503 with one sentence (as
   JSON, in the shape of the path it asked for) and closed, and it gets only the header
   timeout to send its request.
@@ -83,6 +84,9 @@ class _OneWriteTransport:
         return getattr(self._transport, name)
 
 
+# The most a request line and its headers may take (nginx allows 32 KiB, h11 16 KiB).
+MAX_HEAD_BYTES = 64 * 1024
+
 # A connection's phase: what it is waiting for, and so which deadline applies.
 _IDLE, _HEADERS, _BODY, _APP = range(4)
 
@@ -115,7 +119,20 @@ class OneWriteHttpProtocol(HttpToolsProtocol):
         if self._phase == _IDLE:
             self._phase = _HEADERS
             self._deadline = self.loop.time() + self.limits.header_timeout_seconds
+            self._head_bytes = 0
         super().data_received(data)
+        if self._phase == _HEADERS:
+            self._head_bytes += len(data)
+            if self._head_bytes > MAX_HEAD_BYTES and not self.transport.is_closing():
+                self.transport.write(
+                    _plain_answer(
+                        431,
+                        "headers_too_large",
+                        f"The request line and headers are over {MAX_HEAD_BYTES // 1024} KiB; "
+                        "send shorter headers.",
+                    )
+                )
+                self.transport.close()
 
     def on_headers_complete(self) -> None:
         self._phase = _BODY

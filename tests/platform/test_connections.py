@@ -107,6 +107,18 @@ def test_headers_trickled_a_byte_at_a_time_do_not_extend_the_deadline(strict):
     assert len(sent) < 150  # closed while the client was still sending
 
 
+def test_headers_without_end_are_answered_431_long_before_the_deadline(strict):
+    sock = connect(strict)
+    sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: t\r\n")
+    # 700 headers of 100 bytes: past the 64 KiB allowed, with no end of headers. (No more than
+    # that: what the platform has not read when it closes would make the close a reset.)
+    sock.sendall(b"".join(f"x-filler-{i:03}: {'y' * 84}\r\n".encode() for i in range(700)))
+    answer = read_until_closed(sock)
+    assert answer.startswith(b"HTTP/1.1 431"), answer[:200]
+    assert b"headers_too_large" in answer
+    assert healthy(strict)
+
+
 def test_a_connection_that_sends_nothing_is_closed(strict):
     sock = connect(strict)
     assert read_until_closed(sock) == b""
