@@ -25,7 +25,7 @@ from ..project.config import load_config
 from ..project.files import walk_files
 from ..project.handler_check import find_handler
 from ..project.locate import project_root
-from ..project.requirements import normalise_requirements
+from ..project.requirements import project_requirements
 from . import docker, records
 from .blobstore import BlobStore, hash_file
 from .environments import current_python, ensure_environment, runtime_dir
@@ -61,9 +61,7 @@ def validate_project(path: Path | str | None = None) -> Project:
     root = project_root(path)
     config = load_config(root, default_python=current_python())
     handler = find_handler(root / "src" / "main.py")
-    req_file = root / "src" / "requirements.txt"
-    text = req_file.read_text(encoding="utf-8") if req_file.is_file() else ""
-    requirements = normalise_requirements(text)
+    requirements = project_requirements(root, config)  # + numpy, Pillow unless opted out
     return Project(root=root, config=config, handler=handler, requirements=requirements)
 
 

@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 
 from ..errors import WorkError
+from ..project.names import safe_name
 
 
 def engine_available() -> tuple[bool, str]:
@@ -35,7 +36,7 @@ def engine_available() -> tuple[bool, str]:
 
 def build_image(project: Path, record: dict, runtime: Path, out) -> str:
     """Run ``docker build`` for the project; return the image tag. Streams its output."""
-    tag = f"hub-api/{record['name']}:{record['build_id'][:12]}"
+    tag = f"hub-api/{safe_name(record['name'])}:{record['build_id'][:12]}"  # tags: lower-case
     argv = [
         shutil.which("docker") or "docker",
         "build",

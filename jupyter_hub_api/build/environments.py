@@ -23,7 +23,9 @@ import json
 import os
 import re
 import secrets
+import shlex
 import shutil
+import signal
 import stat
 import subprocess
 import sys
@@ -35,7 +37,7 @@ from pathlib import Path
 from .. import paths
 from ..errors import UsageError, WorkError
 from ..processes import pid_alive
-from ..project.requirements import normalise_requirements
+from ..project.requirements import normalise_requirements, requirement_names
 
 # Bump when the way environments are made changes, so old ones are not reused by mistake.
 ENV_FORMAT = "hub-env-1"
@@ -293,20 +295,57 @@ def _create(tmp: Path, interpreter: str, requirements: str, out) -> None:
     if not requirements.strip():
         return
     req_file = tmp / "hub-requirements.txt"
-    req_file.write_text(requirements)
     if uv:
         # Bytecode is compiled now, once, rather than by every worker at every cold start
         # (where PYTHONDONTWRITEBYTECODE is set, importing scikit-learn from source costs
         # seconds per start; precompiled, under one).
+        text, options = uv_requirements(requirements)
+        req_file.write_text(text)
         argv = [uv, "pip", "install", "--compile-bytecode", "--python", str(tmp / "bin" / "python")]
-        argv += ["-r", str(req_file)]
+        argv += [*options, "-r", str(req_file)]
     else:
+        req_file.write_text(requirements)  # pip reads its own format as it is
         argv = [str(tmp / "bin" / "python"), "-m", "pip", "install", "--no-input"]
         argv += ["-r", str(req_file)]
-    _run(argv, env, out, installing=True)
+    _run(argv, env, out, installing=True, requirements=requirements)
 
 
-def _run(argv: list[str], env: dict, out, installing: bool = False) -> None:
+def uv_requirements(normalised: str) -> tuple[str, list[str]]:
+    """A normalised (pip) requirements text as uv takes it: ``(file text, command options)``.
+
+    uv reads pip's format but ignores, in the file, ``--pre`` and ``--trusted-host`` (it wants
+    them on the command line) and refuses a requirement's own ``--config-settings`` and pip
+    26's ``--all-releases``/``--only-final``; those become the equivalent uv options.
+    """
+    lines, options = [], []
+    for line in normalised.splitlines():
+        words = shlex.split(line) if line.startswith("-") else []
+        if words[:1] in (["--pre"], ["--all-releases"]):
+            options.append(("--prerelease", "allow"))
+        elif words[:1] == ["--trusted-host"]:
+            options.append(("--allow-insecure-host", words[1]))
+        elif words[:1] in (["--only-final"], ["--no-require-hashes"], ["--use-feature"]):
+            continue  # uv's defaults already are what these ask for, or they are pip-only
+        elif words[:1] == ["--prefer-binary"]:
+            continue  # uv prefers wheels anyway
+        elif " --config-settings=" in line:
+            requirement, *settings = line.split(" --config-settings=")
+            name = requirement_names(requirement.split(" --hash=")[0] + "\n")
+            for setting in settings:
+                value = shlex.split(setting)[0]
+                options.append(
+                    ("--config-settings-package", f"{name[0]}:{value}")
+                    if name
+                    else ("--config-setting", value)
+                )
+            lines.append(requirement)
+        else:
+            lines.append(line)
+    flat = [word for pair in dict.fromkeys(options) for word in pair]
+    return "".join(f"{line}\n" for line in lines), flat
+
+
+def _run(argv: list[str], env: dict, out, installing: bool = False, requirements: str = "") -> None:
     """Run ``argv``, streaming its merged output to ``out`` as log lines; raise on failure."""
     lines: list[str] = []
     proc = subprocess.Popen(  # noqa: S603 - argv list, no shell
@@ -317,6 +356,11 @@ def _run(argv: list[str], env: dict, out, installing: bool = False) -> None:
         text=True,
         errors="replace",
         env=env,
+        # Its own process group, stopped by us: Ctrl-C reaches only hub, which then ends the
+        # installer *and* what it started (a build backend compiling an sdist), even when they
+        # inherited an ignored SIGINT (as every child of a background job in a script does) or
+        # only hub was signalled. Otherwise such a backend runs on for minutes after hub exits.
+        start_new_session=True,
     )
     try:
         assert proc.stdout is not None
@@ -328,15 +372,26 @@ def _run(argv: list[str], env: dict, out, installing: bool = False) -> None:
         code = proc.wait()
     except BaseException:
         # Ctrl-C or an error: stop the installer before the caller removes its folder.
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        _stop_group(proc)
         raise
+    finally:
+        proc.stdout.close()
     if code != 0:
-        raise _install_error(lines, installing)
+        raise _install_error(lines, installing, requirements)
+
+
+def _stop_group(proc: subprocess.Popen, grace: float = 3) -> None:
+    """End ``proc``'s process group: SIGTERM, ``grace`` seconds, then SIGKILL for what is left."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            break  # nobody of the group is left
+        try:
+            proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            pass
+    proc.wait()
 
 
 _UNRESOLVABLE = (
@@ -346,23 +401,107 @@ _UNRESOLVABLE = (
     "no matching distribution found",
     "could not find a version that satisfies",
 )
+_UNREACHABLE = re.compile(
+    r"connection refused|couldn't connect|could not connect|failed to connect|"
+    r"name or service not known|dns error|failed to lookup address|could not resolve host|"
+    r"temporary failure in name resolution|network is unreachable|timed out|connecterror",
+    re.I,
+)
+_URL_IN_TEXT = re.compile(r"(?:git\+)?https?://[^\s'`\"()]+")
 
 
-def _install_error(lines: list[str], installing: bool) -> Exception:
+def _install_error(lines: list[str], installing: bool, requirements: str = "") -> Exception:
+    """One sentence: which line of the requirements could not be installed, and why."""
     text = "\n".join(lines)
     short = _shorten(lines)
-    if installing and any(marker in text.lower() for marker in _UNRESOLVABLE):
+    if not installing:
+        return WorkError(
+            f"Preparing the Python environment failed: {short}",
+            type="environment_failed",
+            hint="Read the output above and build again.",
+        )
+    culprit = _culprit(text, requirements)
+    what = f"The requirement `{culprit}`" if culprit else "A requirement"
+    unreachable = _UNREACHABLE.search(text)
+    if unreachable:
+        host = _host_of(text) or "its host"
+        return WorkError(
+            f"{what} cannot be installed: {host} cannot be reached ({unreachable.group(0)}).",
+            type="environment_failed",
+            field="src/requirements.txt",
+            hint="Check the URL and the network, or remove that line from src/requirements.txt, "
+            "and build again.",
+        )
+    if any(marker in text.lower() for marker in _UNRESOLVABLE):
+        missing = re.search(r"there is no version of ([^\s,]+)", text)
+        if missing:
+            reason = f"no released version matches {missing.group(1)} for this Python."
+        elif "not found in the package registry" in text.lower():
+            reason = "no package of that name is on the package index."
+        else:
+            reason = short
         return UsageError(
-            f"A requirement cannot be resolved: {short}",
+            f"{what} cannot be installed: {reason}",
             type="unresolvable_requirements",
             field="src/requirements.txt",
             hint="Fix the package name or version in src/requirements.txt and build again.",
         )
+    if re.search(r"failed to build|build backend returned an error", text, re.I):
+        return UsageError(
+            f"{what} cannot be installed: it has no wheel for this Python and platform, "
+            "and building it from source failed.",
+            type="unresolvable_requirements",
+            field="src/requirements.txt",
+            hint="Choose a version that publishes wheels for this Python (see its page on the "
+            "package index), and build again.",
+        )
     return WorkError(
-        f"Preparing the Python environment failed: {short}",
+        f"{what} cannot be installed: {short}",
         type="environment_failed",
+        field="src/requirements.txt",
         hint="Read the installer's output above, fix src/requirements.txt, and build again.",
     )
+
+
+def _culprit(text: str, requirements: str) -> str | None:
+    """The line of ``requirements`` that the installer's output ``text`` blames, if one."""
+    lines = [line for line in requirements.splitlines() if line]
+    # A URL the installer failed to fetch: the requirement or index option that holds it.
+    for url in map(_url_key, _URL_IN_TEXT.findall(text)):
+        for line in lines:
+            for word in map(_url_key, _URL_IN_TEXT.findall(line)):
+                if url.startswith(word) or word.startswith(url):
+                    return line.split(" --hash=")[0]
+    # A package the resolver names: "no version of numpy==0.0.1", "Failed to build `x==1`".
+    lowered = text.lower()
+    # The one the output names first ("Because there is no version of numpy==0.0.1 ...").
+    lowered = lowered.replace("_", "-")
+    found = []
+    named = [line for line in lines if _is_named(line)]
+    for line, name in zip(named, requirement_names(requirements), strict=True):
+        match = re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", lowered)
+        if match:
+            found.append((match.start(), line.split(" --hash=")[0]))
+    return min(found)[1] if found else None
+
+
+def _url_key(url: str) -> str:
+    """A URL without its VCS prefix, fragment and final slash, to compare one with another."""
+    return re.sub(r"^[a-z]+\+", "", url.split("#", 1)[0]).rstrip("/")
+
+
+def _is_named(line: str) -> bool:
+    return not line.startswith("-") and not re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", line)
+
+
+def _host_of(text: str) -> str | None:
+    from urllib.parse import urlsplit
+
+    for url in _URL_IN_TEXT.findall(text):
+        netloc = urlsplit(url.removeprefix("git+")).netloc
+        if netloc:
+            return netloc.rsplit("@", 1)[-1]
+    return None
 
 
 def _shorten(lines: list[str], limit: int = 400) -> str:

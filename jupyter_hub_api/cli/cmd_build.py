@@ -37,8 +37,11 @@ def build(
     """
     out = Output(json_mode=json_mode)
     click.get_current_context().obj = out
-    # A job runner cancels with SIGTERM: clean up exactly as for Ctrl-C.
-    signal.signal(signal.SIGTERM, _raise_interrupt)
+    # A job runner cancels with SIGTERM: clean up exactly as for Ctrl-C. SIGINT too, even when
+    # it came ignored (a background job of a script inherits that): Python then installs no
+    # handler, and a Ctrl-C or `kill -INT` would be lost while a build backend runs for minutes.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _raise_interrupt)
 
     result = run_build(project_path(path, path_option), out, image=image)
     record = result.pop("record")

@@ -3,7 +3,8 @@
 Every command calls :func:`load_config`. A problem is reported with the field that is wrong
 (``runtime.max_workers``) and what to write instead, taken from the schema's descriptions and
 examples. Missing fields take their defaults, so a project of the hosted guide, whose config
-holds little more than a name and a version, works unchanged.
+holds little more than a name and a version, works unchanged; so does the hosted service's own
+``{"project": "<name>", "version": "1.0"}``.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from importlib import resources
 from pathlib import Path
 
 from ..errors import UsageError
+from .names import API_NAME_RE, API_NAME_RULE, suggest_name
 
 CONFIG_FILE = "hub_config.json"
 
@@ -61,14 +63,24 @@ def load_config(project_dir: Path, default_python: str | None = None) -> dict:
             type="bad_config",
             hint="Fix the JSON syntax, e.g. a missing comma or quote.",
         ) from None
-    return validate_config(data, default_python=default_python)
+    folder = Path(project_dir).resolve().name
+    return validate_config(data, default_python=default_python, folder=folder)
 
 
-def validate_config(data: object, default_python: str | None = None) -> dict:
-    """Validate a parsed config; return it completed with defaults (see :func:`load_config`)."""
+def validate_config(
+    data: object, default_python: str | None = None, folder: str | None = None
+) -> dict:
+    """Validate a parsed config; return it completed with defaults (see :func:`load_config`).
+
+    ``name`` is taken from ``project`` when absent (the hosted service wrote
+    ``{"project": ..., "version": "1.0"}``); ``folder``, the project folder's name, is what
+    the fix suggests when neither is there.
+    """
     import fastjsonschema
 
     config = copy.deepcopy(data)
+    if isinstance(config, dict):
+        config["name"] = _api_name(config, folder)
     try:
         _validator()(config)  # also fills in the schema's defaults
     except fastjsonschema.JsonSchemaValueException as err:
@@ -87,6 +99,31 @@ def validate_config(data: object, default_python: str | None = None) -> dict:
             hint="Set min_workers to at most max_workers.",
         )
     return config
+
+
+def _api_name(config: dict, folder: str | None) -> str:
+    """``name``, else ``project``; a UsageError naming the field and a real fix otherwise."""
+    field = "name" if "name" in config else "project" if "project" in config else None
+    if field is None:
+        guess = folder if folder and API_NAME_RE.match(folder) else suggest_name(folder or "")
+        fix = f'add "name": {json.dumps(guess)}' if guess else f'add "name" ({API_NAME_RULE})'
+        raise UsageError(
+            "hub_config.json: name is missing.",
+            type="bad_config",
+            field="name",
+            hint=f"Fix: {fix}.",
+        )
+    value = config[field]
+    if isinstance(value, str) and API_NAME_RE.match(value):
+        return value
+    suggestion = suggest_name(value) if isinstance(value, str) else None
+    example = f', e.g. "{suggestion}"' if suggestion else ""
+    raise UsageError(
+        f"hub_config.json: {field} {json.dumps(value)} is not a valid API name.",
+        type="bad_config",
+        field=field,
+        hint=f"Fix: use {API_NAME_RULE}{example}.",
+    )
 
 
 @lru_cache(maxsize=1)

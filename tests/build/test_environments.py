@@ -150,3 +150,93 @@ def test_without_uv_venv_and_pip_make_the_environment(monkeypatch):
     assert not env.reused
     assert run_in(env, "import six, hub; print('ok')") == "ok"
     assert any("six" in line for line in lines)  # pip's own output was streamed
+
+
+# -- requirements as pip reads them, installed for real ------------------------------------
+
+
+def _wheel(folder, name, version="1.0"):
+    """A tiny pure-Python wheel made on the spot; returns (path, sha256)."""
+    import base64
+    import hashlib
+    import zipfile
+
+    files = {
+        f"{name}/__init__.py": f"VERSION = {version!r}\n",
+        f"{name}-{version}.dist-info/METADATA": (
+            f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
+        ),
+        f"{name}-{version}.dist-info/WHEEL": (
+            "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+        ),
+    }
+    record = []
+    for path, text in files.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=")
+        record.append(f"{path},sha256={digest.decode()},{len(text.encode())}")
+    record.append(f"{name}-{version}.dist-info/RECORD,,")
+    files[f"{name}-{version}.dist-info/RECORD"] = "\n".join(record) + "\n"
+    wheel = folder / f"{name}-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as zf:
+        for path, text in files.items():
+            zf.writestr(path, text)
+    return wheel, hashlib.sha256(wheel.read_bytes()).hexdigest()
+
+
+def test_a_requirements_file_with_pips_options_includes_markers_and_hashes_installs(tmp_path):
+    from jupyter_hub_api.project.requirements import project_requirements
+
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    _, alpha = _wheel(wheels, "hubtest_alpha")
+    _, beta = _wheel(wheels, "hubtest_beta", "2.0")
+    root = tmp_path / "proj"
+    (root / "src").mkdir(parents=True)
+    (root / "src" / "requirements.txt").write_text(
+        "# only what the local folder of wheels has: nothing from the network\n"
+        f"--no-index\n--find-links {wheels}\n-r ../common.txt\n"
+        f"hubtest-alpha==1.0 ; python_version >= '3.8' \\\n    --hash=sha256:{alpha}\n"
+        "never-installed ; python_version < '3'\n"
+    )
+    (root / "common.txt").write_text(f"Hubtest_Beta>=2 --hash=sha256:{beta}\n")
+    requirements = project_requirements(root, {"base_packages": False})
+    env = ensure_environment(current_python(), requirements)
+    assert run_in(env, "import hubtest_alpha, hubtest_beta; print(hubtest_beta.VERSION)") == "2.0"
+
+
+def _install_failure(requirements):
+    from jupyter_hub_api.errors import HubError
+
+    with pytest.raises(HubError) as err:
+        ensure_environment(current_python(), requirements)
+    assert [p for p in paths.envs_dir().iterdir() if not p.name.startswith(".lock-")] == []
+    message = err.value.message
+    assert message.count(". ") == 0 and message.endswith(".") and len(message) < 300, message
+    return err.value
+
+
+@pytest.mark.parametrize(
+    "requirements, line",
+    [
+        ("six\ngit+https://127.0.0.1:1/hub/CLIP.git\n", "git+https://127.0.0.1:1/hub/CLIP.git"),
+        (
+            "clip @ git+https://127.0.0.1:1/hub/CLIP.git\n",
+            "clip @ git+https://127.0.0.1:1/hub/CLIP.git",
+        ),
+        ("--index-url http://127.0.0.1:1/simple\nsix\n", "--index-url http://127.0.0.1:1/simple"),
+    ],
+)
+def test_a_host_that_cannot_be_reached_is_one_sentence_naming_the_line(requirements, line):
+    error = _install_failure(requirements)
+    assert f"`{line}`" in error.message
+    assert "127.0.0.1:1 cannot be reached" in error.message
+    assert error.exit_code == 1 and error.field == "src/requirements.txt"
+
+
+def test_a_version_that_does_not_exist_is_one_sentence_naming_the_line():
+    error = _install_failure("six\nnumpy==0.0.1\n")
+    assert error.message == (
+        "The requirement `numpy==0.0.1` cannot be installed: no released version matches "
+        "numpy==0.0.1 for this Python."
+    )
+    assert error.exit_code == 2 and error.type == "unresolvable_requirements"

@@ -15,6 +15,7 @@ import pytest
 
 from jupyter_hub_api import paths
 from jupyter_hub_api.build.docker import engine_available
+from jupyter_hub_api.processes import pid_alive
 
 HUB = str(Path(sys.executable).with_name("hub"))  # the venv's console script
 
@@ -230,8 +231,8 @@ def _slow_sdist(tmp_path: Path, marker: Path) -> Path:
     )
     (src / "PKG-INFO").write_text("Metadata-Version: 2.1\nName: hub-test-slow\nVersion: 1.0\n")
     (src / "slow_backend.py").write_text(
-        "import pathlib, time\n"
-        f"pathlib.Path({str(marker)!r}).write_text('building')\n"
+        "import os, pathlib, time\n"
+        f"pathlib.Path({str(marker)!r}).write_text(str(os.getpid()))\n"
         "time.sleep(120)\n"
     )
     sdist = tmp_path / "hub_test_slow-1.0.tar.gz"
@@ -240,9 +241,25 @@ def _slow_sdist(tmp_path: Path, marker: Path) -> Path:
     return sdist
 
 
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "job-cancel"])
+def _ignore_sigint():
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@pytest.mark.parametrize(
+    "signum, group, inherited",
+    [
+        (signal.SIGINT, True, signal.SIG_DFL),
+        # A script's background job (and so a test run started as one) inherits an ignored
+        # SIGINT: Ctrl-C was then lost until the build backend gave up minutes later.
+        (signal.SIGINT, True, signal.SIG_IGN),
+        (signal.SIGTERM, True, signal.SIG_DFL),
+        # `kill <pid of hub>`: hub alone is told, and must end the installer's children too.
+        (signal.SIGTERM, False, signal.SIG_DFL),
+    ],
+    ids=["ctrl-c", "ctrl-c-sigint-ignored", "job-cancel", "kill-hub-only"],
+)
 def test_interrupting_the_install_keeps_the_previous_build_and_no_half_environment(
-    hub, blank, tmp_path, signum
+    hub, blank, tmp_path, signum, group, inherited
 ):
     good = hub("build", "--json", cwd=blank)
     assert good.code == 0
@@ -264,15 +281,20 @@ def test_interrupting_the_install_keeps_the_previous_build_and_no_half_environme
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
+        preexec_fn=_ignore_sigint if inherited == signal.SIG_IGN else None,
     )
     try:
         deadline = time.monotonic() + 120
-        while not marker.exists():
+        while not marker.exists() or not marker.read_text():
             assert proc.poll() is None, proc.communicate()
             assert time.monotonic() < deadline, "the install never started"
             time.sleep(0.1)
+        backend = int(marker.read_text())
         assert any(p.name.startswith(".tmp-") for p in paths.envs_dir().iterdir())
-        os.killpg(proc.pid, signum)
+        if group:
+            os.killpg(proc.pid, signum)
+        else:
+            os.kill(proc.pid, signum)
         stdout, _ = proc.communicate(timeout=60)
     finally:
         try:
@@ -282,6 +304,11 @@ def test_interrupting_the_install_keeps_the_previous_build_and_no_half_environme
         proc.wait()
 
     assert proc.returncode == 130
+    # Nothing the installer started outlives hub (the build backend was told to stop too).
+    deadline = time.monotonic() + 30
+    while pid_alive(backend) and _not_a_zombie(backend):
+        assert time.monotonic() < deadline, "the build backend outlived hub build"
+        time.sleep(0.1)
     events = [json.loads(line) for line in stdout.splitlines()]
     assert events[-1]["event"] == "error" and events[-1]["type"] == "interrupted"
     assert {"event": "step", "name": "environment", "status": "failed"}.items() <= next(
@@ -291,6 +318,13 @@ def test_interrupting_the_install_keeps_the_previous_build_and_no_half_environme
     assert last_build_id(blank) == good.result["build_id"]
     assert env_entries() == envs_before
     assert sorted(p.name for p in paths.builds_dir().iterdir()) == builds_before
+
+
+def _not_a_zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
 
 
 def _free_port() -> int:

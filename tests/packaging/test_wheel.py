@@ -2,11 +2,12 @@
 
 Builds the wheel with ``pip wheel .`` as the issue states, installs it with uv into a clean
 virtual environment, and asks that environment's ``jupyter`` (with a PATH that has no ``node``)
-whether both halves of the extension are enabled and OK.
+whether both halves of the extension are enabled and OK, and its ``hub`` for its real version.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -44,6 +45,8 @@ def test_wheel_contains_the_labextension_and_the_server_config(wheel):
         n.endswith("etc/jupyter/jupyter_server_config.d/jupyter_hub_api.json") for n in names
     )
     assert any(n.startswith("hub/") for n in names), "the runtime package 'hub' is missing"
+    # written by the build's version hook and git-ignored: without it `hub` says version "dev"
+    assert "jupyter_hub_api/_version.py" in names
     assert all(not n.startswith(prefix) or ".dist-info/" in n or ".data/" in n for n in names)
 
 
@@ -74,7 +77,23 @@ def test_wheel_installed_without_node_lists_the_extension_enabled(wheel, tmp_pat
     assert re.search(r"jupyter-hub-api v\S+ enabled OK", jupyter("labextension", "list"))
     server = jupyter("server", "extension", "list")
     assert re.search(r"jupyter_hub_api \S+ OK", server), server
+    # The real version (package.json's, through hatch), and not a word on stderr: no
+    # "Importing 'jupyter_hub_api' outside a proper installation" warning.
+    expected = json.loads((REPO / "package.json").read_text())["version"]
     version = subprocess.run(
         [str(venv / "bin" / "hub"), "--version"], env=env, capture_output=True, text=True
     )
-    assert version.returncode == 0 and version.stdout.startswith("hub ")
+    assert (version.returncode, version.stdout, version.stderr) == (0, f"hub {expected}\n", "")
+    imported = subprocess.run(
+        [
+            str(venv / "bin" / "python"),
+            "-W",
+            "error",
+            "-c",
+            "import jupyter_hub_api as j; print(j.__version__)",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert (imported.returncode, imported.stdout.strip(), imported.stderr) == (0, expected, "")

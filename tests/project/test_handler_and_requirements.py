@@ -131,8 +131,9 @@ def test_index_options_are_kept_and_change_the_text():
     "text, words",
     [
         ("numpy\nscikit learn ==1\n", "line 2"),
-        ("-r other.txt\n", "'-r' is not supported"),
-        ("-e .\n", "'-e' is not supported"),
+        ("-r other.txt\n", "line 1: '-r other.txt' includes another file"),
+        ("numpy\n-e .\n", "line 2: '-e .' is an editable install"),
+        ("--no-such-option\n", "line 1: '--no-such-option' is not valid"),
     ],
 )
 def test_unparseable_requirements_name_the_line(text, words):

@@ -8,7 +8,7 @@ import pytest
 
 from jupyter_hub_api.errors import UsageError
 from jupyter_hub_api.project.config import load_config, runtime_defaults, validate_config
-from jupyter_hub_api.project.names import check_name
+from jupyter_hub_api.project.names import check_api_name, check_name, safe_name
 
 
 @pytest.mark.parametrize("name", ["a", "sentiment-analyser", "x1", "a" * 63, "iris-2"])
@@ -62,7 +62,10 @@ def test_partial_runtime_is_completed_with_defaults():
     "data, field, words",
     [
         ({"version": "1"}, "name", ['add "name"']),
-        ({"name": "Bad Name", "version": "1"}, "name", ["lower-case letters"]),
+        ({"name": "Bad Name", "version": "1"}, "name", ["letters, digits", '"bad-name"']),
+        ({"project": "a/b", "version": "1"}, "project", ["not a valid API name"]),
+        ({"name": "x"}, "version", ['add "version"']),
+        ({"name": "x", "version": "1", "base_packages": "no"}, "base_packages", ["boolean"]),
         ({"name": "x", "version": "1", "python": "3"}, "python", ['"3.11"']),
         (
             {"name": "x", "version": "1", "runtime": {"max_workers": 0}},
@@ -118,4 +121,48 @@ def test_the_schema_ships_inside_the_package_and_is_valid_json_schema():
     # the defaults themselves must validate
     validate_config(
         json.loads(json.dumps({"name": "x", "version": "1", "runtime": runtime_defaults()}))
+    )
+
+
+@pytest.mark.parametrize("name", ["Digit_Recognizer", "clip_zero_shot", "CLIP", "2021-model"])
+def test_names_that_hosted_projects_have_are_accepted_with_a_safe_form_beside_them(name):
+    assert check_api_name(name) == name
+    assert validate_config({"name": name, "version": "1.0"})["name"] == name
+    assert check_name(safe_name(name)) == safe_name(name)  # the strict form, for image tags
+    with pytest.raises(UsageError):
+        check_name(name)  # a *new* project is still given the strict form
+
+
+def test_the_hosted_services_config_is_valid_as_it_is(tmp_path):
+    (tmp_path / "hub_config.json").write_text('{"project": "transcript_search", "version": "1.0"}')
+    config = load_config(tmp_path, default_python="3.11")
+    assert config["name"] == "transcript_search"
+    assert config["version"] == "1.0"
+    assert config["base_packages"] is True
+
+
+@pytest.mark.parametrize("version", ["1.0", "v2 (beta), 2021-06", "", 3])
+def test_a_version_is_any_label(version):
+    assert validate_config({"name": "x", "version": version})["version"] == str(version)
+
+
+@pytest.mark.parametrize(
+    "folder, fix",
+    [("digit-recognizer", '"digit-recognizer"'), ("My Model (copy)", '"my-model-copy"')],
+)
+def test_a_missing_name_suggests_the_projects_own_folder(tmp_path, folder, fix):
+    project = tmp_path / folder
+    project.mkdir()
+    (project / "hub_config.json").write_text('{"version": "1.0"}')
+    with pytest.raises(UsageError) as err:
+        load_config(project)
+    assert err.value.field == "name"
+    assert f'add "name": {fix}' in str(err.value)
+    assert "sentiment-analyser" not in str(err.value)
+
+
+def test_base_packages_can_be_turned_off():
+    assert (
+        validate_config({"name": "x", "version": "1", "base_packages": False})["base_packages"]
+        is False
     )

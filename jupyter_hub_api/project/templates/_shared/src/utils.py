@@ -1,9 +1,10 @@
 """Helpers for common chores of an inference API: base64 images in, base64 images out.
 
 Clients cannot send raw bytes in a JSON body, so images travel as base64 strings. These helpers
-turn such a string into an image (Pillow or a NumPy array) and back. Pillow and NumPy are
-imported inside the functions, so this file costs nothing when you do not use them; add
-``pillow`` (and ``numpy``) to requirements.txt when you do.
+turn such a string into an image (a NumPy array or a Pillow image) and back, as the hosted
+service's utils.py did. Every API environment has NumPy and Pillow (unless hub_config.json says
+``"base_packages": false``); they are imported inside the functions, so this file also loads
+without them.
 
 Add your own helpers here and import them in main.py: ``from utils import my_helper``.
 """
@@ -32,20 +33,25 @@ def encode_base64(data):
     return base64.b64encode(data).decode("ascii")
 
 
-def convert_base64_to_image(b64_string, return_type="pillow"):
-    """Decode a base64 image into a Pillow image (``return_type='pillow'``, the default)
-    or a NumPy array of shape (height, width, channels) (``return_type='numpy'``)."""
-    from PIL import Image  # imported here so that utils.py works without Pillow installed
+def convert_base64_to_image(b64_string, return_type="numpy"):
+    """Decode a base64 image into RGB: a NumPy array of shape (height, width, 3), the default,
+    or a Pillow image (``return_type='pillow'``).
+
+    Grey, palette and transparent images are converted to RGB, so a model always gets three
+    channels whatever the client sent.
+    """
+    from PIL import Image  # imported here so that utils.py loads without Pillow installed
 
     image = Image.open(io.BytesIO(decode_base64(b64_string)))
-    image.load()
-    if return_type == "pillow":
+    image = image.convert("RGB")
+    kind = str(return_type).lower()
+    if kind in ("pillow", "pil"):
         return image
-    if return_type == "numpy":
+    if kind == "numpy":
         import numpy as np
 
         return np.asarray(image)
-    raise ValueError("return_type must be 'pillow' or 'numpy'")
+    raise ValueError("return_type must be 'numpy' or 'pillow'")
 
 
 def convert_image_to_base64(image, format="PNG"):
