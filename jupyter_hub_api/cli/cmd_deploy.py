@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ..build.records import last_build
+from ..build.records import LAST_BUILD, last_build
 from ..client.cli import json_option, make_output, path_options, project_path
 from ..client.deploy import deploy_build
 from ..errors import UsageError
@@ -30,6 +30,15 @@ def deploy(path: str | None, path_option: str | None, json_mode: bool) -> None:
     out = make_output(json_mode)
     root = project_root(project_path(path, path_option))
     record = last_build(root)
+    marker = root / LAST_BUILD
+    if record is None and marker.is_file() and marker.read_text(errors="replace").strip():
+        raise UsageError(
+            f"{marker} names no build of this machine (it holds "
+            f"{marker.read_text(errors='replace').strip()[:20]!r}); the file is damaged, or "
+            "HUB_HOME is not the data directory the project was built with.",
+            type="no_build",
+            hint="Run `hub build` again; it rewrites the file.",
+        )
     if record is None:
         raise UsageError(
             f"{root.name} has no build yet.",

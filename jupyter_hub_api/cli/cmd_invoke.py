@@ -8,7 +8,7 @@ import sys
 
 import click
 
-from ..client.api import call_api, connect
+from ..client.api import api_endpoint, call_api, connect
 from ..client.cli import json_option, make_output
 from ..errors import UsageError, WorkError
 
@@ -37,7 +37,7 @@ def invoke(
     """Call API with the JSON value JSON (or read from stdin) and print its output.
 
     Uses $HUB_API_KEY when set, else your first enabled key. Exits with 1 when the API
-    answers with an error.
+    answers with an error (2 when there is no such API).
     """
     out = make_output(json_mode)
     body = None
@@ -62,12 +62,14 @@ def invoke(
     with connect() as client:
         key = os.environ.get("HUB_API_KEY") or client.default_key()
         me = client.me()
-    endpoint = f"{me['gateway_url']}/{me['user']}/{api}"
+    endpoint = api_endpoint(me, api)
     status, envelope = call_api(endpoint, key, body, timeout)
     inner = envelope.get("body") if isinstance(envelope, dict) else None
     if status != 200 or not isinstance(inner, dict) or "error" in inner:
         err = (inner or {}).get("error") or {}
-        raise WorkError(
+        # No such API (404) is bad input; anything else is the API failing at its work.
+        cls = UsageError if status == 404 else WorkError
+        raise cls(
             err.get("message") or f"The API answered HTTP {status}.",
             type=err.get("type") or "api_error",
             status=status,

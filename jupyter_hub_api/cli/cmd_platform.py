@@ -6,7 +6,7 @@ import click
 
 from .. import paths
 from ..client import embedded
-from ..client.api import connect
+from ..client.api import connect, platform_url
 from ..client.cli import json_option, make_output
 from ..errors import UsageError
 
@@ -39,7 +39,7 @@ Examples:
 def start(foreground: bool, json_mode: bool) -> None:
     """Start the platform in the background (nothing happens when it already runs)."""
     out = make_output(json_mode)
-    url = paths.platform_url()
+    url = platform_url()
     _embedded_only(url)
     if foreground:
         from ..platform.server import serve
@@ -75,7 +75,7 @@ def start(foreground: bool, json_mode: bool) -> None:
 def stop(json_mode: bool) -> None:
     """Stop the platform and every API worker it runs."""
     out = make_output(json_mode)
-    url = paths.platform_url()
+    url = platform_url()
     _embedded_only(url)
     token_path = paths.platform_dir() / "token"
     token = token_path.read_text().strip() if token_path.exists() else None
@@ -95,7 +95,7 @@ def stop(json_mode: bool) -> None:
 def status(json_mode: bool) -> None:
     """Say whether the platform runs, where, and how many APIs it serves."""
     out = make_output(json_mode)
-    url = paths.platform_url()
+    url = platform_url()
     state, health = embedded.probe(url)
     if state == "other":
         raise embedded.port_in_use_error(url)

@@ -13,7 +13,7 @@ import os
 import re
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import httpx
 
@@ -171,7 +171,8 @@ def decode(resp: httpx.Response) -> Any:
         return body
     err = body.get("error") if isinstance(body, dict) else None
     if isinstance(err, dict) and err.get("message"):
-        cls = UsageError if resp.status_code in (400, 404, 409, 413, 422) else WorkError
+        # 401: the token given (HUB_PLATFORM_TOKEN) is wrong: bad input, exit 2.
+        cls = UsageError if resp.status_code in (400, 401, 404, 409, 413, 422) else WorkError
         raise cls(
             err["message"],
             type=err.get("type", "error"),
@@ -197,8 +198,17 @@ def transport_error(url: str, err: httpx.HTTPError) -> WorkError:
 
 
 def platform_url() -> str:
-    """The platform's base URL."""
-    return paths.platform_url()
+    """The platform's base URL, or a UsageError when ``HUB_PLATFORM_URL`` is not an http(s) URL."""
+    url = paths.platform_url()
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        fix = f"http://{url}" if "://" not in url else "http://127.0.0.1:8470"
+        raise UsageError(
+            f"HUB_PLATFORM_URL is {url!r}, which is not an http:// or https:// URL.",
+            type="bad_platform_url",
+            hint=f"Set it with its scheme, e.g. export HUB_PLATFORM_URL={fix}.",
+        )
+    return url
 
 
 class AsyncPlatformClient:

@@ -32,7 +32,7 @@ from ..build import records
 from ..build.environments import ensure_environment
 from ..cli.output import Output
 from ..errors import HubError, UsageError, WorkError
-from ..project.names import check_api_name
+from ..project.names import NAME_RE
 from .routing import LiveVersion, Route
 from .service import Platform, now_iso
 
@@ -105,7 +105,12 @@ def check_record(record) -> dict:
             "The build record has no valid build_id.", type="bad_record", field="build_id"
         )
     name = record.get("name")
-    check_api_name(name, field="name")
+    if not isinstance(name, str) or not NAME_RE.match(name):
+        raise UsageError(
+            f"{name!r} is not a valid API name; use lower-case letters, digits and '-', starting with a letter.",
+            type="bad_name",
+            field="name",
+        )
     if not isinstance(record.get("version"), (str, int, float)):
         raise UsageError("The build record has no version.", type="bad_record", field="version")
     env = record.get("environment")
@@ -176,11 +181,13 @@ class Deployer:
         limit = user.plan.max_apis
         if limit is None or self.platform.routes.get(user.name, name) is not None:
             return
-        if len(self.platform.routes.of_user(user.name)) >= limit:
+        apis = sorted(route.name for route in self.platform.routes.of_user(user.name))
+        if len(apis) >= limit:
             raise HubError(
-                f"Your plan allows {limit} APIs and you have {limit}; {name!r} would be one more.",
+                f"Your plan allows {limit} APIs and you have {len(apis)} ({', '.join(apis)}); "
+                f"{name!r} would be one more.",
                 type="api_limit",
-                hint="Delete one with `hub delete <name>` first.",
+                hint="Delete one of them first: `hub delete --api <name>`.",
                 status=403,
                 exit_code=1,
             )
@@ -358,13 +365,33 @@ class Deployer:
                         (reason, version_id),
                     )
                 )
+                await self._relay_load_lines(route, version_id, out)
+                if route.live is not None:
+                    hint = (
+                        "The previous version keeps serving; the traceback is above and in "
+                        f"`hub logs {route.name}`."
+                    )
+                else:  # a first deploy: no API is left behind, so `hub logs` has nothing
+                    hint = (
+                        "Nothing was deployed; the traceback is above. Fix the code (`hub dev` "
+                        "runs it here, reloading on each change) and deploy again."
+                    )
                 raise WorkError(
                     f"The new version did not load: {reason.rstrip().rstrip('.')}.",
                     type="load_failed",
-                    hint="The previous version keeps serving; see `hub logs` for the traceback.",
+                    hint=hint,
                 )
             out.info(f"Loaded in {status.get('load_seconds', 0.0):.2f} s.")
         return new
+
+    async def _relay_load_lines(self, route: Route, version_id: int, out: Output) -> None:
+        """Pass what a version printed while loading (its traceback) on to the deploy's output."""
+        sink = self.platform.logs
+        await sink.flush()
+        lines = sink.read(route.api_id, sink.tail(route.api_id, 200), 200)
+        for line in lines:
+            if line["version_id"] == version_id and line["invocation_id"] is None:
+                out.log(line["line"], line["stream"])
 
     async def _switch(self, route: Route, new: LiveVersion) -> LiveVersion | None:
         platform = self.platform

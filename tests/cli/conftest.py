@@ -69,3 +69,28 @@ def iris_model(tmp_path):
     path = tmp_path / "iris-tree.joblib"
     joblib.dump(DecisionTreeClassifier(max_depth=3, random_state=0).fit(x, y), path)
     return path
+
+
+@pytest.fixture(scope="module")
+def launch_platform(tmp_path_factory):
+    """``launch_platform(max_apis=None)``: a real platform on a free loopback port (the platform
+    tests' helper, ``tests/platform/platform_helpers.py``), stopped after the module."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "platform"))
+    from platform_helpers import start_platform
+
+    started = []
+
+    def launch(max_apis: int | None = None):
+        plan = {"rate_limit_per_second": 0, "monthly_calls": None, "max_apis": max_apis}
+        started.append(start_platform(tmp_path_factory, {"plans": {"free": plan}}))
+        return started[-1]
+
+    yield launch
+    for proc in started:
+        proc.stop()
+
+
+@pytest.fixture(scope="module")
+def platform_process(launch_platform):
+    """A platform without limits, shared by a test module."""
+    return launch_platform()

@@ -8,6 +8,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -15,7 +16,8 @@ from pathlib import Path
 import httpx
 import psutil
 import pytest
-from conftest import HUB
+
+HUB = str(Path(sys.executable).with_name("hub"))  # the venv's console script
 
 LAMBDA = "/2015-03-31/functions/function/invocations"
 

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
+import shlex
 
+import click
 import pytest
+
+from jupyter_hub_api.cli.main import cli
 
 
 def test_init_json_result_carries_the_project_path_and_files(hub, tmp_path, iris_model):
@@ -81,8 +86,48 @@ def test_an_unknown_template_exits_2_listing_the_templates(hub, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize("args", [["--help"], ["init", "--help"], ["build", "--help"]])
-def test_help_shows_an_example(hub, args):
-    run = hub(*args)
+def _commands(group: click.Group, prefix: tuple[str, ...] = ()):
+    for name, command in sorted(group.commands.items()):
+        if isinstance(command, click.Group):
+            yield from _commands(command, (*prefix, name))
+        else:
+            yield (*prefix, name)
+
+
+COMMANDS = list(_commands(cli))
+# "hub ..." up to the end of its shell segment (&&, |, ;, the ")" of a $(...)).
+_HUB_CALL = re.compile(r"(?<![\w/-])hub\s[^\n|;&)]*")
+
+
+def _parse_like_hub(argv: list[str]) -> None:
+    """Parse ``argv`` with the real command's own parser; raises click's errors as `hub` would."""
+    command: click.Command = cli
+    while isinstance(command, click.Group):
+        assert argv, "an example that names a group but no command"
+        name, argv = argv[0], argv[1:]
+        assert name in command.commands, f"no command {name!r}"
+        command = command.commands[name]
+    command.make_context(name, argv)
+
+
+def test_the_top_level_help_lists_every_command(hub):
+    run = hub("--help")
     assert run.code == 0
-    assert "hub init" in run.stdout or "hub build" in run.stdout
+    for path in COMMANDS:
+        assert f"  {path[0]} " in run.stdout, path
+
+
+@pytest.mark.parametrize("path", COMMANDS, ids=" ".join)
+def test_every_command_has_examples_that_its_parser_accepts(hub, path):
+    run = hub(*path, "--help")
+    assert run.code == 0, run.stderr
+    assert run.stdout.startswith(f"Usage: hub {' '.join(path)} ")
+    _, marker, examples = run.stdout.partition("Example")
+    assert marker, f"hub {' '.join(path)} --help shows no example"
+    calls = [shlex.split(m, comments=True) for m in _HUB_CALL.findall(examples)]
+    assert any(call[1 : 1 + len(path)] == list(path) for call in calls), calls
+    for call in calls:
+        try:
+            _parse_like_hub(call[1:])
+        except click.ClickException as err:
+            pytest.fail(f"the example `{shlex.join(call)}` does not parse: {err.format_message()}")
