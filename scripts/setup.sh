@@ -54,6 +54,17 @@ if ! stamp_ok .work/python.stamp "$py_key"; then
 fi
 jupyter labextension develop --overwrite . >/dev/null 2>&1
 
+# The platform runs every API's workers in a bubblewrap sandbox (read-only model files and
+# environments, a pid namespace that dies with the worker); without it they run unsandboxed.
+if ! command -v bwrap >/dev/null; then
+  if [[ $(id -u) -eq 0 ]] || command -v sudo >/dev/null; then
+    say "Installing Debian's bubblewrap (the workers' sandbox)"
+    SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO="sudo"
+    { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq bubblewrap >/dev/null; } \
+      || echo "Could not install bubblewrap: APIs will run without the sandbox (see README)." >&2
+  fi
+fi
+
 if [[ $WITH_TESTS == 1 ]]; then
   ui_key="$(cat ui-tests/package.json ui-tests/yarn.lock | sha256sum | cut -c1-16)"
   if ! stamp_ok .work/ui.stamp "$ui_key" || [[ ! -d ui-tests/node_modules ]]; then
