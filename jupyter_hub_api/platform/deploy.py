@@ -32,7 +32,7 @@ from ..build import records
 from ..build.environments import ensure_environment
 from ..cli.output import Output
 from ..errors import HubError, UsageError, WorkError
-from ..project.names import NAME_RE
+from ..project.names import check_api_name
 from .routing import LiveVersion, Route
 from .service import Platform, now_iso
 
@@ -105,12 +105,7 @@ def check_record(record) -> dict:
             "The build record has no valid build_id.", type="bad_record", field="build_id"
         )
     name = record.get("name")
-    if not isinstance(name, str) or not NAME_RE.match(name):
-        raise UsageError(
-            f"{name!r} is not a valid API name; use lower-case letters, digits and '-', starting with a letter.",
-            type="bad_name",
-            field="name",
-        )
+    check_api_name(name, field="name")
     if not isinstance(record.get("version"), (str, int, float)):
         raise UsageError("The build record has no version.", type="bad_record", field="version")
     env = record.get("environment")
