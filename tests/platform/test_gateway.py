@@ -38,8 +38,11 @@ def test_get_loads_the_api_and_post_answers_with_output_and_invocation_id(behavi
 
 def test_any_json_value_is_accepted(behaviour_api):
     endpoint, key = behaviour_api
-    for value in ["text", 3, 2.5, [1, [2]], None, True, {"k": "v"}]:
+    for value in ["text", 3, 2.5, [1, [2]], None, True, {"k": "v"}, 1e308, 1e-300, 10**300]:
         assert post(endpoint, key, json.dumps(value)).json()["body"]["output"] == value
+    # Numbers that underflow are zero, as JSON parsers read them; "e000" in text is text.
+    assert post(endpoint, key, "[1e-400]").json()["body"]["output"] == [0.0]
+    assert post(endpoint, key, '"e000 E+999"').json()["body"]["output"] == "e000 E+999"
 
 
 def test_body_that_is_not_json_is_400(behaviour_api):
@@ -157,8 +160,9 @@ def usage_calls(platform) -> int:
         ("[-Infinity]", "Infinity"),
         ("1e400", "too large"),
         ('{"x": [1, -2.5e999]}', "too large"),
+        ("1" + "0" * 400 + ".5", "too large"),
     ],
-    ids=["deep", "nan", "infinity", "minus-infinity", "1e400", "nested-overflow"],
+    ids=["deep", "nan", "infinity", "minus-infinity", "1e400", "nested-overflow", "long"],
 )
 def test_what_is_not_rfc_8259_json_is_400_bad_json_and_not_counted(
     behaviour_api, platform, body, why
