@@ -57,10 +57,11 @@ def predict(images):
 @pytest.fixture(scope="module")
 def api_2021(hosted_platform, tmp_path_factory):
     """The 2021 project deployed with `hub build --deploy`; (endpoint, headers) of the guide."""
-    root = tmp_path_factory.mktemp("projects") / "ants-bees"
+    root = tmp_path_factory.mktemp("projects") / "ants_bees"
     (root / "src").mkdir(parents=True)
     (root / "model").mkdir()
-    (root / "hub_config.json").write_text(json.dumps({"name": "ants-bees", "version": "1.0"}))
+    # hub_config.json as the hosted service wrote it (its 2021 quickstart named the project ants_bees)
+    (root / "hub_config.json").write_text(json.dumps({"project": "ants_bees", "version": "1.0"}))
     (root / "src" / "main.py").write_text(MAIN_2021)
     (root / "src" / "classifier.py").write_text(textwrap.dedent(CLASSIFIER))
     (root / "src" / "requirements.txt").write_text("")
@@ -70,6 +71,7 @@ def api_2021(hosted_platform, tmp_path_factory):
     events = [json.loads(line) for line in run.stdout.splitlines()]
     result = [e for e in events if e["event"] == "result"][-1]
     assert result["handler"] == "handler"
+    assert result["endpoint"].endswith("/alice/ants_bees")
     headers = {"x-api-key": hosted_platform.key(), "Content-Type": "application/json"}
     return result["endpoint"], headers
 
@@ -80,7 +82,7 @@ def test_a_get_calls_the_2021_handler_with_ping_and_shows_its_answer(api_2021, h
     assert response["statusCode"] == 200
     assert response["body"]["status"] == "ready"
     assert response["body"]["output"] == "PING RESPONSE"
-    logs = hosted_platform.hub("logs", "ants-bees", "--json")
+    logs = hosted_platform.hub("logs", "ants_bees", "--json")
     assert "pinged" in [json.loads(e).get("line") for e in logs.stdout.splitlines()]
 
 
