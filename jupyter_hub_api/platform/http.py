@@ -26,7 +26,8 @@ little or nothing (uvicorn alone times out only the idle time after a response):
   timeout to send its request.
 
 One timer per server (:func:`_sweep`, a few times a second) enforces every deadline, so a
-request costs no timer of its own: it only notes ``loop.time()`` when its phase changes.
+request costs no timer of its own: when its phase changes it only reads the clock the sweep
+keeps (``server_state.hub_clock``; a deadline is set one sweep late, so it never fires early).
 A request line or header that is not HTTP/1.1 is answered 400 in JSON too.
 """
 
@@ -105,20 +106,23 @@ class OneWriteHttpProtocol(HttpToolsProtocol):
         super().connection_made(transport)
         self.transport = _OneWriteTransport(transport)
         limits = self.limits
+        state = self.server_state
+        slack = _sweeper(state, self.loop, limits)
         self._phase = _IDLE
-        self._idle_seconds = limits.keep_alive_seconds
+        self._header_seconds = limits.header_timeout_seconds + slack
+        self._body_seconds = limits.body_timeout_seconds + slack
+        self._idle_seconds = limits.keep_alive_seconds + slack
         cap = limits.max_connections
         if cap is not None and len(self.connections) > cap:
             # Over the cap: this connection is answered 503 and closed, and may not idle.
             self.app = self.busy_app or _busy
-            self._idle_seconds = limits.header_timeout_seconds
-        self._deadline = self.loop.time() + self._idle_seconds
-        _sweeper(self.server_state, self.loop, limits)
+            self._idle_seconds = self._header_seconds
+        self._deadline = state.hub_clock + self._idle_seconds
 
     def data_received(self, data: bytes) -> None:
         if self._phase == _IDLE:
             self._phase = _HEADERS
-            self._deadline = self.loop.time() + self.limits.header_timeout_seconds
+            self._deadline = self.server_state.hub_clock + self._header_seconds
             self._head_bytes = 0
         super().data_received(data)
         if self._phase == _HEADERS:
@@ -136,11 +140,11 @@ class OneWriteHttpProtocol(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         self._phase = _BODY
-        self._deadline = self.loop.time() + self.limits.body_timeout_seconds
+        self._deadline = self.server_state.hub_clock + self._body_seconds
         super().on_headers_complete()
 
     def on_body(self, body: bytes) -> None:
-        self._deadline = self.loop.time() + self.limits.body_timeout_seconds
+        self._deadline = self.server_state.hub_clock + self._body_seconds
         super().on_body(body)
 
     def on_message_complete(self) -> None:
@@ -159,14 +163,14 @@ class OneWriteHttpProtocol(HttpToolsProtocol):
 
     def _go_idle(self) -> None:
         self._phase = _IDLE
-        self._deadline = self.loop.time() + self._idle_seconds
+        self._deadline = self.server_state.hub_clock + self._idle_seconds
 
     def expire(self, now: float) -> None:
         """The sweep found this connection past its deadline: close it (408 where it helps)."""
         cycle = self.cycle
         answering = cycle is not None and not cycle.response_complete
         if self._phase == _BODY and self.flow.read_paused:
-            self._deadline = now + self.limits.body_timeout_seconds  # the app is not reading
+            self._deadline = now + self._body_seconds  # the app is not reading: not its client
             return
         if self._phase in (_IDLE, _APP) and (answering or self.pipeline):
             self._deadline = None  # a response is on its way; its handler has its own timeout
@@ -266,20 +270,21 @@ async def send_busy(send, body: bytes) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-def _sweeper(server_state, loop, limits: ConnectionLimits) -> None:
-    """Start the server's one deadline timer (once per server)."""
-    if getattr(server_state, "hub_sweeping", False):
-        return
-    server_state.hub_sweeping = True
-    shortest = min(
-        limits.header_timeout_seconds, limits.body_timeout_seconds, limits.keep_alive_seconds
-    )
-    interval = max(0.05, min(1.0, shortest / 4))
-    loop.call_later(interval, _sweep, server_state, loop, interval)
+def _sweeper(server_state, loop, limits: ConnectionLimits) -> float:
+    """Start the server's one deadline timer (once per server); return its interval."""
+    interval = getattr(server_state, "hub_sweep_interval", None)
+    if interval is None:
+        shortest = min(
+            limits.header_timeout_seconds, limits.body_timeout_seconds, limits.keep_alive_seconds
+        )
+        interval = server_state.hub_sweep_interval = max(0.05, min(1.0, shortest / 4))
+        server_state.hub_clock = loop.time()
+        loop.call_later(interval, _sweep, server_state, loop, interval)
+    return interval
 
 
 def _sweep(server_state, loop, interval: float) -> None:
-    now = loop.time()
+    now = server_state.hub_clock = loop.time()
     for conn in list(server_state.connections):
         deadline = getattr(conn, "_deadline", None)
         if deadline is not None and now >= deadline:
