@@ -21,6 +21,7 @@ AUTH_RESOURCE = "hub-api"
 
 # What tornado's own errors (raised before a handler runs) say, as sentences.
 _SENTENCES = {
+    401: "Not authenticated: log in to Jupyter or send the server's token.",
     403: "Not authenticated: log in to Jupyter or send the server's token.",
     405: "This endpoint does not take that HTTP method; see openapi.yaml.",
 }
@@ -49,6 +50,17 @@ def _finite(text: str) -> float:
     return value
 
 
+def body_field(body: dict, key: str, kind: type | tuple[type, ...], default: Any, what: str) -> Any:
+    """``body[key]``, which must be a ``kind`` when it is there (``null`` is not "absent": it is
+    refused like any other wrong type), else ``default``. ``what`` says what it should be."""
+    if key not in body:
+        return default
+    value = body[key]
+    if not isinstance(value, kind):
+        raise HubError(f"'{key}' must be {what}.", type="bad_request")
+    return value
+
+
 class HubErrorsMixin:
     """One error body for every handler: ``{"message", "reason"}`` with the right status.
 
@@ -70,8 +82,14 @@ class HubErrorsMixin:
         else:
             message = "Internal error in the Hub API server extension; see the server log."
             reason = "internal_error"
-        if status_code == 405:
+        # Set here: send_error() cleared the headers the handler had set.
+        if status_code == 401:
+            self.set_header("WWW-Authenticate", 'Bearer realm="jupyter_server"')
+            reason = "not_authenticated"
+        elif status_code == 405:
             self.set_header("Allow", ", ".join(allowed_methods(type(self))))
+        elif status_code == 426:
+            self.set_header("Upgrade", "websocket")
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps({"message": message, "reason": reason}))
 
@@ -129,7 +147,7 @@ class HubErrorsMixin:
         """
         user = self.current_user
         if user is None:
-            return  # unauthenticated: @web.authenticated / ws_authenticated answer 403
+            return  # unauthenticated: prepare() has answered 401 already
         allowed = await ensure_async(
             self.authorizer.is_authorized(self, user, action, AUTH_RESOURCE)
         )
@@ -159,15 +177,24 @@ def allowed_methods(handler: type) -> list[str]:
 class HubAPIHandler(HubErrorsMixin, APIHandler):
     """Base of every ``/hub-api/`` REST handler.
 
-    Every verb of a subclass must be decorated with ``@web.authenticated`` (a test walks every
-    route and checks an unauthenticated request gets 403).
+    Every verb of a subclass must be decorated with ``@web.authenticated`` too (a test walks
+    every route and checks an unauthenticated request gets 401).
     """
 
     auth_resource = AUTH_RESOURCE
 
     async def prepare(self) -> None:
-        """Authenticate (jupyter_server), then authorize the verb: GET reads, others write."""
+        """Authenticate (jupyter_server), then authorize the verb: GET reads, others write.
+
+        No credentials (or wrong ones) is a 401 with ``WWW-Authenticate``, as HTTP says, where
+        jupyter_server's own API answers 403; 403 is kept for a user the authorizer refuses.
+        A CORS preflight (``OPTIONS``) needs no credentials.
+        """
         await super().prepare()
+        if self.request.method == "OPTIONS":
+            return
+        if self.current_user is None:
+            raise web.HTTPError(401)
         await self.check_authorized(HTTP_METHOD_TO_AUTH_ACTION.get(self.request.method, "write"))
 
     async def head(self, *args, **kwargs) -> None:
@@ -176,6 +203,12 @@ class HubAPIHandler(HubErrorsMixin, APIHandler):
             raise web.HTTPError(405)
         await ensure_async(self.get(*args, **kwargs))  # tornado drops the body of a HEAD
 
+    def check_xsrf_cookie(self) -> None:
+        """No credentials at all is a 401 before any XSRF check (which would answer 403)."""
+        if hasattr(self, "_jupyter_current_user") and self.current_user is None:
+            raise web.HTTPError(401)
+        super().check_xsrf_cookie()
+
     def write_json(self, data: Any, status: int = 200) -> None:
         """Answer ``data`` as JSON with ``status``."""
         self.set_status(status)
@@ -183,14 +216,34 @@ class HubAPIHandler(HubErrorsMixin, APIHandler):
         self.finish(json.dumps(data, default=str))
 
 
+class NotFoundHandler(HubAPIHandler):
+    """Any other path under ``/hub-api/``: a 404 in the one error shape (not an HTML page)."""
+
+    @web.authenticated
+    def get(self, *args) -> None:
+        raise HubError(
+            f"There is no endpoint {self.request.path}; see the server extension's openapi.yaml.",
+            type="not_found",
+            status=404,
+        )
+
+    post = put = patch = delete = get
+
+
 class HubWebSocketHandler(HubErrorsMixin, WebSocketMixin, WebSocketHandler, JupyterHandler):
     """Base of the extension's WebSockets: jupyter_server's origin checks, pings and auth.
 
-    Subclasses decorate ``get`` with ``jupyter_server.auth.decorator.ws_authenticated``, which
-    refuses an unauthenticated upgrade with 403 (no login redirect).
+    Subclasses decorate ``get`` with ``jupyter_server.auth.decorator.ws_authenticated`` too;
+    ``prepare`` has already refused an unauthenticated request with 401 (no login redirect).
     """
 
     auth_resource = AUTH_RESOURCE
+
+    async def prepare(self, *args, **kwargs) -> None:
+        """Authenticate as every handler does; no credentials is a 401, as over REST."""
+        await ensure_async(super().prepare(*args, **kwargs))
+        if self.current_user is None:
+            raise web.HTTPError(401)
 
     def set_default_headers(self) -> None:
         """No HTML security headers on a WebSocket (what jupyter_server's own sockets do)."""

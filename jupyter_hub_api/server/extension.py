@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from .base import NotFoundHandler
 from .handlers_files import FilesHandler
 from .handlers_jobs import (
     JobCancelHandler,
@@ -48,7 +49,8 @@ _KEY = r"(?P<key_id>[^/]+)"
 def routes() -> list[tuple]:
     """The (pattern, handler) pairs of the extension, relative to the server's base URL.
 
-    Order matters: the first pattern that matches wins (``jobs/watch`` before ``jobs/<id>``).
+    Order matters: the first pattern that matches wins (``jobs/watch`` before ``jobs/<id>``);
+    the last one answers every other path under the namespace with a JSON 404.
     """
     pairs = [
         ("status", StatusHandler),
@@ -77,4 +79,6 @@ def routes() -> list[tuple]:
         (f"platform/keys/{_KEY}/reveal", KeyRevealHandler),
         (f"platform/keys/{_KEY}/(?P<action>enable|disable)", KeyStateHandler),
     ]
-    return [(f"/{NAMESPACE}/{path}", handler) for path, handler in pairs]
+    return [(f"/{NAMESPACE}/{path}", handler) for path, handler in pairs] + [
+        (f"/{NAMESPACE}/(.*)", NotFoundHandler)
+    ]

@@ -56,5 +56,8 @@ class FilesHandler(HubAPIHandler):
     @web.authenticated
     async def get(self) -> None:
         rel = self.get_argument("path", "")
-        hidden = self.get_argument("hidden", "0") in ("1", "true")
+        hidden = self.get_argument("hidden", "0")
+        if hidden not in ("0", "1", "false", "true"):
+            raise UsageError("The query argument 'hidden' must be 0 or 1.", type="bad_argument")
+        hidden = hidden in ("1", "true")
         self.write_json(await asyncio.to_thread(list_folder, self.hub.root_dir, rel, hidden))

@@ -24,7 +24,9 @@ def project_path(root: Path, rel, what: str = "project") -> str:
     if rel is None or rel == "":
         if not (root / "hub_config.json").is_file():
             raise UsageError(
-                f"Give the {what}: a folder path relative to the server root.", type="bad_request"
+                f"The server root is not a Hub API project; give the {what}'s folder relative "
+                "to it.",
+                type="not_a_project",
             )
     path = resolve(root, rel, what=what)
     if not path.is_dir():
@@ -181,6 +183,13 @@ class JobsWatchHandler(HubWebSocketHandler):
     @ws_authenticated
     async def get(self) -> None:
         await self.check_authorized("execute")
+        if self.request.headers.get("Upgrade", "").lower() != "websocket":
+            raise HubError(
+                "jobs/watch is a WebSocket; connect with a WebSocket client (or list the jobs "
+                "with GET /hub-api/jobs).",
+                type="upgrade_required",
+                status=426,
+            )
         await super().get()
 
     def open(self) -> None:  # type: ignore[override]

@@ -19,7 +19,7 @@ from tornado import web
 
 from ..client.api import PlatformClient, api_endpoint, call_api, check_key, connect
 from ..errors import HubError, UsageError
-from .base import MAX_INT, HubAPIHandler
+from .base import MAX_INT, HubAPIHandler, body_field
 
 # Platform-client error types and the status the panel gets for them.
 _STATUS_BY_TYPE = {
@@ -110,9 +110,7 @@ class RollbackHandler(PlatformHandler):
 
     @web.authenticated
     async def post(self, name: str) -> None:
-        version = self.read_json().get("version")
-        if version is not None and not isinstance(version, str):
-            raise UsageError("'version' must be a string.", type="bad_request")
+        version = body_field(self.read_json(), "version", (str, type(None)), None, "a string")
         await self.answer(lambda c: c.rollback(_api_name(name), version))
 
 
@@ -152,16 +150,14 @@ class InvokeHandler(PlatformHandler):
     @web.authenticated
     async def post(self, name: str) -> None:
         request = self.read_json()
-        method = str(request.get("method", "POST")).upper()
+        method = body_field(request, "method", str, "POST", "GET or POST")
         if method not in ("GET", "POST"):
             raise UsageError("'method' must be GET or POST.", type="bad_request")
         value = request.get("body", request.get("input"))
         payload = None if method == "GET" else json.dumps(value).encode()
-        api_key, key_id = request.get("api_key"), request.get("key_id")
-        for field, given in (("api_key", api_key), ("key_id", key_id)):
-            if given is not None and not isinstance(given, str):
-                raise UsageError(f"'{field}' must be a string.", type="bad_request")
-        if api_key:
+        api_key = body_field(request, "api_key", str, None, "a string (the key)")
+        key_id = body_field(request, "key_id", str, None, "a string (a key's id)")
+        if api_key is not None:
             check_key(api_key)  # a 400 before the platform is asked anything
         api = _api_name(name)
         timeout = self.hub.app.invoke_timeout
@@ -204,9 +200,8 @@ class KeysHandler(PlatformHandler):
 
     @web.authenticated
     async def post(self) -> None:
-        name = self.read_json().get("name", "")
-        if not isinstance(name, str):
-            raise UsageError("'name' must be a string.", type="bad_request")
+        # "key" is the platform's own default name.
+        name = body_field(self.read_json(), "name", str, "key", "a string")
         await self.answer(lambda c: c.create_key(name), status=201)
 
 

@@ -15,7 +15,7 @@ from ..project.handler_check import find_handler
 from ..project.names import check_name
 from ..project.requirements import normalise_requirements, project_requirements
 from ..project.scaffold import TEMPLATES, TEMPLATES_DIR
-from .base import HubAPIHandler
+from .base import HubAPIHandler, body_field
 from .handlers_jobs import project_path
 from .hub_cli import run_hub
 from .jobs.copy import plan_copy
@@ -145,22 +145,21 @@ class ProjectsHandler(HubAPIHandler):
                 f"Unknown template {template!r}; use one of {', '.join(TEMPLATES)}.",
                 type="bad_template",
             )
-        parent = resolve(root, body.get("parent") or "", what="parent folder")
+        parent_rel = body_field(body, "parent", str, "", "a folder path relative to the root")
+        parent = resolve(root, parent_rel, what="parent folder")
         if not parent.is_dir():
-            raise UsageError(
-                f"The parent folder '{body.get('parent')}' does not exist.", type="not_found"
-            )
-        for key in ("requirements", "main_py"):
-            if body.get(key) is not None and not isinstance(body[key], str):
-                raise UsageError(f"'{key}' must be a string (the file's text).", type="bad_request")
-        if body.get("requirements") is not None:
-            normalise_requirements(body["requirements"])  # 400 naming the bad line, before creating
-        files = body.get("model_files")
-        if files is not None and not isinstance(files, list):
-            raise UsageError(
-                "'model_files' must be a list of paths relative to the server root.",
-                type="bad_request",
-            )
+            raise UsageError(f"The parent folder '{parent_rel}' does not exist.", type="not_found")
+        texts = {
+            key: body_field(body, key, str, None, "a string (the file's text)")
+            for key in ("requirements", "main_py")
+        }
+        if texts["requirements"] is not None:
+            normalise_requirements(
+                texts["requirements"]
+            )  # 400 naming the bad line, before creating
+        files = body_field(
+            body, "model_files", list, [], "a list of paths relative to the server root"
+        )
         target = parent / name
         # Checked before the folder exists (paths, sizes, free disk), so a bad file list
         # leaves nothing behind.
@@ -177,10 +176,9 @@ class ProjectsHandler(HubAPIHandler):
             cwd=parent,
             env={str(k): str(v) for k, v in self.hub.app.job_env.items()},
         )
-        if body.get("requirements") is not None:
-            _write_text(target / "src" / "requirements.txt", body["requirements"])
-        if body.get("main_py") is not None:
-            _write_text(target / "src" / "main.py", body["main_py"])
+        for key, path in (("requirements", "src/requirements.txt"), ("main_py", "src/main.py")):
+            if texts[key] is not None:
+                _write_text(target / path, texts[key])
         rel = relative(root, target)
         job = None
         if files:
@@ -224,9 +222,7 @@ class ModelFilesHandler(HubAPIHandler):
         root = self.hub.root_dir
         rel = project_path(root, project)
         files = body.get("files")
-        overwrite = body.get("overwrite", False)
-        if not isinstance(overwrite, bool):
-            raise UsageError("'overwrite' must be true or false.", type="bad_request")
+        overwrite = body_field(body, "overwrite", bool, False, "true or false")
         # Everything checked before the job starts: paths, existing files, free disk space.
         await asyncio.to_thread(plan_copy, root, root / rel, files, overwrite)
         job = self.hub.jobs.submit(

@@ -58,8 +58,7 @@ async def test_every_handler_refuses_unauthenticated_requests(jp_serverapp, http
                     headers={"Authorization": ""},
                     allow_nonstandard_methods=True,
                 )
-            assert info.value.code in (401, 403), (
-                f"{verb.upper()} {path} answered {info.value.code}"
-            )
+            assert info.value.code == 401, f"{verb.upper()} {path} answered {info.value.code}"
+            assert info.value.response.headers["WWW-Authenticate"].startswith("Bearer")
             checked += 1
     assert checked >= len(routes)

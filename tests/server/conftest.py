@@ -8,9 +8,13 @@ The pytest-jupyter plugin itself is enabled in ``tests/conftest.py`` (pytest onl
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import http.server
 import io
 import json
+import os
+import signal
+import socket
 import subprocess
 import sys
 import tarfile
@@ -19,6 +23,7 @@ import time
 import uuid
 from pathlib import Path
 
+import httpx
 import pytest
 from tornado.httpclient import HTTPClientError
 
@@ -206,3 +211,50 @@ async def wait_for_state(jp_fetch, job_id: str, states, timeout: float = 120) ->
             return job
         assert time.monotonic() < deadline, f"job stayed {job['state']}"
         await asyncio.sleep(0.05)
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def platform_process(url: str, env: dict[str, str], log: Path):
+    """The real platform process serving ``url`` with ``env`` (its ``HUB_HOME``), until the
+    block ends; its output goes to ``log``."""
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(  # noqa: S603 - argv list
+            [sys.executable, "-m", "jupyter_hub_api.platform"],
+            env={**env, "HUB_PLATFORM_URL": url},
+            stdout=out,
+            stderr=out,
+            start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert proc.poll() is None, log.read_text()[-3000:]
+            try:
+                if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "the platform did not start"
+            time.sleep(0.05)
+        yield proc
+    finally:
+        stop_group(proc)
+
+
+def stop_group(proc: subprocess.Popen, grace: float = 20) -> None:
+    """TERM to the process group of ``proc`` (started with a new session), KILL after ``grace``."""
+    if proc.poll() is not None:
+        return
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(5)

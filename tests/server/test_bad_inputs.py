@@ -53,7 +53,7 @@ async def test_job_bodies_with_missing_or_mistyped_fields_are_400s(jp_fetch, jp_
         ({"kind": ["build"], "project": "iris"}, "bad_kind"),
         ({"kind": {"build": 1}, "project": "iris"}, "bad_kind"),
         ({"kind": 7, "project": "iris"}, "bad_kind"),
-        ({"kind": "build"}, "bad_request"),
+        ({"kind": "build"}, "not_a_project"),
         ({"kind": "build", "project": 5}, "bad_path"),
         ({"kind": "build", "project": ["iris"]}, "bad_path"),
         ({"kind": "build", "project": "iris\x00"}, "bad_path"),
@@ -84,7 +84,9 @@ async def test_model_file_and_project_bodies_with_mistyped_fields_are_400s(jp_fe
         ({}, "bad_name"),
         ({"name": 5}, "bad_name"),
         ({"name": "ok", "template": ["blank"]}, "bad_template"),
-        ({"name": "ok", "parent": 3}, "bad_path"),
+        ({"name": "ok", "parent": 3}, "bad_request"),
+        ({"name": "ok", "parent": None}, "bad_request"),
+        ({"name": "ok", "model_files": None}, "bad_request"),
         ({"name": "ok", "requirements": 1}, "bad_request"),
         ({"name": "ok", "main_py": ["x"]}, "bad_request"),
         ({"name": "ok", "model_files": "w.bin"}, "bad_request"),
@@ -148,6 +150,9 @@ async def test_invoke_refuses_keys_no_key_can_be_before_calling_anything(jp_fetc
     for body, reason in [
         ({"api_key": 5}, "bad_request"),
         ({"key_id": ["k"]}, "bad_request"),
+        ({"key_id": None}, "bad_request"),
+        ({"api_key": ""}, "bad_key"),
+        ({"method": "post"}, "bad_request"),
         ({"method": "PUT"}, "bad_request"),
         ({"method": 3}, "bad_request"),
     ]:
@@ -184,3 +189,24 @@ async def test_head_is_get_without_the_body(jp_fetch, jp_root_dir):
     with pytest.raises(HTTPClientError) as info:
         await jp_fetch("hub-api", "jobs", "x", "cancel", method="HEAD")
     assert info.value.code == 405
+
+
+async def test_an_unknown_path_is_a_json_404(jp_fetch):
+    for parts, method in [
+        (("nope",), "GET"),
+        (("platform", "keys", "k", "explode"), "POST"),
+        (("jobs", "x", "events", "more"), "GET"),
+    ]:
+        body = "{}" if method == "POST" else None
+        await _expect(jp_fetch, parts, {"method": method, "body": body}, 404, "not_found")
+
+
+async def test_a_plain_get_of_the_watch_socket_says_to_upgrade(jp_fetch):
+    try:
+        await jp_fetch("hub-api", "jobs", "watch")
+    except HTTPClientError as err:
+        response = err.response
+    else:
+        raise AssertionError("a plain GET of jobs/watch was answered")
+    assert response.code == 426 and response.headers["Upgrade"] == "websocket"
+    assert _is_sentence(json.loads(response.body))

@@ -261,7 +261,7 @@ async def test_job_websocket_refuses_a_connection_without_credentials(
     for parts in (("hub-api", "jobs", job["id"], "events"), ("hub-api", "jobs", "watch")):
         with pytest.raises(tornado.httpclient.HTTPClientError) as info:
             await jp_ws_fetch(*parts, headers={"Authorization": ""})
-        assert info.value.code == 403
+        assert info.value.code == 401
     await wait_for_state(jp_fetch, job["id"], {"succeeded", "failed"})
 
 
@@ -284,8 +284,13 @@ async def test_stopping_the_server_stops_running_jobs_and_marks_them_interrupted
 
 async def test_unauthenticated_and_wrong_method_requests_get_the_error_shape(jp_fetch):
     status, body = await fetch_json(jp_fetch, "hub-api", "jobs", headers={"Authorization": ""})
-    assert status == 403 and body == {"message": body["message"], "reason": "forbidden"}
+    assert status == 401 and body == {"message": body["message"], "reason": "not_authenticated"}
     assert "token" in body["message"]
+    for wrong in ("token not-the-token", "Bearer not-the-token"):
+        status, body = await fetch_json(
+            jp_fetch, "hub-api", "jobs", headers={"Authorization": wrong}
+        )
+        assert status == 401 and body["reason"] == "not_authenticated", wrong
     status, body = await fetch_json(jp_fetch, "hub-api", "jobs", method="PUT", body="{}")
     assert status == 405 and set(body) == {"message", "reason"}
     # Routes whose patterns a generic walk cannot fill in.
@@ -293,4 +298,4 @@ async def test_unauthenticated_and_wrong_method_requests_get_the_error_shape(jp_
         status, body = await fetch_json(
             jp_fetch, "hub-api", *parts, method="POST", body="{}", headers={"Authorization": ""}
         )
-        assert status == 403 and body["reason"] == "forbidden", parts
+        assert status == 401 and body["reason"] == "not_authenticated", parts

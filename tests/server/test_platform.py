@@ -4,16 +4,10 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 
-import httpx
 import pytest
 
-from .conftest import fetch_json, follow, hub_init, post_json
+from .conftest import fetch_json, follow, free_port, hub_init, platform_process, post_json
 
 MAIN_PY = """from hub import hub_handler
 
@@ -27,46 +21,15 @@ def inference_handler(inputs, context):
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def platform(hub_home, monkeypatch):
     """The real platform process on a free loopback port, sharing the test's HUB_HOME."""
-    url = f"http://127.0.0.1:{_free_port()}"
+    url = f"http://127.0.0.1:{free_port()}"
     monkeypatch.setenv("HUB_PLATFORM_URL", url)
     monkeypatch.setenv("JUPYTERHUB_USER", "alice")
     monkeypatch.delenv("HUB_PLATFORM_TOKEN", raising=False)
-    log = open(hub_home / "platform-test.log", "ab")  # noqa: SIM115
-    proc = subprocess.Popen(  # noqa: S603 - argv list
-        [sys.executable, "-m", "jupyter_hub_api.platform"],
-        stdout=log,
-        stderr=log,
-        start_new_session=True,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, (hub_home / "platform-test.log").read_text()
-            try:
-                if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "the platform did not start"
-            time.sleep(0.05)
+    with platform_process(url, dict(os.environ), hub_home / "platform-test.log"):
         yield url
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(5)
-        log.close()
 
 
 async def test_deploy_job_then_panel_lists_invokes_and_manages_keys(
@@ -182,7 +145,7 @@ async def test_deploy_job_then_panel_lists_invokes_and_manages_keys(
 
 
 async def test_an_unreachable_platform_is_a_503_with_a_sentence(jp_fetch, monkeypatch):
-    monkeypatch.setenv("HUB_PLATFORM_URL", f"http://127.0.0.1:{_free_port()}")
+    monkeypatch.setenv("HUB_PLATFORM_URL", f"http://127.0.0.1:{free_port()}")
     monkeypatch.setenv("HUB_PLATFORM_TOKEN", "not-used")
     status, error = await fetch_json(jp_fetch, "hub-api", "platform", "apis")
     assert status == 503

@@ -95,7 +95,7 @@ def plan_copy(
     if len(set(dests)) != len(dests):
         raise UsageError(
             "Two of the chosen files have the same name; copy them one at a time.",
-            type="bad_request",
+            type="same_name",
         )
     existing = [d for d in dests if (model_dir / d).exists()]
     if existing and not overwrite:
