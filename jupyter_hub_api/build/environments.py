@@ -258,6 +258,7 @@ def install_runtime(env: Environment) -> None:
         pass
     tmp = pth.with_name(f".{RUNTIME_PTH}.{os.getpid()}")
     tmp.write_text(line)
+    os.chmod(tmp, 0o444)  # like every file of a finished environment (make_read_only)
     os.replace(tmp, pth)
 
 
@@ -434,8 +435,11 @@ def _install_error(lines: list[str], installing: bool, requirements: str = "") -
         )
     if any(marker in text.lower() for marker in _UNRESOLVABLE):
         missing = re.search(r"there is no version of ([^\s,]+)", text)
+        python = re.search(r"current Python version \(([\d.]+)\) does not satisfy ([^\s,]+)", text)
         if missing:
             reason = f"no released version matches {missing.group(1)} for this Python."
+        elif python:
+            reason = f"it needs {python.group(2)}, and the API's Python is {python.group(1)}."
         elif "not found in the package registry" in text.lower():
             reason = "no package of that name is on the package index."
         else:

@@ -4,7 +4,9 @@ with only the `hub` runtime on their path, and clear errors for what cannot be i
 from __future__ import annotations
 
 import os
+import platform
 import subprocess
+import sys
 
 import pytest
 
@@ -240,3 +242,12 @@ def test_a_version_that_does_not_exist_is_one_sentence_naming_the_line():
         "numpy==0.0.1 for this Python."
     )
     assert error.exit_code == 2 and error.type == "unresolvable_requirements"
+
+
+@pytest.mark.skipif(sys.version_info >= (3, 12), reason="Django 6.0 installs on Python 3.12+")
+def test_a_version_only_for_a_newer_python_is_one_sentence_naming_the_line():
+    error = _install_failure("django==6.0\n")
+    assert error.message == (
+        "The requirement `django==6.0` cannot be installed: it needs Python>=3.12, and the "
+        f"API's Python is {platform.python_version()}."
+    )
