@@ -110,6 +110,7 @@ class DevServer:
         self._invocations = itertools.count(1)
         self._empty_model: tempfile.TemporaryDirectory | None = None
         self._stop: asyncio.Event | None = None
+        self._retiring: set[asyncio.Task] = set()  # old versions finishing their requests
 
     # -- running ------------------------------------------------------------------------------
     async def run(self, sock, port: int) -> None:
@@ -136,13 +137,14 @@ class DevServer:
                 "Reloads when src/ changes; Ctrl-C stops.[/]",
                 highlight=False,
             )
-            done, _ = await asyncio.wait(
-                [serving, asyncio.create_task(self._stop.wait())],
-                return_when=asyncio.FIRST_COMPLETED,
-            )
+            stopping = asyncio.create_task(self._stop.wait())
+            done, _ = await asyncio.wait([serving, stopping], return_when=asyncio.FIRST_COMPLETED)
             server.should_exit = True
-            watching.cancel()
-            await asyncio.gather(serving, watching, return_exceptions=True)
+            for task in (watching, stopping):
+                task.cancel()
+            await asyncio.gather(
+                serving, watching, stopping, *self._retiring, return_exceptions=True
+            )
             if serving in done and serving.exception():
                 raise serving.exception()
         finally:
@@ -208,7 +210,9 @@ class DevServer:
             )
         old, self.live, self.project = self.live, spec, project
         if old is not None:  # requests already running on it are answered first
-            asyncio.get_running_loop().create_task(self.engine.undeploy(old.version_id))
+            task = asyncio.get_running_loop().create_task(self.engine.undeploy(old.version_id))
+            self._retiring.add(task)
+            task.add_done_callback(self._retiring.discard)
 
     def _model_dir(self, root: Path) -> Path:
         model = root / "model"
