@@ -205,7 +205,7 @@ def _collect(text, source, base, root, options, reqs, seen) -> None:
         for included in parsed.requirement or ():
             path, label = _included(included, where, base, root, seen)
             _collect(_read(path, label), label, path.parent, root, options, reqs, (*seen, path))
-        options.extend(_option_lines(parsed))
+        options.extend(_option_lines(parsed, base))
 
 
 def _requirement(args: str, parsed: argparse.Namespace, where: str, base: Path | None) -> str:
@@ -274,18 +274,28 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _option_lines(parsed: argparse.Namespace) -> list[str]:
-    """The options of an option line, each as ``--long-name value`` (quoted where needed)."""
+def _option_lines(parsed: argparse.Namespace, base: Path | None) -> list[str]:
+    """The options of an option line, each as ``--long-name value`` (quoted where needed).
+
+    A relative ``--find-links`` folder is made absolute against the file's folder, as pip
+    does when it exists there (the normal form is installed from another folder).
+    """
     lines = []
     for opt in _OPTIONS:
         if opt.per_requirement or opt.flags[0] in ("--requirement", "--constraint", "--editable"):
             continue
         value = getattr(parsed, _dest(opt))
+        if opt.flags[0] == "--find-links" and value and base is not None:
+            value = [str((base / v).resolve()) if _relative_folder(base, v) else v for v in value]
         if opt.value:
             lines += [f"{opt.flags[0]} {_quote(v)}" for v in value or ()]
         elif value:
             lines.append(opt.flags[0])
     return lines
+
+
+def _relative_folder(base: Path, value: str) -> bool:
+    return not _URL_RE.match(value) and not Path(value).is_absolute() and (base / value).exists()
 
 
 def _included(name: str, where: str, base: Path | None, root: Path | None, seen) -> tuple:

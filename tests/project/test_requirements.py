@@ -219,3 +219,13 @@ def test_a_local_archive_is_named_by_url_and_content(tmp_path):
     assert normalise_requirements(text) == text
     (tmp_path / "o.tgz").write_bytes(b"changed")
     assert project_requirements(root, {"base_packages": False}) != text
+
+
+def test_a_relative_find_links_folder_is_made_absolute_as_pip_resolves_it(tmp_path):
+    root = _project(tmp_path, "-f wheels\n--find-links https://x.invalid/w\n-f not-there\n")
+    (root / "src" / "wheels").mkdir()
+    assert project_requirements(root, {"base_packages": False}).splitlines() == [
+        f"--find-links {root / 'src' / 'wheels'}",
+        "--find-links https://x.invalid/w",
+        "--find-links not-there",
+    ]
