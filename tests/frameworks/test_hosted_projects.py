@@ -2,7 +2,8 @@
 
 The guide's own sentiment tutorial (its main.py and client code verbatim, real
 all-MiniLM-L6-v2 weights with a head trained on the spot) and a TorchScript + torchvision
-handwritten-digit recogniser called the way its web app does: a base64 PNG in the JSON body.
+handwritten-digit recogniser (its hub_config.json as the hosted service wrote it) called the way
+its web app does: a base64 PNG in the JSON body.
 """
 
 from __future__ import annotations
@@ -78,6 +79,8 @@ def test_a_torchscript_torchvision_digit_recogniser_reads_base64_pngs(
     projects, hub_platform, tmp_path
 ):
     project = projects.init("digit-recogniser")
+    # The files of the hosted project: its hub_config.json as the hosted service wrote it
+    (project / "hub_config.json").write_text('{"project": "digit-recogniser", "version": "1.0"}')
     (project / "src" / "main.py").write_text((DATA / "digit_recogniser_main.py").read_text())
     (project / "src" / "requirements.txt").write_text("torch\ntorchvision\n")
 
