@@ -20,6 +20,7 @@ import sys
 import zlib
 
 import pytest
+import requests
 
 API_NAME = "transcript_search"
 
@@ -237,3 +238,33 @@ def test_a_config_without_any_name_suggests_the_folder(hosted_platform, tmp_path
     assert run.returncode == 2
     assert 'add "name": "clip-zero-shot"' in run.stderr
     assert "Traceback" not in run.stderr
+
+
+GENERATED_UTILS_MAIN = """\
+from hub import hub_handler
+from utils import convert_base64_to_image
+
+
+@hub_handler
+def inference_handler(inputs, _):
+    pixels = convert_base64_to_image(inputs)  # the hosted default: numpy, RGB
+    return {"type": type(pixels).__name__, "shape": list(pixels.shape), "pixel": pixels[0, 0].tolist()}
+"""
+
+
+def test_the_generated_utils_converts_like_the_hosted_one(hosted_platform, tmp_path):
+    # A project of `hub init` with nothing in its requirements: numpy and Pillow are there.
+    assert hosted_platform.hub("init", "pixels", "--dir", str(tmp_path)).returncode == 0
+    (tmp_path / "pixels" / "src" / "main.py").write_text(GENERATED_UTILS_MAIN)
+    run, events = _build_deploy(hosted_platform, tmp_path / "pixels")
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    endpoint = [e for e in events if e["event"] == "result"][-1]["endpoint"]
+    headers = {"x-api-key": hosted_platform.key(), "Content-Type": "application/json"}
+    response = requests.post(
+        endpoint, headers=headers, data=json.dumps(_png_base64((200, 100, 50, 128))), timeout=120
+    ).json()
+    assert response["body"]["output"] == {
+        "type": "ndarray",
+        "shape": [2, 3, 3],
+        "pixel": [200, 100, 50],
+    }
