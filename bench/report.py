@@ -688,7 +688,19 @@ def tutorial_section(section: dict | None) -> list[str]:
     for key, label in TUTORIAL_STEPS:
         out.append(f"| {label} | " + " | ".join(fmt(rows[c].get(key)) for c in caches) + " |")
     out.append(f"| the guide: build + deploy | {minutes} min |" + " |" * (len(caches) - 1))
-    out.append("")
+    total = ", ".join(
+        f"{rows[c]['build_and_deploy_s'] / 60:.1f} min with a {c} cache"
+        for c in caches
+        if rows[c].get("build_and_deploy_s") is not None
+    )
+    cold_mb = rows.get("cold", {}).get("cold_cache_mb")
+    out += [
+        "",
+        f"First build + deploy: {total}, against the guide's {minutes} minutes"
+        + (f"; the cold pass put {fmt(cold_mb / 1000, 1)} GB into its uv cache" if cold_mb else "")
+        + f" (1-minute load at the end: {(result.get('loadavg') or ['?'])[0]}).",
+        "",
+    ]
     return out
 
 
