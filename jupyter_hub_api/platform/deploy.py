@@ -33,6 +33,7 @@ from ..build.environments import ensure_environment
 from ..cli.output import Output
 from ..errors import HubError, UsageError, WorkError
 from ..project.names import check_api_name
+from ..project.requirements import local_paths
 from .routing import LiveVersion, Route
 from .service import Platform, now_iso
 
@@ -150,6 +151,19 @@ def check_record(record) -> dict:
     return record
 
 
+def _refuse_local_paths(requirements: str) -> None:
+    """A user other than the platform's own may not make it install from its own disk."""
+    found = local_paths(requirements)
+    if found:
+        raise UsageError(
+            f"The requirement `{found[0]}` names a file on the platform's machine, which only "
+            "the platform's own user may deploy.",
+            type="bad_requirements",
+            field="src/requirements.txt",
+            hint="Publish the package (or a wheel at an https:// URL) and name that instead.",
+        )
+
+
 class Deployer:
     """Runs deployments, rollbacks and deletions of APIs."""
 
@@ -163,6 +177,8 @@ class Deployer:
     def create(self, user, record) -> tuple[Deployment, list[str]]:
         """Step 1: register a deployment; return it and the blobs the platform lacks."""
         record = check_record(record)
+        if user.name != self.platform.local_user:
+            _refuse_local_paths(record["environment"].get("requirements") or "")
         self._expire()
         self.check_api_limit(user, record["name"])
         dep = Deployment(

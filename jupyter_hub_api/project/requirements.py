@@ -167,6 +167,23 @@ def requirement_names(normalised: str) -> list[str]:
     return names
 
 
+def local_paths(normalised: str) -> list[str]:
+    """The lines of a normalised text that name something on this machine's disk.
+
+    ``file:`` URLs (``git+file:`` too) and ``--find-links`` folders: fine for the machine the
+    build ran on, never for a platform that another user deploys to (they would make it read
+    its own files).
+    """
+    found = []
+    for line in normalised.splitlines():
+        words = shlex.split(line) if line.startswith("-") else [line]
+        if words[0] == "--find-links" and not _URL_RE.match(words[1]):
+            found.append(line)
+        elif re.search(r"(^|[\s+])file:", line.split(" --hash=")[0]):
+            found.append(line)
+    return found
+
+
 def logical_lines(text: str):
     """``(number, line)`` as pip sees them: continuations joined, comments and blanks gone."""
     for number, line in _join_lines(enumerate(text.splitlines(), start=1)):

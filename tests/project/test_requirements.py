@@ -229,3 +229,18 @@ def test_a_relative_find_links_folder_is_made_absolute_as_pip_resolves_it(tmp_pa
         "--find-links https://x.invalid/w",
         "--find-links not-there",
     ]
+
+
+def test_lines_that_name_this_machines_files_are_found():
+    from jupyter_hub_api.project.requirements import local_paths
+
+    text = normalise_requirements(
+        "--find-links /opt/wheels\n-f https://x.invalid/w\nsix\n"
+        "pkg @ file:///opt/pkg-1.tar.gz --hash=sha256:00\ngit+file:///srv/repo\n"
+        "clip @ git+https://github.com/openai/CLIP.git\n"
+    )
+    assert local_paths(text) == [
+        "--find-links /opt/wheels",
+        "git+file:///srv/repo",
+        "pkg @ file:///opt/pkg-1.tar.gz --hash=sha256:00",
+    ]
