@@ -2,12 +2,39 @@
  * Playwright configuration of the browser tests: Galata's defaults, Debian's Chromium,
  * no video (Galata's default needs a downloaded ffmpeg), one worker (2 cores).
  */
+const { execFileSync } = require('child_process');
+const path = require('path');
 const baseConfig = require('@jupyterlab/galata/lib/playwright-config');
 
-// The platform the tests' hub commands start gets a port of its own, so a platform the user
-// runs on the default port (8470) is neither used nor disturbed. Set once here, inherited by
-// the jupyter server, the workers and the global teardown.
-process.env.HUB_PLATFORM_URL ??= `http://127.0.0.1:${20000 + Math.floor(Math.random() * 20000)}`;
+const PYTHON = path.resolve(__dirname, '..', '.venv', 'bin', 'python');
+
+/**
+ * `count` distinct loopback ports that the OS says are free: each bound to port 0 (the OS
+ * picks one nobody listens on) and all released together. Node has no synchronous bind, and
+ * the config must be ready before Playwright starts the server.
+ */
+function freePorts(count) {
+  const code =
+    'import socket\n' +
+    `socks = [socket.socket() for _ in range(${count})]\n` +
+    'for s in socks: s.bind(("127.0.0.1", 0))\n' +
+    'print(" ".join(str(s.getsockname()[1]) for s in socks))';
+  return execFileSync(PYTHON, ['-c', code]).toString().trim().split(' ');
+}
+
+// JupyterLab and the platform the tests' hub commands start each get a port the OS gave us,
+// not Galata's fixed 8888 or the platform's default 8470, so a server the user runs is neither
+// used nor disturbed and two runs do not collide. Chosen once, in the main process: the
+// workers, the jupyter server (jupyter_server_test_config.py reads HUB_UI_JUPYTER_PORT) and the
+// global teardown inherit them. A platform port that another program took in between is
+// refused by the hub CLI, which checks that the platform there is the one of this HUB_HOME.
+if (!process.env.HUB_UI_JUPYTER_PORT || !process.env.HUB_PLATFORM_URL) {
+  const [jupyterPort, platformPort] = freePorts(2);
+  process.env.HUB_UI_JUPYTER_PORT ??= jupyterPort;
+  process.env.HUB_PLATFORM_URL ??= `http://127.0.0.1:${platformPort}`;
+}
+const TARGET_URL = `http://127.0.0.1:${process.env.HUB_UI_JUPYTER_PORT}`;
+process.env.TARGET_URL = TARGET_URL; // Galata's default base URL
 
 module.exports = {
   ...baseConfig,
@@ -19,6 +46,7 @@ module.exports = {
   globalTeardown: require.resolve('./tests/global-teardown.ts'),
   use: {
     ...baseConfig.use,
+    baseURL: TARGET_URL,
     video: 'off',
     trace: 'off',
     launchOptions: {
@@ -36,7 +64,7 @@ module.exports = {
   },
   webServer: {
     command: 'jlpm start',
-    url: 'http://localhost:8888/lab',
+    url: `${TARGET_URL}/lab`,
     timeout: 120 * 1000,
     reuseExistingServer: false
   }

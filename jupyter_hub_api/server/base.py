@@ -22,7 +22,8 @@ AUTH_RESOURCE = "hub-api"
 # What tornado's own errors (raised before a handler runs) say, as sentences.
 _SENTENCES = {
     401: "Not authenticated: log in to Jupyter or send the server's token.",
-    403: "Not authenticated: log in to Jupyter or send the server's token.",
+    403: "Not allowed: the request lacks Jupyter's XSRF token or comes from another origin; "
+    "reload JupyterLab and try again.",
     405: "This endpoint does not take that HTTP method; see openapi.yaml.",
 }
 
