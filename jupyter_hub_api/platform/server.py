@@ -157,6 +157,9 @@ def serve(host: str, port: int, public_url: str | None = None) -> None:
         log_level="warning",
         access_log=False,  # quiet, fast, and nothing of a request's headers ever reaches a log
         lifespan="on",
+        # asyncio's loop, also where uvloop is installed: its accept loop is the one known (and
+        # tested) to pause on EMFILE and resume once descriptors are freed.
+        loop="asyncio",
         timeout_keep_alive=limits.keep_alive_seconds,
         timeout_graceful_shutdown=10,
         server_header=False,
