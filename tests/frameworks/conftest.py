@@ -66,8 +66,9 @@ def hub_home(framework_home, monkeypatch):
 def hub_platform(framework_home):
     """A platform process on a free loopback port, over the session's data directory.
 
-    Its plan has no call or API limits (these tests deploy more than the free tier's 5 APIs in
-    a run). Workers inherit ``HF_HUB_OFFLINE=1``: nothing may fetch weights from a model hub.
+    Its plan has no call or API limits, so the free tier's (5 APIs, 1000 calls a month) never
+    decide a test here. Workers inherit ``HF_HUB_OFFLINE=1``: nothing may fetch weights from a
+    model hub.
     """
     config = {
         "plans": {"free": {"rate_limit_per_second": 0, "monthly_calls": None, "max_apis": None}}
