@@ -110,6 +110,13 @@ describe('WizardWidget', () => {
     widget.dispose();
   });
 
+  it.each(['exists', 'bad_name', 'project_exists'])(
+    'maps the reason %s to the name field',
+    reason => {
+      expect(fieldOfReason(reason)).toBe('name');
+    }
+  );
+
   it('shows a server error at the field it belongs to', async () => {
     const model = new WizardModel();
     model.name = 'iris-3';

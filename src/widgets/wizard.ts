@@ -33,7 +33,8 @@ export interface IWizardServices {
 export function fieldOfReason(reason: string): WizardStep {
   switch (reason) {
     case 'bad_name':
-    case 'exists':
+    case 'exists': // the server extension's own check, when model files are to be copied
+    case 'project_exists': // hub init's, otherwise
       return 'name';
     case 'bad_template':
       return 'template';
