@@ -30,6 +30,7 @@ import stat
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -349,6 +350,7 @@ def uv_requirements(normalised: str) -> tuple[str, list[str]]:
 def _run(argv: list[str], env: dict, out, installing: bool = False, requirements: str = "") -> None:
     """Run ``argv``, streaming its merged output to ``out`` as log lines; raise on failure."""
     lines: list[str] = []
+    own_group = threading.current_thread() is threading.main_thread()
     proc = subprocess.Popen(  # noqa: S603 - argv list, no shell
         argv,
         stdout=subprocess.PIPE,
@@ -357,11 +359,13 @@ def _run(argv: list[str], env: dict, out, installing: bool = False, requirements
         text=True,
         errors="replace",
         env=env,
-        # Its own process group, stopped by us: Ctrl-C reaches only hub, which then ends the
-        # installer *and* what it started (a build backend compiling an sdist), even when they
-        # inherited an ignored SIGINT (as every child of a background job in a script does) or
-        # only hub was signalled. Otherwise such a backend runs on for minutes after hub exits.
-        start_new_session=True,
+        # In `hub build` (the main thread, where signals arrive) the installer gets its own
+        # process group, stopped by us: Ctrl-C reaches only hub, which then ends the installer
+        # _and_ what it started (a build backend compiling an sdist), even when they inherited
+        # an ignored SIGINT (as every child of a background job in a script does) or only hub
+        # was signalled; otherwise such a backend runs on for minutes after hub exits. In a
+        # thread of the platform it stays in the platform's group, which stopping it ends.
+        start_new_session=own_group,
     )
     try:
         assert proc.stdout is not None
@@ -373,7 +377,7 @@ def _run(argv: list[str], env: dict, out, installing: bool = False, requirements
         code = proc.wait()
     except BaseException:
         # Ctrl-C or an error: stop the installer before the caller removes its folder.
-        _stop_group(proc)
+        _stop(proc, own_group)
         raise
     finally:
         proc.stdout.close()
@@ -381,15 +385,27 @@ def _run(argv: list[str], env: dict, out, installing: bool = False, requirements
         raise _install_error(lines, installing, requirements)
 
 
-def _stop_group(proc: subprocess.Popen, grace: float = 3) -> None:
-    """End ``proc``'s process group: SIGTERM, ``grace`` seconds, then SIGKILL for what is left."""
-    for sig in (signal.SIGTERM, signal.SIGKILL):
+def _stop(proc: subprocess.Popen, own_group: bool, grace: float = 3) -> None:
+    """End the installer: SIGTERM, ``grace`` seconds, then SIGKILL; with ``own_group``, to all
+    of its process group (what it started too), else to it alone."""
+
+    def send(sig: int) -> bool:
         try:
-            os.killpg(proc.pid, sig)
+            if own_group:
+                os.killpg(proc.pid, sig)
+            else:
+                proc.send_signal(sig)
         except ProcessLookupError:
-            break  # nobody of the group is left
+            return False  # nobody of the group is left
+        return True
+
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        if not send(sig):
+            break
         try:
             proc.wait(timeout=grace)
+            if not own_group:
+                break
         except subprocess.TimeoutExpired:
             pass
     proc.wait()
