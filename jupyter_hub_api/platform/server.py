@@ -95,14 +95,15 @@ def _private_opener(path, flags):
 def make_private(state_dir: Path) -> None:
     """Files of the platform directory 0600 and its folders 0700 (not the versions' contents:
     their files are hard links to the shared, read-only blobs)."""
-    state_dir.chmod(0o700)
-    for entry in state_dir.iterdir():
+    for entry in (state_dir, *state_dir.iterdir()):
         if entry.is_symlink():
             continue
-        if entry.is_dir():
-            entry.chmod(0o700)
-        else:
-            entry.chmod(0o600)
+        try:
+            entry.chmod(0o700 if entry.is_dir() else 0o600)
+        except OSError as err:  # another user's file: say so, but serve
+            logging.getLogger("hub.platform").warning(
+                "Cannot make %s private (%s); fix its owner or mode.", entry, err.strerror
+            )
 
 
 def raise_descriptor_limit() -> int:
