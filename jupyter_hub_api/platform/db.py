@@ -130,6 +130,8 @@ def private_database(path: Path) -> None:
             os.chmod(f"{path}{suffix}", 0o600)
         except FileNotFoundError:
             pass
+
+
 _MAX_BATCH = 512
 
 
