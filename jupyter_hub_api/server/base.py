@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 import re
 from typing import Any
 
@@ -15,6 +14,7 @@ from tornado import web
 from tornado.websocket import WebSocketHandler
 
 from ..errors import HubError
+from ..platform import strictjson
 
 # The resource name the server's authorizer sees for every /hub-api/ request.
 AUTH_RESOURCE = "hub-api"
@@ -34,21 +34,17 @@ MAX_INT = 2**53 - 1
 _INTEGER = re.compile(r"-?[0-9]+")
 
 
-def _refuse_constant(name: str):
-    raise HubError(
-        f"The request body holds {name}, which is not JSON; send a number or null.",
-        type="bad_json",
-    )
+def _has_lone_surrogate(value: Any) -> bool:
+    """Whether a decoded body holds a string with half a UTF-16 pair (``"\\ud800"``).
 
-
-def _finite(text: str) -> float:
-    value = float(text)
-    if math.isinf(value):
-        raise HubError(
-            f"The number {text[:40]} in the request body is too big; send a smaller one.",
-            type="bad_json",
-        )
-    return value
+    JSON's ``\\u`` escapes can spell one, Python decodes it, and every path, file name or
+    subprocess argument made of it raises UnicodeEncodeError later, deep in a handler.
+    """
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def body_field(body: dict, key: str, kind: type | tuple[type, ...], default: Any, what: str) -> Any:
@@ -108,17 +104,18 @@ class HubErrorsMixin:
         Only RFC 8259 JSON: ``NaN``, ``Infinity`` and numbers too big for a float are refused,
         and so is nesting too deep to parse.
         """
+        raw = self.request.body or b"{}"
         try:
-            body = json.loads(
-                self.request.body or b"{}", parse_constant=_refuse_constant, parse_float=_finite
-            )
-        except (json.JSONDecodeError, UnicodeDecodeError) as err:
-            raise HubError(f"The request body is not valid JSON: {err}.", type="bad_json") from err
-        except RecursionError:
+            body = strictjson.loads(raw)
+        except strictjson.NotJSON as err:
+            raise HubError(f"The request body is not valid JSON: {err}.", type="bad_json") from None
+        # Only a body with a \u escape can hold a lone surrogate: the others skip the check.
+        if b"\\u" in raw and _has_lone_surrogate(body):
             raise HubError(
-                "The request body is nested too deeply to read; send flatter JSON.",
+                "The request body holds a string with an unpaired UTF-16 surrogate (a lone "
+                "\\uD800-\\uDFFF escape); send valid Unicode text.",
                 type="bad_json",
-            ) from None
+            )
         if not isinstance(body, dict):
             raise HubError("The request body must be a JSON object.", type="bad_json")
         return body

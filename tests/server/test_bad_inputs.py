@@ -210,3 +210,15 @@ async def test_a_plain_get_of_the_watch_socket_says_to_upgrade(jp_fetch):
         raise AssertionError("a plain GET of jobs/watch was answered")
     assert response.code == 426 and response.headers["Upgrade"] == "websocket"
     assert _is_sentence(json.loads(response.body))
+
+
+async def test_a_lone_surrogate_in_a_body_is_a_400_not_a_500(jp_fetch):
+    """Found by Schemathesis: JSON's \\u escapes can spell half a UTF-16 pair, which Python
+    decodes and every path or file name made of it then fails to encode, deep in a handler."""
+    for body in (
+        '{"name": "lone", "template": "blank", "parent": "\\ud800x"}',
+        '{"name": "lone", "template": "sklearn", "model_files": ["\\udfd2"]}',
+        '{"kind": "build", "project": "\\udc00"}',
+    ):
+        parts = ("jobs",) if '"kind"' in body else ("projects",)
+        await _expect(jp_fetch, parts, _post(body), 400, "bad_json")
