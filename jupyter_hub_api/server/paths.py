@@ -19,6 +19,11 @@ from pathlib import Path, PurePosixPath
 
 from ..errors import HubError, UsageError
 
+# What the kernel accepts: longer names and paths fail later, deep in a handler, with
+# ENAMETOOLONG (os.pathconf would ask the file system; these are Linux's own limits).
+_NAME_MAX = 255
+_PATH_MAX = 4096
+
 # Folders never worth walking into when looking for projects or listing files.
 SKIPPED_DIRS = frozenset({"node_modules", "__pycache__", ".git", ".ipynb_checkpoints", ".venv"})
 
@@ -40,8 +45,21 @@ def resolve(root: str | os.PathLike, rel: str | None, *, what: str = "path") -> 
             f"The {what} '{rel}' is absolute; give a path relative to the Jupyter server's root.",
             type="path_outside_root",
         )
+    too_long = next((p for p in PurePosixPath(rel).parts if len(os.fsencode(p)) > _NAME_MAX), None)
+    if too_long is not None:
+        raise UsageError(
+            f"The {what} has a name of {len(os.fsencode(too_long))} bytes ('{too_long[:40]}…'); "
+            f"a file or folder name can have at most {_NAME_MAX}.",
+            type="bad_path",
+        )
     real_root = Path(os.path.realpath(root))
     candidate = Path(os.path.realpath(real_root / rel))
+    if len(os.fsencode(candidate)) >= _PATH_MAX:
+        raise UsageError(
+            f"The {what} is {len(os.fsencode(candidate))} bytes long once resolved; paths on "
+            f"this system can have at most {_PATH_MAX - 1}.",
+            type="bad_path",
+        )
     if candidate != real_root and real_root not in candidate.parents:
         raise UsageError(
             f"The {what} '{rel}' points outside the Jupyter server's root directory; "

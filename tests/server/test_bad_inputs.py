@@ -222,3 +222,16 @@ async def test_a_lone_surrogate_in_a_body_is_a_400_not_a_500(jp_fetch):
     ):
         parts = ("jobs",) if '"kind"' in body else ("projects",)
         await _expect(jp_fetch, parts, _post(body), 400, "bad_json")
+
+
+async def test_a_path_with_a_name_too_long_is_a_400_not_a_500(jp_fetch):
+    """Found by Schemathesis: a 'parent' of 600 bytes made the folder check raise
+    ENAMETOOLONG (a 500); the same for a model file and a project path."""
+    long_name = "é" * 300  # 600 bytes in UTF-8
+    for parts, body in (
+        (("projects",), {"name": "longname", "template": "blank", "parent": long_name}),
+        (("projects",), {"name": "longname", "template": "sklearn", "model_files": [long_name]}),
+        (("jobs",), {"kind": "build", "project": f"a/{long_name}"}),
+        (("projects",), {"name": "longname", "parent": "/".join(["abcdefgh"] * 500)}),
+    ):
+        await _expect(jp_fetch, parts, _post(body), 400, "bad_path")

@@ -154,6 +154,9 @@ schema = schemathesis.openapi.from_path(
     deadline=None,
     suppress_health_check=list(HealthCheck),
     database=None,
+    # Reproducible in CI: a random run once found the lone-surrogate 500 that
+    # test_bad_inputs.py now keeps; run with derandomize off locally to look for more.
+    derandomize=True,
 )
 def test_every_operation_answers_as_documented(case, jupyter):
     url, token, _ = jupyter
