@@ -179,7 +179,8 @@ async def test_a_detached_child_ends_with_its_worker(engine, version, ending):
     await engine.deploy(spec)
     result = await engine.invoke(spec.version_id, b'"child"', "child")
     assert result.ok, result
-    (child,) = _sleeps(engine, spec)
+    # (Popen returns once the exec began: the child's cmdline may take a moment to show.)
+    (child,) = await await_until(lambda: _sleeps(engine, spec))
     assert alive(child)
     if ending == "scale-to-zero":
         await await_until(lambda: engine.status(spec.version_id)["workers"] == 0)
@@ -202,7 +203,6 @@ async def test_detached_children_of_concurrent_workers_all_end(engine, version):
     await engine.deploy(spec)
     await asyncio.gather(*(engine.warm(spec.version_id) for _ in range(2)))
     await asyncio.gather(*(engine.invoke(spec.version_id, b'"child"', f"c{n}") for n in range(4)))
-    children = _sleeps(engine, spec)
-    assert children
+    children = await await_until(lambda: _sleeps(engine, spec))
     await engine.undeploy(spec.version_id, drain=True)
     await await_until(lambda: not any(alive(pid) for pid in children), timeout=15)

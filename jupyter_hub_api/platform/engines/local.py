@@ -157,6 +157,12 @@ class _FrameProtocol(asyncio.Protocol):
         self.worker = worker
         self.buffer = bytearray()
 
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # Here, not after create_unix_connection() returns: uvloop may deliver the worker's
+        # first frame (READY, which sends it a queued request) before the awaiting code resumes.
+        self.worker.transport = transport  # type: ignore[assignment]
+        self.worker.open_streams += 1
+
     def data_received(self, data: bytes) -> None:
         buffer = self.buffer
         if not buffer:
@@ -183,14 +189,39 @@ class _FrameProtocol(asyncio.Protocol):
         self.worker.stream_closed()
 
 
-class _PipeProtocol(asyncio.Protocol):
-    """Reads a worker's fd 1 or 2 line by line."""
+class _PipeReader:
+    """Reads a worker's fd 1 or 2 line by line.
 
-    def __init__(self, worker: _Worker, stream: str, fd: int) -> None:
+    With ``loop.add_reader`` and ``os.read``, not ``connect_read_pipe``: uvloop's pipe transport
+    closes the descriptor and then its file object closes the same number again, which closes
+    whatever another thread opened under that number meanwhile (seen: a new worker's socket,
+    a folder being deleted). Here the file object is closed once, by :meth:`close`.
+    """
+
+    def __init__(self, worker: _Worker, stream: str, pipe) -> None:
         self.worker = worker
         self.stream = stream
-        self.fd = fd
+        self.pipe = pipe
+        self.fd = pipe.fileno()
         self.partial = b""
+        self.closed = False
+        os.set_blocking(self.fd, False)
+
+    def start(self) -> None:
+        """Begin reading on the worker's event loop."""
+        self.worker.loop.add_reader(self.fd, self._readable)
+
+    def _readable(self) -> None:
+        try:
+            data = os.read(self.fd, 65536)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        if data:
+            self.data_received(data)
+        else:
+            self.close()
 
     def data_received(self, data: bytes) -> None:
         data = self.partial + data
@@ -204,7 +235,7 @@ class _PipeProtocol(asyncio.Protocol):
 
         Called before an answer is passed on: the event loop may see the socket's answer before
         the pipe's data, and this output belongs to the invocation that is ending. (The pipe is
-        non-blocking; its transport treats the empty read that may follow as nothing to do.)
+        non-blocking; an end of file found here is seen again by the reader, which closes.)
         """
         while True:
             try:
@@ -214,20 +245,29 @@ class _PipeProtocol(asyncio.Protocol):
             if not data:
                 break
             self.data_received(data)
+        self._end_line()
+
+    def _end_line(self) -> None:
         if self.partial:
             self.worker.emit(self.stream, self.partial.decode("utf-8", "replace"))
             self.partial = b""
 
-    def eof_received(self) -> bool:
-        if self.partial:
-            self.worker.emit(self.stream, self.partial.decode("utf-8", "replace"))
-            self.partial = b""
-        return False
-
-    def connection_lost(self, exc: Exception | None) -> None:
+    def close(self) -> None:
+        """Stop reading and close the pipe (once)."""
+        if self.closed:
+            return
+        self.closed = True
+        self._end_line()
+        try:
+            self.worker.loop.remove_reader(self.fd)
+        except (ValueError, OSError):
+            pass
         # Forget the descriptor before it is closed: its number may soon name another file.
         self.worker.pipe_closed(self.fd)
-        self.worker.stream_closed()
+        self.pipe.close()
+        # Later, as a transport's connection_lost would be: close() is called from the exit
+        # handling itself, which must not be re-entered.
+        self.worker.loop.call_soon(self.worker.stream_closed)
 
 
 class _Worker:
@@ -251,7 +291,7 @@ class _Worker:
         self.outbox: list[bytes] = []  # frames sent ahead, written at the end of the loop turn
         self.average = _AHEAD_BUDGET  # moving average of its invocations, seconds
         self.transport: asyncio.Transport | None = None
-        self.pipes: list[asyncio.BaseTransport] = []
+        self.pipes: list[_PipeReader] = []
         self.timer: asyncio.TimerHandle | None = None
         self.spawned = _now()
         self.idle_since = 0.0
@@ -265,7 +305,7 @@ class _Worker:
         # What the worker writes to fd 1 and 2 directly (C code, subprocesses) arrives on pipes
         # the event loop may read after the answer that followed it on the socket: before an
         # answer is passed on, one poll() tells whether the pipes hold output of that invocation.
-        self.pipe_protocols: dict[int, _PipeProtocol] = {}
+        self.pipe_protocols: dict[int, _PipeReader] = {}
         self.pipe_poll = select.poll()
         self.pidfd: int | None = None
         self.load_timer = self.loop.call_later(pool.spec.load_timeout_seconds, self._load_timed_out)
@@ -276,19 +316,14 @@ class _Worker:
         """Connect the socket and the output pipes to the event loop, watch for the exit."""
         loop = self.loop
         try:
-            self.transport, _ = await loop.create_unix_connection(
-                lambda: _FrameProtocol(self), sock=self.sock
-            )
-            self.open_streams += 1
+            await loop.create_unix_connection(lambda: _FrameProtocol(self), sock=self.sock)
             for stream, pipe in (("stdout", self.proc.stdout), ("stderr", self.proc.stderr)):
-                transport, protocol = await loop.connect_read_pipe(
-                    lambda stream=stream, pipe=pipe: _PipeProtocol(self, stream, pipe.fileno()),
-                    pipe,
-                )
-                self.pipes.append(transport)
-                self.pipe_protocols[protocol.fd] = protocol
-                self.pipe_poll.register(protocol.fd, select.POLLIN)
+                reader = _PipeReader(self, stream, pipe)
+                self.pipes.append(reader)
+                self.pipe_protocols[reader.fd] = reader
+                self.pipe_poll.register(reader.fd, select.POLLIN)
                 self.open_streams += 1
+                reader.start()
         except Exception as exc:  # noqa: BLE001 - a worker we cannot talk to is a dead worker
             log.warning("cannot attach worker %s: %s", self.pid, exc)
             self.kill()
