@@ -16,11 +16,11 @@ import base64
 import json
 import struct
 import subprocess
-import sys
 import zlib
 
 import pytest
 import requests
+from guide_client import run_guide_client
 
 API_NAME = "transcript_search"
 
@@ -76,40 +76,6 @@ the model answers questions about transcripts
 """
 
 # The guide's client code, unchanged but for the host (the guide's is api.cellstrathub.com).
-CLIENT = """\
-import os
-import json
-import requests
-import base64
-
-# Paste your key and username here
-API_KEY = {key!r}
-USERNAME = {user!r}
-API_NAME = {api!r}
-
-# The API endpoint for your Hub API project
-endpoint = f"{host}/{{USERNAME}}/{{API_NAME}}"
-
-headers = {{
-  "x-api-key": API_KEY,
-  "Content-Type": "application/json"
-}}
-
-requests.get(endpoint, headers=headers).json()
-
-payload = {payload}
-
-# Send the POST request
-response = requests.post(endpoint, headers=headers, data=json.dumps(payload)).json()
-
-if response.get('statusCode') == 200:
-    # Parse the output
-    output = response['body']['output']
-else:
-    output = response
-
-print(json.dumps(output))
-"""
 
 
 def _git(*args, cwd):
@@ -185,16 +151,6 @@ def hosted_api(hosted_platform, tmp_path_factory):
     return result
 
 
-def run_client(platform, payload):
-    """The guide's client code, run as a script of its own; returns what it printed."""
-    code = CLIENT.format(
-        key=platform.key(), user=platform.user, api=API_NAME, host=platform.url, payload=payload
-    )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout)
-
-
 def test_the_hosted_project_deploys_at_its_hosted_name(hosted_api, hosted_platform):
     assert hosted_api["endpoint"] == hosted_platform.endpoint(API_NAME)
     record = json.loads(
@@ -207,13 +163,16 @@ def test_the_hosted_project_deploys_at_its_hosted_name(hosted_api, hosted_platfo
 
 
 def test_the_guides_client_gets_the_handlers_answer(hosted_api, hosted_platform):
-    output = run_client(hosted_platform, repr("how do we deploy a model"))
+    output = run_guide_client(hosted_platform, API_NAME, "how do we deploy a model")
     assert output == [["today we deploy a model with one command", 4.0]]
 
 
 def test_utils_of_the_hosted_project_reads_an_image_with_pil_and_numpy(hosted_api, hosted_platform):
-    payload = repr({"image": _png_base64((10, 20, 30, 0))})
-    assert run_client(hosted_platform, payload) == {"shape": [2, 3, 3], "first_pixel": [10, 20, 30]}
+    payload = {"image": _png_base64((10, 20, 30, 0))}
+    assert run_guide_client(hosted_platform, API_NAME, payload) == {
+        "shape": [2, 3, 3],
+        "first_pixel": [10, 20, 30],
+    }
 
 
 def test_opting_out_of_the_base_packages_leaves_numpy_out(hosted_platform, tmp_path):

@@ -8,36 +8,16 @@ its web app does: a base64 PNG in the JSON body.
 
 from __future__ import annotations
 
-import ast
 import base64
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import requests
+from guide_client import run_guide_client
 
 pytestmark = [pytest.mark.frameworks, pytest.mark.timeout(3600)]
 DATA = Path(__file__).parent / "data"
-
-
-def run_guide_client(platform, api: str) -> object:
-    """The guide's client code, with this platform's key, user and address; what it prints."""
-    code = (DATA / "guide_client.py.txt").read_text()
-    for placeholder, value in (
-        ('"YOUR API KEY"', repr(platform.key())),
-        ('"YOUR USERNAME"', repr(platform.user)),
-        ('"sentiment-analyser"', repr(api)),
-        ("https://api.cellstrathub.com", platform.url),
-    ):
-        assert code.count(placeholder) == 1, placeholder
-        code = code.replace(placeholder, value)
-    proc = subprocess.run(  # noqa: S603 - argv list
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=600
-    )
-    assert proc.returncode == 0, proc.stderr
-    return ast.literal_eval(proc.stdout.strip())  # the client prints a Python value
 
 
 def test_the_guides_sentiment_tutorial_runs_end_to_end(projects, hub_platform, minilm):

@@ -11,51 +11,7 @@ import time
 
 import pytest
 import requests
-
-GUIDE_SNIPPET = """
-import os
-import json
-import requests
-import base64
-
-# Paste your key and username here
-API_KEY = {key!r}
-USERNAME = {user!r}
-API_NAME = {api!r}
-
-# The API endpoint for your Hub API project
-endpoint = f"{base}/{{USERNAME}}/{{API_NAME}}"
-
-headers = {{
-  "x-api-key": API_KEY,
-  "Content-Type": "application/json"
-}}
-
-requests.get(endpoint, headers=headers).json()
-
-payload = {payload}
-
-# Send the POST request
-response = requests.post(endpoint, headers=headers, data=json.dumps(payload)).json()
-
-if response.get('statusCode') == 200:
-    # Parse the output
-    output = response['body']['output']
-else:
-    output = response
-
-print(json.dumps(output))
-"""
-
-
-def run_snippet(platform, api: str, payload) -> object:
-    """Run the reference guide's client code, unchanged but for its values, in a new process."""
-    code = GUIDE_SNIPPET.format(
-        key=platform.key(), user=platform.user, api=api, base=platform.url, payload=repr(payload)
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr
-    return json.loads(out.stdout)
+from guide_client import run_guide_client
 
 
 def test_guide_snippet_against_an_sklearn_project_made_by_hub_init(platform):
@@ -72,13 +28,13 @@ def test_guide_snippet_against_an_sklearn_project_made_by_hub_init(platform):
     )
     result = platform.deploy(root / "iris")
     assert result["endpoint"] == platform.endpoint("iris")
-    output = run_snippet(platform, "iris", [5.1, 3.5, 1.4, 0.2])
+    output = run_guide_client(platform, "iris", [5.1, 3.5, 1.4, 0.2])
     assert output[0]["prediction"] == 0
     assert set(output[0]["probabilities"]) == {"0", "1", "2"}
 
 
 def test_guide_snippet_with_a_text_payload(platform, behaviour_api):
-    assert run_snippet(platform, "behave", "Deployment is so simple and quick!") == (
+    assert run_guide_client(platform, "behave", "Deployment is so simple and quick!") == (
         "Deployment is so simple and quick!"
     )
 
