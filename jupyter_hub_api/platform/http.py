@@ -20,7 +20,8 @@ little or nothing (uvicorn alone times out only the idle time after a response):
   slowly they trickle in (a slowloris is answered 408 and closed);
 - a request body may pause at most ``body_timeout_seconds`` between two reads (while the app
   itself waits for it), else 408 and closed;
-- a request line with headers over ``MAX_HEAD_BYTES`` is answered 431 and closed;
+- a request line with headers over ``MAX_HEAD_BYTES`` is answered 431 and closed (lingering:
+  see ``_answer_and_linger``, so a client still sending gets the answer, not a reset);
 - past ``max_connections`` open connections a new one is answered 503 with one sentence (as
   JSON, in the shape of the path it asked for) and closed, and it gets only the header
   timeout to send its request.
@@ -88,8 +89,12 @@ class _OneWriteTransport:
 # The most a request line and its headers may take (nginx allows 32 KiB, h11 16 KiB).
 MAX_HEAD_BYTES = 64 * 1024
 
-# A connection's phase: what it is waiting for, and so which deadline applies.
-_IDLE, _HEADERS, _BODY, _APP = range(4)
+# A connection's phase: what it is waiting for, and so which deadline applies. _LINGER: answered
+# and half-closed, discarding what the client still sends until it closes (or LINGER_SECONDS).
+_IDLE, _HEADERS, _BODY, _APP, _LINGER = range(5)
+
+# How long a connection answered with an error may go on sending before it is closed anyway.
+LINGER_SECONDS = 2.0
 
 
 class OneWriteHttpProtocol(HttpToolsProtocol):
@@ -120,6 +125,8 @@ class OneWriteHttpProtocol(HttpToolsProtocol):
         self._deadline = state.hub_clock + self._idle_seconds
 
     def data_received(self, data: bytes) -> None:
+        if self._phase == _LINGER:
+            return  # answered already: what is still arriving is read and dropped
         if self._phase == _IDLE:
             self._phase = _HEADERS
             self._deadline = self.server_state.hub_clock + self._header_seconds
@@ -128,7 +135,7 @@ class OneWriteHttpProtocol(HttpToolsProtocol):
         if self._phase == _HEADERS:
             self._head_bytes += len(data)
             if self._head_bytes > MAX_HEAD_BYTES and not self.transport.is_closing():
-                self.transport.write(
+                self._answer_and_linger(
                     _plain_answer(
                         431,
                         "headers_too_large",
@@ -136,7 +143,24 @@ class OneWriteHttpProtocol(HttpToolsProtocol):
                         "send shorter headers.",
                     )
                 )
-                self.transport.close()
+
+    def _answer_and_linger(self, answer: bytes) -> None:
+        """Send a final answer and close without a reset (RFC 9112 9.6's lingering close).
+
+        Closing a socket whose received data is unread makes the kernel send RST, and a client
+        still sending then loses the answer it had not read yet. So: send, stop writing
+        (FIN), drop whatever still arrives, and close at the client's EOF or after
+        ``LINGER_SECONDS``.
+        """
+        transport = self.transport
+        transport.write(answer)
+        transport.flush()
+        if not transport.can_write_eof():
+            transport.close()
+            return
+        transport.write_eof()
+        self._phase = _LINGER
+        self._deadline = self.server_state.hub_clock + LINGER_SECONDS
 
     def on_headers_complete(self) -> None:
         self._phase = _BODY
@@ -167,6 +191,10 @@ class OneWriteHttpProtocol(HttpToolsProtocol):
 
     def expire(self, now: float) -> None:
         """The sweep found this connection past its deadline: close it (408 where it helps)."""
+        if self._phase == _LINGER:
+            self._deadline = None
+            self.transport.close()
+            return
         cycle = self.cycle
         answering = cycle is not None and not cycle.response_complete
         if self._phase == _BODY and self.flow.read_paused:
@@ -197,7 +225,7 @@ class OneWriteHttpProtocol(HttpToolsProtocol):
 
     def send_400_response(self, msg: str) -> None:
         """A request that is not HTTP/1.1: one sentence in JSON, then close (as uvicorn does)."""
-        self.transport.write(
+        self._answer_and_linger(
             _plain_answer(
                 400,
                 "bad_request",
@@ -205,7 +233,6 @@ class OneWriteHttpProtocol(HttpToolsProtocol):
                 "Content-Length); fix the client.",
             )
         )
-        self.transport.close()
 
 
 def protocol_class(limits: ConnectionLimits, busy_app=None) -> type[OneWriteHttpProtocol]:
