@@ -86,6 +86,27 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def build_record(
+    name: str,
+    *,
+    version: str = "0.1.0",
+    model: list[dict] | None = None,
+    requirements: str = "",
+    code_size: int = 10,
+) -> dict:
+    """A build record as ``hub build`` posts it, made by hand: for tests of the deploy routes
+    that need no real build (one code file, the model files given)."""
+    return {
+        "build_id": "ab" * 32,
+        "name": name,
+        "version": version,
+        "config": {"name": name, "version": version},
+        "environment": {"key": "k", "python": "3.11", "requirements": requirements},
+        "code": [{"path": "main.py", "sha256": "cd" * 32, "size": code_size}],
+        "model": model or [],
+    }
+
+
 class PlatformProcess:
     """A platform process for one data directory; the CLI's environment to reach it."""
 

@@ -14,7 +14,7 @@ import subprocess
 
 import pytest
 import requests
-from platform_helpers import PlatformProcess
+from platform_helpers import PlatformProcess, build_record
 
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0 or not shutil.which("mount"),
@@ -58,15 +58,7 @@ def test_the_507_answer_of_the_blob_route(small_disk):
     try:
         data = os.urandom(3 * 2**20)
         sha = hashlib.sha256(data).hexdigest()
-        record = {
-            "build_id": "ab" * 32,
-            "name": "heavy",
-            "version": "0.1.0",
-            "config": {"name": "heavy", "version": "0.1.0"},
-            "environment": {"key": "k", "python": "3.11", "requirements": ""},
-            "code": [{"path": "main.py", "sha256": "cd" * 32, "size": 10}],
-            "model": [{"path": "w.bin", "sha256": sha, "size": len(data)}],
-        }
+        record = build_record("heavy", model=[{"path": "w.bin", "sha256": sha, "size": len(data)}])
         assert (
             proc.control("POST", "/api/v1/deployments", json={"record": record}).status_code == 201
         )

@@ -7,6 +7,7 @@ import hashlib
 import json
 
 import requests
+from platform_helpers import build_record
 
 
 def test_remote_deploy_uploads_the_missing_blobs_and_serves(launch_platform, tmp_path):
@@ -31,15 +32,7 @@ def test_blob_uploads_are_checked(launch_platform):
     proc = launch_platform()
     data = b"model bytes" * 100
     sha = hashlib.sha256(data).hexdigest()
-    record = {
-        "build_id": "ab" * 32,
-        "name": "checked",
-        "version": "0.1.0",
-        "config": {"name": "checked", "version": "0.1.0"},
-        "environment": {"key": "k", "python": "3.11", "requirements": ""},
-        "code": [{"path": "main.py", "sha256": "cd" * 32, "size": 10}],
-        "model": [{"path": "w.bin", "sha256": sha, "size": len(data)}],
-    }
+    record = build_record("checked", model=[{"path": "w.bin", "sha256": sha, "size": len(data)}])
     created = proc.control("POST", "/api/v1/deployments", json={"record": record})
     assert created.status_code == 201
     assert set(created.json()["missing"]) == {sha, "cd" * 32}
@@ -61,13 +54,8 @@ def test_blob_uploads_are_checked(launch_platform):
 
 def test_a_record_with_a_path_outside_its_folder_is_refused(launch_platform):
     proc = launch_platform()
-    record = {
-        "build_id": "ab" * 32,
-        "name": "evil",
-        "version": "1",
-        "environment": {"python": "3.11", "requirements": ""},
-        "code": [{"path": "main.py", "sha256": "cd" * 32, "size": 1}],
-        "model": [{"path": "../../etc/passwd", "sha256": "cd" * 32, "size": 1}],
-    }
+    record = build_record(
+        "evil", model=[{"path": "../../etc/passwd", "sha256": "cd" * 32, "size": 1}]
+    )
     resp = proc.control("POST", "/api/v1/deployments", json={"record": record})
     assert resp.status_code == 400 and resp.json()["error"]["type"] == "bad_record"

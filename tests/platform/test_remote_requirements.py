@@ -4,17 +4,11 @@ from, or read, the platform machine's files."""
 
 from __future__ import annotations
 
+from platform_helpers import build_record
+
 
 def _record(requirements: str) -> dict:
-    return {
-        "build_id": "ab" * 32,
-        "name": "wheels",
-        "version": "1",
-        "config": {"name": "wheels", "version": "1"},
-        "environment": {"python": "3.11", "requirements": requirements},
-        "code": [{"path": "main.py", "sha256": "cd" * 32, "size": 1}],
-        "model": [],
-    }
+    return build_record("wheels", version="1", requirements=requirements, code_size=1)
 
 
 LOCAL = "pkg @ file:///etc/pkg-1.0-py3-none-any.whl --hash=sha256:00\n"
