@@ -6,8 +6,8 @@ import signal
 
 import click
 
-from ..build.builder import human_bytes as _human
-from ..build.builder import run_build
+from ..artifacts.builder import human_bytes as _human
+from ..artifacts.builder import run_build
 from ..client.cli import path_options, project_path
 from ..errors import WorkError
 from .output import Output

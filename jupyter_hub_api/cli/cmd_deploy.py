@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ..build.records import LAST_BUILD, last_build
+from ..artifacts.records import LAST_BUILD, last_build
 from ..client.cli import json_option, make_output, path_options, project_path
 from ..client.deploy import deploy_build
 from ..errors import UsageError

@@ -35,8 +35,8 @@ from pathlib import Path
 import click
 
 from .. import paths
-from ..build.builder import Project, validate_project
-from ..build.environments import Environment, ensure_environment
+from ..artifacts.builder import Project, validate_project
+from ..artifacts.environments import Environment, ensure_environment
 from ..client.cli import make_output, path_options, project_path
 from ..errors import HubError, UsageError
 from .output import Output

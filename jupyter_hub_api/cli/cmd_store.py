@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ..build.builder import human_bytes, verify_store
+from ..artifacts.builder import human_bytes, verify_store
 from ..errors import UsageError, WorkError
 from ..project.locate import CONFIG_FILE
 from .output import Output

@@ -12,7 +12,7 @@ import json
 import time
 
 from .. import paths
-from ..build.blobstore import BlobStore
+from ..artifacts.blobstore import BlobStore
 from ..cli.output import Output
 from ..errors import HubError, UsageError, WorkError
 from .api import PlatformClient, connect

@@ -28,8 +28,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..build import records
-from ..build.environments import ensure_environment
+from ..artifacts import records
+from ..artifacts.environments import ensure_environment
 from ..cli.output import Output
 from ..errors import HubError, UsageError, WorkError
 from ..project.names import check_api_name

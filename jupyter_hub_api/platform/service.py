@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from .. import paths
-from ..build.blobstore import BlobStore
+from ..artifacts.blobstore import BlobStore
 from ..errors import HubError
 from .config import Plan, PlatformConfig
 from .db import Database

@@ -39,7 +39,7 @@ def init_project(
     :class:`UsageError` for a bad name or template, an existing folder, or a model file that
     is missing or holds a directory loop; nothing is left behind then.
     """
-    from ..build.environments import current_python
+    from ..artifacts.environments import current_python
 
     check_name(name)
     if template not in TEMPLATES:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from jupyter_hub_api import paths
-from jupyter_hub_api.build.docker import engine_available
+from jupyter_hub_api.artifacts.docker import engine_available
 from jupyter_hub_api.processes import pid_alive
 
 HUB = str(Path(sys.executable).with_name("hub"))  # the venv's console script

@@ -21,9 +21,9 @@ import pytest
 from engine_helpers import alive, await_until, descendants
 
 from jupyter_hub_api import paths
-from jupyter_hub_api.build import records
-from jupyter_hub_api.build.blobstore import BlobStore
-from jupyter_hub_api.build.environments import current_python, ensure_environment, site_packages
+from jupyter_hub_api.artifacts import records
+from jupyter_hub_api.artifacts.blobstore import BlobStore
+from jupyter_hub_api.artifacts.environments import current_python, ensure_environment, site_packages
 from jupyter_hub_api.platform.engines import VersionSpec
 from jupyter_hub_api.platform.engines.sandbox import bwrap_usable
 

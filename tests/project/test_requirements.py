@@ -11,7 +11,7 @@ import hashlib
 
 import pytest
 
-from jupyter_hub_api.build.environments import environment_key, uv_requirements
+from jupyter_hub_api.artifacts.environments import environment_key, uv_requirements
 from jupyter_hub_api.errors import UsageError
 from jupyter_hub_api.project.requirements import (
     normalise_requirements,

@@ -17,7 +17,7 @@ import zlib
 
 import pytest
 
-from jupyter_hub_api.build.environments import current_python, ensure_environment
+from jupyter_hub_api.artifacts.environments import current_python, ensure_environment
 from jupyter_hub_api.project.scaffold import init_project
 
 DRIVER = """

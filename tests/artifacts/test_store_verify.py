@@ -13,8 +13,8 @@ import sys
 from pathlib import Path
 
 from jupyter_hub_api import paths
-from jupyter_hub_api.build.blobstore import BlobStore
-from jupyter_hub_api.build.builder import run_build
+from jupyter_hub_api.artifacts.blobstore import BlobStore
+from jupyter_hub_api.artifacts.builder import run_build
 from jupyter_hub_api.cli.output import Output
 from jupyter_hub_api.project.scaffold import init_project
 

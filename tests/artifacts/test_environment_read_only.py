@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-from jupyter_hub_api.build.environments import current_python, ensure_environment, site_packages
+from jupyter_hub_api.artifacts.environments import current_python, ensure_environment, site_packages
 
 
 def test_no_file_of_a_built_environment_is_writable():

@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from jupyter_hub_api import paths
-from jupyter_hub_api.build.environments import (
+from jupyter_hub_api.artifacts.environments import (
     current_python,
     ensure_environment,
     environment_key,
@@ -124,7 +124,7 @@ def test_two_makers_of_one_environment_install_it_once():
 
 
 def test_another_installed_python_gets_its_own_environment():
-    from jupyter_hub_api.build.environments import find_interpreter
+    from jupyter_hub_api.artifacts.environments import find_interpreter
 
     other = next(
         (f"3.{minor}" for minor in range(10, 15) if f"3.{minor}" != current_python()), None
@@ -139,7 +139,7 @@ def test_another_installed_python_gets_its_own_environment():
 
 
 def test_without_uv_venv_and_pip_make_the_environment(monkeypatch):
-    from jupyter_hub_api.build import environments
+    from jupyter_hub_api.artifacts import environments
 
     monkeypatch.setattr(environments, "_uv_bin", lambda: None)  # as on a machine without uv
     lines = []

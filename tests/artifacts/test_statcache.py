@@ -7,8 +7,8 @@ import json
 import os
 import time
 
-from jupyter_hub_api.build.builder import run_build
-from jupyter_hub_api.build.statcache import StatCache
+from jupyter_hub_api.artifacts.builder import run_build
+from jupyter_hub_api.artifacts.statcache import StatCache
 from jupyter_hub_api.cli.output import Output
 from jupyter_hub_api.project.scaffold import init_project
 

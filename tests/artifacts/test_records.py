@@ -8,8 +8,8 @@ import os
 import pytest
 
 from jupyter_hub_api import paths
-from jupyter_hub_api.build import records
-from jupyter_hub_api.build.blobstore import BlobStore
+from jupyter_hub_api.artifacts import records
+from jupyter_hub_api.artifacts.blobstore import BlobStore
 from jupyter_hub_api.errors import WorkError
 
 

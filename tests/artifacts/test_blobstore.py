@@ -9,7 +9,7 @@ import stat
 
 import pytest
 
-from jupyter_hub_api.build.blobstore import BlobStore
+from jupyter_hub_api.artifacts.blobstore import BlobStore
 from jupyter_hub_api.errors import WorkError
 
 
