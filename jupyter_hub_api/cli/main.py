@@ -17,6 +17,7 @@ from .output import Output
 
 # (module, attribute) of every sub-command, in the order ``hub --help`` lists them.
 COMMAND_MODULES = [
+    ("jupyter_hub_api.cli.cmd_quickstart", "quickstart"),
     ("jupyter_hub_api.cli.cmd_init", "init"),
     ("jupyter_hub_api.cli.cmd_build", "build"),
     ("jupyter_hub_api.cli.cmd_deploy", "deploy"),
