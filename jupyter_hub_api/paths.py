@@ -7,6 +7,7 @@ Layout (see ARCHITECTURE.md)::
       envs/<env-key>/           Python environments of the APIs, keyed by what determines them
       builds/<build-id>.json    immutable build records
       platform/                 the embedded platform's own state (SQLite, token, logs, versions)
+      jobs/                     the server extension's jobs (jobs.db) and their event logs
 """
 
 from __future__ import annotations

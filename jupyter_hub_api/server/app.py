@@ -14,10 +14,10 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from jupyter_core.paths import jupyter_data_dir
 from jupyter_server.extension.application import ExtensionApp
 from traitlets import Bool, Dict, Float, Int, List, Unicode, default, validate
 
+from .. import paths
 from .extension import routes
 from .jobs.copy import CopyWork, plan_copy
 from .jobs.models import Job, JobKind
@@ -43,7 +43,7 @@ class HubAPIApp(ExtensionApp):
     jobs_dir = Unicode(
         config=True,
         help="Folder of the job database (jobs.db) and the jobs' event logs. "
-        "Default: <jupyter data dir>/hub-api/jobs.",
+        "Default: $HUB_HOME/jobs, so servers with different data directories never share it.",
     )
     max_concurrent_jobs = Int(
         2, config=True, help="Jobs running at the same time; more wait in the queue."
@@ -94,7 +94,7 @@ class HubAPIApp(ExtensionApp):
 
     @default("jobs_dir")
     def _default_jobs_dir(self) -> str:
-        return os.path.join(jupyter_data_dir(), "hub-api", "jobs")
+        return str(paths.hub_home() / "jobs")
 
     @default("hub_command")
     def _default_hub_command(self) -> list[str]:
