@@ -41,7 +41,7 @@ BUCKETS = (
     ("metering: usage rows and SQLite commits", ("Database.", "invocation_writer", "usage.py")),
     (
         "engine: frames to and from the workers",
-        ("_Worker.", "_Pool.", "_FrameProtocol", "LocalEngine."),
+        ("Worker.", "Pool.", "FrameReader.", "OutputPipes.", "LocalEngine."),
     ),
     ("HTTP: writing responses (uvicorn)", ("RequestResponseCycle.send",)),
     ("HTTP: parsing requests (uvicorn, httptools)", ("HttpToolsProtocol.",)),

@@ -1,10 +1,11 @@
-"""Helpers of the engine tests: polling with a deadline and looking at processes in /proc."""
+"""Helpers of the engine tests: polling with a deadline and looking at processes (psutil)."""
 
 from __future__ import annotations
 
 import asyncio
-import os
 import time
+
+import psutil
 
 
 def wait_until(predicate, timeout: float = 10.0, interval: float = 0.02):
@@ -32,32 +33,21 @@ async def await_until(predicate, timeout: float = 10.0, interval: float = 0.02):
 def alive(pid: int) -> bool:
     """True while ``pid`` exists and is not a zombie."""
     try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (FileNotFoundError, ProcessLookupError):  # gone (ESRCH: gone while being read)
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
         return False
 
 
 def children_of(pid: int) -> list[int]:
-    """Direct child processes of ``pid`` (Linux /proc)."""
-    out = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except (FileNotFoundError, ProcessLookupError):
-            continue
-        if int(fields[1]) == pid:
-            out.append(int(entry))
-    return out
+    """Direct child processes of ``pid``."""
+    try:
+        return [p.pid for p in psutil.Process(pid).children()]
+    except psutil.NoSuchProcess:
+        return []
 
 
 def descendants(pid: int) -> list[int]:
     """Every process under ``pid`` (with the sandbox: bubblewrap and all in its namespace)."""
-    import psutil
-
     try:
         return [p.pid for p in psutil.Process(pid).children(recursive=True)]
     except psutil.NoSuchProcess:
@@ -69,8 +59,6 @@ def worker_pids(engine, version_id: str) -> list[int]:
 
     A handler's ``os.getpid()`` is a pid of its sandbox's namespace, meaningless outside it.
     """
-    import psutil
-
     pids = []
     for worker in engine.pools[version_id].workers:
         for pid in [worker.pid, *descendants(worker.pid)]:

@@ -1,0 +1,422 @@
+"""One worker of the local engine: the state machine of a worker process and its invocations.
+
+A worker is ``starting`` (importing ``main.py``) until its READY frame, then ``idle`` or
+``busy`` (one invocation runs at a time; for fast handlers more wait in its socket, see
+:data:`AHEAD_BUDGET`), and ``gone`` once it may no longer be used. It never calls the pool that
+owns it but through :class:`WorkerOwner`; its process is a :class:`~.procs.WorkerProcess`, its
+wire a :class:`~.protocol.FrameReader` and :class:`~.protocol.OutputPipes`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections import deque
+from collections.abc import Callable, Iterable
+from time import perf_counter as _now
+from typing import Protocol
+
+from hub import _protocol as P
+
+from .base import InvocationResult, VersionSpec
+from .limits import MB, memory_message
+from .procs import WorkerProcess, describe_exit
+from .protocol import FrameReader, OutputPipes
+
+__all__ = ["BUSY", "GONE", "IDLE", "STARTING", "Job", "Worker", "WorkerOwner"]
+
+log = logging.getLogger(__name__)
+
+STARTING, IDLE, BUSY, GONE = "starting", "idle", "busy", "gone"
+
+_RETIRE_GRACE = 2.0  # seconds a worker gets to exit after its socket is closed
+_EXIT_GRACE = 0.5  # seconds between a worker closing its socket and us killing it
+_DRAIN_GRACE = 0.2  # seconds to read what an exited worker wrote last
+# When every worker is busy and the handler is fast, queued requests are sent ahead to a busy
+# worker, to wait in its socket instead of in the queue: the worker starts the next one the
+# moment it answers, without a round trip through the event loop, and both sides handle several
+# frames per wake-up. That is what lets one worker keep up with a busy gateway. The work sent
+# ahead to a worker is bounded by its expected duration (moving average of its invocations):
+# at most AHEAD_BUDGET seconds of it and MAX_AHEAD requests, so a request never waits long
+# behind another while a worker is free; handlers slower than the budget get none. Requests
+# sent ahead that never started are re-queued if their worker dies.
+AHEAD_BUDGET = 0.001
+MAX_AHEAD = 7
+
+#: ``log(version_id, invocation_id, stream, line)``, as :data:`~.base.LogCallback`.
+LogFunction = Callable[[str, "str | None", str, str], None]
+
+
+class Job:
+    """One invocation, queued or running; ``future`` gets its :class:`InvocationResult`."""
+
+    __slots__ = ("invocation_id", "body", "future", "enqueued", "started", "cold")
+
+    def __init__(self, invocation_id: str, body: bytes, future: asyncio.Future, cold: bool):
+        self.invocation_id = invocation_id
+        self.body = body
+        self.future = future
+        self.enqueued = _now()
+        self.started = 0.0
+        self.cold = cold
+
+    def finish(self, result: InvocationResult) -> None:
+        if self.started:
+            result.duration_ms = (_now() - self.started) * 1000.0
+            result.wait_ms = (self.started - self.enqueued) * 1000.0
+        else:
+            result.wait_ms = (_now() - self.enqueued) * 1000.0
+        result.cold_start = self.cold
+        if not self.future.done():
+            self.future.set_result(result)
+
+
+class WorkerOwner(Protocol):
+    """What a worker tells the pool that owns it (all on the event loop)."""
+
+    spec: VersionSpec  # read at each use: a redeploy of the same id replaces it
+
+    def on_ready(self, worker: Worker, load_seconds: float, info: dict) -> None:
+        """The worker loaded ``main.py`` (``info``: its READY frame) and is idle."""
+
+    def on_load_failed(self, worker: Worker | None, message: str) -> None:
+        """The worker could not load the API; ``message`` says why."""
+
+    def on_worker_gone(self, worker: Worker) -> None:
+        """The worker may no longer be used (after its request, if any, was answered)."""
+
+    def release(self, worker: Worker) -> None:
+        """The worker has nothing left to do: give it work or park it."""
+
+    def top_up(self, worker: Worker) -> None:
+        """The busy worker answered one request and may take more sent ahead."""
+
+    def requeue(self, jobs: Iterable[Job]) -> None:
+        """Jobs sent ahead to this worker that never started: run them elsewhere."""
+
+
+class Worker:
+    """One worker process and the invocation(s) it is running."""
+
+    def __init__(self, owner: WorkerOwner, process: WorkerProcess, log_line: LogFunction) -> None:
+        self.owner = owner
+        self.process = process
+        self.pid = process.pid
+        self.loop = process.loop
+        self.log_line = log_line
+        self.memory_exceeded = False
+        self.state = STARTING
+        # Sent and not yet answered, oldest first: the head is running, the others (only for
+        # fast handlers, see AHEAD_BUDGET) wait in the worker's socket.
+        self.jobs: deque[Job] = deque()
+        self.outbox: list[bytes] = []  # frames sent ahead, written at the end of the loop turn
+        self.average = AHEAD_BUDGET  # moving average of its invocations, seconds
+        self.transport: asyncio.Transport | None = None
+        self.pipes: OutputPipes | None = None
+        self.timer: asyncio.TimerHandle | None = None
+        self.spawned = _now()
+        self.idle_since = 0.0
+        self.exited = self.loop.create_future()
+        self.stderr_tail: deque[str] = deque(maxlen=8)
+        self.import_seconds = 0.0
+        self.load_timed_out = False
+        self.retiring = False
+        self.open_streams = 0  # socket and pipes connected and not yet at their end
+        self.load_timer = self.loop.call_later(
+            owner.spec.load_timeout_seconds, self._load_timed_out
+        )
+
+    @property
+    def returncode(self) -> int | None:
+        return self.process.returncode
+
+    # -- set-up and tear-down ---------------------------------------------------------------
+
+    def attach(self) -> None:
+        """Read the output pipes and watch for the exit (at once); :meth:`connect` follows."""
+        try:
+            self.pipes = OutputPipes(
+                self.loop,
+                (("stdout", self.process.proc.stdout), ("stderr", self.process.proc.stderr)),
+                self.emit,
+                self.stream_closed,
+            )
+            self.open_streams += len(self.pipes.readers)
+        except Exception as exc:  # noqa: BLE001 - a worker we cannot read is a dead worker
+            log.warning("cannot read the output of worker %s: %s", self.pid, exc)
+            self.kill()
+        self.process.watch_exit(self._on_exit)
+        self.process.watch_memory(self.owner.spec.memory_mb, self.over_memory)
+
+    async def connect(self) -> None:
+        """Connect the worker's socket to the event loop (its frames then arrive)."""
+        try:
+            await self.loop.create_unix_connection(
+                lambda: FrameReader(self._socket_open, self.on_frame, self._socket_closed),
+                sock=self.process.sock,
+            )
+        except Exception as exc:  # noqa: BLE001 - a worker we cannot talk to is a dead worker
+            log.warning("cannot attach worker %s: %s", self.pid, exc)
+            self.kill()
+
+    def _socket_open(self, transport: asyncio.Transport) -> None:
+        self.transport = transport
+        self.open_streams += 1
+
+    def _socket_closed(self) -> None:
+        # The process is exiting (or closed its socket): the exit status, which makes the
+        # clearer message, follows at once; kill it if it does not. (A worker we retire gets
+        # the longer grace retire() gave it.)
+        if self.returncode is None and not self.retiring:
+            self.loop.call_later(_EXIT_GRACE, self.kill)
+        self.stream_closed()
+
+    def kill(self) -> None:
+        """SIGKILL the worker's whole process group (what its handler started, too)."""
+        self.process.kill()
+
+    def retire(self) -> None:
+        """Ask the worker to exit (it does on EOF); kill it if it has not after a grace."""
+        self.retiring = True
+        if self.transport is not None:
+            self.transport.close()
+        if self.returncode is None:
+            self.loop.call_later(_RETIRE_GRACE, self.kill)
+
+    def _on_exit(self) -> None:
+        # What it wrote just before exiting (an answer, the last stderr lines that explain a
+        # crash) may still be unread: finish when its socket and pipes are drained, or soon.
+        if self.open_streams > 0:
+            self.loop.call_later(_DRAIN_GRACE, self._finish_exit)
+        else:
+            self._finish_exit()
+
+    def stream_closed(self) -> None:
+        """The socket or one of the pipes reached its end."""
+        self.open_streams -= 1
+        if self.open_streams <= 0 and self.returncode is not None:
+            self._finish_exit()
+
+    def _finish_exit(self) -> None:
+        if self.exited.done():
+            return
+        if self.transport is not None:
+            self.transport.close()
+        if self.pipes is not None:
+            self.pipes.close()
+        self.process.release()
+        self.gone(describe_exit(self.returncode))
+        self.exited.set_result(self.returncode)
+
+    def gone(self, reason: str) -> None:
+        """The worker is no longer usable: fail what it was doing, let the owner replace it."""
+        if self.state == GONE:
+            return
+        was = self.state
+        self.state = GONE
+        self.load_timer.cancel()
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        owner = self.owner
+        spec = owner.spec
+        if was == STARTING:
+            owner.on_load_failed(self, self._load_failure(reason))
+        self.outbox.clear()
+        jobs, self.jobs = self.jobs, deque()
+        if jobs:
+            if self.memory_exceeded:
+                result = InvocationResult(
+                    "crashed",
+                    error_type="MemoryLimit",
+                    error_message=memory_message(spec.memory_mb),
+                )
+            else:
+                result = InvocationResult(
+                    "crashed",
+                    error_type="WorkerCrashed",
+                    error_message=f"The worker running this request stopped ({reason}) before "
+                    "answering; the request was not completed, and the worker is replaced.",
+                )
+            jobs.popleft().finish(result)
+            owner.requeue(jobs)  # sent ahead but never started: another worker runs them
+        self.kill()
+        owner.on_worker_gone(self)
+
+    def _load_failure(self, reason: str) -> str:
+        """The load error of a worker that ended (``reason``) while importing ``main.py``."""
+        spec = self.owner.spec
+        if self.memory_exceeded:
+            return memory_message(spec.memory_mb, loading=True)
+        if self.load_timed_out:
+            return (
+                f"Importing src/main.py of {spec.api} took longer than its load timeout "
+                f"of {spec.load_timeout_seconds:g} s; make the import faster or raise the load "
+                "timeout."
+            )
+        if any(
+            "No module named 'hub'" in line or "No module named hub" in line
+            for line in self.stderr_tail
+        ):
+            return (
+                f"The environment of {spec.api} ({spec.python}) cannot import the hub runtime; "
+                "build the API again to recreate its environment."
+            )
+        tail = f" Last output: {self.stderr_tail[-1]}" if self.stderr_tail else ""
+        return (
+            f"The worker of {spec.api} stopped ({reason}) while importing src/main.py; see the "
+            f"API's logs.{tail}"
+        )
+
+    def over_memory(self, rss: int) -> None:
+        """The memory watchdog found the worker past its limit: stop it, fail its request."""
+        if self.state == GONE:
+            return
+        self.memory_exceeded = True
+        self.emit(
+            "stderr",
+            f"The worker used {rss // MB} MB, more than the memory limit of "
+            f"{self.owner.spec.memory_mb} MB (runtime.memory_mb); it was stopped.",
+        )
+        self.gone("past its memory limit")
+
+    # -- invocations ------------------------------------------------------------------------
+
+    def start(self, job: Job) -> None:
+        """Send ``job`` to this worker: it runs now if the worker is idle, else right after
+        the invocation(s) already sent."""
+        jobs = self.jobs
+        jobs.append(job)
+        self.state = BUSY
+        frame = P.invoke_frame(job.invocation_id, job.body)
+        if len(jobs) == 1:
+            job.started = _now()
+            if self.timer is None:
+                self._arm_timer(job)
+            self.transport.write(frame)  # the worker is waiting for it: at once
+            return
+        # Sent ahead: the worker is busy anyway, so the frames of one event-loop turn go out
+        # in one write (one system call, one wake-up) at the end of the turn.
+        self.outbox.append(frame)
+        if len(self.outbox) == 1:
+            self.loop.call_soon(self._flush)
+
+    def _flush(self) -> None:
+        if self.outbox and self.state != GONE and self.transport is not None:
+            self.transport.write(b"".join(self.outbox))
+        self.outbox.clear()
+
+    def can_take_more(self) -> bool:
+        """True when another request may be sent ahead to this busy worker."""
+        average = self.average
+        if average >= AHEAD_BUDGET:
+            return False
+        allowed = MAX_AHEAD if average * MAX_AHEAD <= AHEAD_BUDGET else int(AHEAD_BUDGET / average)
+        return len(self.jobs) <= allowed
+
+    def _arm_timer(self, head: Job) -> None:
+        # One timer per worker, re-armed only when it fires: cheaper than a timer per request.
+        timeout = self.owner.spec.timeout_seconds
+        if timeout and timeout > 0:
+            delay = head.started + timeout - _now()
+            self.timer = self.loop.call_later(max(delay, 0.0), self._check_timeout)
+
+    def _check_timeout(self) -> None:
+        self.timer = None
+        if not self.jobs or self.state == GONE:
+            return
+        head = self.jobs[0]
+        seconds = self.owner.spec.timeout_seconds
+        if _now() - head.started < seconds - 0.001:
+            self._arm_timer(head)
+            return
+        self.jobs.popleft()
+        # What was sent ahead never started: it goes back to the queue, not down with the worker.
+        ahead, self.jobs = self.jobs, deque()
+        self.owner.requeue(ahead)
+        head.finish(
+            InvocationResult(
+                "timeout",
+                error_type="Timeout",
+                error_message=f"The handler ran past its timeout of {seconds:g} s; its worker was "
+                "stopped and is replaced.",
+            )
+        )
+        self.emit(
+            "stderr",
+            f"Invocation timed out after {seconds:g} s; worker stopped.",
+            head.invocation_id,
+        )
+        self.gone("timed out")
+
+    def _load_timed_out(self) -> None:
+        if self.state == STARTING:
+            self.load_timed_out = True
+            self.gone("load timeout")
+
+    def on_frame(self, kind: int, payload: bytes) -> None:
+        """Handle one frame from the worker."""
+        if self.state == GONE and kind in (P.READY, P.LOAD_FAILED, P.RESULT, P.ERROR):
+            return  # a worker being stopped: nothing it says changes anything
+        if kind == P.RESULT:
+            self._answer(InvocationResult("ok", output_json=payload))
+        elif kind == P.ERROR:
+            error = json.loads(payload)
+            self._answer(
+                InvocationResult(
+                    "error",
+                    error_type=error["type"],
+                    error_message=error["message"],
+                    http_status=error.get("status"),
+                )
+            )
+        elif kind in P.LOG_STREAMS:
+            stream = P.LOG_STREAMS[kind]
+            invocation_id = self.jobs[0].invocation_id if self.jobs else None
+            text = payload.decode("utf-8", "replace")
+            for line in text.split("\n")[:-1] if text.endswith("\n") else text.split("\n"):
+                self.emit(stream, line, invocation_id)
+        elif kind == P.READY:
+            self.load_timer.cancel()
+            self.drain_pipes()  # what the import wrote is not the first invocation's
+            info = json.loads(payload)
+            self.import_seconds = info.get("import_seconds", 0.0)
+            self.owner.on_ready(self, _now() - self.spawned, info)
+        elif kind == P.LOAD_FAILED:
+            self.load_timer.cancel()
+            self.drain_pipes()
+            error = json.loads(payload)
+            self.state = GONE
+            self.owner.on_load_failed(self, error["message"])
+            self.retire()
+            self.owner.on_worker_gone(self)
+
+    def _answer(self, result: InvocationResult) -> None:
+        jobs = self.jobs
+        if not jobs:  # nothing outstanding (cannot happen with a well-behaved worker)
+            return
+        self.drain_pipes()
+        job = jobs.popleft()
+        now = _now()
+        self.average = 0.8 * self.average + 0.2 * (now - job.started)
+        job.finish(result)
+        if jobs:
+            jobs[0].started = now  # the next one sent ahead starts running now
+            self.owner.top_up(self)
+        else:
+            self.owner.release(self)
+
+    def drain_pipes(self) -> None:
+        """Pass on what the worker already wrote to fd 1 and 2, before an answer: it belongs
+        to the invocation that is ending."""
+        if self.pipes is not None:
+            self.pipes.drain()
+
+    def emit(self, stream: str, line: str, invocation_id: str | None = ...) -> None:  # type: ignore[assignment]
+        """Pass one line of the handler's output on (``invocation_id``: the running one's)."""
+        if invocation_id is ...:
+            invocation_id = self.jobs[0].invocation_id if self.jobs else None
+        if stream == "stderr":
+            self.stderr_tail.append(line)
+        self.log_line(self.owner.spec.version_id, invocation_id, stream, line)
