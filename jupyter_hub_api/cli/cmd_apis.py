@@ -8,8 +8,8 @@ import click
 from rich.table import Table
 
 from ..client.api import connect
-from ..client.cli import api_option, fmt_ms, json_option, make_output, resolve_api_name
 from ..errors import UsageError
+from .common import api_option, fmt_ms, json_option, make_output, resolve_api_name
 
 
 @click.command(

@@ -8,8 +8,7 @@ import click
 
 from ..artifacts.builder import human_bytes as _human
 from ..artifacts.builder import run_build
-from ..client.cli import path_options, project_path
-from ..errors import WorkError
+from .common import path_options, project_path
 from .output import Output
 
 
@@ -57,21 +56,15 @@ def build(
         out.result(summary + "\nNext: hub deploy", **result)
         return
 
-    try:
-        from ..client.deploy import deploy_build
-    except ImportError:
-        raise WorkError(
-            "Deploying is not available in this installation (jupyter_hub_api.client.deploy "
-            "is missing).",
-            type="deploy_unavailable",
-            hint=f"The build {result['build_id'][:12]} is ready; deploy it later with `hub deploy`.",
-        ) from None
+    from ..client.deploy import deploy_build  # here: `hub build` alone need not import httpx
+    from .cmd_deploy import describe
+
     if not json_mode:
         out.info(summary)  # before the deploy's own steps, which end with how to call the API
     result["deploy"] = deploy_build(record, out)
     # Like `hub deploy`'s result, the endpoint is at the top too: readers need not know the nesting.
     result["endpoint"] = result["deploy"].get("endpoint")
-    out.result(None, **result)
+    out.result(describe(result["deploy"]), **result)
 
 
 def _raise_interrupt(signum, frame):

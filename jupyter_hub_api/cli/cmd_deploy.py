@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
+
 import click
+from rich.markup import escape
 
 from ..artifacts.records import LAST_BUILD, last_build
-from ..client.cli import json_option, make_output, path_options, project_path
 from ..client.deploy import deploy_build
 from ..errors import UsageError
 from ..project.locate import project_root
+from .common import json_option, make_output, path_options, project_path
 
 
 @click.command(
@@ -46,4 +49,33 @@ def deploy(path: str | None, path_option: str | None, json_mode: bool) -> None:
             hint="Run `hub build` first (or `hub build --deploy` for both).",
         )
     result = deploy_build(record, out)
-    out.result(None, **result)
+    out.result(describe(result), **result)
+
+
+def describe(result: dict) -> str:
+    """Where the deployed API is and how to call it, for a person (rich markup)."""
+    endpoint = result["endpoint"]
+    note = " (unchanged: that build was already live)" if result.get("unchanged") else ""
+    return (
+        f"\n[bold]Live:[/] {escape(endpoint)}  [dim]version {escape(str(result['version']))}, "
+        f"#{result['version_number']}{note}[/]\n" + escape(examples(endpoint))
+    )
+
+
+def examples(endpoint: str) -> str:
+    """Ready-to-run examples of calling ``endpoint`` (the key comes from `hub keys reveal`)."""
+    payload = json.dumps("Deployment is so simple and quick!")
+    return (
+        "\nCall it (your key: `hub keys list`, then `hub keys reveal <id>`):\n"
+        f"  export HUB_API_KEY=$(hub keys reveal default)\n"
+        f'  curl {endpoint} -H "x-api-key: $HUB_API_KEY"            # GET loads the model\n'
+        f'  curl -X POST {endpoint} -H "x-api-key: $HUB_API_KEY" \\\n'
+        f"       -H 'Content-Type: application/json' -d '{payload}'\n"
+        "\n  # Python\n"
+        "  import json, os, requests\n"
+        f'  endpoint = "{endpoint}"\n'
+        '  headers = {"x-api-key": os.environ["HUB_API_KEY"], "Content-Type": "application/json"}\n'
+        f'  requests.post(endpoint, headers=headers, data=json.dumps({payload})).json()["body"]["output"]\n'
+        "\n  # or from this terminal:\n"
+        f"  hub invoke {endpoint.rsplit('/', 1)[-1]} '{payload}'"
+    )

@@ -37,8 +37,8 @@ import click
 from .. import paths
 from ..artifacts.builder import Project, validate_project
 from ..artifacts.environments import Environment, ensure_environment
-from ..client.cli import make_output, path_options, project_path
 from ..errors import HubError, UsageError
+from .common import make_output, path_options, project_path
 from .output import Output
 
 LAMBDA_PATH = "/2015-03-31/functions/function/invocations"

@@ -8,7 +8,7 @@ import click
 from rich.table import Table
 
 from ..client.api import connect
-from ..client.cli import fmt_ms, json_option, make_output, resolve_api_name
+from .common import fmt_ms, json_option, make_output, resolve_api_name
 
 CELL = 60  # characters of an input or output shown in the table (--json has them whole)
 

@@ -9,8 +9,8 @@ import sys
 import click
 
 from ..client.api import api_endpoint, call_api, connect
-from ..client.cli import json_option, make_output
 from ..errors import UsageError, WorkError
+from .common import json_option, make_output
 
 
 @click.command(

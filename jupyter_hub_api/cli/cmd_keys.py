@@ -8,8 +8,8 @@ import click
 from rich.table import Table
 
 from ..client.api import PlatformClient, connect
-from ..client.cli import json_option, make_output
 from ..errors import UsageError
+from .common import json_option, make_output
 
 
 @click.group(

@@ -8,8 +8,9 @@ from pathlib import Path
 import click
 
 from ..client.api import connect
-from ..client.cli import fmt_time, json_option, make_output, resolve_api_name
 from ..errors import UsageError, WorkError
+from ..events import log_event
+from .common import fmt_time, json_option, make_output, resolve_api_name
 
 PAGE = 5000  # the most lines the platform sends per request
 
@@ -78,12 +79,12 @@ def logs(
     def show(line: dict) -> None:
         if json_mode:
             out.emit(
-                "log",
-                stream=line["stream"],
-                line=line["line"],
-                id=line["id"],
-                ts=line["ts"],
-                invocation_id=line["invocation_id"],
+                {
+                    **log_event(line["line"], line["stream"]),
+                    "id": line["id"],
+                    "ts": line["ts"],
+                    "invocation_id": line["invocation_id"],
+                }
             )
             return
         out.console.print(

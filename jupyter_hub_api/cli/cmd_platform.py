@@ -7,8 +7,8 @@ import click
 from .. import paths
 from ..client import embedded
 from ..client.api import connect, platform_url
-from ..client.cli import json_option, make_output
 from ..errors import UsageError
+from .common import json_option, make_output
 
 
 @click.group(

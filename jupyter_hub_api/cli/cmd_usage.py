@@ -6,7 +6,7 @@ import click
 from rich.table import Table
 
 from ..client.api import connect
-from ..client.cli import fmt_ms, json_option, make_output
+from .common import fmt_ms, json_option, make_output
 
 
 @click.command(

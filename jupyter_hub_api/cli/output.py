@@ -1,38 +1,31 @@
-"""One code path for the output of every command: events for machines, text for people.
+"""The CLI's event sink: events for machines, text for people, from one code path.
 
-With ``--json`` each call writes one JSON object per line to stdout (DESIGN.md 3.4)::
-
-    {"event": "step", "name": "...", "status": "started|done|failed"}
-    {"event": "log", "stream": "stdout|stderr", "line": "..."}
-    {"event": "progress", "step": "...", "done": n, "total": n}
-    {"event": "result", ...}
-    {"event": "error", "type": "...", "message": "..."}
-
-Without it the same calls print for a person through ``rich``: named steps with a tick or a
-cross, progress bars for long steps, colours on a TTY only.
+Every command reports through :class:`Output`, which is an :class:`~jupyter_hub_api.events.EventSink`
+(the same protocol the platform and the server extension use). With ``--json`` each event is
+one JSON line on stdout (DESIGN.md 3.4, see ``events.py``); without it the same events are
+shown to a person through ``rich``: named steps with a tick or a cross, progress bars for long
+steps, colours on a TTY only.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
-from ..errors import HubError
+from ..events import Event, EventWriter, encode
 
 
-class Output:
+class Output(EventWriter):
     """Writes a command's steps, logs, progress, result and errors, as events or for a person."""
 
     def __init__(self, json_mode: bool = False, stream=None) -> None:
+        super().__init__()
         self.json_mode = json_mode
         self._stream = stream or sys.stdout
         self._lock = threading.Lock()
@@ -44,64 +37,46 @@ class Output:
         )
         self._progress: Progress | None = None
         self._task = None
-        self._current_step: str | None = None
 
-    # -- events -------------------------------------------------------------------------------
-    def emit(self, event: str, **fields: Any) -> None:
-        """Write one event line (``--json`` mode only)."""
-        line = json.dumps({"event": event, **fields}, default=str)
-        with self._lock:
-            self._stream.write(line + "\n")
-            self._stream.flush()
-
-    @contextmanager
-    def step(self, name: str, title: str | None = None) -> Iterator[None]:
-        """A named step: ``started`` on entry, then ``done`` or ``failed`` with its duration."""
-        started = time.monotonic()
-        self._current_step = name
+    def emit(self, event: Event, **hints: Any) -> None:
+        """One event: a JSON line with ``--json``, else what a person reads for it."""
         if self.json_mode:
-            self.emit("step", name=name, status="started")
-        else:
-            self.console.print(f"[bold cyan]→[/] {title or name}…")
-        try:
-            yield
-        except BaseException:
-            self._close_progress()
-            seconds = round(time.monotonic() - started, 3)
-            if self.json_mode:
-                self.emit("step", name=name, status="failed", seconds=seconds)
-            else:
-                self.console.print(f"[bold red]✗[/] {title or name} [dim]({seconds:.2f}s)[/]")
-            raise
-        else:
-            self._close_progress()
-            seconds = round(time.monotonic() - started, 3)
-            if self.json_mode:
-                self.emit("step", name=name, status="done", seconds=seconds)
-            else:
-                self.console.print(f"[bold green]✓[/] {title or name} [dim]({seconds:.2f}s)[/]")
-        finally:
-            self._current_step = None
-
-    def log(self, line: str, stream: str = "stdout") -> None:
-        """A line of output of something the command runs (pip, the build, the handler)."""
-        line = line.rstrip("\n")
-        if self.json_mode:
-            self.emit("log", stream=stream, line=line)
-        else:
-            target = self.err_console if stream == "stderr" else self.console
-            target.print(f"  [dim]{_escape(line)}[/]")
-
-    def progress(
-        self, done: int, total: int, step: str | None = None, bytes_: bool = False
-    ) -> None:
-        """Progress of the current step (``done`` of ``total`` items, or bytes)."""
-        step = step or self._current_step or ""
-        if self.json_mode:
-            self.emit("progress", step=step, done=done, total=total)
+            line = encode(event)
+            with self._lock:
+                self._stream.write(line + "\n")
+                self._stream.flush()
             return
+        kind = event.get("event")
+        if kind == "step":
+            self._show_step(event, hints.get("title") or event.get("name", ""))
+        elif kind == "log":
+            text = hints.get("text")
+            if text is not None:
+                self.console.print(text)
+            else:
+                target = self.err_console if event.get("stream") == "stderr" else self.console
+                target.print(f"  [dim]{escape(str(event.get('line', '')))}[/]")
+        elif kind == "progress":
+            self._show_progress(event, hints.get("bytes_", False))
+        elif kind == "result":
+            if hints.get("text") is not None:
+                self.console.print(hints["text"])
+        elif kind == "error":
+            self.err_console.print(f"[bold red]Error:[/] {escape(str(event.get('message', '')))}")
+
+    def _show_step(self, event: Event, title: str) -> None:
+        status = event.get("status")
+        if status == "started":
+            self.console.print(f"[bold cyan]→[/] {title}…")
+            return
+        self._close_progress()
+        mark = "[bold green]✓[/]" if status == "done" else "[bold red]✗[/]"
+        self.console.print(f"{mark} {title} [dim]({event.get('seconds') or 0:.2f}s)[/]")
+
+    def _show_progress(self, event: Event, bytes_: bool) -> None:
         if not self.console.is_terminal:
             return
+        done, total = event["done"], event["total"]
         if self._progress is None:
             columns = [TextColumn("  {task.description}"), BarColumn()]
             columns += (
@@ -110,33 +85,8 @@ class Output:
             columns += [TimeRemainingColumn()]
             self._progress = Progress(*columns, console=self.console, transient=True)
             self._progress.start()
-            self._task = self._progress.add_task(step, total=total)
+            self._task = self._progress.add_task(event.get("step", ""), total=total)
         self._progress.update(self._task, completed=done, total=total)
-
-    def info(self, message: str) -> None:
-        """A sentence for a person; in ``--json`` mode it becomes a ``log`` event."""
-        if self.json_mode:
-            self.emit("log", stream="stdout", line=message)
-        else:
-            self.console.print(message)
-
-    def result(self, text: str | None = None, **fields: Any) -> None:
-        """The command's outcome: a ``result`` event, or ``text`` for a person."""
-        if self.json_mode:
-            self.emit("result", **fields)
-        elif text is not None:
-            self.console.print(text)
-
-    def error(self, err: HubError | str, type: str = "error") -> None:
-        """Report a failure: an ``error`` event, or one red sentence on stderr."""
-        if isinstance(err, HubError):
-            payload = err.to_dict()
-        else:
-            payload = {"type": type, "message": str(err)}
-        if self.json_mode:
-            self.emit("error", **payload)
-        else:
-            self.err_console.print(f"[bold red]Error:[/] {_escape(payload['message'])}")
 
     def _close_progress(self) -> None:
         if self._progress is not None:
@@ -151,9 +101,3 @@ def _width(stream) -> int | None:
     if isatty is not None and isatty():
         return None
     return int(os.environ.get("COLUMNS") or 0) or 200
-
-
-def _escape(text: str) -> str:
-    from rich.markup import escape
-
-    return escape(text)

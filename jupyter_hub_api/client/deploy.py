@@ -3,18 +3,18 @@
 Called by ``hub deploy`` and ``hub build --deploy``. The protocol is in
 ``platform/deploy.py``: the record first, then only the blobs the platform says it lacks (none
 for the embedded platform, which shares the blob store), then commit and follow the events of the
-deployment until it is done. The platform's step events are relayed to the command's output.
+deployment until it is done. The platform's events are relayed to the caller's event sink
+(``events.EventSink``: the CLI passes its ``Output``).
 """
 
 from __future__ import annotations
 
-import json
 import time
 
 from .. import paths
 from ..artifacts.blobstore import BlobStore
-from ..cli.output import Output
-from ..errors import HubError, UsageError, WorkError
+from ..errors import UsageError, WorkError
+from ..events import EventSink
 from .api import PlatformClient, connect
 
 STEP_TITLES = {
@@ -25,7 +25,7 @@ STEP_TITLES = {
 }
 
 
-def deploy_build(record: dict, out: Output, client: PlatformClient | None = None) -> dict:
+def deploy_build(record: dict, out: EventSink, client: PlatformClient | None = None) -> dict:
     """Deploy ``record``; return the result (``endpoint``, ``version``...). Raises HubError."""
     own_client = client is None
     with out.step("connect", "Connecting to the platform"):
@@ -44,11 +44,10 @@ def deploy_build(record: dict, out: Output, client: PlatformClient | None = None
     finally:
         if own_client:
             client.close()
-    describe(result, out)
     return result
 
 
-def _upload(client: PlatformClient, record: dict, missing: list[str], out: Output) -> None:
+def _upload(client: PlatformClient, record: dict, missing: list[str], out: EventSink) -> None:
     store = BlobStore(paths.blobs_dir())
     sizes = {e["sha256"]: e["size"] for e in record["code"] + record["model"]}
     total = sum(sizes.get(sha, 0) for sha in missing)
@@ -75,7 +74,7 @@ def _chunks(fh, size: int = 1024 * 1024):
         yield chunk
 
 
-def _follow(client: PlatformClient, dep_id: str, out: Output) -> dict:
+def _follow(client: PlatformClient, dep_id: str, out: EventSink) -> dict:
     after = 0
     deadline = None
     while True:
@@ -83,7 +82,7 @@ def _follow(client: PlatformClient, dep_id: str, out: Output) -> dict:
             f"/api/v1/deployments/{dep_id}", params={"after": after, "wait": 10}, timeout=40
         )["deployment"]
         for event in dep["events"]:
-            _relay(event, out)
+            out.emit(event, title=STEP_TITLES.get(event.get("name")))
         after = dep["next"]
         if dep["status"] == "done":
             return dep["result"]
@@ -102,59 +101,3 @@ def _follow(client: PlatformClient, dep_id: str, out: Output) -> dict:
             deadline = deadline or time.monotonic() + 30
             if time.monotonic() > deadline:
                 raise WorkError("The platform did not start the deployment.", type="deploy_stuck")
-
-
-def _relay(event: dict, out: Output) -> None:
-    kind = event.get("event")
-    fields = {k: v for k, v in event.items() if k != "event"}
-    if out.json_mode:
-        out.emit(kind, **fields)
-        return
-    if kind == "step":
-        title = STEP_TITLES.get(fields.get("name"), fields.get("name"))
-        status = fields.get("status")
-        if status == "started":
-            out.console.print(f"[bold cyan]→[/] {title}…")
-        elif status == "done":
-            out.console.print(f"[bold green]✓[/] {title} [dim]({fields.get('seconds', 0):.2f}s)[/]")
-        else:
-            out.console.print(f"[bold red]✗[/] {title} [dim]({fields.get('seconds', 0):.2f}s)[/]")
-    elif kind == "log":
-        out.log(fields.get("line", ""), fields.get("stream", "stdout"))
-    elif kind == "error":
-        out.log(fields.get("message", ""), "stderr")
-
-
-def describe(result: dict, out: Output) -> None:
-    """Tell a person where the API is and how to call it (``--json`` carries it in the result)."""
-    if out.json_mode:
-        return
-    endpoint = result["endpoint"]
-    note = " (unchanged: that build was already live)" if result.get("unchanged") else ""
-    out.console.print(
-        f"\n[bold]Live:[/] {endpoint}  [dim]version {result['version']}, "
-        f"#{result['version_number']}{note}[/]"
-    )
-    out.console.print(examples(endpoint), markup=False, highlight=False)
-
-
-def examples(endpoint: str) -> str:
-    """Ready-to-run examples of calling ``endpoint`` (the key comes from `hub keys reveal`)."""
-    payload = json.dumps("Deployment is so simple and quick!")
-    return (
-        "\nCall it (your key: `hub keys list`, then `hub keys reveal <id>`):\n"
-        f"  export HUB_API_KEY=$(hub keys reveal default)\n"
-        f'  curl {endpoint} -H "x-api-key: $HUB_API_KEY"            # GET loads the model\n'
-        f'  curl -X POST {endpoint} -H "x-api-key: $HUB_API_KEY" \\\n'
-        f"       -H 'Content-Type: application/json' -d '{payload}'\n"
-        "\n  # Python\n"
-        "  import json, os, requests\n"
-        f'  endpoint = "{endpoint}"\n'
-        '  headers = {"x-api-key": os.environ["HUB_API_KEY"], "Content-Type": "application/json"}\n'
-        f'  requests.post(endpoint, headers=headers, data=json.dumps({payload})).json()["body"]["output"]\n'
-        "\n  # or from this terminal:\n"
-        f"  hub invoke {endpoint.rsplit('/', 1)[-1]} '{payload}'"
-    )
-
-
-__all__ = ["deploy_build", "describe", "examples", "HubError"]

@@ -30,8 +30,8 @@ from pathlib import Path
 
 from ..artifacts import records
 from ..artifacts.environments import ensure_environment
-from ..cli.output import Output
 from ..errors import HubError, UsageError, WorkError
+from ..events import EventList, EventSink
 from ..project.names import check_api_name
 from ..project.requirements import local_paths
 from .routing import LiveVersion, Route
@@ -40,27 +40,6 @@ from .service import Platform, now_iso
 _SHA_RE = re.compile(r"^[0-9a-f]{64}$")
 PENDING_TTL = 3600.0
 COMPLETE = ".complete"
-
-
-class _EventSink:
-    """A file-like object that turns an Output's ``--json`` lines into a list of events."""
-
-    def __init__(self, events: list[dict], on_event) -> None:
-        self.events = events
-        self.on_event = on_event
-        self._buf = ""
-
-    def write(self, text: str) -> int:
-        self._buf += text
-        while "\n" in self._buf:
-            line, self._buf = self._buf.split("\n", 1)
-            if line.strip():
-                self.events.append(json.loads(line))
-                self.on_event()
-        return len(text)
-
-    def flush(self) -> None:
-        pass
 
 
 @dataclass
@@ -249,7 +228,7 @@ class Deployer:
         def notify() -> None:
             loop.call_soon_threadsafe(_pulse, dep)
 
-        out = Output(json_mode=True, stream=_EventSink(dep.events, notify))
+        out = EventList(dep.events, notify)
         try:
             dep.result = await self.deploy(dep, out)
             dep.status = "done"
@@ -261,7 +240,7 @@ class Deployer:
             dep.status = "failed"
         _pulse(dep)
 
-    async def deploy(self, dep: Deployment, out: Output) -> dict:
+    async def deploy(self, dep: Deployment, out: EventSink) -> dict:
         """Make the build of ``dep`` the live version of its API; return the result."""
         platform = self.platform
         record = dep.record
@@ -360,7 +339,7 @@ class Deployer:
             shutil.rmtree(tmp, ignore_errors=True)
         return dest
 
-    async def _start(self, route: Route, version_id: int, out: Output) -> LiveVersion:
+    async def _start(self, route: Route, version_id: int, out: EventSink) -> LiveVersion:
         """Register a stored version with the engine and load it; raise if it cannot load."""
         platform = self.platform
         vrow = platform.version_row(version_id)
@@ -395,7 +374,7 @@ class Deployer:
             out.info(f"Loaded in {status.get('load_seconds', 0.0):.2f} s.")
         return new
 
-    async def _relay_load_lines(self, route: Route, version_id: int, out: Output) -> None:
+    async def _relay_load_lines(self, route: Route, version_id: int, out: EventSink) -> None:
         """Pass what a version printed while loading (its traceback) on to the deploy's output."""
         sink = self.platform.logs
         await sink.flush()
@@ -476,7 +455,7 @@ class Deployer:
                         "UPDATE versions SET python = ? WHERE id = ?", (str(env.python), vrow["id"])
                     )
                 )
-            out = Output(json_mode=True, stream=_EventSink([], lambda: None))
+            out = EventList()  # a rollback reports no events
             new = await self._start(route, vrow["id"], out)
             old = await self._switch(route, new)
             return self._result(route, new, old)

@@ -7,11 +7,11 @@ Long work is a job (``jobs/runner.py``); this is for what answers within a reque
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 from pathlib import Path
 
 from ..errors import HubError, WorkError
+from ..events import decode
 
 
 async def run_hub(
@@ -50,14 +50,13 @@ async def run_hub(
             f"'hub {args[0]}' took longer than {timeout:g} s and was stopped.", type="timeout"
         ) from None
     result, error = None, None
-    for line in out.decode(errors="replace").splitlines():
-        try:
-            event = json.loads(line)
-        except json.JSONDecodeError:
+    for line in out.splitlines():
+        event = decode(line)
+        if event is None:
             continue
-        if isinstance(event, dict) and event.get("event") == "result":
+        if event["event"] == "result":
             result = event
-        elif isinstance(event, dict) and event.get("event") == "error":
+        elif event["event"] == "error":
             error = event
     if proc.returncode == 0 and result is not None:
         return {k: v for k, v in result.items() if k != "event"}

@@ -9,7 +9,6 @@ of the group is left.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import signal
 from collections.abc import Callable
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ...errors import HubError
+from ...events import decode, log_event
 
 # Work reports events in batches: all the lines one read of a pipe returned, say.
 Emit = Callable[[list[dict[str, Any]]], None]
@@ -145,18 +145,13 @@ def _decode(raw: bytes) -> str:
 
 
 def _parse_line(line: str, stream: str) -> dict[str, Any]:
-    if stream == "stdout" and line.startswith("{"):
-        try:
-            event = json.loads(line)
-        except json.JSONDecodeError:
-            pass
-        else:
-            if isinstance(event, dict) and isinstance(event.get("event"), str):
-                # The job's own bookkeeping fields are ours; the CLI cannot override them.
-                event.pop("offset", None)
-                event.pop("time", None)
-                return event
-    return {"event": "log", "stream": stream, "line": line}
+    event = decode(line) if stream == "stdout" else None
+    if event is None:
+        return log_event(line, stream)
+    # The job's own bookkeeping fields are ours; the CLI cannot override them.
+    event.pop("offset", None)
+    event.pop("time", None)
+    return event
 
 
 def _signal_group(pgid: int, sig: int) -> None:

@@ -1,4 +1,4 @@
-"""What the platform commands of the CLI share: ``--json``, the Output, the API name default.
+"""What the commands of the CLI share: ``--json``, the Output, the API name default.
 
 Commands that act on one API take its name, or, like the hosted guide's CLI, run in the project
 folder and use the ``name`` of its ``hub_config.json``.
@@ -11,8 +11,8 @@ from pathlib import Path
 
 import click
 
-from ..cli.output import Output
 from ..errors import UsageError
+from .output import Output
 
 json_option = click.option(
     "--json", "json_mode", is_flag=True, help="Write JSON events, one per line."
