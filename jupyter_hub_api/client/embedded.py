@@ -8,7 +8,6 @@ process outlives the command (its own session), writes its output to
 
 from __future__ import annotations
 
-import hashlib
 import ipaddress
 import os
 import signal
@@ -22,16 +21,11 @@ import httpx
 
 from .. import paths
 from ..errors import UsageError, WorkError
+from ..platform import instance_id
 from ..processes import pid_alive
 
 START_TIMEOUT = 60.0
 LOG_FILE = "platform.log"
-
-
-def instance_id(state_dir: Path | None = None) -> str:
-    """A short digest naming one data directory (the platform reports its own in /healthz)."""
-    state_dir = Path(state_dir or paths.platform_dir()).resolve()
-    return hashlib.sha256(str(state_dir).encode()).hexdigest()[:16]
 
 
 def is_loopback(url: str) -> bool:

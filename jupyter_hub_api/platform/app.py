@@ -19,10 +19,11 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from .control import Control, http_error
+from .control import Control
 from .deploy import Deployer
 from .gateway import Gateway
 from .http import send_busy
+from .operations import http_error
 from .service import Platform
 
 log = logging.getLogger("hub.platform")

@@ -1,8 +1,10 @@
-"""The control plane: ``/api/v1/...`` (REST, JSON), documented in ``openapi.yaml``.
+"""The control plane: ``/api/v1/...`` (REST, JSON), thin handlers over the platform's services.
 
-Every route but the health checks needs ``Authorization: Bearer <token>``; the token names the
-user, and a user only ever sees and changes their own APIs and keys. Errors are
-``{"error": {"type", "message"}}`` with the HTTP status of the :class:`HubError` raised.
+Every operation is declared once in :meth:`Control.operations` with its models (``schemas.py``);
+``operations.py`` runs them and ``openapi.py`` describes them. Every route but the health checks
+and the document needs ``Authorization: Bearer <token>``; the token names the user, and a user
+only ever sees and changes their own APIs and keys. Errors are ``{"error": {"type", "message"}}``
+with the HTTP status of the :class:`HubError` raised.
 """
 
 from __future__ import annotations
@@ -10,178 +12,292 @@ from __future__ import annotations
 import asyncio
 import errno
 import json
-import math
 import os
 import re
 import signal
-from pathlib import Path
 
 import anyio
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from .. import __version__
-from ..client.embedded import instance_id
 from ..errors import HubError, UsageError
 from ..project.names import check_name
-from . import strictjson
+from . import instance_id
+from . import schemas as s
 from .deploy import Deployer
+from .openapi import serve_json, serve_yaml
+from .operations import Call, Op, endpoints
 from .service import Platform, User, now_iso
 from .usage import latency_summary, list_invocations, usage_by_api
 
 _SHA_RE = re.compile(r"^[0-9a-f]{64}$")
-_KEY_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$")
-_MONTH_RE = re.compile(r"^[0-9]{4}-(0[1-9]|1[0-2])$")
-_BOOLEANS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+_NO_LATENCY = {"p50_ms": None, "p95_ms": None, "p99_ms": None, "sampled": 0}
+
+# The usual words of a refusal, by status (an operation may say more).
+NOT_FOUND = "the caller has no such API"
+NOT_OWNER = "not the platform's own user"
 
 
 class Control:
-    """The control-plane routes over a :class:`Platform` and its :class:`Deployer`."""
+    """The control-plane operations over a :class:`Platform` and its :class:`Deployer`."""
 
     def __init__(self, platform: Platform, deployer: Deployer) -> None:
         self.platform = platform
         self.deployer = deployer
+        self.instance = instance_id(platform.state_dir) if platform else ""
+
+    def operations(self) -> list[Op]:
+        """Every operation of the control plane, in the order the document lists them."""
+        no_api = {404: NOT_FOUND}
+        return [
+            Op("GET", "/healthz", self.healthz, s.Health, public=True),
+            Op(
+                "GET",
+                "/readyz",
+                self.readyz,
+                s.Readiness,
+                public=True,
+                also={503: ("starting or stopping", s.Readiness)},
+            ),
+            Op("GET", "/api/v1/openapi.yaml", serve_yaml, public=True, media="application/yaml"),
+            Op("GET", "/api/v1/openapi.json", serve_json, public=True),
+            Op("GET", "/api/v1/me", self.me, s.Me),
+            Op(
+                "POST",
+                "/api/v1/users",
+                self.create_user,
+                s.UserCreated,
+                201,
+                body=s.UserCreate,
+                errors={403: NOT_OWNER, 409: "there is such a user already"},
+            ),
+            Op("GET", "/api/v1/apis", self.list_apis, s.ApiList),
+            Op("GET", "/api/v1/apis/{name}", self.get_api, s.ApiDetail, errors=no_api),
+            Op("DELETE", "/api/v1/apis/{name}", self.delete_api, s.ApiDeleted, errors=no_api),
+            Op("GET", "/api/v1/apis/{name}/versions", self.versions, s.Versions, errors=no_api),
+            Op(
+                "POST",
+                "/api/v1/apis/{name}/rollback",
+                self.rollback,
+                s.DeployResult,
+                body=s.Rollback,
+                body_required=False,
+                errors={404: NOT_FOUND, 500: "the version could not be loaded"},
+            ),
+            Op(
+                "GET",
+                "/api/v1/apis/{name}/invocations",
+                self.invocations,
+                s.Invocations,
+                query=s.InvocationsQuery,
+                errors=no_api,
+            ),
+            Op(
+                "GET",
+                "/api/v1/apis/{name}/logs",
+                self.logs,
+                s.Logs,
+                query=s.LogsQuery,
+                errors=no_api,
+                stream=s.LogLine,
+            ),
+            Op("GET", "/api/v1/usage", self.usage, s.Usage, query=s.UsageQuery),
+            Op("GET", "/api/v1/keys", self.list_keys, s.Keys),
+            Op(
+                "POST",
+                "/api/v1/keys",
+                self.create_key,
+                s.KeyCreated,
+                201,
+                body=s.KeyCreate,
+                body_required=False,
+            ),
+            Op(
+                "PATCH",
+                "/api/v1/keys/{key_id}",
+                self.update_key,
+                s.KeyChanged,
+                body=s.KeyUpdate,
+                errors={404: "the caller has no such key"},
+            ),
+            Op(
+                "DELETE",
+                "/api/v1/keys/{key_id}",
+                self.delete_key,
+                s.KeyDeleted,
+                errors={404: "the caller has no such key"},
+            ),
+            Op(
+                "POST",
+                "/api/v1/keys/{key_id}/reveal",
+                self.reveal_key,
+                s.KeySecret,
+                errors={404: "the caller has no such key"},
+            ),
+            Op(
+                "POST",
+                "/api/v1/deployments",
+                self.create_deployment,
+                s.DeploymentCreated,
+                201,
+                body=s.DeploymentCreate,
+                errors={403: "the plan's API limit is reached, or the record names another user"},
+            ),
+            Op(
+                "PUT",
+                "/api/v1/blobs/{sha}",
+                self.put_blob,
+                s.BlobStored,
+                201,
+                upload="application/octet-stream",
+                also={200: ("the platform has this blob already", s.BlobStored)},
+                errors={
+                    400: "the content does not hash to sha, or sha is not a sha256 digest",
+                    409: "no pending deployment of the caller lists this blob",
+                    413: "larger than the build record says",
+                    507: "the platform's disk is full (nothing of the blob is kept)",
+                },
+            ),
+            Op(
+                "POST",
+                "/api/v1/deployments/{dep_id}/commit",
+                self.commit_deployment,
+                s.DeploymentAnswer,
+                202,
+                errors={400: "blobs are still missing", 404: "the caller has no such deployment"},
+            ),
+            Op(
+                "GET",
+                "/api/v1/deployments/{dep_id}",
+                self.get_deployment,
+                s.DeploymentAnswer,
+                query=s.DeploymentQuery,
+                errors={404: "the caller has no such deployment"},
+            ),
+            Op("POST", "/api/v1/shutdown", self.shutdown, s.Stopping, 202, errors={403: NOT_OWNER}),
+        ]
 
     def routes(self) -> list[Route]:
-        """The Starlette routes of the control plane: one per path, whatever its methods (so a
-        405 lists them all in ``Allow``; HEAD is answered wherever GET is)."""
-        h = _handler
-        table = {
-            "/healthz": {"GET": self.healthz},
-            "/readyz": {"GET": self.readyz},
-            "/api/v1/openapi.yaml": {"GET": self.openapi},
-            "/api/v1/me": {"GET": h(self.me)},
-            "/api/v1/apis": {"GET": h(self.list_apis)},
-            "/api/v1/apis/{name}": {"GET": h(self.get_api), "DELETE": h(self.delete_api)},
-            "/api/v1/apis/{name}/versions": {"GET": h(self.versions)},
-            "/api/v1/apis/{name}/rollback": {"POST": h(self.rollback)},
-            "/api/v1/apis/{name}/invocations": {"GET": h(self.invocations)},
-            "/api/v1/apis/{name}/logs": {"GET": h(self.logs)},
-            "/api/v1/usage": {"GET": h(self.usage)},
-            "/api/v1/keys": {"GET": h(self.list_keys), "POST": h(self.create_key)},
-            "/api/v1/keys/{key_id}": {"PATCH": h(self.update_key), "DELETE": h(self.delete_key)},
-            "/api/v1/keys/{key_id}/reveal": {"POST": h(self.reveal_key)},
-            "/api/v1/deployments": {"POST": h(self.create_deployment)},
-            "/api/v1/deployments/{dep_id}": {"GET": h(self.get_deployment)},
-            "/api/v1/deployments/{dep_id}/commit": {"POST": h(self.commit_deployment)},
-            "/api/v1/blobs/{sha}": {"PUT": h(self.put_blob)},
-            "/api/v1/users": {"POST": h(self.create_user)},
-            "/api/v1/shutdown": {"POST": h(self.shutdown)},
-        }
-        return [Route(path, _by_method(fns), methods=list(fns)) for path, fns in table.items()]
+        """The Starlette routes of the control plane."""
+        return endpoints(self.operations(), self._authenticate)
 
     # -- health -------------------------------------------------------------------------------
-    async def healthz(self, request: Request) -> Response:
-        """Liveness: the process answers. ``service`` tells a client it reached a Hub platform."""
-        return JSONResponse(
-            {
-                "status": "ok",
-                "service": "hub-platform",
-                "version": __version__,
-                "instance": instance_id(self.platform.state_dir),
-            }
+    async def healthz(self, call: Call) -> s.Health:
+        """Liveness: the process answers; ``service`` tells a client it reached a Hub platform."""
+        return s.Health(
+            status="ok", service="hub-platform", version=__version__, instance=self.instance
         )
 
-    async def readyz(self, request: Request) -> Response:
-        """Readiness: state open, engine started, APIs loaded."""
+    async def readyz(self, call: Call):
+        """Readiness (state open, engine started, APIs loaded)."""
         if not self.platform.ready:
-            return JSONResponse({"status": "starting", "service": "hub-platform"}, status_code=503)
-        return JSONResponse({"status": "ready", "service": "hub-platform", "version": __version__})
-
-    async def openapi(self, request: Request) -> Response:
-        """This API's OpenAPI document."""
-        text = (Path(__file__).parent / "openapi.yaml").read_text()
-        return Response(text, media_type="application/yaml")
+            answer = s.Readiness(status="starting", service="hub-platform")
+            return Response(answer.model_dump_json(), 503, media_type="application/json")
+        return s.Readiness(status="ready", service="hub-platform", version=__version__)
 
     # -- account ------------------------------------------------------------------------------
-    async def me(self, request: Request, user: User) -> dict:
+    async def me(self, call: Call) -> s.Me:
         """The caller, their plan and this month's count."""
-        month = self.platform.month()
-        return {
-            "user": user.name,
-            "plan": user.plan.to_dict(),
-            "month": month,
-            "calls_this_month": self.platform.quota.used(user.id, month),
-            "gateway_url": self._base(request),
-        }
+        user, month = call.user, self.platform.month()
+        return s.Me(
+            user=user.name,
+            plan=user.plan.to_dict(),
+            month=month,
+            calls_this_month=self.platform.quota.used(user.id, month),
+            gateway_url=self._base(call.request),
+        )
+
+    async def create_user(self, call: Call):
+        """Create a user (the platform's own user only); the answer holds their token once."""
+        self._own_user_only(call.user, "create users")
+        name = check_name(call.body.name, field="name")
+        if self.platform.user_by_name(name) is not None:
+            raise UsageError(f"There is already a user {name!r}.", type="exists", status=409)
+        token = await self.platform.add_user(name)
+        plan = self.platform.config.plan_for(name)
+        return s.UserCreated(user=name, token=token, plan=plan.to_dict())
+
+    async def shutdown(self, call: Call) -> s.Stopping:
+        """Stop the platform (its own user only)."""
+        self._own_user_only(call.user, "stop it")
+        asyncio.get_running_loop().call_later(0.1, os.kill, os.getpid(), signal.SIGTERM)
+        return s.Stopping(status="stopping")
 
     # -- APIs ---------------------------------------------------------------------------------
-    async def list_apis(self, request: Request, user: User) -> dict:
-        """Every API of the caller with its status, live version, usage and latency."""
-        month = self.platform.month()
+    async def list_apis(self, call: Call) -> s.ApiList:
+        """Every API of the caller, with status, usage and latency."""
+        user, month = call.user, self.platform.month()
         usage = usage_by_api(self.platform.db, user.id, month)
-        apis = [
-            self._summary(request, route, usage, month)
-            for route in sorted(self.platform.routes.of_user(user.name), key=lambda r: r.name)
-        ]
-        return {"apis": apis, "quota": self._quota(user, month)}
+        routes = sorted(self.platform.routes.of_user(user.name), key=lambda r: r.name)
+        apis = [self._summary(call.request, route, usage, month) for route in routes]
+        return s.ApiList(apis=apis, quota=self._quota(user, month))
 
-    async def get_api(self, request: Request, user: User) -> dict:
-        """One API, as in the list."""
-        route = self.deployer.route_of(user, request.path_params["name"])
+    async def get_api(self, call: Call) -> s.ApiDetail:
+        """One API, as in the list, with the caller's quota."""
+        route = self.deployer.route_of(call.user, call.param("name"))
         month = self.platform.month()
-        summary = self._summary(
-            request, route, usage_by_api(self.platform.db, user.id, month), month
+        usage = usage_by_api(self.platform.db, call.user.id, month)
+        summary = self._summary(call.request, route, usage, month)
+        return s.ApiDetail(**dict(summary), quota=self._quota(call.user, month))
+
+    async def delete_api(self, call: Call) -> s.ApiDeleted:
+        """Stop the API and delete it with its versions, history and logs (usage counts stay)."""
+        return s.ApiDeleted.model_validate(
+            await self.deployer.delete(call.user, call.param("name"))
         )
-        summary["quota"] = self._quota(user, month)
-        return summary
 
-    async def delete_api(self, request: Request, user: User) -> dict:
-        """Stop and remove an API."""
-        return await self.deployer.delete(user, request.path_params["name"])
-
-    async def versions(self, request: Request, user: User) -> dict:
+    async def versions(self, call: Call) -> s.Versions:
         """The versions of an API, newest first."""
-        route = self.deployer.route_of(user, request.path_params["name"])
-        rows = self.platform.db.query(
-            "SELECT id, seq, build_id, version, status, error, created_at, deployed_at"
-            " FROM versions WHERE api_id = ? ORDER BY seq DESC",
-            (route.api_id,),
-        )
+        route = self.deployer.route_of(call.user, call.param("name"))
         live_id = route.live.id if route.live else None
-        items = []
-        for r in rows:
-            item = {k: r[k] for k in r.keys() if k != "id"}
-            item["version_number"] = item.pop("seq")
-            item["live"] = r["id"] == live_id
-            items.append(item)
-        return {"api": route.name, "versions": items}
+        items = [
+            s.Version(
+                version_number=r["seq"],
+                version=r["version"],
+                build_id=r["build_id"],
+                status=r["status"],
+                error=r["error"],
+                created_at=r["created_at"],
+                deployed_at=r["deployed_at"],
+                live=r["id"] == live_id,
+            )
+            for r in _versions_of(self.platform, route.api_id)
+        ]
+        return s.Versions(api=route.name, versions=items)
 
-    async def rollback(self, request: Request, user: User) -> dict:
-        """Make an earlier version live (body ``{"version": n|label|build id}``, default previous)."""
-        body = await _json_body(request, required=False)
-        target = body.get("version")
-        return await self.deployer.rollback(
-            user, request.path_params["name"], None if target in (None, "") else str(target)
+    async def rollback(self, call: Call) -> s.DeployResult:
+        """Make an earlier version live (load it, switch, drain the old one)."""
+        target = call.body.version
+        result = await self.deployer.rollback(
+            call.user, call.param("name"), None if target in (None, "") else str(target)
         )
+        return s.DeployResult.model_validate(result)
 
-    async def invocations(self, request: Request, user: User) -> dict:
-        """The invocation history of an API, newest first (``limit``, ``before`` to page)."""
-        route = self.deployer.route_of(user, request.path_params["name"])
-        limit = _int_param(request, "limit", 50, 1, 1000)
-        before_ts = _number_param(request, "before", "a timestamp in seconds")
+    async def invocations(self, call: Call) -> s.Invocations:
+        """Invocation history, newest first (``limit``, ``before`` to page)."""
+        route = self.deployer.route_of(call.user, call.param("name"))
+        q = call.query
         items = await anyio.to_thread.run_sync(
-            lambda: list_invocations(self.platform.db, route.api_id, limit, before_ts)
+            lambda: list_invocations(self.platform.db, route.api_id, q.limit, q.before)
         )
-        return {"api": route.name, "invocations": items}
+        return s.Invocations(api=route.name, invocations=items)
 
-    async def logs(self, request: Request, user: User):
-        """What the handler printed: ``after`` (line id), ``tail``, ``invocation_id``, ``follow``."""
-        route = self.deployer.route_of(user, request.path_params["name"])
-        sink = self.platform.logs
-        after = _int_param(request, "after", 0, 0, None)
-        limit = _int_param(request, "limit", 500, 1, 5000)
-        tail = _int_param(request, "tail", None, 0, 100000)
-        invocation_id = request.query_params.get("invocation_id") or None
-        if tail is not None and "after" not in request.query_params:
-            after = sink.tail(route.api_id, tail)
-        if not _bool_param(request, "follow"):
-            lines = sink.read(route.api_id, after, limit, invocation_id)
+    async def logs(self, call: Call):
+        """What the handler printed (``after`` a line id, ``tail``, ``invocation_id``, ``follow``)."""
+        route = self.deployer.route_of(call.user, call.param("name"))
+        sink, q = self.platform.logs, call.query
+        after = q.after
+        if q.tail is not None and "after" not in q.model_fields_set:
+            after = sink.tail(route.api_id, q.tail)
+        if not q.follow:
+            lines = sink.read(route.api_id, after, q.limit, q.invocation_id)
             nxt = lines[-1]["id"] if lines else after
-            return {"api": route.name, "lines": lines, "next": nxt}
+            return s.Logs(api=route.name, lines=lines, next=nxt)
         return StreamingResponse(
-            self._follow(request, route, after, invocation_id), media_type="application/x-ndjson"
+            self._follow(call.request, route, after, q.invocation_id),
+            media_type="application/x-ndjson",
         )
 
     async def _follow(self, request: Request, route, after: int, invocation_id: str | None):
@@ -199,121 +315,74 @@ class Control:
             ):
                 return
             await sink.wait_for_new(timeout=10.0)
-            if not lines:
-                yield "\n"  # a keep-alive blank line: lets the client notice the stream is alive
+            yield "\n"  # a keep-alive blank line: lets the client notice the stream is alive
 
-    async def usage(self, request: Request, user: User) -> dict:
-        """Calls per API this month (or ``month=YYYY-MM``) against the quota, errors, latency."""
-        month = request.query_params.get("month", self.platform.month())
-        if not _MONTH_RE.match(month):
-            raise UsageError("month must be a year and a month, like 2026-11.", type="bad_request")
+    async def usage(self, call: Call) -> s.Usage:
+        """Calls per API in a month (default this one) against the quota, errors, latency."""
+        user = call.user
+        month = call.query.month or self.platform.month()
         per_api = usage_by_api(self.platform.db, user.id, month)
         items = []
         for api_name, counts in per_api.items():
             route = self.platform.routes.get(user.name, api_name)
-            latency = (
-                latency_summary(self.platform.db, route.api_id, month)
-                if route
-                else {"p50_ms": None, "p95_ms": None, "p99_ms": None, "sampled": 0}
+            latency = latency_summary(self.platform.db, route.api_id, month) if route else None
+            items.append(
+                s.ApiUsage(
+                    api=api_name, deleted=route is None, **counts, **(latency or _NO_LATENCY)
+                )
             )
-            items.append({"api": api_name, "deleted": route is None, **counts, **latency})
         for route in self.platform.routes.of_user(user.name):
             if route.name not in per_api:
-                items.append(
-                    {
-                        "api": route.name,
-                        "deleted": False,
-                        "calls": 0,
-                        "errors": 0,
-                        "failures": 0,
-                        "p50_ms": None,
-                        "p95_ms": None,
-                        "p99_ms": None,
-                        "sampled": 0,
-                    }
-                )
-        items.sort(key=lambda i: i["api"])
-        total = sum(i["calls"] for i in items)
-        return {
-            "month": month,
-            "apis": items,
-            "total_calls": total,
-            "quota": self._quota(user, month, total),
-        }
+                zero = {"calls": 0, "errors": 0, "failures": 0}
+                items.append(s.ApiUsage(api=route.name, deleted=False, **zero, **_NO_LATENCY))
+        items.sort(key=lambda i: i.api)
+        total = sum(i.calls for i in items)
+        return s.Usage(
+            month=month, apis=items, total_calls=total, quota=self._quota(user, month, total)
+        )
 
     # -- keys ---------------------------------------------------------------------------------
-    async def list_keys(self, request: Request, user: User) -> dict:
+    async def list_keys(self, call: Call) -> s.Keys:
         """The caller's keys, masked."""
-        return {"keys": self.platform.keys.list(user.id)}
+        return s.Keys(keys=self.platform.keys.list(call.user.id))
 
-    async def create_key(self, request: Request, user: User):
-        """A new key; the answer holds the key in full (``secret``)."""
-        body = await _json_body(request, required=False)
-        name = body.get("name", "key")
-        if not isinstance(name, str) or not _KEY_NAME_RE.match(name):
-            raise UsageError(
-                "A key name has 1-64 letters, digits, spaces, '.', '_' or '-'.",
-                type="bad_name",
-                field="name",
-            )
-        key, secret = await self.platform.keys.create(user.id, name, now_iso())
-        return JSONResponse({"key": key, "secret": secret}, status_code=201)
+    async def create_key(self, call: Call) -> s.KeyCreated:
+        """Create a key; the answer holds it in full (``secret``)."""
+        key, secret = await self.platform.keys.create(call.user.id, call.body.name, now_iso())
+        return s.KeyCreated(key=key, secret=secret)
 
-    async def reveal_key(self, request: Request, user: User) -> dict:
-        """One of the caller's keys in full."""
-        key_id = request.path_params["key_id"]
-        secret = self.platform.keys.reveal(user.id, key_id)
+    async def reveal_key(self, call: Call) -> s.KeySecret:
+        """One of the caller's keys in full (its owner only)."""
+        key_id = call.param("key_id")
+        secret = self.platform.keys.reveal(call.user.id, key_id)
         if secret is None:
             raise _no_key(key_id)
-        return {"id": key_id, "secret": secret}
+        return s.KeySecret(id=key_id, secret=secret)
 
-    async def update_key(self, request: Request, user: User) -> dict:
+    async def update_key(self, call: Call) -> s.KeyChanged:
         """Enable or disable a key (body ``{"enabled": bool}``)."""
-        key_id = request.path_params["key_id"]
-        body = await _json_body(request)
-        if not isinstance(body.get("enabled"), bool):
-            raise UsageError(
-                'Send {"enabled": true} or {"enabled": false}.', type="bad_request", field="enabled"
-            )
-        if not await self.platform.keys.set_enabled(user.id, key_id, body["enabled"]):
+        key_id = call.param("key_id")
+        if not await self.platform.keys.set_enabled(call.user.id, key_id, call.body.enabled):
             raise _no_key(key_id)
-        return {"key": self.platform.keys.get(user.id, key_id)}
+        return s.KeyChanged(key=self.platform.keys.get(call.user.id, key_id))
 
-    async def delete_key(self, request: Request, user: User) -> dict:
+    async def delete_key(self, call: Call) -> s.KeyDeleted:
         """Delete a key for good."""
-        key_id = request.path_params["key_id"]
-        if not await self.platform.keys.delete(user.id, key_id):
+        key_id = call.param("key_id")
+        if not await self.platform.keys.delete(call.user.id, key_id):
             raise _no_key(key_id)
         self.platform.limiter.forget(key_id)
-        return {"id": key_id, "deleted": True}
+        return s.KeyDeleted(id=key_id, deleted=True)
 
     # -- deployments --------------------------------------------------------------------------
-    async def create_deployment(self, request: Request, user: User):
-        """Step 1 of a deploy: the record in, the missing blobs out."""
-        body = await _json_body(request)
-        dep, missing = self.deployer.create(user, body.get("record"))
-        return JSONResponse({"deployment": dep.to_dict(), "missing": missing}, status_code=201)
+    async def create_deployment(self, call: Call) -> s.DeploymentCreated:
+        """Deploy, step 1: send the build record; get the blobs the platform lacks."""
+        dep, missing = self.deployer.create(call.user, call.body.record)
+        return s.DeploymentCreated(deployment=dep.to_dict(), missing=missing)
 
-    async def commit_deployment(self, request: Request, user: User):
-        """Step 3 of a deploy: start it (202)."""
-        dep = self.deployer.commit(user, request.path_params["dep_id"])
-        return JSONResponse({"deployment": dep.to_dict()}, status_code=202)
-
-    async def get_deployment(self, request: Request, user: User) -> dict:
-        """A deployment's events after ``after``; ``wait`` seconds long-polls for news."""
-        dep = self.deployer.get(user, request.path_params["dep_id"])
-        after = _int_param(request, "after", 0, 0, None)
-        wait = min(_number_param(request, "wait", "a number of seconds") or 0.0, 30.0)
-        if wait > 0 and dep.status in ("pending", "running") and len(dep.events) <= after:
-            try:
-                await asyncio.wait_for(dep.changed.wait(), wait)
-            except asyncio.TimeoutError:
-                pass
-        return {"deployment": dep.to_dict(after)}
-
-    async def put_blob(self, request: Request, user: User):
-        """Step 2 of a deploy: one file, verified by its sha256 and its size."""
-        sha = request.path_params["sha"]
+    async def put_blob(self, call: Call):
+        """Deploy, step 2: upload one file a pending deployment lists (checked: hash, size)."""
+        sha, user, request = call.param("sha"), call.user, call.request
         if not _SHA_RE.match(sha):
             raise UsageError(f"{sha[:80]!r} is not a sha256 hex digest.", type="bad_request")
         expected = self.deployer.expected_size(user, sha)
@@ -333,7 +402,8 @@ class Control:
             )
         store = self.platform.store
         if store.has(sha):
-            return JSONResponse({"sha256": sha, "stored": False}, status_code=200)
+            answer = s.BlobStored(sha256=sha, stored=False)
+            return Response(answer.model_dump_json(), 200, media_type="application/json")
         reader = _BodyReader(request, limit)
         try:
             stored_sha, written = await anyio.to_thread.run_sync(
@@ -355,89 +425,127 @@ class Control:
                 status=507,
                 exit_code=1,
             ) from None
-        return JSONResponse({"sha256": stored_sha, "stored": written > 0}, status_code=201)
+        return s.BlobStored(sha256=stored_sha, stored=written > 0)
 
-    async def create_user(self, request: Request, user: User):
-        """Create a user (the platform's own user only); the answer holds their token once."""
-        if user.name != self.platform.local_user:
-            raise HubError(
-                "Only the platform's own user may create users.", type="forbidden", status=403
-            )
-        body = await _json_body(request)
-        name = body.get("name")
-        check_name(name, field="name")
-        if self.platform.user_by_name(name) is not None:
-            raise UsageError(f"There is already a user {name!r}.", type="exists", status=409)
-        token = await self.platform.add_user(name)
-        plan = self.platform.config.plan_for(name)
-        return JSONResponse({"user": name, "token": token, "plan": plan.to_dict()}, status_code=201)
+    async def commit_deployment(self, call: Call) -> s.DeploymentAnswer:
+        """Deploy, step 3: start the deployment (it runs in the background)."""
+        dep = self.deployer.commit(call.user, call.param("dep_id"))
+        return s.DeploymentAnswer(deployment=dep.to_dict())
 
-    async def shutdown(self, request: Request, user: User):
-        """Stop the platform (its local user only)."""
-        if user.name != self.platform.local_user:
-            raise HubError(
-                "Only the platform's own user may stop it.", type="forbidden", status=403
-            )
-        asyncio.get_running_loop().call_later(0.1, os.kill, os.getpid(), signal.SIGTERM)
-        return JSONResponse({"status": "stopping"}, status_code=202)
+    async def get_deployment(self, call: Call) -> s.DeploymentAnswer:
+        """A deployment's events and, when finished, its result or error (``wait`` long-polls)."""
+        dep = self.deployer.get(call.user, call.param("dep_id"))
+        after, wait = call.query.after, min(call.query.wait or 0.0, 30.0)
+        if wait > 0 and dep.status in ("pending", "running") and len(dep.events) <= after:
+            try:
+                await asyncio.wait_for(dep.changed.wait(), wait)
+            except asyncio.TimeoutError:
+                pass
+        return s.DeploymentAnswer(deployment=dep.to_dict(after))
 
     # -- helpers ------------------------------------------------------------------------------
+    def _authenticate(self, request: Request) -> User:
+        header = request.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise HubError(
+                "The control plane needs a token: send Authorization: Bearer <token>.",
+                type="missing_token",
+                status=401,
+                exit_code=1,
+            )
+        user = self.platform.user_for_token(token.strip())
+        if user is None:
+            raise HubError(
+                "The platform does not accept this token.",
+                type="invalid_token",
+                hint="Check HUB_PLATFORM_TOKEN, or unset it to use the embedded platform's own "
+                "token.",
+                status=401,
+                exit_code=1,
+            )
+        return user
+
+    def _own_user_only(self, user: User, what: str) -> None:
+        if user.name != self.platform.local_user:
+            raise HubError(
+                f"Only the platform's own user may {what}.", type="forbidden", status=403
+            )
+
     def _base(self, request: Request) -> str:
         return self.platform.public_url or str(request.base_url).rstrip("/")
 
-    def _quota(self, user: User, month: str, used: int | None = None) -> dict:
+    def _quota(self, user: User, month: str, used: int | None = None) -> s.Quota:
         used = self.platform.quota.used(user.id, month) if used is None else used
-        return {
-            "plan": user.plan.name,
-            "monthly_calls": user.plan.monthly_calls,
-            "used": used,
-            "remaining": None
-            if user.plan.monthly_calls is None
-            else max(0, user.plan.monthly_calls - used),
-            "max_apis": user.plan.max_apis,
-            "apis": len(self.platform.routes.of_user(user.name)),
-            "rate_limit_per_second": user.plan.rate_limit_per_second,
-        }
+        plan = user.plan
+        return s.Quota(
+            plan=plan.name,
+            monthly_calls=plan.monthly_calls,
+            used=used,
+            remaining=None if plan.monthly_calls is None else max(0, plan.monthly_calls - used),
+            max_apis=plan.max_apis,
+            apis=len(self.platform.routes.of_user(user.name)),
+            rate_limit_per_second=plan.rate_limit_per_second,
+        )
 
-    def _summary(self, request: Request, route, usage: dict, month: str) -> dict:
+    def _summary(self, request: Request, route, usage: dict, month: str) -> s.ApiSummary:
         live = route.live
         counts = usage.get(route.name, {"calls": 0, "errors": 0, "failures": 0})
-        engine = self.platform.engine.status(live.engine_id) if live else None
-        row = self.platform.db.query_one(
-            "SELECT created_at, updated_at FROM apis WHERE id = ?", (route.api_id,)
-        )
-        deployed = (
-            self.platform.db.query_one("SELECT deployed_at FROM versions WHERE id = ?", (live.id,))
-            if live
-            else None
-        )
+        engine = self.platform.engine.status(live.engine_id) if live else {}
+        created_at, updated_at, deployed_at = _times_of(self.platform, route)
         failed_calls = counts["errors"] + counts["failures"]
         attempts = counts["calls"] + counts["failures"]
-        return {
-            "name": route.name,
-            "user": route.user,
-            "endpoint": f"{self._base(request)}/{route.user}/{route.name}",
-            "status": engine["state"] if engine else "no_version",
-            "workers": engine.get("workers", 0) if engine else 0,
-            "busy": engine.get("busy", 0) if engine else 0,
-            "load_error": engine.get("load_error") if engine else None,
-            "live_version": None
+        return s.ApiSummary(
+            name=route.name,
+            user=route.user,
+            endpoint=f"{self._base(request)}/{route.user}/{route.name}",
+            status=engine.get("state", "no_version"),
+            workers=engine.get("workers", 0),
+            busy=engine.get("busy", 0),
+            load_error=engine.get("load_error"),
+            live_version=None
             if live is None
-            else {
-                "version": live.version,
-                "version_number": live.seq,
-                "build_id": live.build_id,
-                "deployed_at": deployed["deployed_at"] if deployed else None,
-            },
-            "month": month,
-            "calls_this_month": counts["calls"],
-            "errors_this_month": counts["errors"],
-            "failures_this_month": counts["failures"],
-            "error_rate": round(failed_calls / attempts, 4) if attempts else 0.0,
-            "latency": latency_summary(self.platform.db, route.api_id, month),
-            "created_at": row["created_at"] if row else None,
-            "updated_at": row["updated_at"] if row else None,
-        }
+            else s.LiveVersion(
+                version=live.version,
+                version_number=live.seq,
+                build_id=live.build_id,
+                deployed_at=deployed_at,
+            ),
+            month=month,
+            calls_this_month=counts["calls"],
+            errors_this_month=counts["errors"],
+            failures_this_month=counts["failures"],
+            error_rate=round(failed_calls / attempts, 4) if attempts else 0.0,
+            latency=latency_summary(self.platform.db, route.api_id, month),
+            created_at=created_at,
+            updated_at=updated_at,
+        )
+
+
+def _versions_of(platform: Platform, api_id: int):
+    # TODO(data slice): a service method; this is the query the handler ran before.
+    return platform.db.query(
+        "SELECT id, seq, build_id, version, status, error, created_at, deployed_at"
+        " FROM versions WHERE api_id = ? ORDER BY seq DESC",
+        (api_id,),
+    )
+
+
+def _times_of(platform: Platform, route) -> tuple[str | None, str | None, str | None]:
+    # TODO(data slice): a service method; these are the queries the handler ran before.
+    row = platform.db.query_one(
+        "SELECT created_at, updated_at FROM apis WHERE id = ?", (route.api_id,)
+    )
+    deployed = (
+        platform.db.query_one("SELECT deployed_at FROM versions WHERE id = ?", (route.live.id,))
+        if route.live
+        else None
+    )
+    return (
+        row["created_at"] if row else None,
+        row["updated_at"] if row else None,
+        deployed["deployed_at"] if deployed else None,
+    )
 
 
 class _BodyReader:
@@ -476,139 +584,6 @@ class _BodyReader:
         else:
             data, self._buf = self._buf[:size], self._buf[size:]
         return data
-
-
-def _by_method(fns: dict):
-    """One endpoint for the methods of a path (HEAD runs GET; Starlette drops the body)."""
-    if len(fns) == 1:
-        return next(iter(fns.values()))
-
-    async def endpoint(request: Request) -> Response:
-        method = "GET" if request.method == "HEAD" else request.method
-        return await fns[method](request)
-
-    return endpoint
-
-
-async def http_error(request: Request, exc) -> Response:
-    """Starlette's own refusals (no such path, a method the path does not serve) as JSON."""
-    if exc.status_code == 405:
-        allowed = exc.headers.get("Allow", "") if exc.headers else ""
-        err = HubError(
-            f"{request.method} is not supported here; this path answers {allowed}.",
-            type="method_not_allowed",
-            status=405,
-        )
-    elif exc.status_code == 404:
-        err = HubError(
-            f"There is no control-plane route {request.url.path!r}; see /api/v1/openapi.yaml.",
-            type="not_found",
-            status=404,
-        )
-    else:
-        err = HubError(str(exc.detail), type="bad_request", status=exc.status_code)
-    return JSONResponse({"error": err.to_dict()}, status_code=err.status, headers=exc.headers)
-
-
-def _handler(fn):
-    """Wrap a route method: authenticate, run, turn dicts into JSON and HubErrors into errors."""
-
-    async def endpoint(request: Request) -> Response:
-        control: Control = fn.__self__
-        try:
-            user = _authenticate(control.platform, request)
-            result = await fn(request, user)
-        except HubError as err:
-            return error_response(err)
-        if isinstance(result, Response):
-            return result
-        return JSONResponse(result)
-
-    endpoint.__name__ = fn.__name__
-    endpoint.__doc__ = fn.__doc__
-    return endpoint
-
-
-def _authenticate(platform: Platform, request: Request) -> User:
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise HubError(
-            "The control plane needs a token: send Authorization: Bearer <token>.",
-            type="missing_token",
-            status=401,
-            exit_code=1,
-        )
-    user = platform.user_for_token(token.strip())
-    if user is None:
-        raise HubError(
-            "The platform does not accept this token.",
-            type="invalid_token",
-            hint="Check HUB_PLATFORM_TOKEN, or unset it to use the embedded platform's own token.",
-            status=401,
-            exit_code=1,
-        )
-    return user
-
-
-def error_response(err: HubError) -> JSONResponse:
-    """The control plane's one error shape."""
-    return JSONResponse({"error": err.to_dict()}, status_code=err.status)
-
-
-async def _json_body(request: Request, required: bool = True) -> dict:
-    raw = await request.body()
-    if not raw.strip():
-        if required:
-            raise UsageError("The request needs a JSON object body.", type="bad_json")
-        return {}
-    try:
-        body = strictjson.loads(raw)
-    except strictjson.NotJSON as err:
-        raise UsageError(f"The request body is not valid JSON ({err}).", type="bad_json") from None
-    if not isinstance(body, dict):
-        raise UsageError("The request body must be a JSON object.", type="bad_json")
-    return body
-
-
-def _bool_param(request: Request, name: str) -> bool:
-    raw = request.query_params.get(name, "false").lower()
-    if raw not in _BOOLEANS:
-        raise UsageError(f"{name} must be true or false.", type="bad_request")
-    return _BOOLEANS[raw]
-
-
-def _int_param(
-    request: Request, name: str, default: int | None, low: int, high: int | None
-) -> int | None:
-    raw = request.query_params.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise UsageError(f"{name} must be a whole number.", type="bad_request") from None
-    if value < low or (high is not None and value > high):
-        raise UsageError(
-            f"{name} must be between {low} and {high}."
-            if high is not None
-            else f"{name} must be at least {low}.",
-            type="bad_request",
-        )
-    return value
-
-
-def _number_param(request: Request, name: str, what: str) -> float | None:
-    raw = request.query_params.get(name)
-    if raw is None:
-        return None
-    try:
-        value = float(raw)
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value) or value < 0:
-        raise UsageError(f"{name} must be {what} (0 or more).", type="bad_request")
-    return value
 
 
 def _no_key(key_id: str) -> HubError:

@@ -1,0 +1,388 @@
+"""The wire shapes of the platform's HTTP API, as pydantic models.
+
+The control plane validates what it takes (query parameters, JSON bodies) with the request
+models and answers with the response models; ``openapi.py`` builds the OpenAPI document from
+them, and ``src/api/`` gets its TypeScript types from that document. Response models forbid
+fields they do not declare, so an answer cannot carry a field the document does not describe.
+
+A request model may name, per field, the error ``type`` and the one sentence a bad value gets
+(:attr:`Request.refusals`); other bad values get a sentence made from pydantic's error.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
+
+# -- requests ---------------------------------------------------------------------------------
+
+
+class Request(BaseModel):
+    """A request model: query parameters or a JSON body."""
+
+    model_config = ConfigDict(extra="ignore")
+    # field -> (error type, the sentence a bad value of it gets)
+    refusals: ClassVar[dict[str, tuple[str, str]]] = {}
+
+
+class InvocationsQuery(Request):
+    limit: int = Field(50, ge=1, le=1000, description="at most this many, newest first")
+    before: float | None = Field(
+        None, ge=0, allow_inf_nan=False, description="page: invocations before this ts"
+    )
+
+
+class LogsQuery(Request):
+    after: int = Field(0, ge=0, description="return lines with id > after")
+    limit: int = Field(500, ge=1, le=5000)
+    tail: int | None = Field(None, ge=0, le=100000, description="start with the last n lines")
+    invocation_id: str | None = Field(None, description="only the lines of this invocation")
+    follow: bool = Field(
+        False, description="stream NDJSON lines as they are printed (blank lines keep alive)"
+    )
+
+
+class UsageQuery(Request):
+    month: str | None = Field(
+        None, pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$", examples=["2026-11"], description="YYYY-MM"
+    )
+    refusals = {"month": ("bad_request", "month must be a year and a month, like 2026-11.")}
+
+
+class DeploymentQuery(Request):
+    after: int = Field(0, ge=0, description="events after this index")
+    wait: float | None = Field(
+        None, ge=0, allow_inf_nan=False, description="long-poll seconds for news (at most 30)"
+    )
+
+
+class KeyCreate(Request):
+    name: StrictStr = Field("key", pattern=r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$")
+    refusals = {
+        "name": ("bad_name", "A key name has 1-64 letters, digits, spaces, '.', '_' or '-'.")
+    }
+
+
+class KeyUpdate(Request):
+    enabled: StrictBool
+    refusals = {"enabled": ("bad_request", 'Send {"enabled": true} or {"enabled": false}.')}
+
+
+class Rollback(Request):
+    version: StrictStr | StrictInt | None = Field(
+        None, description="number, label or build-id prefix; default the version live before"
+    )
+
+
+class UserCreate(Request):
+    name: str = Field(pattern=r"^[a-z][a-z0-9-]{0,62}$", description="a project-style name")
+
+
+class DeploymentCreate(Request):
+    record: dict[str, Any] = Field(description="the build record of ARCHITECTURE.md")
+    refusals = {"record": ("bad_record", "The deployment needs a build record (a JSON object).")}
+
+
+# -- answers ----------------------------------------------------------------------------------
+
+
+class Answer(BaseModel):
+    """A response model (no field the document does not describe)."""
+
+    # An answer always has its defaulted fields: the document lists them as required.
+    model_config = ConfigDict(
+        extra="forbid", from_attributes=True, json_schema_serialization_defaults_required=True
+    )
+
+
+class ErrorDetail(Answer):
+    type: str = Field(examples=["not_found"])
+    message: str = Field(examples=["You have no API called 'iris'. See `hub status`."])
+    field: str | None = Field(None, exclude_if=lambda v: v is None, description="the bad field")
+
+
+class Error(Answer):
+    """The control plane's one error shape (DESIGN.md 3.3)."""
+
+    error: ErrorDetail
+
+
+class Health(Answer):
+    status: Literal["ok"]
+    service: Literal["hub-platform"]
+    version: str
+    instance: str = Field(description="names the platform's data directory")
+
+
+class Readiness(Answer):
+    status: Literal["ready", "starting"]
+    service: Literal["hub-platform"]
+    version: str | None = None
+
+
+class Plan(Answer):
+    name: str = Field(examples=["free"])
+    max_apis: int | None
+    monthly_calls: int | None
+    rate_limit_per_second: float
+    rate_limit_burst: int
+
+
+class Quota(Answer):
+    plan: str
+    monthly_calls: int | None
+    used: int
+    remaining: int | None
+    max_apis: int | None
+    apis: int
+    rate_limit_per_second: float
+
+
+class Me(Answer):
+    user: str
+    plan: Plan
+    month: str = Field(examples=["2026-11"])
+    calls_this_month: int
+    gateway_url: str
+
+
+class Latency(Answer):
+    """Percentiles of this month's answered calls (milliseconds)."""
+
+    p50_ms: float | None
+    p95_ms: float | None
+    p99_ms: float | None
+    sampled: int
+
+
+class LiveVersion(Answer):
+    version: str
+    version_number: int
+    build_id: str
+    deployed_at: str | None
+
+
+class ApiSummary(Answer):
+    """One API with its status, live version and this month's usage."""
+
+    name: str
+    user: str
+    endpoint: str = Field(examples=["http://127.0.0.1:8470/alice/iris"])
+    status: str = Field(
+        description="the engine's state: cold (scaled to zero; the next call loads it), "
+        "loading, ready, failed; no_version when nothing is deployed"
+    )
+    workers: int
+    busy: int
+    load_error: str | None
+    live_version: LiveVersion | None
+    month: str
+    calls_this_month: int
+    errors_this_month: int = Field(description="counted calls where the handler raised")
+    failures_this_month: int = Field(description="crashes and timeouts (not counted)")
+    error_rate: float = Field(description="(errors + failures) / (calls + failures)")
+    latency: Latency
+    calls_per_day: list[int] = Field(
+        default_factory=list,
+        description="counted calls per day of `month` (index 0 = day 1), up to today",
+    )
+    created_at: str | None
+    updated_at: str | None
+
+
+class ApiDetail(ApiSummary):
+    quota: Quota
+
+
+class ApiList(Answer):
+    apis: list[ApiSummary]
+    quota: Quota
+
+
+class ApiDeleted(Answer):
+    api: str
+    deleted: Literal[True]
+
+
+class Version(Answer):
+    version_number: int
+    version: str
+    build_id: str
+    status: str = Field(description="starting, live, standby or failed")
+    error: str | None
+    created_at: str
+    deployed_at: str | None
+    live: bool
+
+
+class Versions(Answer):
+    api: str
+    versions: list[Version]
+
+
+class DeployResult(Answer):
+    api: str
+    user: str
+    endpoint: str
+    version: str
+    version_number: int
+    build_id: str
+    previous_version_number: int | None
+    unchanged: bool
+
+
+class Invocation(Answer):
+    id: str
+    ts: float
+    time: str
+    status: int
+    counted: bool
+    latency_ms: float | None
+    version_id: int | None
+    key_id: str | None
+    input: str | None = Field(description="the JSON body, cut at capture_bytes")
+    input_truncated: bool
+    output: str | None = Field(description="the output JSON, cut at capture_bytes")
+    output_truncated: bool
+    error_type: str | None
+    error_message: str | None
+
+
+class Invocations(Answer):
+    api: str
+    invocations: list[Invocation]
+
+
+class LogLine(Answer):
+    id: int = Field(description="increasing; pass as `after` to read on")
+    version_id: int | None
+    invocation_id: str | None = Field(description="null for lines printed at import")
+    ts: float
+    stream: Literal["stdout", "stderr"]
+    line: str
+
+
+class Logs(Answer):
+    api: str
+    lines: list[LogLine]
+    next: int = Field(description="pass as `after` to read on")
+
+
+class ApiUsage(Answer):
+    api: str
+    deleted: bool
+    calls: int
+    errors: int
+    failures: int
+    p50_ms: float | None
+    p95_ms: float | None
+    p99_ms: float | None
+    sampled: int
+
+
+class Usage(Answer):
+    month: str
+    apis: list[ApiUsage]
+    total_calls: int
+    quota: Quota
+
+
+class Key(Answer):
+    id: str = Field(examples=["key_3f2a9c1b0d4e"])
+    name: str
+    prefix: str = Field(examples=["hub_J68xlhlT"])
+    masked: str = Field(examples=["hub_J68xlhlT…"])
+    enabled: bool
+    created_at: str
+    last_used_at: str | None
+
+
+class Keys(Answer):
+    keys: list[Key]
+
+
+class KeyCreated(Answer):
+    key: Key
+    secret: str = Field(description="the key in full (only in this answer and in reveal)")
+
+
+class KeyChanged(Answer):
+    key: Key
+
+
+class KeySecret(Answer):
+    id: str
+    secret: str
+
+
+class KeyDeleted(Answer):
+    id: str
+    deleted: Literal[True]
+
+
+class Deployment(Answer):
+    id: str
+    api: str
+    build_id: str
+    status: Literal["pending", "running", "done", "failed"]
+    events: list[dict[str, Any]] = Field(
+        description="step/log/progress events of DESIGN.md 3.4 after index `after`"
+    )
+    next: int = Field(description="index to pass as `after` next time")
+    result: DeployResult | None
+    error: ErrorDetail | None
+
+
+class DeploymentCreated(Answer):
+    deployment: Deployment
+    missing: list[str] = Field(description="sha256 digests of the blobs to upload")
+
+
+class DeploymentAnswer(Answer):
+    deployment: Deployment
+
+
+class BlobStored(Answer):
+    sha256: str
+    stored: bool = Field(description="false when the platform had it already")
+
+
+class UserCreated(Answer):
+    user: str
+    token: str = Field(description="the user's control-plane token (shown this once)")
+    plan: Plan
+
+
+class Stopping(Answer):
+    status: Literal["stopping"]
+
+
+# -- the gateway's envelope (its code is raw ASGI; the document describes it from these) -----
+
+
+class GatewayError(Answer):
+    type: str = Field(
+        description="bad_json, bad_request, missing_key, invalid_key, disabled_key, forbidden, "
+        "not_found, payload_too_large, rate_limited, quota_exceeded, method_not_allowed, "
+        "request_timeout, redeploying, too_many_connections, LoadError, or the handler's "
+        "exception class (500), or the engine's reason for a crash (502) or timeout (504)"
+    )
+    message: str
+
+
+class GatewayBody(BaseModel):
+    """What the handler answered, or the error; GET adds the API's readiness."""
+
+    model_config = ConfigDict(extra="allow")
+    output: Annotated[Any, Field(description="the handler's result (any JSON value)")] = None
+    invocation_id: str | None = None
+    status: Literal["ready"] | None = Field(None, description="GET only")
+    error: GatewayError | None = None
+
+
+class Envelope(Answer):
+    """Every gateway answer, success or error: the HTTP status equals ``statusCode``."""
+
+    statusCode: int = Field(examples=[200])
+    body: GatewayBody
