@@ -1,7 +1,6 @@
 """The ``hub`` entry point: a click group whose commands live in modules of their own.
 
-Each command module defines a click command and is registered in :data:`COMMAND_MODULES`;
-a module that is not there yet is simply skipped, so parts of the CLI can land one by one.
+Each command module defines a click command and is registered in :data:`COMMAND_MODULES`.
 """
 
 from __future__ import annotations
@@ -75,15 +74,7 @@ def cli() -> None:
 
 def _register_commands() -> None:
     for module_name, attr in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as err:
-            if err.name == module_name:
-                continue  # that command has not landed yet
-            raise
-        command = getattr(module, attr, None)
-        if command is not None and attr not in cli.commands:
-            cli.add_command(command, attr)
+        cli.add_command(getattr(importlib.import_module(module_name), attr), attr)
 
 
 _register_commands()
