@@ -16,7 +16,8 @@ export default tseslint.config(
       '**/*.d.ts',
       '*.config.js',
       'babel.config.js',
-      'bench/'
+      'bench/',
+      'src/api/generated/'
     ]
   },
   ...tseslint.configs.recommended,

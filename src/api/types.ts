@@ -1,7 +1,12 @@
 /**
  * The JSON shapes of the server extension's REST API (`/hub-api/`), as the frontend reads them.
- * `jupyter_hub_api/server/openapi.yaml` is the reference; keep these in step with it.
+ * The server extension's own answers are written here by hand, after
+ * `jupyter_hub_api/server/openapi.yaml`; the platform's answers it passes through come from the
+ * platform's generated document (below).
  */
+import { components } from './generated/platform';
+
+type PlatformSchemas = components['schemas'];
 
 /** Where a job is in its life. Final states never change again. */
 export type JobState =
@@ -159,102 +164,35 @@ export interface ICreateProjectResponse {
   job?: IJob | null;
 }
 
+/*
+ * The platform's answers, passed through by the server extension under `/hub-api/platform/`:
+ * generated from the platform's OpenAPI document (itself generated from its code) into
+ * `generated/platform.ts` by `jlpm gen:types`; named here as the frontend knows them.
+ */
+
 /** The account's quota (`quota` of `GET /hub-api/platform/apis` and `/usage`). */
-export interface IQuota {
-  plan: string;
-  /** Calls allowed per month, or null for no limit. */
-  monthly_calls: number | null;
-  used: number;
-  remaining: number | null;
-  max_apis: number | null;
-  apis: number;
-  rate_limit_per_second?: number | null;
-}
+export type IQuota = PlatformSchemas['Quota'];
 
 /** Latency percentiles of this month (milliseconds). */
-export interface ILatency {
-  p50_ms: number | null;
-  p95_ms: number | null;
-  p99_ms: number | null;
-  sampled: number;
-}
+export type ILatency = PlatformSchemas['Latency'];
 
 /**
  * A deployed API as the deployments panel shows it: one entry of
  * `GET /hub-api/platform/apis` (the platform's `GET /api/v1/apis`, passed through).
  */
-export interface IApiSummary {
-  name: string;
-  user: string;
-  endpoint: string;
-  /** The engine's state: "ready", "idle", "loading", "failed", ... or "no_version". */
-  status: string;
-  workers?: number;
-  busy?: number;
-  load_error?: string | null;
-  live_version: {
-    version: string;
-    version_number: number;
-    build_id: string;
-    deployed_at: string | null;
-  } | null;
-  month: string;
-  calls_this_month: number;
-  errors_this_month: number;
-  failures_this_month: number;
-  /** Fraction 0..1 of this month's calls that failed. */
-  error_rate: number;
-  latency: ILatency;
-  created_at?: string | null;
-  updated_at?: string | null;
-}
+export type IApiSummary = PlatformSchemas['ApiSummary'];
 
 /** One version of an API. */
-export interface IApiVersion {
-  version_number: number;
-  version: string;
-  build_id: string;
-  status: string;
-  error?: string | null;
-  created_at: string;
-  deployed_at: string | null;
-  live: boolean;
-}
+export type IApiVersion = PlatformSchemas['Version'];
 
 /** One invocation of an API, newest first. */
-export interface IInvocation {
-  id: string;
-  /** Seconds since the epoch. */
-  ts: number;
-  time: string;
-  status: number;
-  latency_ms: number | null;
-  key_id?: string | null;
-  input?: string | null;
-  output?: string | null;
-  error_type?: string | null;
-  error_message?: string | null;
-}
+export type IInvocation = PlatformSchemas['Invocation'];
 
 /** One line an API's handler printed. */
-export interface IApiLogLine {
-  id: number;
-  ts: number;
-  stream: string;
-  line: string;
-  invocation_id?: string | null;
-}
+export type IApiLogLine = PlatformSchemas['LogLine'];
 
 /** One API key; the secret itself only comes from `reveal` or `create`. */
-export interface IApiKey {
-  id: string;
-  name: string;
-  /** The first characters of the key, safe to show. */
-  prefix: string;
-  enabled: boolean;
-  created_at: string;
-  last_used_at?: string | null;
-}
+export type IApiKey = PlatformSchemas['Key'];
 
 /** What the test invocation answers: the API's own HTTP answer. */
 export interface ITestInvocation {
