@@ -6,6 +6,7 @@ Workers run with this test run's interpreter and a runtime folder holding only a
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import sys
 import textwrap
@@ -63,6 +64,11 @@ def engine(logs, jp_asyncio_loop, runtime_dir):
     yield engine
     jp_asyncio_loop.run_until_complete(engine.stop())
     assert not engine.processes, "stop() left worker processes behind"
+    codes = [
+        getattr(task.get_coro(), "cr_code", None) for task in asyncio.all_tasks(jp_asyncio_loop)
+    ]
+    tasks = [code.co_name for code in codes if code and "/platform/engines/" in code.co_filename]
+    assert not tasks, f"stop() left engine tasks pending: {tasks}"
 
 
 @pytest.fixture
@@ -80,6 +86,7 @@ def make_spec(tmp_path, runtime_dir):
             (root / "src" / name).write_text(textwrap.dedent(text))
         options.setdefault("timeout_seconds", 10.0)
         options.setdefault("idle_seconds", 60.0)
+        options.setdefault("max_workers", 1)  # the tests of queueing assume one worker
         return VersionSpec(
             version_id=f"api{n}:build",
             api=f"alice/api{n}",
