@@ -50,7 +50,11 @@ class Control:
 
     def operations(self) -> list[Op]:
         """Every operation of the control plane, in the order the document lists them."""
-        no_api = {404: NOT_FOUND}
+        no_api, no_key, key = (
+            {404: NOT_FOUND},
+            {404: "the caller has no such key"},
+            "/api/v1/keys/{key_id}",
+        )
         return [
             Op("GET", "/healthz", self.healthz, s.Health, public=True),
             Op(
@@ -114,28 +118,9 @@ class Control:
                 body=s.KeyCreate,
                 body_required=False,
             ),
-            Op(
-                "PATCH",
-                "/api/v1/keys/{key_id}",
-                self.update_key,
-                s.KeyChanged,
-                body=s.KeyUpdate,
-                errors={404: "the caller has no such key"},
-            ),
-            Op(
-                "DELETE",
-                "/api/v1/keys/{key_id}",
-                self.delete_key,
-                s.KeyDeleted,
-                errors={404: "the caller has no such key"},
-            ),
-            Op(
-                "POST",
-                "/api/v1/keys/{key_id}/reveal",
-                self.reveal_key,
-                s.KeySecret,
-                errors={404: "the caller has no such key"},
-            ),
+            Op("PATCH", key, self.update_key, s.KeyChanged, body=s.KeyUpdate, errors=no_key),
+            Op("DELETE", key, self.delete_key, s.KeyDeleted, errors=no_key),
+            Op("POST", key + "/reveal", self.reveal_key, s.KeySecret, errors=no_key),
             Op(
                 "POST",
                 "/api/v1/deployments",
