@@ -1,9 +1,12 @@
-"""The HTTP client of the platform's control plane and gateway, used by the CLI.
+"""The HTTP client of the platform's control plane and gateway.
 
-:func:`connect` finds the platform: ``HUB_PLATFORM_URL`` (default ``http://127.0.0.1:8470``) and
-its token, ``HUB_PLATFORM_TOKEN`` or, for the embedded platform, the token file it wrote in the
-data directory. The embedded platform is started when it is not running. Every error becomes a
-:class:`HubError` with one sentence (the platform's own, when it sent one).
+One set of calls (``_ControlPlane``) with two ways of sending them: :class:`PlatformClient`
+for the CLI (synchronous) and :class:`AsyncPlatformClient` for the server extension, which
+keeps one for its lifetime. :func:`connect` / :func:`credentials` find the platform:
+``HUB_PLATFORM_URL`` (default ``http://127.0.0.1:8470``) and its token, ``HUB_PLATFORM_TOKEN``
+or, for the embedded platform, the token file it wrote in the data directory. The embedded
+platform is started when it is not running. Every error becomes a :class:`HubError` with one
+sentence (the platform's own, when it sent one).
 """
 
 from __future__ import annotations
@@ -24,18 +27,101 @@ from . import embedded
 TOKEN_ENV = "HUB_PLATFORM_TOKEN"
 
 
-class PlatformClient:
-    """A session with one platform: ``url`` + ``token``."""
+class _ControlPlane:
+    """Every control-plane call, written once over :meth:`_call`.
 
-    def __init__(self, url: str, token: str, timeout: float = 60.0) -> None:
+    :class:`PlatformClient` (the CLI's) answers each at once; :class:`AsyncPlatformClient`
+    (the server extension's) gives an awaitable of the same answer. Only the I/O differs.
+    """
+
+    def __init__(self, url: str, token: str) -> None:
         self.url = url.rstrip("/")
         self.token = token
-        self.http = httpx.Client(
-            base_url=self.url,
-            headers={"Authorization": f"Bearer {token}"},
-            timeout=timeout,
-            trust_env=False,
+        # Sent to the control plane only, never with a call of a user's API (call_api).
+        self.auth = {"Authorization": f"Bearer {token}"}
+
+    def _http_options(self, timeout: float | None) -> dict:
+        # trust_env=False: no proxy from the environment sees the token.
+        return {"base_url": self.url, "timeout": timeout, "trust_env": False}
+
+    def _call(self, method: str, path: str, pick: str | None = None, **kw) -> Any:
+        """Send a request; its decoded JSON (or the field ``pick`` of it)."""
+        raise NotImplementedError
+
+    def get(self, path: str, **kw) -> Any:
+        """GET ``path``."""
+        return self._call("GET", path, **kw)
+
+    def post(self, path: str, body: dict | None = None, **kw) -> Any:
+        """POST ``body`` as JSON to ``path``."""
+        return self._call("POST", path, json=body if body is not None else {}, **kw)
+
+    def me(self) -> dict:
+        """The caller, plan and counts."""
+        return self.get("/api/v1/me")
+
+    def list_apis(self) -> dict:
+        """Every API of the caller with status and usage."""
+        return self.get("/api/v1/apis")
+
+    def api(self, name: str) -> dict:
+        """One API."""
+        return self.get(f"/api/v1/apis/{segment(name)}")
+
+    def versions(self, name: str) -> dict:
+        """The versions of an API."""
+        return self.get(f"/api/v1/apis/{segment(name)}/versions")
+
+    def rollback(self, name: str, version: str | None) -> dict:
+        """Make an earlier version live."""
+        return self.post(
+            f"/api/v1/apis/{segment(name)}/rollback", {"version": version}, timeout=None
         )
+
+    def delete_api(self, name: str) -> dict:
+        """Remove an API."""
+        return self._call("DELETE", f"/api/v1/apis/{segment(name)}", timeout=None)
+
+    def invocations(self, name: str, limit: int = 50) -> dict:
+        """The invocation history of an API."""
+        return self.get(f"/api/v1/apis/{segment(name)}/invocations", params={"limit": limit})
+
+    def logs(self, name: str, **params) -> dict:
+        """Log lines of an API (``tail``, ``after``, ``limit``, ``invocation_id``)."""
+        return self.get(f"/api/v1/apis/{segment(name)}/logs", params=params)
+
+    def usage(self, month: str | None = None) -> dict:
+        """This month's (or ``month``'s) usage."""
+        return self.get("/api/v1/usage", params={"month": month} if month else None)
+
+    def keys(self) -> list[dict]:
+        """The caller's keys (masked)."""
+        return self._call("GET", "/api/v1/keys", pick="keys")
+
+    def create_key(self, name: str) -> dict:
+        """A new key: ``{"key": {...}, "secret": "..."}``."""
+        return self.post("/api/v1/keys", {"name": name})
+
+    def reveal_key(self, key_id: str) -> str:
+        """A key in full."""
+        return self._call("POST", f"/api/v1/keys/{segment(key_id)}/reveal", pick="secret", json={})
+
+    def set_key_enabled(self, key_id: str, enabled: bool) -> dict:
+        """Enable or disable a key."""
+        path = f"/api/v1/keys/{segment(key_id)}"
+        return self._call("PATCH", path, pick="key", json={"enabled": enabled})
+
+    def delete_key(self, key_id: str) -> dict:
+        """Delete a key."""
+        return self._call("DELETE", f"/api/v1/keys/{segment(key_id)}")
+
+
+class PlatformClient(_ControlPlane):
+    """A session with one platform (``url`` + ``token``) for synchronous code: the CLI."""
+
+    def __init__(self, url: str, token: str, timeout: float = 60.0) -> None:
+        super().__init__(url, token)
+        self.http = httpx.Client(**self._http_options(timeout))
 
     def close(self) -> None:
         """Close the connection pool."""
@@ -47,92 +133,22 @@ class PlatformClient:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    # -- plumbing -----------------------------------------------------------------------------
     def request(self, method: str, path: str, **kw) -> Any:
         """Send a control-plane request; return the decoded JSON or raise a HubError."""
+        kw["headers"] = {**self.auth, **(kw.get("headers") or {})}
         try:
             resp = self.http.request(method, path, **kw)
         except httpx.HTTPError as err:
             raise transport_error(self.url, err) from None
         return decode(resp)
 
-    def get(self, path: str, **kw) -> Any:
-        """GET ``path``."""
-        return self.request("GET", path, **kw)
-
-    def post(self, path: str, body: dict | None = None, **kw) -> Any:
-        """POST ``body`` as JSON to ``path``."""
-        return self.request("POST", path, json=body if body is not None else {}, **kw)
-
-    # -- typed helpers ------------------------------------------------------------------------
-    def me(self) -> dict:
-        """The caller, plan and counts."""
-        return self.get("/api/v1/me")
-
-    def list_apis(self) -> dict:
-        """Every API of the caller with status and usage."""
-        return self.get("/api/v1/apis")
-
-    def api(self, name: str) -> dict:
-        """One API."""
-        return self.get(f"/api/v1/apis/{_seg(name)}")
-
-    def versions(self, name: str) -> dict:
-        """The versions of an API."""
-        return self.get(f"/api/v1/apis/{_seg(name)}/versions")
-
-    def rollback(self, name: str, version: str | None) -> dict:
-        """Make an earlier version live."""
-        return self.post(f"/api/v1/apis/{_seg(name)}/rollback", {"version": version}, timeout=None)
-
-    def delete_api(self, name: str) -> dict:
-        """Remove an API."""
-        return self.request("DELETE", f"/api/v1/apis/{_seg(name)}", timeout=None)
-
-    def invocations(self, name: str, limit: int = 50) -> dict:
-        """The invocation history of an API."""
-        return self.get(f"/api/v1/apis/{_seg(name)}/invocations", params={"limit": limit})
-
-    def logs(self, name: str, **params) -> dict:
-        """Log lines of an API (``tail``, ``after``, ``limit``, ``invocation_id``)."""
-        return self.get(f"/api/v1/apis/{_seg(name)}/logs", params=params)
-
-    def usage(self, month: str | None = None) -> dict:
-        """This month's (or ``month``'s) usage."""
-        return self.get("/api/v1/usage", params={"month": month} if month else None)
-
-    def keys(self) -> list[dict]:
-        """The caller's keys (masked)."""
-        return self.get("/api/v1/keys")["keys"]
-
-    def create_key(self, name: str) -> dict:
-        """A new key: ``{"key": {...}, "secret": "..."}``."""
-        return self.post("/api/v1/keys", {"name": name})
-
-    def reveal_key(self, key_id: str) -> str:
-        """A key in full."""
-        return self.post(f"/api/v1/keys/{_seg(key_id)}/reveal")["secret"]
-
-    def set_key_enabled(self, key_id: str, enabled: bool) -> dict:
-        """Enable or disable a key."""
-        return self.request("PATCH", f"/api/v1/keys/{_seg(key_id)}", json={"enabled": enabled})[
-            "key"
-        ]
-
-    def delete_key(self, key_id: str) -> dict:
-        """Delete a key."""
-        return self.request("DELETE", f"/api/v1/keys/{_seg(key_id)}")
+    def _call(self, method: str, path: str, pick: str | None = None, **kw) -> Any:
+        body = self.request(method, path, **kw)
+        return body[pick] if pick else body
 
     def default_key(self) -> str:
         """The user's first enabled key in full (what ``hub invoke`` calls with)."""
-        for key in self.keys():
-            if key["enabled"]:
-                return self.reveal_key(key["id"])
-        raise UsageError(
-            "You have no enabled API key.",
-            type="no_key",
-            hint="Create one with `hub keys create` or enable one with `hub keys enable <id>`.",
-        )
+        return self.reveal_key(first_enabled_key(self.keys()))
 
     def follow_logs(self, name: str, after: int = 0, tail: int | None = None) -> Iterator[dict]:
         """Yield log lines of an API as they are printed (until interrupted)."""
@@ -144,8 +160,9 @@ class PlatformClient:
         try:
             with self.http.stream(
                 "GET",
-                f"/api/v1/apis/{_seg(name)}/logs",
+                f"/api/v1/apis/{segment(name)}/logs",
                 params=params,
+                headers=self.auth,
                 timeout=httpx.Timeout(30.0, read=None),
             ) as resp:
                 if resp.status_code != 200:
@@ -159,6 +176,68 @@ class PlatformClient:
                 f"The log stream from {self.url} ended ({type(err).__name__}).",
                 type="platform_unreachable",
             ) from None
+
+
+class AsyncPlatformClient(_ControlPlane):
+    """The same session for asyncio code: the Jupyter server extension keeps one for its
+    lifetime, so its calls share pooled keep-alive connections.
+
+    Make it with ``AsyncPlatformClient(*credentials())``; run :func:`credentials` in a thread,
+    as it may start the embedded platform and wait for it.
+    """
+
+    def __init__(self, url: str, token: str, timeout: float = 60.0) -> None:
+        super().__init__(url, token)
+        # Idle connections are dropped before the platform's keep-alive deadline (20 s) would.
+        limits = httpx.Limits(max_keepalive_connections=20, keepalive_expiry=15.0)
+        self.http = httpx.AsyncClient(**self._http_options(timeout), limits=limits)
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self.http.aclose()
+
+    async def send(self, method: str, path: str, **kw) -> tuple[int, Any]:
+        """Send a control-plane request; ``(status, decoded JSON)`` or raise a HubError."""
+        kw["headers"] = {**self.auth, **(kw.get("headers") or {})}
+        try:
+            resp = await self.http.request(method, path, **kw)
+        except httpx.HTTPError as err:
+            raise transport_error(self.url, err) from None
+        return resp.status_code, decode(resp)
+
+    async def request(self, method: str, path: str, **kw) -> Any:
+        """Send a control-plane request; return the decoded JSON or raise a HubError."""
+        return (await self.send(method, path, **kw))[1]
+
+    async def _call(self, method: str, path: str, pick: str | None = None, **kw) -> Any:
+        body = await self.request(method, path, **kw)
+        return body[pick] if pick else body
+
+    async def default_key(self) -> str:
+        """The user's first enabled key in full."""
+        return await self.reveal_key(first_enabled_key(await self.keys()))
+
+    async def call_api(
+        self, endpoint: str, key: str, payload: bytes | None, timeout: float | None = None
+    ) -> tuple[int, dict]:
+        """:func:`call_api` over this session's connections (without its token)."""
+        try:
+            resp = await self.http.request(**_gateway_call(endpoint, key, payload), timeout=timeout)
+        except httpx.HTTPError as err:
+            raise _gateway_unreachable(endpoint, err) from None
+        return _envelope(resp)
+
+
+def first_enabled_key(keys: list[dict]) -> str:
+    """The id of the first enabled key of ``keys``, or a UsageError saying how to get one."""
+    for key in keys:
+        if key["enabled"]:
+            return key["id"]
+    raise UsageError(
+        "You have no enabled API key.",
+        type="no_key",
+        hint="Create one with `hub keys create` or enable one with `hub keys enable <id>`.",
+    )
 
 
 def decode(resp: httpx.Response) -> Any:
@@ -186,11 +265,16 @@ def decode(resp: httpx.Response) -> Any:
     )
 
 
+class PlatformUnreachable(WorkError):
+    """No connection to the platform could be made: nothing was sent, so a retry is safe."""
+
+
 def transport_error(url: str, err: httpx.HTTPError) -> WorkError:
     """The one sentence for a request that got no answer from the platform."""
     if isinstance(err, httpx.TimeoutException):
         return WorkError(f"The platform at {url} did not answer in time.", type="platform_timeout")
-    return WorkError(
+    cls = PlatformUnreachable if isinstance(err, httpx.ConnectError) else WorkError
+    return cls(
         f"The platform at {url} is not reachable ({type(err).__name__}).",
         type="platform_unreachable",
         hint="Start it with `hub platform start`, or check HUB_PLATFORM_URL.",
@@ -211,48 +295,20 @@ def platform_url() -> str:
     return url
 
 
-class AsyncPlatformClient:
-    """The same control-plane session for asyncio code (e.g. the Jupyter server extension).
-
-    Make it with ``AsyncPlatformClient(*credentials())``; run :func:`credentials` in a thread,
-    as it may start the embedded platform and wait for it.
-    """
-
-    def __init__(self, url: str, token: str, timeout: float = 60.0) -> None:
-        self.url = url.rstrip("/")
-        self.http = httpx.AsyncClient(
-            base_url=self.url,
-            headers={"Authorization": f"Bearer {token}"},
-            timeout=timeout,
-            trust_env=False,
-        )
-
-    async def request(self, method: str, path: str, **kw) -> Any:
-        """Send a control-plane request; return the decoded JSON or raise a HubError."""
-        try:
-            resp = await self.http.request(method, path, **kw)
-        except httpx.HTTPError as err:
-            raise transport_error(self.url, err) from None
-        return decode(resp)
-
-    async def aclose(self) -> None:
-        """Close the connection pool."""
-        await self.http.aclose()
+def connect(autostart: bool = True) -> PlatformClient:
+    """A client of the configured platform, starting the embedded one when needed."""
+    return PlatformClient(*credentials(autostart))
 
 
 def credentials(autostart: bool = True) -> tuple[str, str]:
-    """``(url, token)`` of the configured platform (starting the embedded one when needed)."""
-    client = connect(autostart)
-    client.close()
-    return client.url, client.token
+    """``(url, token)`` of the configured platform (starting the embedded one when needed).
 
-
-def connect(autostart: bool = True) -> PlatformClient:
-    """A client of the configured platform, starting the embedded one when needed."""
+    It may wait for the embedded platform to start: call it in a thread from asyncio code.
+    """
     url = platform_url()
     token = os.environ.get(TOKEN_ENV)
     if token:
-        return PlatformClient(url, token)
+        return url, token
     if not embedded.is_loopback(url):
         raise UsageError(
             f"HUB_PLATFORM_URL points at a remote platform ({url}) but no token is set.",
@@ -280,26 +336,39 @@ def connect(autostart: bool = True) -> PlatformClient:
             type="no_token",
             hint="Restart the platform with `hub platform stop && hub platform start`.",
         ) from None
-    return PlatformClient(url, token)
+    return url, token
 
 
 def call_api(
     endpoint: str, key: str, payload: bytes | None, timeout: float | None = None
 ) -> tuple[int, dict]:
     """Call an API's endpoint (POST with ``payload``, GET without) and return (status, envelope)."""
-    headers = {"x-api-key": check_key(key), "Content-Type": "application/json"}
     try:
-        if payload is None:
-            resp = httpx.get(endpoint, headers=headers, timeout=timeout, trust_env=False)
-        else:
-            resp = httpx.post(
-                endpoint, headers=headers, content=payload, timeout=timeout, trust_env=False
-            )
+        with httpx.Client(trust_env=False) as http:
+            resp = http.request(**_gateway_call(endpoint, key, payload), timeout=timeout)
     except httpx.HTTPError as err:
-        raise WorkError(
-            f"The API at {endpoint} is not reachable ({type(err).__name__}).",
-            type="platform_unreachable",
-        ) from None
+        raise _gateway_unreachable(endpoint, err) from None
+    return _envelope(resp)
+
+
+def _gateway_call(endpoint: str, key: str, payload: bytes | None) -> dict:
+    """The request of a call of a user's API, as any client of the hosted service makes it."""
+    return {
+        "method": "GET" if payload is None else "POST",
+        "url": endpoint,
+        "headers": {"x-api-key": check_key(key), "Content-Type": "application/json"},
+        "content": payload,
+    }
+
+
+def _gateway_unreachable(endpoint: str, err: httpx.HTTPError) -> WorkError:
+    return WorkError(
+        f"The API at {endpoint} is not reachable ({type(err).__name__}).",
+        type="platform_unreachable",
+    )
+
+
+def _envelope(resp: httpx.Response) -> tuple[int, dict]:
     try:
         envelope = resp.json()
     except ValueError:
@@ -312,7 +381,7 @@ def call_api(
 
 def api_endpoint(me: dict, name: str) -> str:
     """The gateway URL of the user's API ``name``, from the platform's ``me()`` answer."""
-    return f"{me['gateway_url']}/{_seg(me['user'])}/{_seg(name)}"
+    return f"{me['gateway_url']}/{segment(me['user'])}/{segment(name)}"
 
 
 # What a key may hold: visible ASCII, as in an HTTP header value without spaces.
@@ -331,8 +400,8 @@ def check_key(key: str) -> str:
     return key
 
 
-def _seg(value: str) -> str:
-    """A path segment, refusing anything that could change the path."""
+def segment(value: str) -> str:
+    """``value`` as one encoded path segment, refusing anything that could change the path."""
     if not value or "/" in value or value in (".", ".."):
         raise UsageError(f"{value!r} is not a valid name.", type="bad_name")
     return quote(value, safe="")

@@ -23,6 +23,7 @@ from .jobs.copy import CopyWork, plan_copy
 from .jobs.models import Job, JobKind
 from .jobs.runner import JobManager, RunnerSettings
 from .jobs.store import JobStore
+from .platform_session import PlatformSession
 
 
 @dataclass
@@ -32,6 +33,7 @@ class HubServices:
     app: HubAPIApp
     jobs: JobManager
     root_dir: Path
+    platform: PlatformSession
 
 
 class HubAPIApp(ExtensionApp):
@@ -139,7 +141,12 @@ class HubAPIApp(ExtensionApp):
             self.log.warning(
                 "Hub API: %d job(s) of a previous server were marked interrupted.", len(interrupted)
             )
-        self.settings["hub_api"] = HubServices(app=self, jobs=jobs, root_dir=root)
+        self.settings["hub_api"] = HubServices(
+            app=self,
+            jobs=jobs,
+            root_dir=root,
+            platform=PlatformSession(autostart=self.platform_autostart),
+        )
 
     def initialize_handlers(self) -> None:
         """Register the ``/hub-api/`` routes."""
@@ -151,10 +158,12 @@ class HubAPIApp(ExtensionApp):
         return bool(services and services.jobs.active_jobs())
 
     async def stop_extension(self) -> None:
-        """Stop running jobs (their process groups too) and mark them interrupted."""
+        """Stop running jobs (their process groups too) and mark them interrupted; close the
+        platform session's connections."""
         services = self.settings.get("hub_api")
         if services is not None:
             await services.jobs.shutdown()
+            await services.platform.aclose()
 
 
 def _root_dir(serverapp) -> str:

@@ -15,21 +15,7 @@ from .handlers_jobs import (
     JobsHandler,
     JobsWatchHandler,
 )
-from .handlers_platform import (
-    ApiHandler,
-    ApisHandler,
-    InvocationsHandler,
-    InvokeHandler,
-    KeyHandler,
-    KeyRevealHandler,
-    KeysHandler,
-    KeyStateHandler,
-    LogsHandler,
-    MeHandler,
-    RollbackHandler,
-    UsageHandler,
-    VersionsHandler,
-)
+from .handlers_platform import PLATFORM_ROUTES
 from .handlers_projects import (
     ModelFilesHandler,
     ProjectConfigHandler,
@@ -42,8 +28,6 @@ NAMESPACE = "hub-api"
 
 _JOB = r"(?P<job_id>[^/]+)"
 _PROJECT = r"(?P<project>.+)"
-_API = r"(?P<name>[^/]+)"
-_KEY = r"(?P<key_id>[^/]+)"
 
 
 def routes() -> list[tuple]:
@@ -65,19 +49,7 @@ def routes() -> list[tuple]:
         (f"projects/{_PROJECT}/model-files", ModelFilesHandler),
         ("files", FilesHandler),
         ("templates", TemplatesHandler),
-        ("platform/me", MeHandler),
-        ("platform/apis", ApisHandler),
-        (f"platform/apis/{_API}", ApiHandler),
-        (f"platform/apis/{_API}/versions", VersionsHandler),
-        (f"platform/apis/{_API}/rollback", RollbackHandler),
-        (f"platform/apis/{_API}/invocations", InvocationsHandler),
-        (f"platform/apis/{_API}/logs", LogsHandler),
-        (f"platform/apis/{_API}/invoke", InvokeHandler),
-        ("platform/usage", UsageHandler),
-        ("platform/keys", KeysHandler),
-        (f"platform/keys/{_KEY}", KeyHandler),
-        (f"platform/keys/{_KEY}/reveal", KeyRevealHandler),
-        (f"platform/keys/{_KEY}/(?P<action>enable|disable)", KeyStateHandler),
+        *PLATFORM_ROUTES,
     ]
     return [(f"/{NAMESPACE}/{path}", handler) for path, handler in pairs] + [
         (f"/{NAMESPACE}/(.*)", NotFoundHandler)

@@ -1,25 +1,31 @@
 """``/hub-api/platform/...``: the deployments panel's view of the platform, passed through.
 
-Every call goes through the platform client (``jupyter_hub_api.client.api``) with the user's
-platform token (``HUB_PLATFORM_TOKEN``, or the embedded platform's token file), in a thread so
-the server's event loop never waits on the network. The platform's errors keep their sentence;
-a platform that cannot be reached is a 503 that says so.
+Every route but the test console's ``invoke`` is a plain forward (:data:`PLATFORM_ROUTES`): the
+extension's own auth first (``HubAPIHandler``: authenticated, then authorized), then the query
+arguments and body fields the route declares, checked here with the platform's own bounds so
+the answer is ours, then one request to the platform's ``/api/v1/...`` over the extension's one
+platform session (``platform_session.py``). Only the declared path (its arguments one encoded
+segment each), arguments and fields reach the platform, and only the platform's status and
+JSON body come back: no header either way, so the platform token never reaches the browser.
+The platform's errors keep their sentence; a platform that cannot be reached is a 503.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar, TypeVar
 
 from tornado import web
 
-from ..client.api import PlatformClient, api_endpoint, call_api, check_key, connect
+from ..client.api import AsyncPlatformClient, api_endpoint, check_key, segment
 from ..errors import HubError, UsageError
 from .base import MAX_INT, HubAPIHandler, body_field
+
+T = TypeVar("T")
 
 # Platform-client error types and the status the panel gets for them.
 _STATUS_BY_TYPE = {
@@ -29,20 +35,93 @@ _STATUS_BY_TYPE = {
     "no_token": 503,
 }
 
+# The bodies forwarded (a rollback target, a key's name, a flag) are tiny.
+MAX_FORWARDED_BODY = 64 * 1024
+
+_MONTH = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
+
+Reader = Callable[[HubAPIHandler], dict[str, Any]]
+_REQUIRED = object()
+
+
+@dataclass(frozen=True)
+class Forward:
+    """One verb of a route, forwarded to the platform's ``/api/v1`` + ``path``.
+
+    ``path`` names the route's path arguments (``{name}``, ``{key_id}``); ``query`` and
+    ``body`` read and check what is passed on (nothing else is); ``method`` is the platform's
+    verb when it is not the route's; ``body_of`` makes the body from the path arguments;
+    ``unhurried`` calls have no time limit (they wait for an API's running requests).
+    """
+
+    path: str
+    query: Reader | None = None
+    body: Reader | None = None
+    method: str | None = None
+    body_of: Callable[[dict[str, str]], dict] | None = None
+    unhurried: bool = False
+
+
+def whole_numbers(*specs: tuple[str, int, int, int | None]) -> Reader:
+    """Query arguments ``(name, minimum, maximum, default)``: whole numbers within bounds; one
+    without a default is passed on only when given."""
+
+    def read(handler: HubAPIHandler) -> dict[str, Any]:
+        return {
+            name: handler.int_argument(name, default or 0, minimum=low, maximum=high)
+            for name, low, high, default in specs
+            if default is not None or handler.get_argument(name, None) is not None
+        }
+
+    return read
+
+
+def fields(**specs: tuple[type | tuple[type, ...], Any, str]) -> Reader:
+    """Body fields ``name=(types, default, what it must be)``; ``_REQUIRED`` as the default
+    makes a field required."""
+
+    def read(handler: HubAPIHandler) -> dict[str, Any]:
+        body = handler.read_json()
+        out = {}
+        for name, (kinds, default, what) in specs.items():
+            if default is _REQUIRED and name not in body:
+                raise UsageError(f"Give '{name}': {what}.", type="bad_request")
+            out[name] = body_field(body, name, kinds, default, what)
+        return out
+
+    return read
+
+
+def _logs_query(handler: HubAPIHandler) -> dict[str, Any]:
+    query = whole_numbers(
+        ("tail", 0, 100_000, None), ("after", 0, MAX_INT, None), ("limit", 1, 5000, None)
+    )(handler)
+    invocation_id = handler.get_argument("invocation_id", None)
+    if invocation_id:
+        query["invocation_id"] = invocation_id
+    return query
+
+
+def _month_query(handler: HubAPIHandler) -> dict[str, Any]:
+    month = handler.get_argument("month", None)
+    if month is None:
+        return {}
+    if not _MONTH.fullmatch(month):
+        raise UsageError(
+            f"The month {month[:20]!r} is not a month; write it as 2026-11.", type="bad_argument"
+        )
+    return {"month": month}
+
 
 class PlatformHandler(HubAPIHandler):
-    """Runs one platform-client call in a thread and answers its result as JSON."""
+    """Talks to the platform through the extension's session, with its errors mapped to ours."""
 
-    async def call(self, fn: Callable[[PlatformClient], Any]) -> Any:
-        """``fn(client)`` in a worker thread, with platform errors mapped to our statuses."""
-        autostart = self.hub.app.platform_autostart
+    forwards: ClassVar[dict[str, Forward]] = {}
 
-        def run() -> Any:
-            with connect(autostart=autostart) as client:
-                return fn(client)
-
+    async def call(self, fn: Callable[[AsyncPlatformClient], Awaitable[T]]) -> T:
+        """``await fn(client)`` with the extension's client; platform errors get our statuses."""
         try:
-            return await asyncio.to_thread(run)
+            return await self.hub.platform.run(fn)
         except HubError as err:
             if err.type in _STATUS_BY_TYPE:
                 err.status = _STATUS_BY_TYPE[err.type]
@@ -55,87 +134,48 @@ class PlatformHandler(HubAPIHandler):
                 ) from None
             raise
 
-    async def answer(self, fn: Callable[[PlatformClient], Any], status: int = 200) -> None:
-        """Call the platform and write what it answered."""
-        self.write_json(await self.call(fn), status=status)
+    async def forward(self, verb: str, args: dict[str, str]) -> None:
+        """Send the route's ``verb`` on to the platform and answer what it answered."""
+        spec = self.forwards[verb]
+        if verb in ("post", "patch") and len(self.request.body or b"") > MAX_FORWARDED_BODY:
+            raise HubError(
+                f"The request body is larger than {MAX_FORWARDED_BODY // 1024} KiB; this "
+                "endpoint takes a small JSON object.",
+                type="body_too_large",
+                status=413,
+            )
+        path = "/api/v1" + spec.path.format(**{k: segment(v) for k, v in args.items()})
+        method = spec.method or verb.upper()
+        kw: dict[str, Any] = {}
+        if spec.query is not None:
+            kw["params"] = spec.query(self)
+        if spec.body is not None:
+            kw["json"] = spec.body(self)
+        elif spec.body_of is not None:
+            kw["json"] = spec.body_of(args)
+        elif method in ("POST", "PATCH"):
+            kw["json"] = {}
+        if spec.unhurried:
+            kw["timeout"] = None
+        status, body = await self.call(lambda client: client.send(method, path, **kw))
+        self.write_json(body, status=status)
 
 
-_MONTH = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
+def forwarding(name: str, **verbs: Forward) -> type[PlatformHandler]:
+    """A handler class whose verbs (``get=Forward(...)``...) are plain forwards."""
 
+    def handler_of(verb: str):
+        @web.authenticated
+        async def handle(self: PlatformHandler, **args: str) -> None:
+            await self.forward(verb, args)
 
-def _api_name(name: str) -> str:
-    if not name or "/" in name or name in (".", ".."):
-        raise UsageError(f"{name!r} is not an API name.", type="bad_name")
-    return name
+        handle.__name__ = verb
+        handle.__doc__ = f"``{verb.upper()}``: forwarded to the platform's {verbs[verb].path}."
+        return handle
 
-
-class MeHandler(PlatformHandler):
-    """``GET``: who the platform thinks we are, our plan, and its gateway URL."""
-
-    @web.authenticated
-    async def get(self) -> None:
-        await self.answer(lambda c: c.me())
-
-
-class ApisHandler(PlatformHandler):
-    """``GET``: every API with its status, version, endpoint and usage."""
-
-    @web.authenticated
-    async def get(self) -> None:
-        await self.answer(lambda c: c.list_apis())
-
-
-class ApiHandler(PlatformHandler):
-    """``GET`` one API; ``DELETE`` removes it (and its versions) from the platform."""
-
-    @web.authenticated
-    async def get(self, name: str) -> None:
-        await self.answer(lambda c: c.api(_api_name(name)))
-
-    @web.authenticated
-    async def delete(self, name: str) -> None:
-        await self.answer(lambda c: c.delete_api(_api_name(name)))
-
-
-class VersionsHandler(PlatformHandler):
-    """``GET``: the versions of an API, the live one marked."""
-
-    @web.authenticated
-    async def get(self, name: str) -> None:
-        await self.answer(lambda c: c.versions(_api_name(name)))
-
-
-class RollbackHandler(PlatformHandler):
-    """``POST {"version": "..."}``: make an earlier version live (no version: the previous)."""
-
-    @web.authenticated
-    async def post(self, name: str) -> None:
-        version = body_field(self.read_json(), "version", (str, type(None)), None, "a string")
-        await self.answer(lambda c: c.rollback(_api_name(name), version))
-
-
-class InvocationsHandler(PlatformHandler):
-    """``GET ?limit=``: the invocation history of an API, newest first."""
-
-    @web.authenticated
-    async def get(self, name: str) -> None:
-        limit = self.int_argument("limit", 50, minimum=1, maximum=1000)
-        await self.answer(lambda c: c.invocations(_api_name(name), limit))
-
-
-class LogsHandler(PlatformHandler):
-    """``GET ?tail=&after=&limit=&invocation_id=``: log lines of an API's workers."""
-
-    @web.authenticated
-    async def get(self, name: str) -> None:
-        params: dict[str, Any] = {}
-        # The platform's own bounds, checked here so the answer is ours and the same.
-        for key, low, high in (("tail", 0, 100_000), ("after", 0, MAX_INT), ("limit", 1, 5000)):
-            if self.get_argument(key, None) is not None:
-                params[key] = self.int_argument(key, 0, minimum=low, maximum=high)
-        if self.get_argument("invocation_id", None):
-            params["invocation_id"] = self.get_argument("invocation_id")
-        await self.answer(lambda c: c.logs(_api_name(name), **params))
+    doc = f"Forwards {', '.join(v.upper() for v in verbs)} to the platform."
+    attrs = {"forwards": verbs, "__doc__": doc, **{v: handler_of(v) for v in verbs}}
+    return type(name, (PlatformHandler,), attrs)
 
 
 class InvokeHandler(PlatformHandler):
@@ -144,7 +184,8 @@ class InvokeHandler(PlatformHandler):
     Calls the API through the gateway exactly as any client does (``x-api-key``), with the
     given key, the key ``key_id``, or the user's first enabled key; answers ``{"status",
     "body", "duration_ms", "endpoint"}`` where ``body`` is the API's envelope. The API's own
-    error statuses are data here, not errors of this request.
+    error statuses are data here, not errors of this request. At most two control-plane calls
+    (the key; the gateway's address is asked once per session), then the call itself.
     """
 
     @web.authenticated
@@ -159,14 +200,18 @@ class InvokeHandler(PlatformHandler):
         key_id = body_field(request, "key_id", str, None, "a string (a key's id)")
         if api_key is not None:
             check_key(api_key)  # a 400 before the platform is asked anything
-        api = _api_name(name)
+        segment(name)  # a name that cannot be one path segment is a 400 too
         timeout = self.hub.app.invoke_timeout
+        session = self.hub.platform
 
-        def invoke(client: PlatformClient) -> dict:
-            key = api_key or (client.reveal_key(key_id) if key_id else client.default_key())
-            endpoint = api_endpoint(client.me(), api)
+        async def invoke(client: AsyncPlatformClient) -> dict:
+            if api_key:
+                key = api_key
+            else:
+                key = await (client.reveal_key(key_id) if key_id else client.default_key())
+            endpoint = api_endpoint(await session.me(client), name)
             started = time.monotonic()
-            status, envelope = call_api(endpoint, key, payload, timeout=timeout)
+            status, envelope = await client.call_api(endpoint, key, payload, timeout=timeout)
             return {
                 "status": status,
                 "body": envelope,
@@ -174,63 +219,84 @@ class InvokeHandler(PlatformHandler):
                 "endpoint": endpoint,
             }
 
-        await self.answer(invoke)
+        self.write_json(await self.call(invoke))
 
 
-class UsageHandler(PlatformHandler):
-    """``GET ?month=YYYY-MM``: calls this month against the plan's quota, per API."""
+_API = r"(?P<name>[^/]+)"
+_KEY = r"(?P<key_id>[^/]+)"
 
-    @web.authenticated
-    async def get(self) -> None:
-        month = self.get_argument("month", None)
-        if month is not None and not _MONTH.fullmatch(month):
-            raise UsageError(
-                f"The month {month[:20]!r} is not a month; write it as 2026-11.",
-                type="bad_argument",
-            )
-        await self.answer(lambda c: c.usage(month))
-
-
-class KeysHandler(PlatformHandler):
-    """``GET`` the user's API keys (masked); ``POST {"name"}`` creates one (its secret once)."""
-
-    @web.authenticated
-    async def get(self) -> None:
-        await self.answer(lambda c: {"keys": c.keys()})
-
-    @web.authenticated
-    async def post(self) -> None:
-        # "key" is the platform's own default name.
-        name = body_field(self.read_json(), "name", str, "key", "a string")
-        await self.answer(lambda c: c.create_key(name), status=201)
-
-
-class KeyHandler(PlatformHandler):
-    """``PATCH {"enabled": bool}`` enables or disables a key; ``DELETE`` deletes it."""
-
-    @web.authenticated
-    async def patch(self, key_id: str) -> None:
-        enabled = self.read_json().get("enabled")
-        if not isinstance(enabled, bool):
-            raise UsageError("Give 'enabled': true or false.", type="bad_request")
-        await self.answer(lambda c: {"key": c.set_key_enabled(key_id, enabled)})
-
-    @web.authenticated
-    async def delete(self, key_id: str) -> None:
-        await self.answer(lambda c: c.delete_key(key_id))
-
-
-class KeyRevealHandler(PlatformHandler):
-    """``POST``: the key in full, for the panel's reveal / copy button (never logged)."""
-
-    @web.authenticated
-    async def post(self, key_id: str) -> None:
-        await self.answer(lambda c: {"id": key_id, "secret": c.reveal_key(key_id)})
-
-
-class KeyStateHandler(PlatformHandler):
-    """``POST .../enable`` or ``.../disable``: the same as ``PATCH``, for simple clients."""
-
-    @web.authenticated
-    async def post(self, key_id: str, action: str) -> None:
-        await self.answer(lambda c: {"key": c.set_key_enabled(key_id, action == "enable")})
+# (route under /hub-api/, handler), in the order they are matched.
+PLATFORM_ROUTES: list[tuple[str, type[PlatformHandler]]] = [
+    ("platform/me", forwarding("MeHandler", get=Forward("/me"))),
+    ("platform/apis", forwarding("ApisHandler", get=Forward("/apis"))),
+    (
+        f"platform/apis/{_API}",
+        forwarding(
+            "ApiHandler",
+            get=Forward("/apis/{name}"),
+            delete=Forward("/apis/{name}", unhurried=True),
+        ),
+    ),
+    (
+        f"platform/apis/{_API}/versions",
+        forwarding("VersionsHandler", get=Forward("/apis/{name}/versions")),
+    ),
+    (
+        f"platform/apis/{_API}/rollback",
+        forwarding(
+            "RollbackHandler",
+            post=Forward(
+                "/apis/{name}/rollback",
+                body=fields(version=((str, type(None)), None, "a string")),
+                unhurried=True,
+            ),
+        ),
+    ),
+    (
+        f"platform/apis/{_API}/invocations",
+        forwarding(
+            "InvocationsHandler",
+            get=Forward("/apis/{name}/invocations", query=whole_numbers(("limit", 1, 1000, 50))),
+        ),
+    ),
+    (
+        f"platform/apis/{_API}/logs",
+        forwarding("LogsHandler", get=Forward("/apis/{name}/logs", query=_logs_query)),
+    ),
+    (f"platform/apis/{_API}/invoke", InvokeHandler),
+    ("platform/usage", forwarding("UsageHandler", get=Forward("/usage", query=_month_query))),
+    (
+        "platform/keys",
+        forwarding(
+            "KeysHandler",
+            get=Forward("/keys"),
+            # "key" is the platform's own default name.
+            post=Forward("/keys", body=fields(name=(str, "key", "a string"))),
+        ),
+    ),
+    (
+        f"platform/keys/{_KEY}",
+        forwarding(
+            "KeyHandler",
+            patch=Forward(
+                "/keys/{key_id}", body=fields(enabled=(bool, _REQUIRED, "true or false"))
+            ),
+            delete=Forward("/keys/{key_id}"),
+        ),
+    ),
+    (
+        f"platform/keys/{_KEY}/reveal",
+        forwarding("KeyRevealHandler", post=Forward("/keys/{key_id}/reveal")),
+    ),
+    (
+        f"platform/keys/{_KEY}/(?P<action>enable|disable)",
+        forwarding(
+            "KeyStateHandler",
+            post=Forward(
+                "/keys/{key_id}",
+                method="PATCH",
+                body_of=lambda args: {"enabled": args["action"] == "enable"},
+            ),
+        ),
+    ),
+]

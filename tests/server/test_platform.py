@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import re
 
 import pytest
 
@@ -150,3 +152,114 @@ async def test_an_unreachable_platform_is_a_503_with_a_sentence(jp_fetch, monkey
     status, error = await fetch_json(jp_fetch, "hub-api", "platform", "apis")
     assert status == 503
     assert error["reason"] == "platform_unreachable" and "not reachable" in error["message"]
+
+
+async def test_a_body_too_large_to_forward_is_a_413_before_the_platform_is_asked(
+    jp_fetch, monkeypatch
+):
+    # No platform at all: a 503 would mean the platform was asked first.
+    monkeypatch.setenv("HUB_PLATFORM_URL", f"http://127.0.0.1:{free_port()}")
+    monkeypatch.setenv("HUB_PLATFORM_TOKEN", "not-used")
+    status, error = await post_json(
+        jp_fetch, "hub-api", "platform", "keys", body={"name": "k" * (70 * 1024)}
+    )
+    assert status == 413 and error["reason"] == "body_too_large"
+    assert "64 KiB" in error["message"]
+
+
+class CountingProxy:
+    """A TCP relay on loopback in front of the platform that counts the connections it
+    accepted and records the request lines it relayed (``METHOD /path``)."""
+
+    def __init__(self, target: str) -> None:
+        self.host, port = target.removeprefix("http://").split(":")
+        self.port = int(port)
+        self.accepted = 0
+        self.sent = bytearray()
+        self.server = None
+
+    async def start(self) -> str:
+        self.server = await asyncio.start_server(self._relay, "127.0.0.1", 0)
+        return f"http://127.0.0.1:{self.server.sockets[0].getsockname()[1]}"
+
+    def requests(self) -> list[str]:
+        lines = re.findall(rb"(GET|POST|PATCH|PUT|DELETE) (\S+) HTTP/1\.1\r\n", bytes(self.sent))
+        return [f"{method.decode()} {path.decode()}" for method, path in lines]
+
+    async def _relay(self, reader, writer) -> None:
+        self.accepted += 1
+        up_reader, up_writer = await asyncio.open_connection(self.host, self.port)
+
+        async def pipe(src, dst, record: bool) -> None:
+            try:
+                while data := await src.read(1 << 16):
+                    if record:
+                        self.sent += data
+                    dst.write(data)
+                    await dst.drain()
+            except OSError:
+                pass
+            finally:
+                dst.close()
+
+        await asyncio.gather(pipe(reader, up_writer, True), pipe(up_reader, writer, False))
+
+    def close(self) -> None:
+        self.server.close()
+
+
+async def test_the_panel_reuses_one_connection_and_a_test_call_asks_the_platform_little(
+    platform, jp_fetch, monkeypatch
+):
+    proxy = CountingProxy(platform)
+    monkeypatch.setenv("HUB_PLATFORM_URL", await proxy.start())
+    try:
+        # The first request finds the platform (its probe is a connection of its own).
+        status, _ = await fetch_json(jp_fetch, "hub-api", "platform", "apis")
+        assert status == 200
+        status, call = await post_json(
+            jp_fetch, "hub-api", "platform", "apis", "nope", "invoke", body={"body": 1}
+        )
+        assert status == 200 and call["status"] == 404  # the gateway's answer, shown as data
+        status, listed = await fetch_json(jp_fetch, "hub-api", "platform", "keys")
+        default_key = next(k["id"] for k in listed["keys"] if k["enabled"])
+        connections, seen = proxy.accepted, len(proxy.requests())
+
+        for _ in range(5):
+            status, _ = await fetch_json(jp_fetch, "hub-api", "platform", "apis")
+            assert status == 200
+        status, created = await post_json(
+            jp_fetch, "hub-api", "platform", "keys", body={"name": "reuse"}
+        )
+        assert status == 201
+        assert proxy.requests()[seen:] == ["GET /api/v1/apis"] * 5 + ["POST /api/v1/keys"]
+
+        # A test call with the default key asks the control plane for the key list and the
+        # key (the gateway's address was asked once, by the first call), then calls the API.
+        seen = len(proxy.requests())
+        status, call = await post_json(
+            jp_fetch, "hub-api", "platform", "apis", "nope", "invoke", body={"body": 1}
+        )
+        assert status == 200 and call["status"] == 404
+        assert control_plane(proxy.requests()[seen:]) == [
+            "GET /api/v1/keys",
+            f"POST /api/v1/keys/{default_key}/reveal",
+        ]
+        # With a key's id: one control-plane call.
+        seen = len(proxy.requests())
+        key_id = created["key"]["id"]
+        status, call = await post_json(
+            jp_fetch, "hub-api", "platform", "apis", "nope", "invoke", body={"key_id": key_id}
+        )
+        assert status == 200 and call["status"] == 404
+        assert control_plane(proxy.requests()[seen:]) == [f"POST /api/v1/keys/{key_id}/reveal"]
+
+        # All of it over the connection the first requests opened.
+        assert proxy.accepted == connections
+    finally:
+        proxy.close()
+
+
+def control_plane(requests: list[str]) -> list[str]:
+    """The control-plane requests of ``requests`` (a gateway call may come this way too)."""
+    return [r for r in requests if " /api/v1/" in r]
