@@ -118,7 +118,7 @@ class Health(Answer):
 class Readiness(Answer):
     status: Literal["ready", "starting"]
     service: Literal["hub-platform"]
-    version: str | None = None
+    version: str | None = Field(None, exclude_if=lambda v: v is None, description="when ready")
 
 
 class Plan(Answer):

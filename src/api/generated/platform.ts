@@ -681,7 +681,10 @@ export interface components {
             status: "ready" | "starting";
             /** @constant */
             service: "hub-platform";
-            /** @default null */
+            /**
+             * @description when ready
+             * @default null
+             */
             version: string | null;
         };
         Rollback: {
