@@ -193,3 +193,15 @@ class EventList(EventWriter):
             self.events.append(event)
         if self._on_event is not None:
             self._on_event()
+
+
+class EventCallback(EventWriter):
+    """A sink that hands each event to ``fn`` (e.g. to pass it from a thread to an event loop)."""
+
+    def __init__(self, fn: Callable[[Event], None]) -> None:
+        super().__init__()
+        self._fn = fn
+
+    def emit(self, event: Event, **hints: Any) -> None:
+        """``fn(event)`` (hints are for people)."""
+        self._fn(event)

@@ -27,12 +27,14 @@ from pathlib import Path
 from typing import Any
 
 from ...errors import HubError, UsageError
+from ...events import EventCallback, EventSink
 from ..paths import SKIPPED_DIRS, open_at, open_root, path_changed, relative, resolve, walk
 
 CHUNK = 8 << 20
 # Room left free on the disk after the copy, so the build that follows can still write.
 HEADROOM = 64 << 20
 PARTIAL_SUFFIX = ".hub-partial"
+STEP = "copy-model-files"
 
 
 @dataclass
@@ -139,63 +141,46 @@ class CopyWork:
         """Copy everything; 0 when done, 1 when stopped or failed (with an ``error`` event)."""
         loop = asyncio.get_running_loop()
 
-        def send(fields: dict) -> None:
-            loop.call_soon_threadsafe(emit, [fields])
+        def send(event: dict) -> None:
+            loop.call_soon_threadsafe(emit, [event])
 
-        return await asyncio.to_thread(self._copy_all, send)
+        return await asyncio.to_thread(self._copy_all, EventCallback(send))
 
     async def terminate(self, grace: float) -> None:
         """Stop after the current chunk (the half-copied file is removed)."""
         self._stop.set()
 
-    def _copy_all(self, send: Callable[[dict], None]) -> int:
+    def _copy_all(self, out: EventSink) -> int:
         total = sum(i.size for i in self.items)
         self._done = 0
         self._last_report = 0.0
-        send({"event": "step", "name": "copy-model-files", "status": "started"})
-        started = time.monotonic()
         item = None
         try:
-            root_fd = open_root(self.root)
-            try:
-                project_fd = walk(root_fd, self.project)
+            with out.step(STEP):
+                root_fd = open_root(self.root)
                 try:
-                    for item in self.items:
-                        send(
-                            {
-                                "event": "log",
-                                "stream": "stdout",
-                                "line": f"Copying {item.dest} ({_human(item.size)})",
-                            }
-                        )
-                        if self.before_file is not None:
-                            self.before_file(item)
-                        self._copy_one(root_fd, project_fd, item, total, send)
+                    project_fd = walk(root_fd, self.project)
+                    try:
+                        for item in self.items:
+                            out.log(f"Copying {item.dest} ({_human(item.size)})")
+                            if self.before_file is not None:
+                                self.before_file(item)
+                            self._copy_one(root_fd, project_fd, item, total, out)
+                    finally:
+                        os.close(project_fd)
                 finally:
-                    os.close(project_fd)
-            finally:
-                os.close(root_fd)
+                    os.close(root_fd)
+                out.progress(total, total)
         except InterruptedError:
-            send({"event": "step", "name": "copy-model-files", "status": "failed"})
             return 1
         except (HubError, OSError) as err:
-            send({"event": "step", "name": "copy-model-files", "status": "failed"})
-            send({"event": "error", **_copy_error(err, item)})
+            out.emit({"event": "error", **_copy_error(err, item)})
             return 1
-        send({"event": "progress", "step": "copy-model-files", "done": total, "total": total})
-        send(
-            {
-                "event": "step",
-                "name": "copy-model-files",
-                "status": "done",
-                "seconds": round(time.monotonic() - started, 3),
-            }
-        )
-        send({"event": "result", "files": [f"model/{i.dest}" for i in self.items], "bytes": total})
+        out.result(files=[f"model/{i.dest}" for i in self.items], bytes=total)
         return 0
 
     def _copy_one(
-        self, root_fd: int, project_fd: int, item: CopyItem, total: int, send: Callable
+        self, root_fd: int, project_fd: int, item: CopyItem, total: int, events: EventSink
     ) -> None:
         """Copy one file to a temporary name in its folder of ``model/``, then rename it."""
         source_dir, source_name = posixpath.split(item.source)
@@ -220,8 +205,8 @@ class CopyWork:
                 flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
                 out_fd = open_at(folder, partial, flags, rel=dest)
                 try:
-                    with os.fdopen(out_fd, "wb") as out:
-                        self._pump(src, out, total, send)
+                    with os.fdopen(out_fd, "wb") as dest_file:
+                        self._pump(src, dest_file, total, events)
                     os.replace(partial, name, src_dir_fd=folder, dst_dir_fd=folder)
                 except BaseException:
                     with contextlib.suppress(FileNotFoundError):
@@ -230,23 +215,16 @@ class CopyWork:
             finally:
                 os.close(folder)
 
-    def _pump(self, src, out, total: int, send: Callable) -> None:
+    def _pump(self, src, dest_file, total: int, events: EventSink) -> None:
         while chunk := src.read(CHUNK):
             if self._stop.is_set():
                 raise InterruptedError
-            out.write(chunk)
+            dest_file.write(chunk)
             self._done += len(chunk)
             now = time.monotonic()
             if now - self._last_report > 0.2:
                 self._last_report = now
-                send(
-                    {
-                        "event": "progress",
-                        "step": "copy-model-files",
-                        "done": self._done,
-                        "total": total,
-                    }
-                )
+                events.progress(self._done, total, STEP, bytes_=True)
 
 
 def _copy_error(err: HubError | OSError, item: CopyItem | None) -> dict:
