@@ -1,9 +1,12 @@
 /**
- * Drives the real log panel in Debian's Chromium: opens JupyterLab at the URL given, runs the
- * extension's benchmark command (a LogPanel fed with N generated lines, in batches of 1000,
- * as the job stream delivers them) several times, and prints one JSON line with the timings.
+ * Drives the real log panel in Debian's Chromium, as a user's job drives it: opens JupyterLab
+ * at the URL given and, several times, runs the public `hub-api:deploy` command (kind
+ * "build") on the benchmark's project, whose job prints N lines (bench/frontend_bench.py
+ * configures that); the command opens the job's log panel, which streams the lines over the
+ * job's WebSocket. Prints one JSON line with the time from the command to the render of the
+ * last line, the scroll to the top, the DOM rows and the JS heap.
  *
- *   node bench/frontend_log_bench.js http://127.0.0.1:8899/lab 100000 3
+ *   node bench/frontend_log_bench.js http://127.0.0.1:8899/lab 100000 3 logbench
  */
 const path = require('path');
 const { chromium } = require(
@@ -11,7 +14,7 @@ const { chromium } = require(
 );
 
 async function main() {
-  const [url, linesArg, runsArg] = process.argv.slice(2);
+  const [url, linesArg, runsArg, project] = process.argv.slice(2);
   const lines = Number(linesArg || 100000);
   const runs = Number(runsArg || 3);
   const browser = await chromium.launch({
@@ -26,7 +29,7 @@ async function main() {
     await page.waitForFunction(
       () =>
         window.jupyterapp &&
-        window.jupyterapp.commands.hasCommand('hub-api:bench-log'),
+        window.jupyterapp.commands.hasCommand('hub-api:deploy'),
       null,
       {
         timeout: 120000
@@ -35,33 +38,63 @@ async function main() {
     await page.evaluate(() => window.jupyterapp.restored);
     const results = [];
     for (let i = 0; i < runs; i++) {
-      const result = await page.evaluate(async n => {
-        const app = window.jupyterapp;
-        const r = await app.commands.execute('hub-api:bench-log', { lines: n });
-        // A frame later: the browser has painted it; then measure how long a scroll to the
-        // top takes to render (the virtualised view re-renders a window, not 100k rows).
-        const viewport = document.querySelector(
-          '#hub-api-bench-log .jp-HubApi-logViewport'
-        );
-        const t0 = performance.now();
-        viewport.scrollTop = 0;
-        await new Promise(res =>
-          requestAnimationFrame(() => requestAnimationFrame(res))
-        );
-        const scrollMs = performance.now() - t0;
-        const heap = performance.memory
-          ? performance.memory.usedJSHeapSize
-          : null;
-        app.shell.widgets('main');
-        document.querySelector('#hub-api-bench-log') &&
-          app.commands.execute('application:close', {});
-        for (const w of Array.from(app.shell.widgets('main'))) {
-          if (w.id === 'hub-api-bench-log') {
-            w.dispose();
+      const result = await page.evaluate(
+        async ({ n, project }) => {
+          const app = window.jupyterapp;
+          const frame = () => new Promise(res => requestAnimationFrame(res));
+          const start = performance.now();
+          const job = await app.commands.execute('hub-api:deploy', {
+            project,
+            kind: 'build',
+            openLog: true
+          });
+          const selector = `[data-testid="hub-api-log-panel"][data-job-id="${job.id}"]`;
+          const last = `line ${n - 1} `;
+          // Checked once per frame: the render that shows the last line.
+          for (;;) {
+            const panel = document.querySelector(selector);
+            const rows = panel
+              ? panel.querySelectorAll('.jp-HubApi-logLine')
+              : [];
+            if (Array.from(rows).some(r => r.textContent.startsWith(last))) {
+              break;
+            }
+            await frame();
           }
-        }
-        return { ...r, scrollMs, heap };
-      }, lines);
+          const ms = performance.now() - start;
+          const panel = document.querySelector(selector);
+          const domRows = panel.querySelectorAll('.jp-HubApi-logLine').length;
+          // Then how long a scroll to the top takes to render (the virtualised view
+          // re-renders a window, not 100k rows).
+          const viewport = panel.querySelector('.jp-HubApi-logViewport');
+          const t0 = performance.now();
+          viewport.scrollTop = 0;
+          await frame();
+          await frame();
+          const scrollMs = performance.now() - t0;
+          const heap = performance.memory
+            ? performance.memory.usedJSHeapSize
+            : null;
+          // The next run starts once this job has ended (one job per project at a time).
+          while (!['succeeded', 'failed'].includes(panel.dataset.state)) {
+            await frame();
+          }
+          for (const w of Array.from(app.shell.widgets('main'))) {
+            if (w.id === `hub-api-log-${job.id}`) {
+              w.dispose();
+            }
+          }
+          return {
+            lines: n,
+            ms,
+            domRows,
+            scrollMs,
+            heap,
+            state: panel.dataset.state
+          };
+        },
+        { n: lines, project }
+      );
       results.push(result);
     }
     console.log(JSON.stringify({ lines, runs: results }));

@@ -1,10 +1,9 @@
 /**
  * Hub API for JupyterLab: the plugins of the frontend, one per part of the user's journey
- * (DESIGN.md section 1).
+ * (launcher and wizard, jobs and logs, deployments, the notebook button).
  */
 import { JupyterFrontEndPlugin } from '@jupyterlab/application';
 
-import { benchPlugin } from './plugins/bench';
 import { corePlugin } from './plugins/core';
 import { deploymentsPlugin } from './plugins/deployments';
 import { jobsPlugin } from './plugins/jobs';
@@ -16,8 +15,7 @@ const plugins: JupyterFrontEndPlugin<any>[] = [
   wizardPlugin,
   jobsPlugin,
   deploymentsPlugin,
-  notebookPlugin,
-  benchPlugin
+  notebookPlugin
 ];
 
 export default plugins;

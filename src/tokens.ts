@@ -30,8 +30,6 @@ export namespace CommandIDs {
   export const openDeployments = 'hub-api:deployments';
   /** One API's details; args: `api`, `tab` ("test", "keys", ...). */
   export const openApi = 'hub-api:open-api';
-  /** Test-only: a log panel fed with N generated lines (for the benchmark). */
-  export const benchLog = 'hub-api:bench-log';
 }
 
 /** The user's settings of the extension (schema/plugin.json). */

@@ -1,10 +1,5 @@
 import { encodePath } from '../src/api/client';
 import { deployOutcome } from '../src/api/types';
-import {
-  callsPerDay,
-  formatLatency,
-  formatRate
-} from '../src/models/deployments';
 import { rewriteEndpoint } from '../src/plugins/core';
 import { websocketURL } from '../src/request';
 import { ServerConnection } from '@jupyterlab/services';
@@ -66,39 +61,6 @@ describe('rewriteEndpoint', () => {
     expect(rewriteEndpoint('http://127.0.0.1:8470/alice/iris', '')).toBe(
       'http://127.0.0.1:8470/alice/iris'
     );
-  });
-});
-
-describe('deployments helpers', () => {
-  it('counts calls per day of the month, in UTC', () => {
-    const at = (iso: string) => ({
-      id: iso,
-      ts: Date.parse(iso) / 1000,
-      time: iso,
-      status: 200,
-      latency_ms: 1
-    });
-    const days = callsPerDay(
-      [
-        at('2026-11-01T00:30:00Z'),
-        at('2026-11-01T23:59:00Z'),
-        at('2026-11-30T12:00:00Z'),
-        at('2026-10-31T12:00:00Z')
-      ],
-      '2026-11'
-    );
-    expect(days.length).toBe(30);
-    expect(days[0]).toBe(2);
-    expect(days[29]).toBe(1);
-    expect(days.reduce((a, b) => a + b, 0)).toBe(3);
-  });
-
-  it('formats rates and latencies', () => {
-    expect(formatRate(0)).toBe('0 %');
-    expect(formatRate(0.0123)).toBe('1.2 %');
-    expect(formatRate(null)).toBe('–');
-    expect(formatLatency(85.4)).toBe('85 ms');
-    expect(formatLatency(1500)).toBe('1.5 s');
   });
 });
 

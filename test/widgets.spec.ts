@@ -7,7 +7,6 @@ import { WizardModel } from '../src/models/wizard';
 import { LogView } from '../src/widgets/logView';
 import { fieldOfReason, WizardWidget } from '../src/widgets/wizard';
 import { HubApiError } from '../src/request';
-import { parseBody } from '../src/widgets/testConsole';
 
 function lines(n: number): JobEvent[] {
   const out: JobEvent[] = [];
@@ -148,10 +147,49 @@ describe('WizardWidget', () => {
   });
 });
 
-describe('parseBody', () => {
-  it('parses JSON and says what is wrong otherwise', () => {
-    expect(parseBody('[1, 2]')).toEqual({ value: [1, 2] });
-    expect(parseBody('  ').error).toMatch(/empty/);
-    expect(parseBody('{x}').error).toMatch(/not valid JSON/);
+describe('wizard steps', () => {
+  const services = {
+    listFolder: async (path: string): Promise<IFolderListing> => ({
+      path,
+      entries: []
+    }),
+    listProjects: async () => [],
+    templates: async () => [
+      { name: 'sklearn', requirements: 'scikit-learn\n', main_py: 'x = 1\n' }
+    ]
+  };
+
+  it('shows one view per step, and Review keeps the focus in the wizard', async () => {
+    const model = new WizardModel();
+    model.name = 'iris';
+    const widget = new WizardWidget(model, services, async () => undefined);
+    Widget.attach(widget, document.body);
+    await new Promise(r => setTimeout(r, 0));
+    const body = () =>
+      widget.node.querySelector<HTMLElement>('.jp-HubApi-wizardBody')!;
+    const fields = () =>
+      [...body().querySelectorAll<HTMLElement>('[data-field]')].map(
+        n => n.dataset.field
+      );
+    expect(fields()).toEqual(['name', 'parent']);
+    model.goTo('template');
+    expect(fields()).toEqual(['template']);
+    model.goTo('requirements');
+    expect(
+      body().querySelector<HTMLTextAreaElement>(
+        '[data-testid="wizard-requirements"]'
+      )!.value
+    ).toBe('scikit-learn\n');
+    model.goTo('review');
+    expect(fields()).toEqual(['review']);
+    // Headings follow the wizard's h1 without a gap.
+    expect(
+      [...widget.node.querySelectorAll('h1, h2, h3')].map(h => h.tagName)
+    ).toEqual(['H1', 'H2', 'H2']);
+    expect(document.activeElement).toBe(body());
+    expect(body().querySelector('[data-testid="main-py"]')!.textContent).toBe(
+      'x = 1\n'
+    );
+    widget.dispose();
   });
 });

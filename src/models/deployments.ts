@@ -1,28 +1,27 @@
 /**
- * The deployments panel's model: the user's APIs, the account's quota and API keys, refreshed
- * on demand and whenever a deploy job ends (told by the jobs watcher, never on a timer).
+ * The models of the deployments views. Every server call of those views is here; the views
+ * render a model and call its methods.
+ *
+ * - `DeploymentsModel`: the user's APIs, the account's quota and API keys (with the key
+ *   actions and the secrets revealed in this session, in memory only), refreshed on demand and
+ *   whenever a deploy job ends (told by the jobs watcher, never on a timer).
+ * - `ApiModel`: one API: its summary (from the `DeploymentsModel`), versions, invocations and
+ *   log lines, each loaded when its tab is shown, and rollback.
+ *
+ * Both are `VDomModel`s: `stateChanged` tells the views to render again (Lumino compresses the
+ * update requests of one turn into one render).
  */
-import { ISignal, Signal } from '@lumino/signaling';
+import { VDomModel } from '@jupyterlab/ui-components';
 
 import { HubClient } from '../api/client';
-import { IApiKey, IApiSummary, IInvocation, IQuota } from '../api/types';
-
-/** Calls per day of a month, from a list of invocations (for the small chart). */
-export function callsPerDay(
-  invocations: readonly IInvocation[],
-  month: string
-): number[] {
-  const [year, mon] = month.split('-').map(Number);
-  const days = new Date(Date.UTC(year, mon, 0)).getUTCDate();
-  const counts = new Array(days).fill(0);
-  for (const inv of invocations) {
-    const date = new Date(inv.ts * 1000);
-    if (date.getUTCFullYear() === year && date.getUTCMonth() + 1 === mon) {
-      counts[date.getUTCDate() - 1]++;
-    }
-  }
-  return counts;
-}
+import {
+  IApiKey,
+  IApiLogLine,
+  IApiSummary,
+  IApiVersion,
+  IInvocation,
+  IQuota
+} from '../api/types';
 
 /** "12 %" for a fraction, "–" for none. */
 export function formatRate(rate: number | null | undefined): string {
@@ -41,15 +40,44 @@ export function formatLatency(ms: number | null | undefined): string {
   return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`;
 }
 
-/** The data of the deployments panel. */
-export class DeploymentsModel {
-  /** The list, quota or keys changed (or a refresh failed: see `error`). */
-  get changed(): ISignal<this, void> {
-    return this._changed;
-  }
+/** The number of days of a month given as "YYYY-MM". */
+export function daysInMonth(month: string): number {
+  const [year, mon] = month.split('-').map(Number);
+  return new Date(Date.UTC(year, mon, 0)).getUTCDate();
+}
 
+/**
+ * Calls per day of the summary's month (index 0 = day 1), from the summary's own
+ * `calls_per_day` (kept incrementally by the platform): padded to the month's length.
+ */
+export function callsPerDay(api: IApiSummary): number[] {
+  const days = new Array(daysInMonth(api.month)).fill(0);
+  const counts = (api as { calls_per_day?: readonly number[] }).calls_per_day;
+  (counts ?? []).slice(0, days.length).forEach((n, i) => (days[i] = n));
+  return days;
+}
+
+/** The message of an error, for a view. */
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** Something loaded from the server: its value, whether it is loading, why it failed. */
+export interface ILoadable<T> {
+  readonly value: T | null;
+  readonly loading: boolean;
+  readonly error: string | null;
+}
+
+/** The data of the deployments panel and of the key table. */
+export class DeploymentsModel extends VDomModel {
   get apis(): readonly IApiSummary[] {
     return this._apis;
+  }
+
+  /** The summary of one API, if it is deployed. */
+  api(name: string): IApiSummary | undefined {
+    return this._apis.find(a => a.name === name);
   }
 
   get quota(): IQuota | null {
@@ -60,6 +88,11 @@ export class DeploymentsModel {
     return this._keys;
   }
 
+  /** The enabled keys (the ones a call can use). */
+  get enabledKeys(): readonly IApiKey[] {
+    return this._keys.filter(k => k.enabled);
+  }
+
   /** Why the last refresh failed (e.g. the platform is not running), or null. */
   get error(): string | null {
     return this._error;
@@ -68,6 +101,11 @@ export class DeploymentsModel {
   /** True until the first refresh ends. */
   get loading(): boolean {
     return this._loading;
+  }
+
+  /** The secrets revealed in this session, by key id (kept in memory only, never stored). */
+  get revealed(): ReadonlyMap<string, string> {
+    return this._revealed;
   }
 
   /** Fetch the APIs and keys again (concurrent calls share one request). */
@@ -81,7 +119,46 @@ export class DeploymentsModel {
   /** Fetch the keys only (after a key action). */
   async refreshKeys(): Promise<void> {
     this._keys = await HubClient.keys();
-    this._changed.emit();
+    this._emit();
+  }
+
+  /** A key's secret: the one already revealed, or asked of the server (and kept shown). */
+  async reveal(id: string): Promise<string> {
+    let secret = this._revealed.get(id);
+    if (secret === undefined) {
+      secret = await HubClient.revealKey(id);
+      this._revealed.set(id, secret);
+      this._emit();
+    }
+    return secret;
+  }
+
+  /** Stop showing a key's secret. */
+  hide(id: string): void {
+    if (this._revealed.delete(id)) {
+      this._emit();
+    }
+  }
+
+  /** Create a key (named `name`, or "key"); its secret is shown at once. */
+  async createKey(name: string): Promise<IApiKey> {
+    const created = await HubClient.createKey(name.trim() || 'key');
+    this._revealed.set(created.key.id, created.secret);
+    await this.refreshKeys();
+    return created.key;
+  }
+
+  /** Enable or disable a key. */
+  async setKeyEnabled(id: string, enabled: boolean): Promise<void> {
+    await HubClient.setKeyEnabled(id, enabled);
+    await this.refreshKeys();
+  }
+
+  /** Delete a key for good. */
+  async deleteKey(id: string): Promise<void> {
+    await HubClient.deleteKey(id);
+    this._revealed.delete(id);
+    await this.refreshKeys();
   }
 
   private async _refresh(): Promise<void> {
@@ -95,10 +172,16 @@ export class DeploymentsModel {
       this._keys = keys;
       this._error = null;
     } catch (error) {
-      this._error = (error as Error).message;
+      this._error = messageOf(error);
     }
     this._loading = false;
-    this._changed.emit();
+    this._emit();
+  }
+
+  private _emit(): void {
+    if (!this.isDisposed) {
+      this.stateChanged.emit();
+    }
   }
 
   private _apis: IApiSummary[] = [];
@@ -107,5 +190,106 @@ export class DeploymentsModel {
   private _error: string | null = null;
   private _loading = true;
   private _pending: Promise<void> | null = null;
-  private _changed = new Signal<this, void>(this);
+  private _revealed = new Map<string, string>();
+}
+
+/** What `ApiModel` loads per tab. */
+type Part = 'versions' | 'invocations' | 'logs';
+
+/** One API: its summary, versions, invocations and log lines. */
+export class ApiModel extends VDomModel {
+  constructor(
+    readonly name: string,
+    readonly deployments: DeploymentsModel
+  ) {
+    super();
+    deployments.stateChanged.connect(this._relay, this);
+  }
+
+  /** The API's summary (undefined while loading, or when it is not deployed). */
+  get summary(): IApiSummary | undefined {
+    return this.deployments.api(this.name);
+  }
+
+  /** Calls per day of this month, for the chart. */
+  get callsPerDay(): number[] {
+    const summary = this.summary;
+    return summary ? callsPerDay(summary) : [];
+  }
+
+  get versions(): ILoadable<IApiVersion[]> {
+    return this._parts.versions as ILoadable<IApiVersion[]>;
+  }
+
+  get invocations(): ILoadable<IInvocation[]> {
+    return this._parts.invocations as ILoadable<IInvocation[]>;
+  }
+
+  get logs(): ILoadable<IApiLogLine[]> {
+    return this._parts.logs as ILoadable<IApiLogLine[]>;
+  }
+
+  /** Fetch the versions, newest first. */
+  loadVersions(): Promise<void> {
+    return this._load('versions', () => HubClient.versions(this.name));
+  }
+
+  /** Fetch the newest invocations. */
+  loadInvocations(limit = 200): Promise<void> {
+    return this._load('invocations', () =>
+      HubClient.invocations(this.name, limit)
+    );
+  }
+
+  /** Fetch the newest lines the handler printed. */
+  loadLogs(tail = 500): Promise<void> {
+    return this._load('logs', () => HubClient.apiLogs(this.name, tail));
+  }
+
+  /** Make an earlier version live again; then the versions and the summary are fetched. */
+  async rollback(versionNumber: number): Promise<void> {
+    try {
+      await HubClient.rollback(this.name, versionNumber);
+    } finally {
+      await Promise.all([this.loadVersions(), this.deployments.refresh()]);
+    }
+  }
+
+  dispose(): void {
+    if (!this.isDisposed) {
+      this.deployments.stateChanged.disconnect(this._relay, this);
+    }
+    super.dispose();
+  }
+
+  private async _load(
+    part: Part,
+    fetch: () => Promise<unknown>
+  ): Promise<void> {
+    const before = this._parts[part];
+    this._parts[part] = { ...before, loading: true };
+    this._relay();
+    try {
+      this._parts[part] = { value: await fetch(), loading: false, error: null };
+    } catch (error) {
+      this._parts[part] = {
+        value: before.value,
+        loading: false,
+        error: messageOf(error)
+      };
+    }
+    this._relay();
+  }
+
+  private _relay(): void {
+    if (!this.isDisposed) {
+      this.stateChanged.emit();
+    }
+  }
+
+  private _parts: Record<Part, ILoadable<unknown>> = {
+    versions: { value: null, loading: false, error: null },
+    invocations: { value: null, loading: false, error: null },
+    logs: { value: null, loading: false, error: null }
+  };
 }

@@ -5,7 +5,19 @@
 import { nullTranslator, TranslationBundle } from '@jupyterlab/translation';
 import { ISignal, Signal } from '@lumino/signaling';
 
-import { ICreateProjectRequest, ITemplate } from '../api/types';
+import {
+  ICreateProjectRequest,
+  IFolderListing,
+  IProject,
+  ITemplate
+} from '../api/types';
+
+/** What the wizard asks of the server (`HubClient` in the product). */
+export interface IWizardServices {
+  listFolder(path: string): Promise<IFolderListing>;
+  listProjects(): Promise<IProject[]>;
+  templates(): Promise<ITemplate[]>;
+}
 
 /** The steps, in order. */
 export const STEPS = [
@@ -229,6 +241,34 @@ export class WizardModel {
   setExisting(names: Iterable<string>): void {
     this._existing = new Set(names);
     this._changed.emit();
+  }
+
+  /**
+   * Fetch the names already taken in the parent folder and by projects anywhere (what cannot
+   * be listed is left out: the server checks again on Create).
+   */
+  async loadExisting(services: IWizardServices): Promise<void> {
+    const names = new Set<string>();
+    const [listing, projects] = await Promise.allSettled([
+      services.listFolder(this._parent),
+      services.listProjects()
+    ]);
+    if (listing.status === 'fulfilled') {
+      listing.value.entries.forEach(e => names.add(e.name));
+    }
+    if (projects.status === 'fulfilled') {
+      projects.value.forEach(p => names.add(p.name));
+    }
+    this.setExisting(names);
+  }
+
+  /** Fetch the server's templates; without them the built-in requirements stay. */
+  async loadTemplates(services: IWizardServices): Promise<void> {
+    try {
+      this.setTemplates(await services.templates());
+    } catch {
+      // the review then says main.py comes from the template
+    }
   }
 
   /** The server's templates (their requirements and main.py). */

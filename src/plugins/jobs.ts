@@ -2,13 +2,13 @@
  * Jobs in the UI: the log panel of each job (restored after a reload), the "deploy" command,
  * and the notifications of job start, success and failure.
  */
-import { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
 import {
   ILayoutRestorer,
   JupyterFrontEnd,
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
 import {
+  Clipboard,
   ICommandPalette,
   MainAreaWidget,
   Notification,
@@ -25,7 +25,6 @@ import { deployOutcome, IJob, isFinal, JobKind } from '../api/types';
 import { hubIcon } from '../icons';
 import { JobLog } from '../models/jobLog';
 import { CommandIDs, IHubApi } from '../tokens';
-import { copyText } from '../widgets/dom';
 import { jobTitle, LogPanel } from '../widgets/logPanel';
 import { PALETTE_CATEGORY } from './core';
 
@@ -61,18 +60,12 @@ export const jobsPlugin: JupyterFrontEndPlugin<void> = {
   description: 'Log panels and notifications of Hub API jobs.',
   autoStart: true,
   requires: [IHubApi],
-  optional: [
-    ILayoutRestorer,
-    ICommandPalette,
-    IDefaultFileBrowser,
-    ITranslator
-  ],
+  optional: [ILayoutRestorer, ICommandPalette, ITranslator],
   activate: (
     app: JupyterFrontEnd,
     hub: IHubApi,
     restorer: ILayoutRestorer | null,
     palette: ICommandPalette | null,
-    browser: IDefaultFileBrowser | null,
     translator: ITranslator | null
   ) => {
     translator = translator ?? nullTranslator;
@@ -156,14 +149,8 @@ export const jobsPlugin: JupyterFrontEndPlugin<void> = {
       ),
       icon: args => (args.isPalette ? undefined : hubIcon),
       execute: async args => {
-        let project = args.project === undefined ? null : String(args.project);
-        if (args.isContextMenu && browser) {
-          // The file browser's selected folder (the server says when it is not a project).
-          const item = browser.selectedItems().next();
-          if (item && !item.done && item.value.type === 'directory') {
-            project = item.value.path.replace(/^[^/:]+:/, '');
-          }
-        }
+        const project =
+          args.project === undefined ? null : String(args.project);
         if (project === null) {
           void app.commands.execute(CommandIDs.newProject);
           return null;
@@ -220,7 +207,7 @@ export const jobsPlugin: JupyterFrontEndPlugin<void> = {
             },
             {
               label: trans.__('Copy endpoint'),
-              callback: () => void copyText(endpoint)
+              callback: () => void Clipboard.copyToSystem(endpoint)
             }
           );
         }

@@ -192,8 +192,8 @@ export const wizardPlugin: JupyterFrontEndPlugin<void> = {
       command: CommandIDs.newProject,
       category: PALETTE_CATEGORY
     });
-    // The file browser's context menu item is declared in schema/plugin.json; it passes
-    // isContextMenu so the command reads the selection.
+    // The file browser's context menu item on folders; it passes isContextMenu so the
+    // command reads the selection.
     app.contextMenu.addItem({
       command: CommandIDs.newProject,
       selector: '.jp-DirListing-item[data-isdir]',

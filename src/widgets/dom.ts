@@ -84,21 +84,3 @@ export function formatBytes(bytes: number | null | undefined): string {
   }
   return `${value < 10 ? value.toFixed(1) : Math.round(value)} ${units[unit]}`;
 }
-
-/** Copy text to the clipboard (JupyterLab's own helper, with a fallback for old browsers). */
-export async function copyText(text: string): Promise<void> {
-  if (navigator.clipboard?.writeText) {
-    try {
-      await navigator.clipboard.writeText(text);
-      return;
-    } catch {
-      // insecure origin or no permission: fall through to the old way
-    }
-  }
-  const area = document.createElement('textarea');
-  area.value = text;
-  document.body.appendChild(area);
-  area.select();
-  document.execCommand('copy');
-  area.remove();
-}

@@ -2,7 +2,7 @@
  * The log panel of one job: its state, named steps with durations, a progress bar, the live
  * lines (`LogView`), search, copy, follow-tail, cancel and re-run.
  */
-import { Notification } from '@jupyterlab/apputils';
+import { Clipboard, Notification } from '@jupyterlab/apputils';
 import {
   nullTranslator,
   TranslationBundle,
@@ -13,7 +13,7 @@ import { PanelLayout, Widget } from '@lumino/widgets';
 import { IJob, isFinal } from '../api/types';
 import { JobLog } from '../models/jobLog';
 import { formatSeconds } from '../models/logModel';
-import { button, copyText, h } from './dom';
+import { button, h } from './dom';
 import { LogView } from './logView';
 
 /** Sentences for job kinds and states. */
@@ -70,7 +70,7 @@ export class LogPanel extends Widget {
       testid: 'job-rerun',
       title: trans.__('Start the same job again')
     });
-    const copy = button(trans.__('Copy'), () => void this._doCopy(), {
+    const copy = button(trans.__('Copy'), () => this._doCopy(), {
       title: trans.__('Copy the whole log as text')
     });
     this._followBox = h('input', {
@@ -306,8 +306,8 @@ export class LogPanel extends Widget {
     this._view.setHighlights(this._matches, current);
   }
 
-  private async _doCopy(): Promise<void> {
-    await copyText(this.jobLog.model.toText());
+  private _doCopy(): void {
+    Clipboard.copyToSystem(this.jobLog.model.toText());
     Notification.info(this._trans.__('The log was copied.'), {
       autoClose: 2000
     });

@@ -1,6 +1,8 @@
 /**
  * The "New Hub API" wizard: name, template, model files, requirements, review; then "Create"
- * or "Create and deploy". A view over `WizardModel`; the plugin does the creating.
+ * or "Create and deploy". A view over `WizardModel`: the steps' views are in `wizardSteps.ts`,
+ * this widget shows the current one with the step list, the errors and the buttons; the plugin
+ * does the creating.
  */
 import {
   ITranslator,
@@ -10,24 +12,14 @@ import {
 import { Widget } from '@lumino/widgets';
 
 import { HubApiError } from '../request';
-import { IFolderListing, IProject, ITemplate } from '../api/types';
 import {
-  basename,
+  IWizardServices,
   STEPS,
-  TEMPLATE_LABELS,
-  TEMPLATE_NAMES,
   WizardModel,
   WizardStep
 } from '../models/wizard';
-import { button, formatBytes, h } from './dom';
-import { FilePicker } from './filePicker';
-
-/** What the wizard asks of the server. */
-export interface IWizardServices {
-  listFolder(path: string): Promise<IFolderListing>;
-  listProjects(): Promise<IProject[]>;
-  templates(): Promise<ITemplate[]>;
-}
+import { button, h } from './dom';
+import { IStepView, STEP_VIEWS } from './wizardSteps';
 
 /** Which field a server error belongs to, from its `reason`. */
 export function fieldOfReason(reason: string): WizardStep {
@@ -74,7 +66,10 @@ export class WizardWidget extends Widget {
       class: 'jp-HubApi-wizardSteps',
       attrs: { 'aria-label': trans.__('Steps') }
     });
-    this._body = h('div', { class: 'jp-HubApi-wizardBody' });
+    this._body = h('div', {
+      class: 'jp-HubApi-wizardBody',
+      attrs: { tabindex: '-1' }
+    });
     this._formError = h('div', {
       class: 'jp-HubApi-fieldError',
       attrs: { role: 'alert', 'data-testid': 'form-error' }
@@ -143,30 +138,9 @@ export class WizardWidget extends Widget {
         this._banner.hidden = false;
       }
     });
-    void this._loadExisting();
-    void this._services
-      .templates()
-      .then(templates => this.model.setTemplates(templates))
-      .catch(() => {
-        /* the built-in requirements stay; the review says main.py comes from the template */
-      });
+    void this.model.loadExisting(this._services);
+    void this.model.loadTemplates(this._services);
     this._renderStep();
-  }
-
-  /** Fetch the names already taken in the parent folder (and by projects anywhere). */
-  private async _loadExisting(): Promise<void> {
-    const names = new Set<string>();
-    const [listing, projects] = await Promise.allSettled([
-      this._services.listFolder(this.model.parent),
-      this._services.listProjects()
-    ]);
-    if (listing.status === 'fulfilled') {
-      listing.value.entries.forEach(e => names.add(e.name));
-    }
-    if (projects.status === 'fulfilled') {
-      projects.value.forEach(p => names.add(p.name));
-    }
-    this.model.setExisting(names);
   }
 
   protected onActivateRequest(): void {
@@ -174,10 +148,12 @@ export class WizardWidget extends Widget {
   }
 
   private _focusFirst(): void {
+    // The first control of the step, else the step itself (Review has no field): focus
+    // never drops to the page when the step changes.
     const field = this._body.querySelector<HTMLElement>(
       'input, textarea, button'
     );
-    field?.focus();
+    (field ?? this._body).focus();
   }
 
   private _go(direction: number): void {
@@ -242,264 +218,17 @@ export class WizardWidget extends Widget {
     this._create.disabled = this._deploy.disabled = this._busy;
   }
 
-  private _field(
-    id: string,
-    label: string,
-    control: HTMLElement,
-    hint?: string
-  ): HTMLElement {
-    control.id = `hub-api-${id}`;
-    control.setAttribute(
-      'aria-describedby',
-      `hub-api-${id}-error hub-api-${id}-hint`
-    );
-    return h(
-      'div',
-      { class: 'jp-HubApi-field', attrs: { 'data-field': id } },
-      h('label', { text: label, attrs: { for: `hub-api-${id}` } }),
-      control,
-      hint
-        ? h('div', {
-            class: 'jp-HubApi-hint',
-            text: hint,
-            attrs: { id: `hub-api-${id}-hint` }
-          })
-        : null,
-      h('div', {
-        class: 'jp-HubApi-fieldError',
-        attrs: {
-          id: `hub-api-${id}-error`,
-          role: 'alert',
-          'data-testid': `${id}-error`
-        }
-      })
-    );
-  }
-
   private _renderStep(): void {
-    const trans = this._trans;
-    const model = this.model;
-    this._shownStep = model.step;
-    this._picker?.dispose();
-    this._picker = null;
-    let content: HTMLElement;
-    switch (model.step) {
-      case 'name': {
-        const name = h('input', {
-          class: 'jp-mod-styled',
-          attrs: {
-            type: 'text',
-            autocomplete: 'off',
-            spellcheck: 'false',
-            'data-testid': 'wizard-name',
-            maxlength: '80'
-          },
-          on: {
-            input: (e: Event) =>
-              (model.name = (e.target as HTMLInputElement).value)
-          }
-        });
-        name.value = model.name;
-        const parent = h('input', {
-          class: 'jp-mod-styled',
-          attrs: {
-            type: 'text',
-            'data-testid': 'wizard-parent',
-            placeholder: trans.__('(server root)')
-          },
-          on: {
-            change: (e: Event) => {
-              model.parent = (e.target as HTMLInputElement).value;
-              void this._loadExisting();
-            }
-          }
-        });
-        parent.value = model.parent;
-        content = h(
-          'div',
-          {},
-          this._field(
-            'name',
-            trans.__('API name'),
-            name,
-            trans.__(
-              'Lower-case letters, digits and "-", 1–63 characters, starting with a letter. It becomes the last part of the URL.'
-            )
-          ),
-          this._field(
-            'parent',
-            trans.__('Create in folder'),
-            parent,
-            trans.__('Relative to the server root.')
-          )
-        );
-        break;
-      }
-      case 'template': {
-        const group = h('div', {
-          class: 'jp-HubApi-templates',
-          attrs: { role: 'radiogroup', 'aria-label': trans.__('Template') }
-        });
-        for (const t of TEMPLATE_NAMES) {
-          const radio = h('input', {
-            attrs: {
-              type: 'radio',
-              name: 'hub-api-template',
-              value: t,
-              'data-testid': `template-${t}`
-            },
-            on: { change: () => (model.template = t) }
-          });
-          radio.checked = model.template === t;
-          group.append(
-            h(
-              'label',
-              { class: 'jp-HubApi-template' },
-              radio,
-              h('span', { text: TEMPLATE_LABELS[t] ?? t })
-            )
-          );
-        }
-        content = this._field(
-          'template',
-          trans.__('Framework of the model'),
-          group
-        );
-        break;
-      }
-      case 'files': {
-        this._picker = new FilePicker(
-          model,
-          p => this._services.listFolder(p),
-          trans,
-          this._initialFolder()
-        );
-        content = h(
-          'div',
-          { attrs: { 'data-field': 'files' } },
-          h('p', {
-            class: 'jp-HubApi-hint',
-            text: trans.__(
-              'Pick the files or folders to copy into model/ (weights, tokenizers, pickles). They are stored by content and never go into the image.'
-            )
-          })
-        );
-        content.appendChild(this._picker.node);
-        break;
-      }
-      case 'requirements': {
-        const area = h('textarea', {
-          class: 'jp-mod-styled jp-HubApi-requirements',
-          attrs: {
-            rows: '10',
-            spellcheck: 'false',
-            'data-testid': 'wizard-requirements'
-          },
-          on: {
-            input: (e: Event) =>
-              (model.requirements = (e.target as HTMLTextAreaElement).value)
-          }
-        });
-        area.value = model.requirements;
-        const reset = button(trans.__('Reset to the template'), () => {
-          model.resetRequirements();
-          area.value = model.requirements;
-        });
-        content = h(
-          'div',
-          {},
-          this._field(
-            'requirements',
-            trans.__('src/requirements.txt'),
-            area,
-            trans.__(
-              "One package per line, as pip reads them. hub build installs them into the API's own environment."
-            )
-          ),
-          reset
-        );
-        break;
-      }
-      case 'review':
-      default: {
-        const rows: [string, string][] = [
-          [trans.__('Name'), model.name],
-          [trans.__('Folder'), model.projectPath],
-          [
-            trans.__('Template'),
-            TEMPLATE_LABELS[model.template] ?? model.template
-          ],
-          [
-            trans.__('Model files'),
-            model.files.size
-              ? trans.__(
-                  '%1 (%2)',
-                  [...model.files.keys()].map(basename).join(', '),
-                  formatBytes(model.totalSize)
-                )
-              : trans.__('none')
-          ],
-          [
-            trans.__('Requirements'),
-            model.requirements
-              .split('\n')
-              .filter(l => l.trim() && !l.trim().startsWith('#'))
-              .join(', ') || trans.__('none')
-          ]
-        ];
-        const main = model.mainPy;
-        content = h(
-          'div',
-          { attrs: { 'data-field': 'review' } },
-          h(
-            'table',
-            { class: 'jp-HubApi-summary' },
-            ...rows.map(([k, v]) =>
-              h('tr', {}, h('th', { text: k }), h('td', { text: v }))
-            )
-          ),
-          h('h3', { text: trans.__('Files that will be written') }),
-          h(
-            'ul',
-            {
-              class: 'jp-HubApi-plan',
-              attrs: { 'data-testid': 'planned-files' }
-            },
-            ...model.plannedFiles().map(f =>
-              h(
-                'li',
-                {},
-                h('code', {
-                  text: model.parent ? f.slice(model.parent.length + 1) : f
-                })
-              )
-            )
-          ),
-          h('h3', {}, h('code', { text: 'src/main.py' })),
-          main
-            ? h('pre', {
-                class: 'jp-HubApi-code',
-                text: main,
-                attrs: { 'data-testid': 'main-py' }
-              })
-            : h('p', {
-                class: 'jp-HubApi-hint',
-                text: trans.__(
-                  "The %1 template's main.py; it opens in the editor once the project is created.",
-                  TEMPLATE_LABELS[model.template] ?? model.template
-                )
-              })
-        );
-      }
-    }
-    this._body.replaceChildren(content);
+    this._shownStep = this.model.step;
+    this._view?.dispose?.();
+    this._view = STEP_VIEWS[this.model.step]({
+      model: this.model,
+      services: this._services,
+      trans: this._trans
+    });
+    this._body.replaceChildren(this._view.node);
     this._renderErrors();
     this._renderNav();
-  }
-
-  private _initialFolder(): string {
-    const first = [...this.model.files.keys()][0];
-    return first ? first.split('/').slice(0, -1).join('/') : this.model.parent;
   }
 
   private _renderErrors(): void {
@@ -570,9 +299,7 @@ export class WizardWidget extends Widget {
           [step]: { message, value: this._fieldValue(step) }
         };
         this.model.goTo(step);
-        if (step === 'files') {
-          this._picker?.showError(message);
-        }
+        this._view?.showError?.(message);
         this._renderErrors();
       }
     } finally {
@@ -586,7 +313,7 @@ export class WizardWidget extends Widget {
       return;
     }
     this.model.changed.disconnect(this._onModelChanged, this);
-    this._picker?.dispose();
+    this._view?.dispose?.();
     super.dispose();
   }
 
@@ -599,7 +326,7 @@ export class WizardWidget extends Widget {
   private _next: HTMLButtonElement;
   private _create: HTMLButtonElement;
   private _deploy: HTMLButtonElement;
-  private _picker: FilePicker | null = null;
+  private _view: IStepView | null = null;
   private _shownStep: WizardStep | null = null;
   private _serverErrors: Record<string, { message: string; value: string }> =
     {};

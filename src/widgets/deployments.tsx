@@ -1,0 +1,624 @@
+/**
+ * The deployments views: the sidebar list of APIs (laid out like JupyterLab's Running panel:
+ * a `SidePanel` with a toolbar over the content) and the detail panel of one API (overview
+ * with a chart, versions with rollback, invocation history, logs, the test console and the
+ * key table). Each view renders a model of `models/deployments.ts` (React, through
+ * `VDomRenderer`: a model's `stateChanged` asks for one batched render) and calls its methods.
+ */
+import { Dialog, Notification, showDialog } from '@jupyterlab/apputils';
+import { IEditorServices } from '@jupyterlab/codeeditor';
+import {
+  ITranslator,
+  nullTranslator,
+  TranslationBundle
+} from '@jupyterlab/translation';
+import {
+  Button,
+  copyIcon,
+  refreshIcon,
+  SidePanel,
+  Table,
+  ToolbarButton,
+  VDomRenderer
+} from '@jupyterlab/ui-components';
+import { Panel, TabPanel, Widget } from '@lumino/widgets';
+import * as React from 'react';
+
+import { IApiSummary, IApiVersion, IInvocation } from '../api/types';
+import {
+  ApiModel,
+  DeploymentsModel,
+  ILoadable,
+  formatLatency,
+  formatRate
+} from '../models/deployments';
+import { TestConsoleModel } from '../models/testConsole';
+import { BarChart, UsageBar } from './charts';
+import { KeyTable } from './keyTable';
+import { copyWithNotice, Endpoint, Hint, Problem } from './parts';
+import { TestConsole } from './testConsole';
+
+/** Opens an API's detail panel on a tab. */
+export type OpenApi = (api: string, tab?: string) => void;
+
+/** The tabs of the detail panel, in order. */
+export const API_TABS = [
+  'overview',
+  'versions',
+  'invocations',
+  'logs',
+  'test',
+  'keys'
+] as const;
+
+function statusClass(status: string): string {
+  if (status === 'ready' || status === 'idle' || status === 'running') {
+    return 'jp-mod-ok';
+  }
+  if (status === 'failed' || status === 'crashed') {
+    return 'jp-mod-error';
+  }
+  return 'jp-mod-pending';
+}
+
+/** "ready · 1 worker, 0 busy": the engine's state with its workers, in one phrase. */
+export function statusText(api: IApiSummary, trans: TranslationBundle): string {
+  if (api.workers === undefined || api.status === 'no_version') {
+    return api.status;
+  }
+  return trans._n(
+    '%2 · %1 worker, %3 busy',
+    '%2 · %1 workers, %3 busy',
+    api.workers,
+    api.status,
+    api.busy ?? 0
+  );
+}
+
+/** The content of the deployments panel: the quota and one card per API. */
+export class DeploymentsView extends VDomRenderer<DeploymentsModel> {
+  constructor(
+    model: DeploymentsModel,
+    private _openApi: OpenApi,
+    private _endpointOf: (endpoint: string) => string,
+    private _trans: TranslationBundle
+  ) {
+    super(model);
+    this.addClass('jp-HubApi-deploymentsView');
+  }
+
+  protected render(): JSX.Element {
+    const trans = this._trans;
+    const model = this.model;
+    const quota = model.quota;
+    let body: React.ReactNode;
+    if (model.error) {
+      body = <Problem message={model.error} />;
+    } else if (model.loading) {
+      body = <Hint text={trans.__('Loading…')} />;
+    } else if (!model.apis.length) {
+      body = (
+        <Hint
+          text={trans.__(
+            'No API deployed yet. Start with the Hub API tile of the launcher.'
+          )}
+        />
+      );
+    } else {
+      body = (
+        <ul className="jp-HubApi-apiList" aria-label={trans.__('APIs')}>
+          {model.apis.map(api => this._card(api))}
+        </ul>
+      );
+    }
+    return (
+      <>
+        {quota ? (
+          <section className="jp-HubApi-quota" data-testid="quota">
+            {this._quota()}
+          </section>
+        ) : null}
+        {body}
+      </>
+    );
+  }
+
+  private _quota(): React.ReactNode {
+    const trans = this._trans;
+    const quota = this.model.quota!;
+    const limit = quota.monthly_calls;
+    const label =
+      limit === null
+        ? trans.__('%1 calls this month (no limit)', quota.used)
+        : trans.__('%1 of %2 calls this month', quota.used, limit);
+    return (
+      <>
+        <span>{label}</span>
+        <UsageBar used={quota.used} limit={limit} label={label} />
+        <span className="jp-HubApi-hint">
+          {trans.__(
+            'plan %1 · %2 of %3 APIs',
+            quota.plan,
+            quota.apis,
+            quota.max_apis ?? '∞'
+          )}
+        </span>
+      </>
+    );
+  }
+
+  private _card(api: IApiSummary): JSX.Element {
+    const trans = this._trans;
+    const endpoint = this._endpointOf(api.endpoint);
+    const limit = this.model.quota?.monthly_calls ?? null;
+    const calls =
+      limit === null
+        ? trans.__('%1 calls', api.calls_this_month)
+        : trans.__('%1 / %2 calls', api.calls_this_month, limit);
+    const open = (tab?: string) => () => this._openApi(api.name, tab);
+    return (
+      <li className="jp-HubApi-apiCard" data-api={api.name} key={api.name}>
+        <div className="jp-HubApi-cardTitle">
+          <span
+            className={`jp-HubApi-dot ${statusClass(api.status)}`}
+            aria-hidden="true"
+          />
+          <button
+            type="button"
+            className="jp-HubApi-linkButton jp-HubApi-apiName"
+            title={trans.__('Details of %1', api.name)}
+            onClick={open()}
+          >
+            {api.name}
+          </button>
+          <span className="jp-HubApi-badge">
+            {api.live_version
+              ? `v${api.live_version.version} (#${api.live_version.version_number})`
+              : trans.__('no live version')}
+          </span>
+        </div>
+        <div className="jp-HubApi-apiStatus" data-testid="api-status">
+          {statusText(api, trans)}
+        </div>
+        <div className="jp-HubApi-cardEndpoint">
+          <Endpoint url={endpoint} testid="api-endpoint" />
+          <Button
+            minimal
+            small
+            className="jp-HubApi-iconButton"
+            title={trans.__('Copy the endpoint')}
+            aria-label={trans.__('Copy the endpoint')}
+            onClick={() =>
+              copyWithNotice(endpoint, trans.__('Endpoint copied.'))
+            }
+          >
+            <copyIcon.react tag="span" />
+          </Button>
+        </div>
+        <div className="jp-HubApi-metrics">
+          <UsageBar used={api.calls_this_month} limit={limit} label={calls} />
+          <span>{calls}</span>
+          <span>{trans.__('errors %1', formatRate(api.error_rate))}</span>
+          <span>{trans.__('p50 %1', formatLatency(api.latency?.p50_ms))}</span>
+        </div>
+        {api.load_error ? <Problem message={api.load_error} /> : null}
+        <div className="jp-HubApi-cardActions">
+          <Button small minimal onClick={open('test')} data-testid="api-test">
+            {trans.__('Test')}
+          </Button>
+          <Button small minimal onClick={open('keys')}>
+            {trans.__('Keys')}
+          </Button>
+          <Button small minimal onClick={open('versions')}>
+            {trans.__('Versions')}
+          </Button>
+        </div>
+      </li>
+    );
+  }
+}
+
+/**
+ * The list of every API, with usage against the quota (left sidebar, or the main area): a
+ * `SidePanel` like JupyterLab's Running panel (a header, a toolbar, the content).
+ */
+export class DeploymentsPanel extends SidePanel {
+  constructor(
+    readonly model: DeploymentsModel,
+    openApi: OpenApi,
+    endpointOf: (endpoint: string) => string,
+    translator: ITranslator = nullTranslator
+  ) {
+    super({ content: new Panel(), translator });
+    const trans = translator.load('jupyter_hub_api');
+    this.addClass('jp-HubApi-deployments');
+    this.node.setAttribute('data-testid', 'hub-api-deployments');
+    const title = document.createElement('h2');
+    title.className = 'jp-HubApi-sidePanelTitle';
+    title.textContent = trans.__('Hub API deployments');
+    this.header.addWidget(new Widget({ node: title }));
+    const refresh = new ToolbarButton({
+      icon: refreshIcon,
+      onClick: () => void model.refresh(),
+      tooltip: trans.__('Refresh the list')
+    });
+    refresh.node.dataset.testid = 'deployments-refresh';
+    this.toolbar.addItem('refresh', refresh);
+    this.view = new DeploymentsView(model, openApi, endpointOf, trans);
+    this.addWidget(this.view);
+  }
+
+  /** The list itself. */
+  readonly view: DeploymentsView;
+
+  protected onAfterShow(): void {
+    void this.model.refresh();
+  }
+}
+
+/** A tab of the detail panel over the API's model; loads its part (if any) when shown. */
+abstract class ApiTab extends VDomRenderer<ApiModel> {
+  constructor(
+    model: ApiModel,
+    label: string,
+    protected trans: TranslationBundle,
+    private _load: (model: ApiModel) => Promise<void> = () => Promise.resolve()
+  ) {
+    super(model);
+    this.title.label = label;
+    this.addClass('jp-HubApi-tab');
+  }
+
+  /** Fetch what the tab shows. */
+  load(): Promise<void> {
+    return this._load(this.model);
+  }
+
+  protected onAfterShow(): void {
+    void this.load();
+  }
+}
+
+/** A table of something the API's model loads: its problem, the rows, or why there are none. */
+function LoadedTable<T>(props: {
+  part: ILoadable<T[]>;
+  columns: Table.IColumn<T>[];
+  rowKey: (row: T) => string;
+  empty: string;
+  trans: TranslationBundle;
+}): JSX.Element {
+  const { value, error, loading } = props.part;
+  return (
+    <>
+      {error ? <Problem message={error} /> : null}
+      {value?.length ? (
+        <Table<T>
+          columns={props.columns}
+          rows={value.map(row => ({ data: row, key: props.rowKey(row) }))}
+          blankIndicator={() => props.empty}
+        />
+      ) : value ? (
+        <Hint text={props.empty} />
+      ) : loading ? (
+        <Hint text={props.trans.__('Loading…')} />
+      ) : null}
+    </>
+  );
+}
+
+/** Status, live version, endpoint, usage, latency and the calls per day. */
+export class OverviewTab extends ApiTab {
+  constructor(
+    model: ApiModel,
+    trans: TranslationBundle,
+    private _endpointOf: (endpoint: string) => string
+  ) {
+    super(model, trans.__('Overview'), trans);
+  }
+
+  protected render(): JSX.Element {
+    const trans = this.trans;
+    const api = this.model.summary;
+    if (!api) {
+      return (
+        <Hint
+          text={
+            this.model.deployments.loading
+              ? trans.__('Loading…')
+              : trans.__('%1 is not deployed.', this.model.name)
+          }
+        />
+      );
+    }
+    const live = api.live_version;
+    const rows: [string, React.ReactNode][] = [
+      [trans.__('Status'), statusText(api, trans)],
+      [
+        trans.__('Live version'),
+        live
+          ? trans.__(
+              '%1 (#%2, build %3)',
+              live.version,
+              live.version_number,
+              live.build_id.slice(0, 12)
+            )
+          : trans.__('none')
+      ],
+      [trans.__('Endpoint'), <Endpoint url={this._endpointOf(api.endpoint)} />],
+      [trans.__('Calls this month'), String(api.calls_this_month)],
+      [trans.__('Error rate'), formatRate(api.error_rate)],
+      [
+        trans.__('Latency p50 / p95 / p99'),
+        [api.latency.p50_ms, api.latency.p95_ms, api.latency.p99_ms]
+          .map(formatLatency)
+          .join(' / ')
+      ]
+    ];
+    return (
+      <>
+        <table className="jp-HubApi-summary">
+          <tbody>
+            {rows.map(([k, v]) => (
+              <tr key={k}>
+                <th scope="row">{k}</th>
+                <td>{v}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+        <h2>{trans.__('Calls per day (%1)', api.month)}</h2>
+        <BarChart
+          values={this.model.callsPerDay}
+          label={trans.__('Calls per day of %1', api.month)}
+        />
+      </>
+    );
+  }
+}
+
+/** The versions, with rollback. */
+export class VersionsTab extends ApiTab {
+  constructor(model: ApiModel, trans: TranslationBundle) {
+    super(model, trans.__('Versions'), trans, m => m.loadVersions());
+  }
+
+  protected render(): JSX.Element {
+    const trans = this.trans;
+    const columns: Table.IColumn<IApiVersion>[] = [
+      {
+        id: 'number',
+        label: '#',
+        renderCell: v => `#${v.version_number}`,
+        sort: (a, b) => a.version_number - b.version_number
+      },
+      {
+        id: 'version',
+        label: trans.__('Version'),
+        renderCell: v => v.version,
+        sort: (a, b) => a.version.localeCompare(b.version)
+      },
+      {
+        id: 'build',
+        label: trans.__('Build'),
+        renderCell: v => <code>{v.build_id.slice(0, 12)}</code>,
+        sort: (a, b) => a.build_id.localeCompare(b.build_id)
+      },
+      {
+        id: 'state',
+        label: trans.__('State'),
+        renderCell: v => (v.live ? trans.__('live') : v.status),
+        sort: (a, b) => a.status.localeCompare(b.status)
+      },
+      {
+        id: 'deployed',
+        label: trans.__('Deployed'),
+        renderCell: v =>
+          v.deployed_at ? new Date(v.deployed_at).toLocaleString() : '',
+        sort: (a, b) => (a.deployed_at ?? '').localeCompare(b.deployed_at ?? '')
+      },
+      {
+        id: 'actions',
+        label: trans.__('Actions'),
+        renderCell: v =>
+          v.live || v.status === 'failed' ? null : (
+            <Button small onClick={() => void this._rollback(v)}>
+              {trans.__('Roll back to this')}
+            </Button>
+          ),
+        sort: () => undefined
+      }
+    ];
+    return (
+      <LoadedTable<IApiVersion>
+        part={this.model.versions}
+        columns={columns}
+        rowKey={v => String(v.version_number)}
+        empty={trans.__('No version yet.')}
+        trans={trans}
+      />
+    );
+  }
+
+  private async _rollback(v: IApiVersion): Promise<void> {
+    const trans = this.trans;
+    const api = this.model.name;
+    const answer = await showDialog({
+      title: trans.__('Roll %1 back to version #%2?', api, v.version_number),
+      body: trans.__(
+        'New requests go to version %1 once it is loaded; requests in flight finish on the current one.',
+        v.version
+      ),
+      buttons: [
+        Dialog.cancelButton(),
+        Dialog.okButton({ label: trans.__('Roll back') })
+      ]
+    });
+    if (!answer.button.accept) {
+      return;
+    }
+    try {
+      await this.model.rollback(v.version_number);
+      Notification.success(
+        trans.__('%1 is back on version #%2.', api, v.version_number),
+        { autoClose: 4000 }
+      );
+    } catch (error) {
+      Notification.error((error as Error).message);
+    }
+  }
+}
+
+/** The newest invocations. */
+export class InvocationsTab extends ApiTab {
+  constructor(model: ApiModel, trans: TranslationBundle) {
+    super(model, trans.__('Invocations'), trans, m => m.loadInvocations());
+  }
+
+  protected render(): JSX.Element {
+    const trans = this.trans;
+    const columns: Table.IColumn<IInvocation>[] = [
+      {
+        id: 'time',
+        label: trans.__('Time'),
+        renderCell: inv => new Date(inv.ts * 1000).toLocaleString(),
+        sort: (a, b) => a.ts - b.ts
+      },
+      {
+        id: 'status',
+        label: trans.__('Status'),
+        renderCell: inv => (
+          <span className={inv.status < 400 ? 'jp-mod-ok' : 'jp-mod-error'}>
+            {inv.status}
+          </span>
+        ),
+        sort: (a, b) => a.status - b.status
+      },
+      {
+        id: 'latency',
+        label: trans.__('Latency'),
+        renderCell: inv => formatLatency(inv.latency_ms),
+        sort: (a, b) => (a.latency_ms ?? 0) - (b.latency_ms ?? 0)
+      },
+      {
+        id: 'output',
+        label: trans.__('Output or error'),
+        renderCell: inv => <code>{inv.error_message ?? inv.output ?? ''}</code>,
+        sort: () => undefined
+      }
+    ];
+    return (
+      <LoadedTable<IInvocation>
+        part={this.model.invocations}
+        columns={columns}
+        rowKey={inv => inv.id}
+        empty={trans.__('No call yet.')}
+        trans={trans}
+      />
+    );
+  }
+}
+
+/** What the handler printed. */
+export class LogsTab extends ApiTab {
+  constructor(model: ApiModel, trans: TranslationBundle) {
+    super(model, trans.__('Logs'), trans, m => m.loadLogs());
+  }
+
+  protected render(): JSX.Element {
+    const trans = this.trans;
+    const { value, error, loading } = this.model.logs;
+    return (
+      <>
+        <div className="jp-HubApi-row">
+          <Button
+            small
+            minimal
+            disabled={loading}
+            onClick={() => void this.load()}
+          >
+            <refreshIcon.react tag="span" />
+            {trans.__('Refresh')}
+          </Button>
+        </div>
+        {error ? <Problem message={error} /> : null}
+        {value?.length ? (
+          <pre className="jp-HubApi-code jp-HubApi-apiLogs" tabIndex={0}>
+            {value.map(l => l.line).join('\n')}
+          </pre>
+        ) : value ? (
+          <Hint
+            text={trans.__(
+              'Nothing printed yet: what the handler prints appears here.'
+            )}
+          />
+        ) : loading ? (
+          <Hint text={trans.__('Loading…')} />
+        ) : null}
+      </>
+    );
+  }
+}
+
+/** The detail panel of one API. */
+export class ApiPanel extends TabPanel {
+  constructor(
+    readonly api: string,
+    deployments: DeploymentsModel,
+    endpointOf: (endpoint: string) => string,
+    options: {
+      translator?: ITranslator;
+      editorServices?: IEditorServices | null;
+    } = {}
+  ) {
+    super();
+    const trans = (options.translator ?? nullTranslator).load(
+      'jupyter_hub_api'
+    );
+    this.addClass('jp-HubApi-apiPanel');
+    this.node.dataset.api = api;
+    this.node.setAttribute('data-testid', 'hub-api-api-panel');
+    this.model = new ApiModel(api, deployments);
+    this.console = new TestConsole(
+      new TestConsoleModel(api, deployments, {
+        onInvoked: () => void deployments.refresh()
+      }),
+      endpointOf,
+      trans,
+      options.editorServices ?? null
+    );
+    const keys = new KeyTable(deployments, trans);
+    keys.title.label = trans.__('Keys');
+    for (const w of [
+      new OverviewTab(this.model, trans, endpointOf),
+      new VersionsTab(this.model, trans),
+      new InvocationsTab(this.model, trans),
+      new LogsTab(this.model, trans),
+      this.console,
+      keys
+    ]) {
+      this.addWidget(w);
+    }
+  }
+
+  /** The API's model. */
+  readonly model: ApiModel;
+
+  /** The test console tab. */
+  readonly console: TestConsole;
+
+  /** Show a tab by its name: overview, versions, invocations, logs, test, keys. */
+  showTab(tab: string): void {
+    const index = (API_TABS as readonly string[]).indexOf(tab);
+    if (index >= 0) {
+      this.currentIndex = index;
+    }
+  }
+
+  dispose(): void {
+    if (!this.isDisposed) {
+      this.console.model.dispose();
+      this.model.dispose();
+    }
+    super.dispose();
+  }
+}

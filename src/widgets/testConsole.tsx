@@ -1,0 +1,298 @@
+/**
+ * The test console of one API: GET or POST with a JSON body, the answer, and the same call as
+ * ready-to-copy `curl`, Python `requests` and JavaScript `fetch`. A view of `TestConsoleModel`
+ * (which makes the call); the JSON body is edited in JupyterLab's own code editor.
+ */
+import { CodeEditor, IEditorServices } from '@jupyterlab/codeeditor';
+import { TranslationBundle } from '@jupyterlab/translation';
+import { Button, HTMLSelect, VDomRenderer } from '@jupyterlab/ui-components';
+import * as React from 'react';
+
+import { SNIPPET_KINDS, TestConsoleModel } from '../models/testConsole';
+import { copyWithNotice, Endpoint, Hint, Problem } from './parts';
+
+/** A JSON text editor: JupyterLab's code editor when there is one, a text area otherwise. */
+export interface IJsonEditor {
+  readonly node: HTMLElement;
+  getValue(): string;
+  setValue(text: string): void;
+  onChange(callback: () => void): void;
+  dispose(): void;
+}
+
+/** Make the JSON editor of the console, named `label` for assistive technology. */
+export function createJsonEditor(
+  services: IEditorServices | null,
+  initial: string,
+  label: string
+): IJsonEditor {
+  if (services) {
+    const host = document.createElement('div');
+    host.className = 'jp-HubApi-jsonEditor';
+    host.dataset.testid = 'json-editor';
+    const model = new CodeEditor.Model({ mimeType: 'application/json' });
+    model.sharedModel.setSource(initial);
+    const editor = services.factoryService.newInlineEditor({ host, model });
+    // The editable element is what a screen reader reaches: name it.
+    host.querySelector('[contenteditable]')?.setAttribute('aria-label', label);
+    return {
+      node: host,
+      getValue: () => model.sharedModel.getSource(),
+      setValue: text => model.sharedModel.setSource(text),
+      onChange: callback => model.sharedModel.changed.connect(() => callback()),
+      dispose: () => {
+        editor.dispose();
+        model.dispose();
+      }
+    };
+  }
+  const area = document.createElement('textarea');
+  area.className = 'jp-mod-styled jp-HubApi-jsonEditor';
+  area.rows = 6;
+  area.spellcheck = false;
+  area.dataset.testid = 'json-editor';
+  area.setAttribute('aria-label', label);
+  area.value = initial;
+  return {
+    node: area,
+    getValue: () => area.value,
+    setValue: text => (area.value = text),
+    onChange: callback => area.addEventListener('input', callback),
+    dispose: () => undefined
+  };
+}
+
+let consoleCount = 0;
+
+/** The test console. */
+export class TestConsole extends VDomRenderer<TestConsoleModel> {
+  constructor(
+    model: TestConsoleModel,
+    private _endpointOf: (endpoint: string) => string,
+    private _trans: TranslationBundle,
+    editorServices: IEditorServices | null = null
+  ) {
+    super(model);
+    this.title.label = _trans.__('Test');
+    this.addClass('jp-HubApi-testConsole');
+    this.node.setAttribute('data-testid', 'test-console');
+    this._editor = createJsonEditor(
+      editorServices,
+      model.body,
+      _trans.__('JSON body of the request')
+    );
+    this._editor.onChange(() => (this.model.body = this._editor.getValue()));
+    // Ctrl+Enter (or Cmd+Enter) sends from the editor.
+    this._editor.node.addEventListener('keydown', (event: KeyboardEvent) => {
+      if (event.key === 'Enter' && (event.ctrlKey || event.metaKey)) {
+        event.preventDefault();
+        void this.model.send();
+      }
+    });
+  }
+
+  /** The endpoint as shown (rewritten by the settings). */
+  get endpoint(): string {
+    return this._endpointOf(this.model.endpoint);
+  }
+
+  dispose(): void {
+    if (!this.isDisposed) {
+      this._editor.dispose();
+    }
+    super.dispose();
+  }
+
+  protected render(): JSX.Element {
+    const trans = this._trans;
+    const model = this.model;
+    const keys = model.deployments.enabledKeys;
+    const endpoint = this.endpoint;
+    const snippet = model.snippet(endpoint);
+    const bodyError = model.bodyError;
+    return (
+      <>
+        <div className="jp-HubApi-row">
+          <HTMLSelect
+            aria-label={trans.__('Method')}
+            data-testid="test-method"
+            value={model.method}
+            options={['POST', 'GET']}
+            onChange={event =>
+              (model.method = event.currentTarget.value as 'GET' | 'POST')
+            }
+          />
+          <Endpoint url={endpoint} />
+          <span className="jp-HubApi-spacer" />
+          <label className="jp-HubApi-row">
+            {trans.__('Key')}
+            <HTMLSelect
+              aria-label={trans.__('API key')}
+              data-testid="test-key"
+              value={model.keyId}
+              options={keys.map(k => ({
+                label: `${k.name} (${k.prefix}…)`,
+                value: k.id
+              }))}
+              onChange={event => (model.keyId = event.currentTarget.value)}
+            />
+          </label>
+        </div>
+        <div
+          className="jp-HubApi-field"
+          style={model.method === 'GET' ? { display: 'none' } : undefined}
+        >
+          <label id={this._labelId}>{trans.__('JSON body')}</label>
+          <div ref={this._mountEditor} aria-labelledby={this._labelId} />
+          <div
+            className="jp-HubApi-fieldError"
+            role="alert"
+            data-testid="body-error"
+          >
+            {bodyError ?? ''}
+          </div>
+        </div>
+        {model.method === 'GET' ? (
+          <Hint
+            text={trans.__(
+              'A GET sends no body: it wakes the API (loads the model) and checks that it answers.'
+            )}
+          />
+        ) : null}
+        <div className="jp-HubApi-row">
+          <Button
+            className="jp-mod-styled jp-mod-accept"
+            data-testid="test-send"
+            disabled={!model.canSend}
+            title={
+              keys.length
+                ? trans.__('Send the request (Ctrl+Enter in the body)')
+                : trans.__('Create an API key first (Keys tab).')
+            }
+            onClick={() => void model.send()}
+          >
+            {trans.__('Send')}
+          </Button>
+        </div>
+        <div
+          className="jp-HubApi-response"
+          data-testid="test-response"
+          aria-live="polite"
+        >
+          {this._response()}
+        </div>
+        <h2>{trans.__('Call it from your code')}</h2>
+        <div className="jp-HubApi-row">
+          <div className="jp-HubApi-snippetTabs" role="tablist">
+            {SNIPPET_KINDS.map(kind => (
+              <button
+                key={kind}
+                type="button"
+                role="tab"
+                className={`jp-HubApi-snippetTab${kind === model.snippetKind ? ' jp-mod-current' : ''}`}
+                aria-selected={kind === model.snippetKind}
+                data-snippet={kind}
+                onClick={() => (model.snippetKind = kind)}
+              >
+                {kind}
+              </button>
+            ))}
+          </div>
+          <span className="jp-HubApi-spacer" />
+          <label className="jp-HubApi-follow">
+            <input
+              type="checkbox"
+              data-testid="snippet-include-key"
+              checked={model.includeKey}
+              disabled={!model.keyId}
+              onChange={event =>
+                void model
+                  .setIncludeKey(event.currentTarget.checked)
+                  .catch(() => undefined)
+              }
+            />
+            {trans.__('Include my key')}
+          </label>
+          <Button
+            small
+            minimal
+            data-testid="snippet-copy"
+            disabled={snippet === null}
+            onClick={() =>
+              snippet !== null &&
+              copyWithNotice(snippet, trans.__('Snippet copied.'))
+            }
+          >
+            {trans.__('Copy')}
+          </Button>
+        </div>
+        {snippet === null ? (
+          <Hint
+            text={trans.__('Write a valid JSON body to see the call as code.')}
+          />
+        ) : (
+          <pre className="jp-HubApi-code" data-testid="snippet" tabIndex={0}>
+            {snippet}
+          </pre>
+        )}
+      </>
+    );
+  }
+
+  private _response(): React.ReactNode {
+    const trans = this._trans;
+    const call = this.model.call;
+    switch (call.kind) {
+      case 'pending':
+        return (
+          <Hint
+            text={
+              call.method === 'GET'
+                ? trans.__('Waking the API (the first call loads the model)…')
+                : trans.__('Calling…')
+            }
+          />
+        );
+      case 'problem':
+        return <Problem message={call.message} />;
+      case 'answer': {
+        const { result } = call;
+        const ok = result.status >= 200 && result.status < 300;
+        return (
+          <>
+            <div className="jp-HubApi-row">
+              <strong
+                className={ok ? 'jp-mod-ok' : 'jp-mod-error'}
+                data-testid="test-status"
+              >
+                {`HTTP ${result.status}`}
+              </strong>
+              <span className="jp-HubApi-hint">
+                {trans.__('%1 ms', Math.round(result.duration_ms))}
+              </span>
+            </div>
+            <pre
+              className="jp-HubApi-code"
+              data-testid="test-body"
+              tabIndex={0}
+            >
+              {JSON.stringify(result.body, null, 2)}
+            </pre>
+          </>
+        );
+      }
+      default:
+        return null;
+    }
+  }
+
+  /** Puts the editor's node into the slot React renders (once: a stable callback). */
+  private _mountEditor = (slot: HTMLDivElement | null): void => {
+    if (slot && this._editor.node.parentNode !== slot) {
+      slot.appendChild(this._editor.node);
+    }
+  };
+
+  private _editor: IJsonEditor;
+  private _labelId = `hub-api-json-label-${++consoleCount}`;
+}
