@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from ..project.scaffold import DEFAULT_TEMPLATE, TEMPLATES, init_project
@@ -12,7 +14,8 @@ from .output import Output
     epilog="""\b
 Examples:
   hub init sentiment-analyser --template transformers --model-file ./sentiment_model
-  hub init iris --template sklearn --model-file model.joblib --dir ~/apis --json"""
+  hub init iris --template sklearn --model-file model.joblib --dir ~/apis --json
+  hub init churn --from-mlflow ./mlruns/0/abc123/artifacts/model"""
 )
 @click.argument("name")
 @click.option(
@@ -33,6 +36,13 @@ Examples:
     help="File or folder to copy into model/ (repeat for several).",
 )
 @click.option(
+    "--from-mlflow",
+    "mlflow_path",
+    type=click.Path(path_type=str),
+    help="A model folder saved by MLflow (with its MLmodel file): copied into model/, with a "
+    "main.py that loads it and MLflow's recorded requirements.",
+)
+@click.option(
     "--dir",
     "parent",
     default=".",
@@ -41,7 +51,12 @@ Examples:
 )
 @click.option("--json", "json_mode", is_flag=True, help="Write JSON events, one per line.")
 def init(
-    name: str, template: str, model_files: tuple[str, ...], parent: str, json_mode: bool
+    name: str,
+    template: str,
+    model_files: tuple[str, ...],
+    mlflow_path: str | None,
+    parent: str,
+    json_mode: bool,
 ) -> None:
     """Create the project folder NAME: Dockerfile, hub_config.json, model/, src/.
 
@@ -50,8 +65,17 @@ def init(
     """
     out = Output(json_mode=json_mode)
     click.get_current_context().obj = out
+    if mlflow_path is not None:
+        from ..project.mlflow import read_mlflow_model, write_mlflow_project
+
+        mlflow_model = read_mlflow_model(mlflow_path)  # checked before anything is written
+        model_files = (*model_files, str(mlflow_model.path.resolve()))
+        template = "blank"
     with out.step("init", f"Creating project {name} ({template} template)"):
         result = init_project(name, template, list(model_files), parent, out=out)
+        if mlflow_path is not None:
+            write_mlflow_project(Path(result["project"]), mlflow_model)
+            result["mlflow"] = mlflow_model.as_dict()
     lines = [f"Created {result['project']}"]
     lines += [f"  {f}" for f in result["files"]]
     lines += ["", "Next:", f"  cd {result['project']}"]
