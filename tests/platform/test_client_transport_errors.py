@@ -5,7 +5,7 @@ import socket
 
 import pytest
 
-from jupyter_hub_api.client.api import AsyncPlatformClient, PlatformClient
+from jupyter_hub_api.client.api import AsyncPlatformClient, PlatformClient, PlatformUnreachable
 from jupyter_hub_api.errors import WorkError
 
 
@@ -59,3 +59,12 @@ def test_async_client_names_the_way_to_start_an_unreachable_platform(closed_port
         call_async(closed_port, 2)
     assert info.value.type == "platform_unreachable"
     assert "hub platform start" in str(info.value)
+    # No connection was made, so nothing was sent: the server extension may retry.
+    assert isinstance(info.value, PlatformUnreachable)
+
+
+def test_a_platform_that_never_answers_is_not_called_unreachable(silent_server):
+    # A timeout may come after the request was sent: never retried as "unreachable".
+    with pytest.raises(WorkError) as info:
+        call_async(silent_server, 0.3)
+    assert not isinstance(info.value, PlatformUnreachable)

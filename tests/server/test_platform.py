@@ -6,10 +6,11 @@ import asyncio
 import json
 import os
 import re
+import subprocess
 
 import pytest
 
-from .conftest import fetch_json, follow, free_port, hub_init, platform_process, post_json
+from .conftest import HUB, fetch_json, follow, free_port, hub_init, platform_process, post_json
 
 MAIN_PY = """from hub import hub_handler
 
@@ -152,6 +153,24 @@ async def test_an_unreachable_platform_is_a_503_with_a_sentence(jp_fetch, monkey
     status, error = await fetch_json(jp_fetch, "hub-api", "platform", "apis")
     assert status == 503
     assert error["reason"] == "platform_unreachable" and "not reachable" in error["message"]
+
+
+async def test_the_session_starts_the_platform_again_when_it_went_away(
+    hub_home, jp_fetch, monkeypatch
+):
+    url = f"http://127.0.0.1:{free_port()}"
+    monkeypatch.setenv("HUB_PLATFORM_URL", url)
+    monkeypatch.delenv("HUB_PLATFORM_TOKEN", raising=False)
+    with platform_process(url, dict(os.environ), hub_home / "platform-test.log"):
+        status, _ = await fetch_json(jp_fetch, "hub-api", "platform", "apis")
+        assert status == 200
+    # That platform is gone: the session's connection is refused, so it finds the platform
+    # again, starting the embedded one (platform_autostart), and answers.
+    try:
+        status, body = await fetch_json(jp_fetch, "hub-api", "platform", "apis")
+        assert status == 200 and body["apis"] == [], body
+    finally:
+        subprocess.run([*HUB, "platform", "stop"], check=True, capture_output=True, timeout=60)  # noqa: S603
 
 
 async def test_a_body_too_large_to_forward_is_a_413_before_the_platform_is_asked(
