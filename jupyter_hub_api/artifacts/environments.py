@@ -79,7 +79,7 @@ def environment_key(python: str, requirements: str) -> str:
 def ensure_environment(python: str, requirements: str, out=None) -> Environment:
     """Return the environment for ``python`` + ``requirements``, making it if needed.
 
-    ``out`` (a ``cli.output.Output``) receives the installer's lines as ``log`` events. Raises
+    ``out`` (an ``events.EventSink``) receives the installer's lines as ``log`` events. Raises
     :class:`UsageError` when that Python is not installed here or a requirement cannot be
     resolved (with the resolver's own message, shortened), :class:`WorkError` when the install
     fails otherwise. Ctrl-C while installing leaves nothing behind.
