@@ -9,7 +9,8 @@ to the distributions that provide it (``importlib.metadata.packages_distribution
     >>> kernel_requirements("import sklearn\\nimport json\\n").lines
     ['scikit-learn==1.9.1']
 
-The standard library, the worker runtime ``hub`` and the project's own modules (files and
+A local version label is dropped (``torch==2.3.1``, not ``2.3.1+cpu``: only the index that
+built it has that). The standard library, the worker runtime ``hub`` and the project's own modules (files and
 packages of ``src/``) are skipped; a module that nothing installed provides, or that comes from
 a local folder (an editable install), is reported in ``unresolved`` with the reason instead of
 being guessed. The JupyterLab frontend can call it in a kernel:
@@ -27,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
 
 from ..errors import UsageError
 
@@ -119,9 +121,17 @@ def pin_modules(modules: Iterable[str], skip: Iterable[str] = ()) -> KernelRequi
             if _local_install(dist):
                 result.unresolved[module] = f"{name} is installed from a local folder"
                 continue
-            pins[name] = f"{name}=={dist.version}"
+            pins[name] = f"{name}=={_public(dist.version)}"
     result.lines = sorted(pins.values())
     return result
+
+
+def _public(version: str) -> str:
+    """``version`` without a local label (``2.3.1+cpu`` -> ``2.3.1``): no public index has those."""
+    try:
+        return Version(version).public
+    except InvalidVersion:
+        return version
 
 
 def _local_install(dist: metadata.Distribution) -> bool:
