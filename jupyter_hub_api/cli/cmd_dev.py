@@ -177,19 +177,15 @@ class DevServer:
     async def _switch(self, project: Project, verb: str) -> None:
         """Load ``project`` as a new version; serve it if it loads (or if nothing else does)."""
         from ..platform.engines import VersionSpec
+        from ..runtime_defaults import RUNTIME_DEFAULTS
 
-        runtime = project.config["runtime"]
         spec = VersionSpec(
             version_id=f"dev-{next(self._versions)}",
             api=self.api,
             src_dir=project.root / "src",
             model_dir=self._model_dir(project.root),
             python=self.env.python,
-            env={str(k): str(v) for k, v in (runtime.get("env") or {}).items()},
-            timeout_seconds=float(runtime["timeout_seconds"]),
-            max_workers=int(runtime["max_workers"]),
-            idle_seconds=float(runtime["idle_seconds"]),
-            load_timeout_seconds=float(runtime["load_timeout_seconds"]),
+            **RUNTIME_DEFAULTS.updated(project.config["runtime"]).engine_options(),
         )
         await self.engine.deploy(spec)
         status = await self.engine.warm(spec.version_id)

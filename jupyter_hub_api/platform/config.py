@@ -11,13 +11,18 @@ exists; every field is optional and defaults to the reference guide's free tier:
       "max_body_bytes": 6291456,
       "max_blob_bytes": 21474836480,
       "capture_bytes": 4096,
-      "engine": {"name": "local", "idle_timeout_seconds": 300, "max_workers": 2,
-                 "timeout_seconds": 60, "memory_mb": 4096, "sandbox": null},
+      "engine": {"name": "local", "sandbox": null, "memory_mb": 4096, "timeout_seconds": 60,
+                 "load_timeout_seconds": 600, "min_workers": 0, "max_workers": 2,
+                 "idle_seconds": 300},
+      (or "engine": {"name": "ray", "address": "10.0.0.5:6379"}: the Ray engine, docs/ray.md)
       "http": {"header_timeout_seconds": 10, "body_timeout_seconds": 30,
                "keep_alive_seconds": 20, "max_connections": null}
     }
 
-A plan value of ``null`` (or 0 for the rate limit) means "no limit".
+A plan value of ``null`` (or 0 for the rate limit) means "no limit". The ``engine`` section's
+runtime settings (named and defaulting as in ``hub_config.json``'s ``runtime``, see
+``runtime_defaults.py``; ``idle_timeout_seconds`` is still read as ``idle_seconds``) apply to
+versions whose build record does not set them.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from typing import Any
 
 from .. import paths
 from ..errors import UsageError
+from ..runtime_defaults import RUNTIME_DEFAULTS, Runtime
 
 
 @dataclass(frozen=True)
@@ -59,17 +65,16 @@ class Plan:
 
 @dataclass(frozen=True)
 class EngineDefaults:
-    """Defaults for an API's runtime when its ``hub_config.json`` does not say otherwise."""
+    """The engine, and the runtime of the APIs whose ``hub_config.json`` does not say otherwise."""
 
     name: str = "local"
-    idle_timeout_seconds: float = 300.0
-    max_workers: int = 2
-    timeout_seconds: float = 60.0
-    # Resident memory one worker (with what it started) may use; 0 = no limit. An API's
-    # runtime.memory_mb overrides it. Enforced by the local engine (engines/limits.py).
-    memory_mb: int = 4096
+    # memory_mb among them: resident memory one worker (with what it started) may use (0 = no
+    # limit), enforced by the local engine (engines/limits.py).
+    runtime: Runtime = RUNTIME_DEFAULTS
     # Workers in bubblewrap: None = when it works here, False = never, True = required.
     sandbox: bool | None = None
+    # The Ray cluster of the ray engine ("host:port" of its head, or None: RAY_ADDRESS / auto).
+    address: str | None = None
 
 
 @dataclass(frozen=True)
@@ -93,7 +98,7 @@ class PlatformConfig:
     plans: dict[str, Plan] = field(default_factory=lambda: {"free": Plan()})
     user_plans: dict[str, str] = field(default_factory=dict)
     # 6 MiB, the payload limit of the serverless functions the guide's service ran on.
-    max_body_bytes: int = 6 * 1024 * 1024
+    max_body_bytes: int = RUNTIME_DEFAULTS.max_body_bytes
     max_blob_bytes: int = 20 * 1024**3
     # Inputs and outputs kept in the invocation history are cut past this many bytes.
     capture_bytes: int = 4096
@@ -179,17 +184,20 @@ def parse_config(raw: dict[str, Any], where: str = "config") -> PlatformConfig:
             )
         user_plans[user] = plan
     eng = raw.get("engine") or {}
+    runtime = {k: v for k, v in eng.items() if k not in ("env", "max_body_bytes")}
+    runtime.setdefault("idle_seconds", eng.get("idle_timeout_seconds"))  # its former name
     engine = EngineDefaults(
         name=str(eng.get("name", base.engine.name)),
-        idle_timeout_seconds=float(
-            eng.get("idle_timeout_seconds", base.engine.idle_timeout_seconds)
-        ),
-        max_workers=int(eng.get("max_workers", base.engine.max_workers)),
-        timeout_seconds=float(eng.get("timeout_seconds", base.engine.timeout_seconds)),
-        memory_mb=int(eng.get("memory_mb", base.engine.memory_mb)),
+        runtime=base.engine.runtime.updated(runtime),
         sandbox=eng.get("sandbox", base.engine.sandbox),
+        address=eng.get("address", base.engine.address),
     )
-    if engine.memory_mb < 0 or engine.sandbox not in (None, True, False):
+    if engine.address is not None and not isinstance(engine.address, str):
+        raise UsageError(
+            f"{where}: engine.address must be the Ray cluster's host:port, as a string.",
+            type="bad_config",
+        )
+    if engine.runtime.memory_mb < 0 or engine.sandbox not in (None, True, False):
         raise UsageError(
             f"{where}: engine.memory_mb must be 0 (no limit) or more megabytes, and "
             "engine.sandbox true, false or null.",

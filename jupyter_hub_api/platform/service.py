@@ -99,10 +99,13 @@ class Platform:
         self.logs = LogSink(self.db, self.config.keep_log_lines)
         await self._ensure_local_user()
         if self.engine is None:
+            engine = self.config.engine
+            options = {"address": engine.address} if engine.name == "ray" else {}
             self.engine = create_engine(
-                self.config.engine.name,
-                sandbox=self.config.engine.sandbox,
+                engine.name,
+                sandbox=engine.sandbox,
                 scratch_dir=self.state_dir / "workers",
+                **options,
             )
         self.engine.on_log = self._on_engine_log
         await self.engine.start()
@@ -232,7 +235,6 @@ class Platform:
         """The engine's description of a stored version."""
         record = json.loads(vrow["record"])
         runtime = (record.get("config") or {}).get("runtime") or {}
-        defaults = self.config.engine
         vdir = Path(vrow["dir"])
         return VersionSpec(
             version_id=engine_id(route.api_id, vrow["id"], next(_activations)),
@@ -240,13 +242,8 @@ class Platform:
             src_dir=vdir / "src",
             model_dir=vdir / "model",
             python=Path(vrow["python"]),
-            env={str(k): str(v) for k, v in (runtime.get("env") or {}).items()},
-            timeout_seconds=float(runtime.get("timeout_seconds", defaults.timeout_seconds)),
-            min_workers=int(runtime.get("min_workers", 0)),
-            max_workers=int(runtime.get("max_workers", defaults.max_workers)),
-            idle_seconds=float(runtime.get("idle_seconds", defaults.idle_timeout_seconds)),
-            load_timeout_seconds=float(runtime.get("load_timeout_seconds", 600)),
-            memory_mb=int(runtime.get("memory_mb", defaults.memory_mb)),
+            # The version's own settings over the platform's defaults (runtime_defaults.py).
+            **self.config.engine.runtime.updated(runtime).engine_options(),
         )
 
     async def deploy_on_engine(self, route: Route, vrow) -> LiveVersion:

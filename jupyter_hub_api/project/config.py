@@ -17,6 +17,7 @@ from importlib import resources
 from pathlib import Path
 
 from ..errors import UsageError
+from ..runtime_defaults import RUNTIME_DEFAULTS
 from .names import API_NAME_RE, API_NAME_RULE, suggest_name
 
 CONFIG_FILE = "hub_config.json"
@@ -30,9 +31,8 @@ def schema() -> dict:
 
 
 def runtime_defaults() -> dict:
-    """The default ``runtime`` settings, from the schema."""
-    props = schema()["properties"]["runtime"]["properties"]
-    return {key: copy.deepcopy(spec["default"]) for key, spec in props.items() if "default" in spec}
+    """The default ``runtime`` settings (``runtime_defaults.py``; the schema declares the same)."""
+    return RUNTIME_DEFAULTS.config_section()
 
 
 def default_config(name: str, python: str, version: str = "0.1.0") -> dict:

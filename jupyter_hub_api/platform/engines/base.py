@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Literal
 
 from jupyter_hub_api.errors import HubError
+from jupyter_hub_api.runtime_defaults import RUNTIME_DEFAULTS
 
 __all__ = [
     "Engine",
@@ -51,19 +52,27 @@ InvocationStatus = Literal["ok", "error", "crashed", "timeout"]
 class VersionSpec:
     """One deployed version of one API: everything an engine needs to run it."""
 
-    version_id: str  # unique, e.g. "<api_id>:<build_id[:12]>"
+    # Unique among the deployed versions; the platform makes "<api id>:<version id>:<n>" (its
+    # database ids, n counting activations: every deploy, rollback or start gets a new one).
+    version_id: str
     api: str  # "<user>/<api-name>", for logs and messages
     src_dir: Path  # the working directory of the workers, and first on their sys.path
     model_dir: Path  # exposed to the handler as the MODEL_DIR environment variable
     python: Path  # interpreter of the API's environment (must be able to import `hub`)
     env: dict[str, str] = field(default_factory=dict)  # extra environment variables
-    timeout_seconds: float = 30.0  # per invocation; past it: status "timeout", worker replaced
-    min_workers: int = 0  # kept loaded even when idle (0 = scale to zero)
-    max_workers: int = 1  # concurrent requests beyond this wait in a FIFO queue
-    idle_seconds: float = 300.0  # a worker idle this long stops (down to min_workers)
-    load_timeout_seconds: float = 600.0  # importing main.py longer than this is a load error
-    memory_mb: int = 0  # resident memory of a worker and its processes; past it: "crashed",
-    # error_type "MemoryLimit", worker replaced (0 = no limit)
+    # The runtime settings (defaults: jupyter_hub_api/runtime_defaults.py, hub_config.json's).
+    # Per invocation; past it: status "timeout", worker replaced.
+    timeout_seconds: float = RUNTIME_DEFAULTS.timeout_seconds
+    min_workers: int = RUNTIME_DEFAULTS.min_workers  # kept loaded when idle (0: scale to zero)
+    max_workers: int = RUNTIME_DEFAULTS.max_workers  # requests beyond wait in a FIFO queue
+    idle_seconds: float = RUNTIME_DEFAULTS.idle_seconds  # idle this long: stop (to min_workers)
+    # Importing main.py longer than this is a load error.
+    load_timeout_seconds: float = RUNTIME_DEFAULTS.load_timeout_seconds
+    # Resident memory of a worker and its processes; past it: "crashed", error_type
+    # "MemoryLimit", worker replaced (0 = no limit).
+    memory_mb: int = RUNTIME_DEFAULTS.memory_mb
+    cpus: float = RUNTIME_DEFAULTS.cpus  # reserved per worker where the engine schedules (Ray)
+    gpus: float = RUNTIME_DEFAULTS.gpus  # GPUs reserved per worker (Ray; 0 = none)
 
 
 @dataclass
@@ -92,7 +101,7 @@ class InvocationResult:
 
     @property
     def http_code(self) -> int:
-        """The HTTP status of this result on the wire (DESIGN.md 3.3)."""
+        """The HTTP status of this result on the wire (see the module's docstring)."""
         if self.http_status:
             return self.http_status
         if self.error_type == "InvalidJSON":
