@@ -110,6 +110,9 @@ describe('formatting', () => {
     expect(days.length).toBe(30);
     expect(days.slice(0, 4)).toEqual([2, 0, 1, 0]);
     expect(callsPerDay(summary({ month: '2026-02' })).length).toBe(28);
+    // A platform without the counters: an empty chart, not a failed panel.
+    const older = { ...summary(), calls_per_day: undefined } as any;
+    expect(callsPerDay(older)).toEqual(new Array(30).fill(0));
   });
 });
 

@@ -52,8 +52,10 @@ export function daysInMonth(month: string): number {
  */
 export function callsPerDay(api: IApiSummary): number[] {
   const days = new Array(daysInMonth(api.month)).fill(0);
-  const counts = (api as { calls_per_day?: readonly number[] }).calls_per_day;
-  (counts ?? []).slice(0, days.length).forEach((n, i) => (days[i] = n));
+  // (a platform older than the counters sends none: the chart is then empty)
+  (api.calls_per_day ?? [])
+    .slice(0, days.length)
+    .forEach((n, i) => (days[i] = n));
   return days;
 }
 
