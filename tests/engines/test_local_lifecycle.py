@@ -447,3 +447,13 @@ async def test_deploying_a_version_again_while_it_drains_keeps_it(engine, make_s
     await undeploy
     assert (await running).status == "ok"
     assert (await engine.invoke(spec.version_id, b"0", "after")).status == "ok"
+
+
+async def test_a_spec_without_a_worker_is_refused_with_the_field_to_fix(engine, make_spec):
+    from jupyter_hub_api.errors import UsageError
+
+    spec = make_spec(SLEEPER, max_workers=0)
+    with pytest.raises(UsageError, match="max_workers of .* must be at least 1") as caught:
+        await engine.deploy(spec)
+    assert caught.value.field == "runtime.max_workers"
+    assert spec.version_id not in engine.versions()

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from jupyter_hub_api.errors import HubError
+from jupyter_hub_api.errors import HubError, UsageError
 from jupyter_hub_api.runtime_defaults import RUNTIME_DEFAULTS
 
 __all__ = [
@@ -73,6 +73,15 @@ class VersionSpec:
     memory_mb: int = RUNTIME_DEFAULTS.memory_mb
     cpus: float = RUNTIME_DEFAULTS.cpus  # reserved per worker where the engine schedules (Ray)
     gpus: float = RUNTIME_DEFAULTS.gpus  # GPUs reserved per worker (Ray; 0 = none)
+
+    def check(self) -> None:
+        """Raise :class:`UsageError` if an engine cannot run this spec (``deploy`` calls it)."""
+        if self.max_workers < 1:
+            raise UsageError(
+                f"max_workers of {self.api} must be at least 1, not {self.max_workers}.",
+                type="bad_config",
+                field="runtime.max_workers",
+            )
 
 
 @dataclass

@@ -89,14 +89,7 @@ class LocalEngine(Engine):
         await self.launcher.stop()
 
     async def deploy(self, spec: VersionSpec) -> None:
-        if spec.max_workers < 1:
-            from jupyter_hub_api.errors import UsageError
-
-            raise UsageError(
-                f"max_workers of {spec.api} must be at least 1, not {spec.max_workers}.",
-                type="bad_config",
-                field="runtime.max_workers",
-            )
+        spec.check()
         pool = self.pools.get(spec.version_id)
         if pool is not None and not pool.leaving:
             pool.spec = spec
