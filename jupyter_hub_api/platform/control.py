@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import errno
-import json
 import os
 import re
 import signal
@@ -278,7 +277,7 @@ class Control:
             after = sink.tail(route.api_id, q.tail)
         if not q.follow:
             lines = sink.read(route.api_id, after, q.limit, q.invocation_id)
-            nxt = lines[-1]["id"] if lines else after
+            nxt = lines[-1].id if lines else after
             return s.Logs(api=route.name, lines=lines, next=nxt)
         return StreamingResponse(
             self._follow(call.request, route, after, q.invocation_id),
@@ -290,9 +289,9 @@ class Control:
         while True:
             lines = sink.read(route.api_id, after, 500, invocation_id)
             for line in lines:
-                yield json.dumps(line) + "\n"
+                yield line.model_dump_json() + "\n"
             if lines:
-                after = lines[-1]["id"]
+                after = lines[-1].id
                 continue
             if (
                 await request.is_disconnected()

@@ -1,21 +1,22 @@
-"""The platform's state: one SQLite file in WAL mode, one writer thread with group commit.
+"""The platform's state: one SQLite file in WAL mode, and one thread that writes it.
 
-Every write goes through :meth:`Database.write`: a function of a connection, queued to the
-writer thread, which runs everything queued at that moment in one transaction and commits once
-(should one write fail, the batch is run again with each write in its own savepoint, so one
-failing write does not undo the others). The caller's future
-resolves only after the commit, so "answered" can mean "durable": the gateway awaits the write
-of an invocation before it sends the response. WAL with ``synchronous=NORMAL`` keeps every
-committed transaction across a kill of the process (not across a power cut), and a batch costs
-one write of the WAL whatever its size, which is what keeps the hot path fast under load.
+Only the writer thread holds a connection that may write: every write is a function of that
+connection, queued with :meth:`Database.write` (or :meth:`Database.append` for the hot path's
+many small writes of one kind), so the event loop never waits for SQLite's write lock. The
+writer runs everything queued at that moment in one transaction and commits once (group commit:
+a batch costs one write of the WAL whatever its size); should one write fail, the batch is run
+again with each write in its own savepoint, so only that one fails. The awaiting coroutines are
+woken after the commit, one hand-off to the loop per batch, so "answered" can mean "durable":
+the gateway awaits the write of an invocation before it sends the response. WAL with
+``synchronous=NORMAL`` keeps every committed transaction across a kill of the process (not
+across a power cut).
 
-The hot path (invocations, log lines) uses :meth:`Database.write_soon` instead: the same group
-commit, but run on the event loop's own connection at the end of the current turn of the loop.
-That avoids two thread hand-offs per request, and with them waits for the GIL that made the
-tail latency depend on the interpreter's switch interval. A batch there costs one short commit
-(no fsync in WAL with ``synchronous=NORMAL``).
+A long write (deleting an API's history) is split into short transactions with
+:meth:`Database.write_chunks`, so the writes queued meanwhile wait for one chunk, not the whole.
 
-Reads use one connection per thread (WAL readers never block the writer).
+Reads use one ``query_only`` connection per thread (WAL readers never block the writer, nor the
+writer them). The schema is kept by the numbered migrations of ``store/migrations.py``, applied
+when the database is opened.
 """
 
 from __future__ import annotations
@@ -26,96 +27,13 @@ import queue
 import sqlite3
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, TypeVar
 
 T = TypeVar("T")
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS users (
-    id          INTEGER PRIMARY KEY,
-    name        TEXT NOT NULL UNIQUE,
-    token_hash  TEXT,
-    created_at  TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS apis (
-    id               INTEGER PRIMARY KEY,
-    user_id          INTEGER NOT NULL REFERENCES users(id),
-    name             TEXT NOT NULL,
-    live_version_id  INTEGER,
-    created_at       TEXT NOT NULL,
-    updated_at       TEXT NOT NULL,
-    UNIQUE (user_id, name)
-);
-CREATE TABLE IF NOT EXISTS versions (
-    id           INTEGER PRIMARY KEY,
-    api_id       INTEGER NOT NULL REFERENCES apis(id) ON DELETE CASCADE,
-    seq          INTEGER NOT NULL,
-    build_id     TEXT NOT NULL,
-    version      TEXT NOT NULL,
-    record       TEXT NOT NULL,
-    dir          TEXT NOT NULL,
-    python       TEXT NOT NULL,
-    status       TEXT NOT NULL,
-    error        TEXT,
-    created_at   TEXT NOT NULL,
-    deployed_at  TEXT,
-    UNIQUE (api_id, seq)
-);
-CREATE TABLE IF NOT EXISTS keys (
-    id            TEXT PRIMARY KEY,
-    user_id       INTEGER NOT NULL REFERENCES users(id),
-    name          TEXT NOT NULL,
-    prefix        TEXT NOT NULL,
-    hash          TEXT NOT NULL UNIQUE,
-    secret        BLOB NOT NULL,
-    enabled       INTEGER NOT NULL DEFAULT 1,
-    created_at    TEXT NOT NULL,
-    last_used_at  TEXT
-);
-CREATE TABLE IF NOT EXISTS usage_monthly (
-    user_id   INTEGER NOT NULL,
-    month     TEXT NOT NULL,
-    api_name  TEXT NOT NULL,
-    calls     INTEGER NOT NULL DEFAULT 0,
-    errors    INTEGER NOT NULL DEFAULT 0,
-    failures  INTEGER NOT NULL DEFAULT 0,
-    PRIMARY KEY (user_id, month, api_name)
-);
-CREATE TABLE IF NOT EXISTS invocations (
-    id                TEXT PRIMARY KEY,
-    user_id           INTEGER NOT NULL,
-    api_id            INTEGER NOT NULL,
-    api_name          TEXT NOT NULL,
-    version_id        INTEGER,
-    key_id            TEXT,
-    ts                REAL NOT NULL,
-    month             TEXT NOT NULL,
-    status            INTEGER NOT NULL,
-    counted           INTEGER NOT NULL,
-    latency_ms        REAL NOT NULL,
-    input             TEXT,
-    input_truncated   INTEGER NOT NULL DEFAULT 0,
-    output            TEXT,
-    output_truncated  INTEGER NOT NULL DEFAULT 0,
-    error_type        TEXT,
-    error_message     TEXT
-);
-CREATE INDEX IF NOT EXISTS invocations_by_api ON invocations (api_id, ts);
-CREATE TABLE IF NOT EXISTS logs (
-    id             INTEGER PRIMARY KEY AUTOINCREMENT,
-    api_id         INTEGER NOT NULL,
-    version_id     INTEGER,
-    invocation_id  TEXT,
-    ts             REAL NOT NULL,
-    stream         TEXT NOT NULL,
-    line           TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS logs_by_api ON logs (api_id, id);
-"""
-
 _STOP = object()
+_MAX_BATCH = 512
 
 
 def private_database(path: Path) -> None:
@@ -132,7 +50,20 @@ def private_database(path: Path) -> None:
             pass
 
 
-_MAX_BATCH = 512
+class _Write:
+    """One queued write: ``fn(conn)``, or one ``item`` of ``fn(conn, items)`` when batched."""
+
+    __slots__ = ("fn", "item", "batched", "fut", "loop")
+
+    def __init__(self, fn, item, batched: bool, fut: asyncio.Future, loop) -> None:
+        self.fn = fn
+        self.item = item
+        self.batched = batched
+        self.fut = fut
+        self.loop = loop
+
+    def run_alone(self, conn: sqlite3.Connection):
+        return self.fn(conn, [self.item]) if self.batched else self.fn(conn)
 
 
 class Database:
@@ -144,26 +75,34 @@ class Database:
         self._local = threading.local()
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._writer_conn = self._connect()
-        self._writer_conn.executescript(SCHEMA)
-        self._after_commit: list[Callable[[], None]] = []
+        from .store.migrations import migrate  # (the store's repositories import this module)
+
+        self.schema_version = migrate(self._writer_conn)
+        self.commits = 0  # transactions the writer committed (tests count a chunked delete's)
         self._thread = threading.Thread(target=self._run, name="hub-db-writer", daemon=True)
         self._thread.start()
 
-    def _connect(self) -> sqlite3.Connection:
+    @property
+    def writer_thread(self) -> threading.Thread:
+        """The one thread that writes."""
+        return self._thread
+
+    def _connect(self, read_only: bool = False) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
         conn.row_factory = sqlite3.Row
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA foreign_keys=ON")
-        conn.execute("PRAGMA busy_timeout=30000")
+        if read_only:
+            conn.execute("PRAGMA query_only=ON")
         return conn
 
     # -- reading ------------------------------------------------------------------------------
     def conn(self) -> sqlite3.Connection:
-        """This thread's read connection."""
+        """This thread's read connection (it refuses writes)."""
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = self._local.conn = self._connect()
+            conn = self._local.conn = self._connect(read_only=True)
         return conn
 
     def query(self, sql: str, args: tuple | dict = ()) -> list[sqlite3.Row]:
@@ -175,45 +114,30 @@ class Database:
         return self.conn().execute(sql, args).fetchone()
 
     # -- writing ------------------------------------------------------------------------------
-    def submit(self, fn: Callable[[sqlite3.Connection], T]) -> Future:
-        """Queue ``fn(conn)`` to the writer; the future resolves after its transaction commits."""
-        fut: Future = Future()
-        self._queue.put((fn, fut))
+    def _put(self, fn, item, batched: bool) -> asyncio.Future:
+        loop = asyncio.get_running_loop()
+        fut = loop.create_future()
+        self._queue.put(_Write(fn, item, batched, fut, loop))
         return fut
 
     async def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Run ``fn(conn)`` in the writer thread and wait, without blocking the loop, for the commit."""
-        return await asyncio.wrap_future(self.submit(fn))
+        """Run ``fn(conn)`` in the writer thread; return its value once its transaction commits."""
+        return await self._put(fn, None, False)
 
-    def write_sync(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Like :meth:`write`, from a thread that is not the event loop."""
-        return self.submit(fn).result()
+    async def append(self, fn: Callable[[sqlite3.Connection, list], Any], item: Any) -> None:
+        """Have ``item`` written by ``fn(conn, items)``; return once its transaction commits.
 
-    def attach_loop(self) -> None:
-        """Enable :meth:`write_soon` on the running event loop (call once, from the loop)."""
-        self._loop = asyncio.get_running_loop()
-        self._loop_conn = self._connect()
-        self._soon: list = []
-        self._soon_scheduled = False
+        Consecutive appends with the same ``fn`` in a batch are written by one call (one
+        ``executemany`` and one counter update per key, rather than one of each per item).
+        """
+        await self._put(fn, item, True)
 
-    def write_soon(self, fn: Callable[[sqlite3.Connection], T]) -> asyncio.Future:
-        """Run ``fn(conn)`` in this turn's batch on the loop; the future resolves after the commit."""
-        fut = self._loop.create_future()
-        self._soon.append((fn, fut))
-        if not self._soon_scheduled:
-            self._soon_scheduled = True
-            self._loop.call_soon(self._flush_soon)
-        return fut
-
-    def _flush_soon(self) -> None:
-        self._soon_scheduled = False
-        batch, self._soon = self._soon, []
-        if batch:
-            self._run_batch(self._loop_conn, batch)
-
-    def on_commit(self, callback: Callable[[], None]) -> None:
-        """Call ``callback()`` (in the writer thread) after every commit, e.g. to wake followers."""
-        self._after_commit.append(callback)
+    async def write_chunks(self, fn: Callable[[sqlite3.Connection], int]) -> int:
+        """Run ``fn(conn)`` in one transaction after another until it returns 0; the sum."""
+        total = 0
+        while n := await self.write(fn):
+            total += n
+        return total
 
     def _run(self) -> None:
         conn = self._writer_conn
@@ -233,76 +157,86 @@ class Database:
                     stop = True
                     break
                 batch.append(nxt)
-            self._run_batch(conn, batch)
+            _resolve_later(self._run_batch(conn, batch))
             if stop:
                 break
         conn.close()
 
-    def _run_batch(self, conn: sqlite3.Connection, batch: list) -> None:
-        results: list[tuple[Future, bool, Any]] = []
+    def _run_batch(self, conn: sqlite3.Connection, batch: list[_Write]) -> list[tuple]:
         try:
             conn.execute("BEGIN IMMEDIATE")
-            if len(batch) == 1:
-                # Alone in its transaction: a failure rolls the whole (one-item) batch back.
-                fn, fut = batch[0]
-                try:
-                    results.append((fut, True, fn(conn)))
-                except BaseException as err:
-                    conn.execute("ROLLBACK")
-                    if not fut.done():
-                        fut.set_exception(err)
-                    return
-            else:
-                try:
-                    # Optimistic: writes rarely fail, so no savepoint per item (two statements
-                    # less per write on the event loop's hot path).
-                    for fn, fut in batch:
-                        results.append((fut, True, fn(conn)))
-                except BaseException:
-                    # One failed: undo the batch and run it again, each write in a savepoint,
-                    # so that only the failing one fails.
-                    conn.execute("ROLLBACK")
-                    results.clear()
-                    conn.execute("BEGIN IMMEDIATE")
-                    for fn, fut in batch:
-                        conn.execute("SAVEPOINT item")
-                        try:
-                            value = fn(conn)
-                        except BaseException as err:  # the caller gets it; the batch goes on
-                            conn.execute("ROLLBACK TO item")
-                            conn.execute("RELEASE item")
-                            results.append((fut, False, err))
-                        else:
-                            conn.execute("RELEASE item")
-                            results.append((fut, True, value))
+            try:
+                # Optimistic: writes rarely fail, so no savepoint per item.
+                results = _run_grouped(conn, batch)
+            except BaseException as err:
+                conn.execute("ROLLBACK")
+                if len(batch) == 1:
+                    return [(batch[0], False, err)]
+                # One failed: run the batch again, each write in a savepoint, so that only the
+                # failing one fails.
+                conn.execute("BEGIN IMMEDIATE")
+                results = []
+                for w in batch:
+                    conn.execute("SAVEPOINT item")
+                    try:
+                        value = w.run_alone(conn)
+                    except BaseException as item_err:  # the caller gets it; the batch goes on
+                        conn.execute("ROLLBACK TO item")
+                        results.append((w, False, item_err))
+                    else:
+                        results.append((w, True, value))
+                    conn.execute("RELEASE item")
             conn.execute("COMMIT")
         except BaseException as err:  # the commit itself failed: nothing of the batch is kept
             try:
                 conn.execute("ROLLBACK")
             except sqlite3.Error:
                 pass
-            for _fn, fut in batch:
-                if not fut.done():
-                    fut.set_exception(err)
-            return
-        for fut, ok, value in results:
-            if fut.done():  # an awaiting task was cancelled meanwhile
-                continue
-            if ok:
-                fut.set_result(value)
-            else:
-                fut.set_exception(value)
-        for callback in self._after_commit:
-            try:
-                callback()
-            except Exception:  # a follower's wake-up must never break the writer
-                pass
+            return [(w, False, err) for w in batch]
+        self.commits += 1
+        return results
 
     def close(self) -> None:
         """Finish queued writes, then stop the writer thread."""
-        if getattr(self, "_loop_conn", None) is not None:
-            self._flush_soon()
-            self._loop_conn.close()
-            self._loop_conn = None
         self._queue.put(_STOP)
         self._thread.join(timeout=30)
+
+
+def _run_grouped(conn: sqlite3.Connection, batch: list[_Write]) -> list[tuple]:
+    results: list[tuple] = []
+    i = 0
+    while i < len(batch):
+        w = batch[i]
+        if not w.batched:
+            results.append((w, True, w.fn(conn)))
+            i += 1
+            continue
+        j = i + 1
+        while j < len(batch) and batch[j].batched and batch[j].fn is w.fn:
+            j += 1
+        w.fn(conn, [x.item for x in batch[i:j]])
+        results.extend((x, True, None) for x in batch[i:j])
+        i = j
+    return results
+
+
+def _resolve_later(results: list[tuple]) -> None:
+    """Wake the awaiting coroutines: one hand-off to each loop for the whole batch."""
+    by_loop: dict[Any, list[tuple]] = {}
+    for result in results:
+        by_loop.setdefault(result[0].loop, []).append(result)
+    for loop, items in by_loop.items():
+        try:
+            loop.call_soon_threadsafe(_resolve, items)
+        except RuntimeError:  # that loop is closed: nobody is waiting any more
+            pass
+
+
+def _resolve(results: list[tuple]) -> None:
+    for w, ok, value in results:
+        if w.fut.done():  # the awaiting task was cancelled meanwhile
+            continue
+        if ok:
+            w.fut.set_result(value)
+        else:
+            w.fut.set_exception(value)

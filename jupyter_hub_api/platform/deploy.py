@@ -20,8 +20,6 @@ step leaves the previous live version serving.
 from __future__ import annotations
 
 import asyncio
-import json
-import re
 import secrets
 import shutil
 import time
@@ -32,12 +30,11 @@ from ..artifacts import records
 from ..artifacts.environments import ensure_environment
 from ..errors import HubError, UsageError, WorkError
 from ..events import EventList, EventSink
-from ..project.names import check_api_name
 from ..project.requirements import local_paths
+from .models import VersionRecord, check_record
 from .routing import LiveVersion, Route
 from .service import Platform, now_iso
 
-_SHA_RE = re.compile(r"^[0-9a-f]{64}$")
 PENDING_TTL = 3600.0
 COMPLETE = ".complete"
 
@@ -73,61 +70,6 @@ class Deployment:
             "result": self.result,
             "error": self.error,
         }
-
-
-def check_record(record) -> dict:
-    """Validate the shape of a build record sent by a client (it is untrusted input)."""
-    if not isinstance(record, dict):
-        raise UsageError("The deployment needs a build record (a JSON object).", type="bad_record")
-    build_id = record.get("build_id")
-    if not isinstance(build_id, str) or not _SHA_RE.match(build_id):
-        raise UsageError(
-            "The build record has no valid build_id.", type="bad_record", field="build_id"
-        )
-    name = record.get("name")
-    check_api_name(name, field="name")
-    if not isinstance(record.get("version"), (str, int, float)):
-        raise UsageError("The build record has no version.", type="bad_record", field="version")
-    env = record.get("environment")
-    if not isinstance(env, dict) or not isinstance(env.get("python"), str):
-        raise UsageError(
-            "The build record has no environment.python.", type="bad_record", field="environment"
-        )
-    if not isinstance(env.get("requirements", ""), str):
-        raise UsageError(
-            "environment.requirements must be text.", type="bad_record", field="environment"
-        )
-    if not isinstance(record.get("config", {}), dict):
-        raise UsageError(
-            "The build record's config must be an object.", type="bad_record", field="config"
-        )
-    for part in ("code", "model"):
-        entries = record.get(part)
-        if not isinstance(entries, list):
-            raise UsageError(f"The build record has no {part} list.", type="bad_record", field=part)
-        for entry in entries:
-            ok = (
-                isinstance(entry, dict)
-                and isinstance(entry.get("path"), str)
-                and isinstance(entry.get("sha256"), str)
-                and _SHA_RE.match(entry["sha256"])
-                and isinstance(entry.get("size"), int)
-                and entry["size"] >= 0
-            )
-            path = entry.get("path", "") if isinstance(entry, dict) else ""
-            if not ok or path.startswith(("/", "\\")) or ".." in Path(path).parts or not path:
-                raise UsageError(
-                    f"The build record has a bad {part} entry: {str(entry)[:120]}.",
-                    type="bad_record",
-                    field=part,
-                )
-    if not any(e["path"] == "main.py" for e in record["code"]):
-        raise UsageError(
-            "The build has no src/main.py; an API needs a main.py with a @hub_handler function.",
-            type="bad_record",
-            field="code",
-        )
-    return record
 
 
 def _refuse_local_paths(requirements: str) -> None:
@@ -264,29 +206,9 @@ class Deployer:
                     out.info(
                         "Environment reused." if environment.reused else "Environment created."
                     )
-                seq_row = platform.db.query_one(
-                    "SELECT COALESCE(MAX(seq), 0) + 1 AS seq FROM versions WHERE api_id = ?",
-                    (route.api_id,),
+                version_id = await platform.repos.versions.add(
+                    route.api_id, record, str(vdir), str(environment.python), now_iso()
                 )
-                seq = seq_row["seq"]
-
-                def insert(c):
-                    return c.execute(
-                        "INSERT INTO versions (api_id, seq, build_id, version, record, dir, python,"
-                        " status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'starting', ?)",
-                        (
-                            route.api_id,
-                            seq,
-                            record["build_id"],
-                            str(record["version"]),
-                            json.dumps(record),
-                            str(vdir),
-                            str(environment.python),
-                            now_iso(),
-                        ),
-                    ).lastrowid
-
-                version_id = await platform.db.write(insert)
                 new = await self._start(route, version_id, out)
                 with out.step("switch", "Switching traffic to the new version"):
                     old = await self._switch(route, new)
@@ -307,14 +229,7 @@ class Deployer:
             return route, False
         self.check_api_limit(user, name)
         stamp = now_iso()
-        api_id = await platform.db.write(
-            lambda c: (
-                c.execute(
-                    "INSERT INTO apis (user_id, name, created_at, updated_at) VALUES (?, ?, ?, ?)",
-                    (user.id, name, stamp, stamp),
-                ).lastrowid
-            )
-        )
+        api_id = await platform.repos.apis.create(user.id, name, stamp)
         route = platform.routes.add(Route(api_id, user.id, user.name, name))
         return route, True
 
@@ -342,19 +257,14 @@ class Deployer:
     async def _start(self, route: Route, version_id: int, out: EventSink) -> LiveVersion:
         """Register a stored version with the engine and load it; raise if it cannot load."""
         platform = self.platform
-        vrow = platform.version_row(version_id)
+        vrow = platform.version(version_id)
         with out.step("load", "Starting the new version and loading the model"):
             new = await platform.deploy_on_engine(route, vrow)
             status = await platform.engine.warm(new.engine_id)
             if status.get("state") == "failed":
                 await platform.engine.undeploy(new.engine_id, drain=False)
                 reason = status.get("load_error") or "it failed to load"
-                await platform.db.write(
-                    lambda c: c.execute(
-                        "UPDATE versions SET status = 'failed', error = ? WHERE id = ?",
-                        (reason, version_id),
-                    )
-                )
+                await platform.repos.versions.set_failed(version_id, reason)
                 await self._relay_load_lines(route, version_id, out)
                 if route.live is not None:
                     hint = (
@@ -380,23 +290,13 @@ class Deployer:
         await sink.flush()
         lines = sink.read(route.api_id, sink.tail(route.api_id, 200), 200)
         for line in lines:
-            if line["version_id"] == version_id and line["invocation_id"] is None:
-                out.log(line["line"], line["stream"])
+            if line.version_id == version_id and line.invocation_id is None:
+                out.log(line.line, line.stream)
 
     async def _switch(self, route: Route, new: LiveVersion) -> LiveVersion | None:
         platform = self.platform
         old = route.live
-        stamp = now_iso()
-
-        def mark(c):
-            if old is not None:
-                c.execute("UPDATE versions SET status = 'standby' WHERE id = ?", (old.id,))
-            c.execute(
-                "UPDATE versions SET status = 'live', deployed_at = ?, error = NULL WHERE id = ?",
-                (stamp, new.id),
-            )
-
-        await platform.db.write(mark)
+        await platform.repos.versions.set_live(new.id, old.id if old else None, now_iso())
         return await platform.switch(route, new)
 
     def _result(
@@ -420,11 +320,7 @@ class Deployer:
         platform = self.platform
         route = self.route_of(user, name)
         async with route.deploy_lock:
-            rows = platform.db.query(
-                "SELECT * FROM versions WHERE api_id = ? AND status IN ('live', 'standby')"
-                " ORDER BY deployed_at DESC, seq DESC",
-                (route.api_id,),
-            )
+            rows = platform.repos.versions.deployable(route.api_id)
             live_id = route.live.id if route.live else None
             vrow = _pick_version(rows, target, live_id)
             if vrow is None:
@@ -440,23 +336,19 @@ class Deployer:
                     hint="Give a number, label or build id from `hub versions`.",
                     status=404,
                 )
-            if vrow["id"] == live_id:
+            if vrow.id == live_id:
                 return self._result(route, route.live, None, unchanged=True)
-            if not Path(vrow["python"]).exists():
-                record = json.loads(vrow["record"])
+            if not Path(vrow.python).exists():
+                env_spec = vrow.record["environment"]
                 env = await asyncio.to_thread(
                     ensure_environment,
-                    record["environment"]["python"],
-                    record["environment"].get("requirements", ""),
+                    env_spec["python"],
+                    env_spec.get("requirements", ""),
                     None,
                 )
-                await platform.db.write(
-                    lambda c: c.execute(
-                        "UPDATE versions SET python = ? WHERE id = ?", (str(env.python), vrow["id"])
-                    )
-                )
+                await platform.repos.versions.set_python(vrow.id, str(env.python))
             out = EventList()  # a rollback reports no events
-            new = await self._start(route, vrow["id"], out)
+            new = await self._start(route, vrow.id, out)
             old = await self._switch(route, new)
             return self._result(route, new, old)
 
@@ -491,28 +383,17 @@ class Deployer:
     async def _forget_api(self, route: Route) -> None:
         platform = self.platform
         platform.routes.remove(route.user, route.name)
-        api_id = route.api_id
-
-        def delete(c):
-            builds = [
-                r[0] for r in c.execute("SELECT build_id FROM versions WHERE api_id = ?", (api_id,))
-            ]
-            c.execute("DELETE FROM logs WHERE api_id = ?", (api_id,))
-            c.execute("DELETE FROM invocations WHERE api_id = ?", (api_id,))
-            c.execute("DELETE FROM versions WHERE api_id = ?", (api_id,))
-            c.execute("DELETE FROM apis WHERE id = ?", (api_id,))
-            still_used = {r[0] for r in c.execute("SELECT DISTINCT build_id FROM versions")}
-            return [b for b in builds if b not in still_used]
-
-        unused = await platform.db.write(delete)
+        unused = await platform.repos.apis.delete(route.api_id)
         for build_id in unused:
             await asyncio.to_thread(shutil.rmtree, platform.state_dir / "versions" / build_id, True)
 
 
-def _pick_version(rows, target: str | None, live_id: int | None):
+def _pick_version(
+    rows: list[VersionRecord], target: str | None, live_id: int | None
+) -> VersionRecord | None:
     if target is None:
         for row in rows:
-            if row["id"] != live_id:
+            if row.id != live_id:
                 return row
         return None
     target = (
@@ -522,14 +403,14 @@ def _pick_version(rows, target: str | None, live_id: int | None):
     )
     if target.isdigit():
         for row in rows:
-            if row["seq"] == int(target):
+            if row.seq == int(target):
                 return row
     for row in rows:
-        if row["version"] == target:
+        if row.version == target:
             return row
     if len(target) >= 6:
         for row in rows:
-            if row["build_id"].startswith(target):
+            if row.build_id.startswith(target):
                 return row
     return None
 

@@ -27,9 +27,9 @@ import time
 
 from . import strictjson
 from .engines import UnknownVersionError
+from .models import InvocationRow
 from .quotas import seconds_to_next_month
 from .service import Platform
-from .usage import InvocationRow, invocation_writer
 
 log = logging.getLogger("hub.platform.gateway")
 
@@ -342,9 +342,7 @@ class Gateway:
         )
         try:
             # Durable before answered: the response goes out only after this commit.
-            await platform.db.write_soon(
-                invocation_writer(row, platform.config.capture_bytes, prune, touch)
-            )
+            await platform.repos.invocations.add(row, platform.config.capture_bytes, prune, touch)
         except BaseException:
             platform.quota.release(user_id, month)
             raise

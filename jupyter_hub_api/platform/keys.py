@@ -20,12 +20,12 @@ import hashlib
 import hmac
 import os
 import secrets
-from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography.fernet import Fernet
 
-from .db import Database
+from .models import KeyEntry, KeyInfo
+from .store.keys import Keys
 
 KEY_PREFIX = "hub_"
 SHOWN_CHARS = 8
@@ -63,31 +63,18 @@ def write_private(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-@dataclass(frozen=True)
-class KeyEntry:
-    """What the gateway needs to know about a valid key."""
-
-    id: str
-    user_id: int
-    hash: str
-    enabled: bool
-
-
 class KeyRing:
     """The keys of every user: verification cache plus the encrypted copies."""
 
-    def __init__(self, db: Database, secret_path: Path) -> None:
-        self.db = db
+    def __init__(self, repo: Keys, secret_path: Path) -> None:
+        self.repo = repo
         self._fernet = Fernet(load_or_create_secret(secret_path))
         self._by_hash: dict[str, KeyEntry] = {}
         self.refresh()
 
     def refresh(self) -> None:
         """Rebuild the verification table from the database (after any change of a key)."""
-        rows = self.db.query("SELECT id, user_id, hash, enabled FROM keys")
-        self._by_hash = {
-            r["hash"]: KeyEntry(r["id"], r["user_id"], r["hash"], bool(r["enabled"])) for r in rows
-        }
+        self._by_hash = {entry.hash: entry for entry in self.repo.entries()}
 
     def verify(self, presented: str) -> KeyEntry | None:
         """The entry of ``presented`` if it is a known key (enabled or not), else None."""
@@ -98,97 +85,45 @@ class KeyRing:
         return entry
 
     # -- control plane ------------------------------------------------------------------------
-    async def create(self, user_id: int, name: str, now: str) -> tuple[dict, str]:
-        """Create a key for ``user_id``; return its public row and the key itself."""
+    async def create(self, user_id: int, name: str, now: str) -> tuple[KeyInfo, str]:
+        """Create a key for ``user_id``; return its public record and the key itself."""
         key = new_key()
         key_id = "key_" + secrets.token_hex(6)
-        row = {
-            "id": key_id,
-            "user_id": user_id,
-            "name": name,
-            "prefix": key[: len(KEY_PREFIX) + SHOWN_CHARS],
-            "hash": hash_key(key),
-            "secret": self._fernet.encrypt(key.encode()),
-            "created_at": now,
-        }
-
-        def insert(conn):
-            conn.execute(
-                "INSERT INTO keys (id, user_id, name, prefix, hash, secret, enabled, created_at)"
-                " VALUES (:id, :user_id, :name, :prefix, :hash, :secret, 1, :created_at)",
-                row,
-            )
-
-        await self.db.write(insert)
+        await self.repo.add(
+            {
+                "id": key_id,
+                "user_id": user_id,
+                "name": name,
+                "prefix": key[: len(KEY_PREFIX) + SHOWN_CHARS],
+                "hash": hash_key(key),
+                "secret": self._fernet.encrypt(key.encode()),
+                "created_at": now,
+            }
+        )
         self.refresh()
         return self.get(user_id, key_id), key
 
-    def list(self, user_id: int) -> list[dict]:
+    def list(self, user_id: int) -> list[KeyInfo]:
         """The user's keys, without their secret, oldest first."""
-        rows = self.db.query(
-            "SELECT id, name, prefix, enabled, created_at, last_used_at FROM keys"
-            " WHERE user_id = ? ORDER BY created_at, rowid",
-            (user_id,),
-        )
-        return [_public(r) for r in rows]
+        return self.repo.of_user(user_id)
 
-    def get(self, user_id: int, key_id: str) -> dict | None:
+    def get(self, user_id: int, key_id: str) -> KeyInfo | None:
         """One of the user's keys (public fields), or None."""
-        row = self.db.query_one(
-            "SELECT id, name, prefix, enabled, created_at, last_used_at FROM keys"
-            " WHERE user_id = ? AND id = ?",
-            (user_id, key_id),
-        )
-        return _public(row) if row else None
+        return self.repo.get(user_id, key_id)
 
     def reveal(self, user_id: int, key_id: str) -> str | None:
         """The full key, for its owner only, or None if the user has no such key."""
-        row = self.db.query_one(
-            "SELECT secret FROM keys WHERE user_id = ? AND id = ?", (user_id, key_id)
-        )
-        return self._fernet.decrypt(row["secret"]).decode() if row else None
-
-    def first_enabled_secret(self, user_id: int) -> str | None:
-        """The oldest enabled key of the user, in full (what ``hub invoke`` uses)."""
-        row = self.db.query_one(
-            "SELECT secret FROM keys WHERE user_id = ? AND enabled = 1 ORDER BY created_at, rowid",
-            (user_id,),
-        )
-        return self._fernet.decrypt(row["secret"]).decode() if row else None
+        secret = self.repo.secret(user_id, key_id)
+        return self._fernet.decrypt(secret).decode() if secret is not None else None
 
     async def set_enabled(self, user_id: int, key_id: str, enabled: bool) -> bool:
         """Enable or disable a key; False if the user has no such key."""
-        changed = await self.db.write(
-            lambda conn: (
-                conn.execute(
-                    "UPDATE keys SET enabled = ? WHERE user_id = ? AND id = ?",
-                    (1 if enabled else 0, user_id, key_id),
-                ).rowcount
-            )
-        )
+        changed = await self.repo.set_enabled(user_id, key_id, enabled)
         self.refresh()
-        return bool(changed)
+        return changed
 
     async def delete(self, user_id: int, key_id: str) -> bool:
         """Delete a key for good; False if the user has no such key."""
-        changed = await self.db.write(
-            lambda conn: (
-                conn.execute(
-                    "DELETE FROM keys WHERE user_id = ? AND id = ?", (user_id, key_id)
-                ).rowcount
-            )
-        )
+        changed = await self.repo.delete(user_id, key_id)
         self.refresh()
-        return bool(changed)
-
-
-def _public(row) -> dict:
-    return {
-        "id": row["id"],
-        "name": row["name"],
-        "prefix": row["prefix"],
-        "masked": row["prefix"] + "…",
-        "enabled": bool(row["enabled"]),
-        "created_at": row["created_at"],
-        "last_used_at": row["last_used_at"],
-    }
+        return changed

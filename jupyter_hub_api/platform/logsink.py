@@ -12,7 +12,8 @@ import asyncio
 import threading
 import time
 
-from .db import Database
+from .models import LogLine
+from .store.logs import Logs
 
 MAX_LINE_CHARS = 16 * 1024
 
@@ -20,8 +21,8 @@ MAX_LINE_CHARS = 16 * 1024
 class LogSink:
     """Collects log lines per API and persists them."""
 
-    def __init__(self, db: Database, keep_lines: int) -> None:
-        self.db = db
+    def __init__(self, repo: Logs, keep_lines: int) -> None:
+        self.repo = repo
         self.keep_lines = keep_lines
         self._pending: list[tuple] = []
         self._flush_scheduled = False
@@ -62,25 +63,10 @@ class LogSink:
         prune = self._written_since_prune >= 1000
         if prune:
             self._written_since_prune = 0
-        api_ids = {item[0] for item in batch}
-        keep = self.keep_lines
-
-        def write(conn):
-            conn.executemany(
-                "INSERT INTO logs (api_id, version_id, invocation_id, ts, stream, line)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                batch,
-            )
-            if prune:
-                for api_id in api_ids:
-                    conn.execute(
-                        "DELETE FROM logs WHERE api_id = ? AND id <= ("
-                        " SELECT id FROM logs WHERE api_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?)",
-                        (api_id, api_id, keep),
-                    )
-
         try:
-            await self.db.write_soon(write)
+            await self.repo.add(
+                batch, {item[0] for item in batch} if prune else None, self.keep_lines
+            )
         finally:
             self._notify()
 
@@ -103,21 +89,10 @@ class LogSink:
 
     def read(
         self, api_id: int, after: int = 0, limit: int = 500, invocation_id: str | None = None
-    ) -> list[dict]:
+    ) -> list[LogLine]:
         """Lines of an API with ``id > after``, oldest first (at most ``limit``)."""
-        sql = "SELECT id, version_id, invocation_id, ts, stream, line FROM logs WHERE api_id = ? AND id > ?"
-        args: list = [api_id, after]
-        if invocation_id:
-            sql += " AND invocation_id = ?"
-            args.append(invocation_id)
-        sql += " ORDER BY id LIMIT ?"
-        args.append(limit)
-        return [dict(r) for r in self.db.query(sql, tuple(args))]
+        return self.repo.read(api_id, after, limit, invocation_id)
 
     def tail(self, api_id: int, lines: int) -> int:
         """The id after which the last ``lines`` lines of an API start (for ``--tail``)."""
-        row = self.db.query_one(
-            "SELECT id FROM logs WHERE api_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?",
-            (api_id, max(0, lines)),
-        )
-        return row["id"] if row else 0
+        return self.repo.tail(api_id, lines)

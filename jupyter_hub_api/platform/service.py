@@ -7,10 +7,10 @@ control plane both work on it; neither talks to SQLite or the engine behind its 
 from __future__ import annotations
 
 import asyncio
+import calendar
 import hashlib
 import hmac
 import itertools
-import json
 import logging
 import secrets
 import time
@@ -24,9 +24,10 @@ from .db import Database
 from .engines import Engine, VersionSpec, create_engine
 from .keys import KeyRing, write_private
 from .logsink import LogSink
+from .models import ApiState, Invocation, UsageCounts, VersionInfo, VersionRecord
 from .quotas import MonthlyQuota, RateLimiter, month_of, seconds_to_next_month
 from .routing import LiveVersion, Route, RouteTable
-from .usage import used_this_month
+from .store import Repositories
 
 log = logging.getLogger("hub.platform")
 
@@ -72,6 +73,7 @@ class Platform:
         self.engine = engine
         self.public_url: str | None = None  # set by the server once it is bound
         self.db: Database | None = None
+        self.repos: Repositories | None = None  # every SQL statement (store/)
         self.keys: KeyRing | None = None
         self.store = BlobStore(paths.blobs_dir())
         self.routes = RouteTable()
@@ -92,11 +94,11 @@ class Platform:
         self.state_dir.chmod(0o700)
         (self.state_dir / "versions").mkdir(exist_ok=True)
         self.db = Database(self.state_dir / DB_FILE)
-        self.db.attach_loop()
         (self.state_dir / DB_FILE).chmod(0o600)
-        self.keys = KeyRing(self.db, self.state_dir / SECRET_FILE)
-        self.quota = MonthlyQuota(lambda uid, month: used_this_month(self.db, uid, month))
-        self.logs = LogSink(self.db, self.config.keep_log_lines)
+        self.repos = Repositories(self.db)
+        self.keys = KeyRing(self.repos.keys, self.state_dir / SECRET_FILE)
+        self.quota = MonthlyQuota(self.repos.usage.used)
+        self.logs = LogSink(self.repos.logs, self.config.keep_log_lines)
         await self._ensure_local_user()
         if self.engine is None:
             engine = self.config.engine
@@ -137,30 +139,18 @@ class Platform:
     # -- users and tokens ---------------------------------------------------------------------
     async def _ensure_local_user(self) -> None:
         token_path = self.state_dir / TOKEN_FILE
-        user = self.db.query_one(
-            "SELECT id, token_hash FROM users WHERE name = ?", (self.local_user,)
-        )
+        users = self.repos.users
+        user = users.by_name(self.local_user)
         token = token_path.read_text().strip() if token_path.exists() else None
         if user is None:
             token = token or secrets.token_urlsafe(32)
-            user_id = await self.db.write(
-                lambda c: (
-                    c.execute(
-                        "INSERT INTO users (name, token_hash, created_at) VALUES (?, ?, ?)",
-                        (self.local_user, hash_token(token), now_iso()),
-                    ).lastrowid
-                )
-            )
+            user_id = await users.create(self.local_user, hash_token(token), now_iso())
         else:
-            user_id = user["id"]
-            if token is None or user["token_hash"] != hash_token(token):
+            user_id = user.id
+            if token is None or user.token_hash != hash_token(token):
                 # The token file was removed or belongs to another user name: issue a new one.
-                token = token if token and user["token_hash"] is None else secrets.token_urlsafe(32)
-                await self.db.write(
-                    lambda c: c.execute(
-                        "UPDATE users SET token_hash = ? WHERE id = ?", (hash_token(token), user_id)
-                    )
-                )
+                token = token if token and user.token_hash is None else secrets.token_urlsafe(32)
+                await users.set_token_hash(user_id, hash_token(token))
         if not token_path.exists() or token_path.read_text().strip() != token:
             write_private(token_path, token.encode())
         if not self.keys.list(user_id):
@@ -170,14 +160,7 @@ class Platform:
     async def add_user(self, name: str) -> str:
         """Create a user (shared platforms) and return their control-plane token."""
         token = secrets.token_urlsafe(32)
-        user_id = await self.db.write(
-            lambda c: (
-                c.execute(
-                    "INSERT INTO users (name, token_hash, created_at) VALUES (?, ?, ?)",
-                    (name, hash_token(token), now_iso()),
-                ).lastrowid
-            )
-        )
+        user_id = await self.repos.users.create(name, hash_token(token), now_iso())
         await self.keys.create(user_id, "default", now_iso())
         return token
 
@@ -186,38 +169,32 @@ class Platform:
         digest = hash_token(token)
         user_id = self._token_cache.get(digest)
         if user_id is None:
-            row = self.db.query_one(
-                "SELECT id, token_hash FROM users WHERE token_hash = ?", (digest,)
-            )
-            if row is None or not hmac.compare_digest(row["token_hash"], digest):
+            row = self.repos.users.by_token_hash(digest)
+            if row is None or not hmac.compare_digest(row.token_hash, digest):
                 return None
-            user_id = self._token_cache[digest] = row["id"]
+            user_id = self._token_cache[digest] = row.id
         return self.user_by_id(user_id)
 
     def user_by_id(self, user_id: int) -> User:
         """The user with this id (cached)."""
         user = self._users_by_id.get(user_id)
         if user is None:
-            row = self.db.query_one("SELECT id, name FROM users WHERE id = ?", (user_id,))
-            user = User(row["id"], row["name"], self.config.plan_for(row["name"]))
+            row = self.repos.users.by_id(user_id)
+            user = User(row.id, row.name, self.config.plan_for(row.name))
             self._users_by_id[user_id] = user
         return user
 
     def user_by_name(self, name: str) -> User | None:
         """The user called ``name``, or None."""
-        row = self.db.query_one("SELECT id FROM users WHERE name = ?", (name,))
-        return self.user_by_id(row["id"]) if row else None
+        row = self.repos.users.by_name(name)
+        return self.user_by_id(row.id) if row else None
 
     # -- routes and versions ------------------------------------------------------------------
     async def _load_routes(self) -> None:
-        rows = self.db.query(
-            "SELECT a.id, a.name, a.user_id, a.live_version_id, u.name AS user"
-            " FROM apis a JOIN users u ON u.id = a.user_id"
-        )
-        for row in rows:
-            route = self.routes.add(Route(row["id"], row["user_id"], row["user"], row["name"]))
-            if row["live_version_id"]:
-                vrow = self.version_row(row["live_version_id"])
+        for api in self.repos.apis.all():
+            route = self.routes.add(Route(api.id, api.user_id, api.user, api.name))
+            if api.live_version_id:
+                vrow = self.version(api.live_version_id)
                 if vrow is None:
                     continue
                 try:
@@ -227,49 +204,41 @@ class Platform:
                     continue
                 route.live = live
 
-    def version_row(self, version_id: int):
-        """The ``versions`` row with this id, or None."""
-        return self.db.query_one("SELECT * FROM versions WHERE id = ?", (version_id,))
+    def version(self, version_id: int) -> VersionRecord | None:
+        """The stored version with this id, or None."""
+        return self.repos.versions.get(version_id)
 
-    def spec_for(self, route: Route, vrow) -> VersionSpec:
+    def spec_for(self, route: Route, vrow: VersionRecord) -> VersionSpec:
         """The engine's description of a stored version."""
-        record = json.loads(vrow["record"])
-        runtime = (record.get("config") or {}).get("runtime") or {}
-        vdir = Path(vrow["dir"])
+        runtime = vrow.runtime
+        vdir = Path(vrow.dir)
         return VersionSpec(
-            version_id=engine_id(route.api_id, vrow["id"], next(_activations)),
+            version_id=engine_id(route.api_id, vrow.id, next(_activations)),
             api=f"{route.user}/{route.name}",
             src_dir=vdir / "src",
             model_dir=vdir / "model",
-            python=Path(vrow["python"]),
+            python=Path(vrow.python),
             # The version's own settings over the platform's defaults (runtime_defaults.py).
             **self.config.engine.runtime.updated(runtime).engine_options(),
         )
 
-    async def deploy_on_engine(self, route: Route, vrow) -> LiveVersion:
+    async def deploy_on_engine(self, route: Route, vrow: VersionRecord) -> LiveVersion:
         """Register a stored version with the engine; return what the gateway routes to."""
         spec = self.spec_for(route, vrow)
         self.routes.remember_engine_id(spec.version_id, route.api_id)
         await self.engine.deploy(spec)
-        record = json.loads(vrow["record"])
-        runtime = (record.get("config") or {}).get("runtime") or {}
         return LiveVersion(
-            id=vrow["id"],
+            id=vrow.id,
             engine_id=spec.version_id,
-            seq=vrow["seq"],
-            version=vrow["version"],
-            build_id=vrow["build_id"],
-            max_body_bytes=int(runtime.get("max_body_bytes", self.config.max_body_bytes)),
+            seq=vrow.seq,
+            version=vrow.version,
+            build_id=vrow.build_id,
+            max_body_bytes=int(vrow.runtime.get("max_body_bytes", self.config.max_body_bytes)),
         )
 
     async def switch(self, route: Route, new: LiveVersion) -> LiveVersion | None:
         """Make ``new`` the live version (database, then routing); drain and remove the old one."""
-        await self.db.write(
-            lambda c: c.execute(
-                "UPDATE apis SET live_version_id = ?, updated_at = ? WHERE id = ?",
-                (new.id, now_iso(), route.api_id),
-            )
-        )
+        await self.repos.apis.set_live(route.api_id, new.id, now_iso())
         old, route.live = route.live, new
         if old is not None and old.engine_id != new.engine_id:
             self.spawn(self.retire(route, old))
@@ -282,6 +251,60 @@ class Platform:
             await self.engine.undeploy(old.engine_id, drain=True)
         except HubError:
             pass  # already gone
+
+    # -- what the control plane reads ---------------------------------------------------------
+    def versions_of(self, route: Route) -> list[VersionInfo]:
+        """The versions of an API, newest first."""
+        live_id = route.live.id if route.live else None
+        return [
+            VersionInfo(
+                version_number=v.seq,
+                build_id=v.build_id,
+                version=v.version,
+                status=v.status,
+                error=v.error,
+                created_at=v.created_at,
+                deployed_at=v.deployed_at,
+                live=v.id == live_id,
+            )
+            for v in self.repos.versions.of_api(route.api_id)
+        ]
+
+    def api_states(self, user: User, month: str) -> dict[str, ApiState]:
+        """``{name: state}`` of every API of the user in ``month``, and of every deleted one
+        with counts that month; a few queries in all, whatever the history's length."""
+        repos = self.repos
+        routes = {route.name: route for route in self.routes.of_user(user.name)}
+        counts = repos.usage.by_api(user.id, month)
+        per_day = repos.usage.calls_per_day(user.id, month)
+        latency = repos.usage.latency([r.api_id for r in routes.values()], month)
+        apis = repos.apis.of_user(user.id)
+        deployed = repos.versions.deployed_at([r.live.id for r in routes.values() if r.live])
+        year, mon = (int(part) for part in month.split("-"))
+        zero_days = [0] * calendar.monthrange(year, mon)[1]
+        out = {}
+        for name in sorted(set(routes) | set(counts)):
+            route = routes.get(name)
+            api = apis.get(route.api_id) if route else None
+            state = ApiState(
+                name=name,
+                deleted=route is None,
+                counts=counts.get(name) or UsageCounts(),
+                calls_per_day=per_day.get(name) or list(zero_days),
+            )
+            if route is not None:
+                state.latency = latency[route.api_id]
+                state.deployed_at = deployed.get(route.live.id) if route.live else None
+            if api is not None:
+                state.created_at, state.updated_at = api.created_at, api.updated_at
+            out[name] = state
+        return out
+
+    def invocations(
+        self, route: Route, limit: int = 50, before: float | None = None
+    ) -> list[Invocation]:
+        """An API's newest calls (before ``before`` when paging), newest first."""
+        return self.repos.invocations.page(route.api_id, limit, before)
 
     # -- logs ---------------------------------------------------------------------------------
     def _on_engine_log(self, engine_version_id: str, invocation_id, stream: str, line: str) -> None:

@@ -1,0 +1,303 @@
+"""The platform's state (platform.db): migrations, the one write path, the usage counters.
+
+These run the real :class:`Database` and repositories on a file in the test's directory; the
+platform process tests (``test_platform_process.py``: kill -9 loses no answered call) cover the
+same code end to end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import calendar
+import math
+import random
+import sqlite3
+import threading
+import time
+
+import pytest
+
+from jupyter_hub_api.platform.db import Database
+from jupyter_hub_api.platform.models import InvocationRow
+from jupyter_hub_api.platform.store import Repositories, invocations, logs
+from jupyter_hub_api.platform.store.histogram import bucket_of, upper_edge
+from jupyter_hub_api.platform.store.migrations import MIGRATIONS
+
+STAMP = "2026-11-30T10:00:00Z"
+
+
+def _ts(year: int, month: int, day: int, hour: int = 12) -> float:
+    return calendar.timegm((year, month, day, hour, 0, 0))
+
+
+def _row(n: int, api_id: int, api: str, ts: float, user_id: int = 1, **kw) -> InvocationRow:
+    values = dict(
+        id=f"inv{api_id}-{n}",
+        user_id=user_id,
+        api_id=api_id,
+        api_name=api,
+        version_id=None,
+        key_id=None,
+        ts=ts,
+        month=time.strftime("%Y-%m", time.gmtime(ts)),
+        status=200,
+        counted=True,
+        latency_ms=1.0,
+        input=b'"in"',
+        output=b'"out"',
+    )
+    values.update(kw)
+    return InvocationRow(**values)
+
+
+async def _add(repos: Repositories, rows: list[InvocationRow]) -> None:
+    # All at once, as concurrent gateway calls: the writer takes them in batches.
+    await asyncio.gather(*(repos.invocations.add(r, 1024, None, False) for r in rows))
+
+
+async def _api(repos: Repositories, user_id: int, name: str) -> int:
+    return await repos.apis.create(user_id, name, STAMP)
+
+
+# -- migrations -------------------------------------------------------------------------------
+def _old_release_database(path) -> None:
+    """platform.db as the release before migrations left it: its schema, user_version 0."""
+    conn = sqlite3.connect(path)
+    conn.executescript(MIGRATIONS[0])
+    conn.executescript(
+        """
+        INSERT INTO users VALUES (1, 'alice', 'digest', '2026-10-01T00:00:00Z');
+        INSERT INTO apis VALUES (1, 1, 'digits', 1, '2026-10-01T00:00:00Z', '2026-10-02T00:00:00Z');
+        INSERT INTO versions VALUES (1, 1, 1, 'b1', '0.1.0', '{"config": {}}', '/v', '/py',
+            'live', NULL, '2026-10-01T00:00:00Z', '2026-10-01T00:00:01Z');
+        INSERT INTO keys VALUES ('key_1', 1, 'default', 'hub_abcd', 'h', x'00', 1,
+            '2026-10-01T00:00:00Z', NULL);
+        INSERT INTO usage_monthly VALUES (1, '2026-10', 'digits', 3, 1, 1);
+        INSERT INTO logs (api_id, version_id, invocation_id, ts, stream, line)
+            VALUES (1, 1, 'i1', 1.0, 'stdout', 'hello');
+        """
+    )
+    for n, (day, status, counted, latency) in enumerate(
+        [(30, 200, 1, 5.0), (31, 200, 1, 7.0), (31, 500, 1, 9.0), (31, 502, 0, 30000.0)]
+    ):
+        ts = _ts(2026, 10, day)
+        conn.execute(
+            "INSERT INTO invocations (id, user_id, api_id, api_name, ts, month, status, counted,"
+            " latency_ms) VALUES (?, 1, 1, 'digits', ?, '2026-10', ?, ?, ?)",
+            (f"i{n}", ts, status, counted, latency),
+        )
+    conn.commit()
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 0
+    conn.close()
+
+
+def test_a_database_of_the_previous_release_opens_and_keeps_its_rows(tmp_path):
+    path = tmp_path / "platform.db"
+    _old_release_database(path)
+    db = Database(path)
+    try:
+        assert db.schema_version == len(MIGRATIONS)
+        repos = Repositories(db)
+        assert repos.users.by_name("alice").token_hash == "digest"
+        assert [a.name for a in repos.apis.all()] == ["digits"]
+        assert repos.versions.get(1).record == {"config": {}}
+        assert [k.id for k in repos.keys.of_user(1)] == ["key_1"]
+        assert [line.line for line in repos.logs.read(1)] == ["hello"]
+        assert repos.usage.by_api(1, "2026-10")["digits"].calls == 3  # the old counter stays
+        assert len(repos.invocations.page(1, 10)) == 4
+        # The new counters are filled from the history the old release kept.
+        days = repos.usage.calls_per_day(1, "2026-10")["digits"]
+        assert len(days) == 31 and days[29] == 1 and days[30] == 2 and sum(days) == 3
+        latency = repos.usage.latency([1], "2026-10")[1]
+        assert latency.sampled == 3
+        assert latency.p50_ms == upper_edge(bucket_of(7.0))
+        assert latency.p99_ms == upper_edge(bucket_of(9.0))
+    finally:
+        db.close()
+    again = Database(path)  # opening again runs nothing more
+    assert again.schema_version == len(MIGRATIONS)
+    assert Repositories(again).usage.latency([1], "2026-10")[1].sampled == 3
+    again.close()
+
+
+def test_a_database_newer_than_the_release_is_refused_with_a_sentence(tmp_path):
+    path = tmp_path / "platform.db"
+    conn = sqlite3.connect(path)
+    conn.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
+    conn.close()
+    with pytest.raises(RuntimeError, match="newer than this release knows"):
+        Database(path)
+
+
+# -- the write path ---------------------------------------------------------------------------
+def test_only_the_writer_thread_writes(tmp_path):
+    db = Database(tmp_path / "platform.db")
+    writers: set[int] = set()
+    db._writer_conn.set_trace_callback(lambda sql: writers.add(threading.get_ident()))
+
+    async def work():
+        repos = Repositories(db)
+        user = await repos.users.create("alice", "d", STAMP)
+        api = await _api(repos, user, "a")
+        await repos.keys.add(
+            dict(
+                id="k", user_id=user, name="n", prefix="p", hash="h", secret=b"s", created_at=STAMP
+            )
+        )
+        await repos.versions.add(api, {"build_id": "b", "version": 1}, "/v", "/py", STAMP)
+        await _add(repos, [_row(n, api, "a", time.time()) for n in range(50)])
+        await repos.logs.add([(api, None, None, 1.0, "stdout", "x")], {api}, 10)
+        await repos.apis.delete(api)
+        # The loop's own connection refuses to write.
+        with pytest.raises(sqlite3.OperationalError, match="readonly"):
+            db.conn().execute("DELETE FROM users")
+        return threading.get_ident()
+
+    loop_thread = asyncio.run(work())
+    db.close()
+    assert writers == {db.writer_thread.ident} and loop_thread not in writers
+
+
+def test_deleting_a_large_api_commits_chunk_by_chunk_and_other_writes_go_between(tmp_path):
+    db = Database(tmp_path / "platform.db")
+
+    async def work():
+        repos = Repositories(db)
+        user = await repos.users.create("alice", "d", STAMP)
+        big, other = await _api(repos, user, "big"), await _api(repos, user, "other")
+        rows = 6 * invocations.CHUNK_ROWS
+        now = time.time()
+        await _add(repos, [_row(n, big, "big", now - n) for n in range(rows)])
+        lines = [(big, None, None, 1.0, "stdout", "x")] * (3 * logs.CHUNK_ROWS)
+        await repos.logs.add(lines, None, 0)
+        commits = db.commits
+        deleting = asyncio.ensure_future(repos.apis.delete(big))
+        await asyncio.sleep(0)  # the delete queues its first chunk
+        await repos.invocations.add(_row(0, other, "other", now), 1024, None, False)
+        # Committed while the big API is still being deleted: queued behind one chunk, not
+        # behind the whole history.
+        assert not deleting.done()
+        await deleting
+        assert db.commits - commits >= 6 + 3 + 1
+        assert repos.invocations.page(big, 10) == [] and repos.logs.read(big) == []
+        assert repos.apis.get(big) is None
+        assert [i.id for i in repos.invocations.page(other, 10)] == [f"inv{other}-0"]
+        # The counts of the deleted API stay (they are what the quota counted).
+        assert repos.usage.by_api(user, time.strftime("%Y-%m"))["big"].calls > 0
+
+    asyncio.run(work())
+    db.close()
+
+
+# -- counters ---------------------------------------------------------------------------------
+def _scan(db: Database, api_id: int, month: str) -> tuple[list[int], list[float | None]]:
+    """Calls per day and p50/p95/p99 of an API in a month, from its whole history."""
+    rows = db.query(
+        "SELECT ts, latency_ms FROM invocations WHERE api_id = ? AND month = ? AND counted = 1",
+        (api_id, month),
+    )
+    year, mon = (int(p) for p in month.split("-"))
+    days = [0] * calendar.monthrange(year, mon)[1]
+    for r in rows:
+        days[time.gmtime(r["ts"]).tm_mday - 1] += 1
+    values = sorted(r["latency_ms"] for r in rows)
+    ps = []
+    for p in (50, 95, 99):
+        if not values:
+            ps.append(None)
+            continue
+        exact = values[max(1, math.ceil(p / 100 * len(values))) - 1]
+        ps.append(upper_edge(bucket_of(exact)))
+    return days, ps
+
+
+def _monthly_scan(db: Database, user_id: int, month: str) -> dict[str, tuple[int, int, int]]:
+    rows = db.query(
+        "SELECT api_name, SUM(counted), SUM(counted = 1 AND status != 200),"
+        " SUM(status >= 500 AND counted = 0) FROM invocations WHERE user_id = ? AND month = ?"
+        " GROUP BY api_name",
+        (user_id, month),
+    )
+    return {r[0]: (r[1], r[2], r[3]) for r in rows}
+
+
+def test_counters_equal_a_full_scan_across_months_and_after_a_delete(tmp_path):
+    db = Database(tmp_path / "platform.db")
+    rng = random.Random(13)
+    months = ["2026-01", "2026-02", "2026-12", "2027-01"]
+    # Around month ends (Jan 31 / Feb 1, Dec 31 / Jan 1) and across the days of the month.
+    times = [
+        _ts(2026, 1, 31, 23) + 3599.5,
+        _ts(2026, 2, 1, 0),
+        _ts(2026, 12, 31, 23) + 3599.9,
+        _ts(2027, 1, 1, 0) + 0.1,
+    ]
+    times += [_ts(2026, m, d, h) for m in (1, 2, 12) for d in (1, 2, 15, 28) for h in (0, 23)]
+
+    async def work():
+        repos = Repositories(db)
+        alice = await repos.users.create("alice", "a", STAMP)
+        bob = await repos.users.create("bob", "b", STAMP)
+        apis = {
+            "a": (await _api(repos, alice, "a"), alice),
+            "b": (await _api(repos, alice, "b"), alice),
+            "c": (await _api(repos, bob, "c"), bob),
+        }
+        rows = []
+        for n in range(3000):
+            name = rng.choice("abc")
+            api_id, user_id = apis[name]
+            status, counted = rng.choice(
+                [(200, True)] * 6 + [(500, True), (502, False), (504, False), (400, False)]
+            )
+            rows.append(
+                _row(
+                    n,
+                    api_id,
+                    name,
+                    rng.choice(times) + rng.random(),
+                    user_id,
+                    status=status,
+                    counted=counted,
+                    latency_ms=rng.lognormvariate(2, 1.5),
+                )
+            )
+        await _add(repos, rows)
+
+        def check(names):
+            for month in months:
+                for user_id in (alice, bob):
+                    counted = {
+                        name: (c.calls, c.errors, c.failures)
+                        for name, c in repos.usage.by_api(user_id, month).items()
+                    }
+                    assert {k: v for k, v in counted.items() if k in names} == {
+                        k: v for k, v in _monthly_scan(db, user_id, month).items() if k in names
+                    }
+                    per_day = repos.usage.calls_per_day(user_id, month)
+                    for name in names:
+                        api_id, owner = apis[name]
+                        if owner != user_id:
+                            continue
+                        days, ps = _scan(db, api_id, month)
+                        assert per_day.get(name, [0] * len(days)) == days
+                        latency = repos.usage.latency([api_id], month)[api_id]
+                        assert [latency.p50_ms, latency.p95_ms, latency.p99_ms] == ps
+                        assert latency.sampled == sum(days)
+
+        check("abc")
+        before = {m: repos.usage.by_api(alice, m).get("b") for m in months}
+        await repos.apis.delete(apis["b"][0])
+        check("ac")  # the others are untouched
+        # The deleted API's latencies went with it; its counts stay, by name.
+        assert repos.usage.latency([apis["b"][0]], "2026-01")[apis["b"][0]].sampled == 0
+        assert {m: repos.usage.by_api(alice, m).get("b") for m in months} == before
+        assert sum(repos.usage.calls_per_day(alice, "2026-02")["b"]) == before["2026-02"].calls
+        # A new API of the same name continues the month's counts, with latencies of its own.
+        again = await _api(repos, alice, "b")
+        await _add(repos, [_row(9999, again, "b", times[1], alice, latency_ms=2.0)])
+        assert repos.usage.by_api(alice, "2026-02")["b"].calls == before["2026-02"].calls + 1
+        assert repos.usage.latency([again], "2026-02")[again].sampled == 1
+
+    asyncio.run(work())
+    db.close()
