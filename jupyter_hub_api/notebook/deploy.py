@@ -3,7 +3,8 @@
 The project is an ordinary one, made by the same scaffold as ``hub init`` in
 ``<parent>/<name>/``: the model saved into ``model/`` (``model_files.py``), ``src/main.py``
 written from ``predict`` (``handler_source.py``) and ``src/requirements.txt`` pinned to the
-kernel's versions (``project/kernel_requirements.py``). It is then built and deployed by the
+kernel's versions (``project/kernel_requirements.py``); the modules of the notebook's own
+folder that the model or ``predict`` use are copied into ``src/``. It is then built and deployed by the
 real CLI, ``hub build --deploy --json`` as a subprocess, whose events are shown in the cell as
 they come. Deploying again rewrites those three files and deploys a new version, or nothing
 when code and model did not change.
@@ -14,6 +15,7 @@ from __future__ import annotations
 import html
 import json
 import os
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -21,7 +23,7 @@ from pathlib import Path
 
 from ..errors import HubError, UsageError
 from ..events import decode
-from ..project.kernel_requirements import kernel_requirements
+from ..project.kernel_requirements import imported_modules, kernel_requirements
 from ..project.names import check_name
 from .handler_source import MARKER, handler_source
 from .model_files import MODEL_FILES, model_format, save_model
@@ -140,7 +142,8 @@ def _deploy(model, predict, name: str, parent: Path) -> Deployment:
     check_name(name)
     fmt = model_format(model)
     main_py = handler_source(predict, model, fmt, name)
-    pins = kernel_requirements(main_py, modules=fmt.modules)
+    local = _local_modules([*fmt.modules, *imported_modules(main_py)], Path.cwd())
+    pins = kernel_requirements(main_py, modules=fmt.modules, local=local)
     project = parent.expanduser().resolve() / name
     if not project.exists():
         init_project(name, "blank", parent=project.parent)
@@ -154,6 +157,7 @@ def _deploy(model, predict, name: str, parent: Path) -> Deployment:
     for stale in MODEL_FILES:
         if stale != fmt.filename:
             (project / "model" / stale).unlink(missing_ok=True)
+    _copy_local_modules(local, project / "src")
     (project / "src" / "main.py").write_text(main_py, encoding="utf-8")
     (project / "src" / "requirements.txt").write_text(pins.text, encoding="utf-8")
     _say(f"Project {project}: requirements {', '.join(pins.lines) or 'none'}")
@@ -176,6 +180,38 @@ def _deploy(model, predict, name: str, parent: Path) -> Deployment:
     else:
         _say(f"Live: version {deployment.version} at {deployment.endpoint}")
     return deployment
+
+
+def _local_modules(modules: list[str], folder: Path) -> dict[str, Path]:
+    """Those of ``modules`` whose code is a ``.py`` file or a package in ``folder`` (the
+    notebook's): ``{name: file or package folder}``. They go into ``src/``, on a worker's path."""
+    found: dict[str, Path] = {}
+    folder = folder.resolve()
+    for name in dict.fromkeys(modules):
+        file = getattr(sys.modules.get(name), "__file__", None)
+        if not file:
+            continue
+        path = Path(file).resolve()
+        path = path.parent if path.name == "__init__.py" else path
+        if path.parent == folder:
+            if name in ("main", "requirements"):
+                raise UsageError(
+                    f"{path.name} beside the notebook has a name that src/ needs for itself.",
+                    type="bad_predict",
+                    hint="Rename it (and its imports).",
+                )
+            found[name] = path
+    return found
+
+
+def _copy_local_modules(local: dict[str, Path], src: Path) -> None:
+    for name, path in local.items():
+        if path.is_dir():
+            shutil.rmtree(src / name, ignore_errors=True)  # files removed there go here too
+            shutil.copytree(path, src / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        else:
+            shutil.copyfile(path, src / f"{name}.py")
+        _say(f"  copied {path.name} into src/")
 
 
 def _made_here(project: Path) -> bool:

@@ -133,8 +133,8 @@ def _pickled_modules(model) -> set[str]:
             f"The model uses {names}, defined in this notebook, which a deployed API cannot "
             "import.",
             type="bad_model",
-            hint="Move that code into a .py module that is installed in the kernel (a package), "
-            "or build the model from library classes only.",
+            hint="Move that code into a .py file beside the notebook and import it from there "
+            "(deploy() copies it into src/).",
         )
     if failed is not None:
         raise _cannot_save(model, failed)

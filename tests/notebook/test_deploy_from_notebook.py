@@ -4,8 +4,9 @@ nbclient executes a small notebook: it trains a scikit-learn model, deploys it w
 ``hub.deploy(model, predict, name=...)`` (the real scaffold, the real ``hub build --deploy``
 subprocess and the embedded platform it starts on a free loopback port), calls the API with
 ``.predict``, changes ``predict`` and deploys again (a new version goes live), deploys once
-more unchanged (nothing to do), and tries two deploys that must fail with one sentence: a
-model whose class is defined in the notebook, and a model the worker cannot load.
+more unchanged (nothing to do), deploys a model whose class is in a .py file beside the
+notebook (copied into src/), and tries two deploys that must fail with one sentence: a model
+whose class is defined in the notebook, and a model the worker cannot load.
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ def predict(model, inputs):
 api2 = hub.deploy(model, predict, name="iris-cell")
 print("version", api.version, "->", api2.version)
 print(api2.predict([[5.1, 3.5, 1.4, 0.2]]))
-"""
+""",
     f'api3 = hub.deploy(model, predict, name="{API}")\n'
     'print("unchanged", api3.unchanged, api3.version)',
     """\
@@ -67,20 +68,35 @@ class Doubler:
 
 
 hub.deploy(Doubler(), predict, name="iris-cell")
-"""
+""",
     """\
-import pathlib, sys
+import pathlib
 
 pathlib.Path("local_models.py").write_text(
-    "class Constant:\\n    def predict(self, rows):\\n        return [0 for _ in rows]\\n"
+    "class Constant:\\n"
+    "    def predict(self, rows):\\n"
+    "        return [7 for _ in rows]\\n"
+    "\\n"
+    "class Fragile(Constant):\\n"
+    "    def __init__(self):\\n"
+    "        self.weights = [1.0]\\n"
+    "\\n"
+    "    def __setstate__(self, state):\\n"
+    "        raise RuntimeError('this model cannot be loaded here')\\n"
 )
-sys.path.insert(0, ".")
 import local_models
 
-hub.deploy(local_models.Constant(), predict, name="constant-cell")
+
+def predict_rows(model, inputs):
+    return model.predict(inputs)
+
+
+constant = hub.deploy(local_models.Constant(), predict_rows, name="constant-cell")
+print(constant.predict([[1, 2, 3, 4]]))
 """,
+    'hub.deploy(local_models.Fragile(), predict_rows, name="constant-cell")',
 ]
-FAILING = {5, 6}  # cells expected to raise DeployError
+FAILING = {5, 7}  # cells expected to raise DeployError
 
 
 def free_port() -> int:
@@ -159,13 +175,18 @@ def test_a_notebook_deploys_redeploys_and_calls_its_model(tmp_path, platform_url
     assert notebook_class["ename"] == "DeployError"
     assert notebook_class["traceback"] == [
         "DeployError: The model uses Doubler, defined in this notebook, which a deployed API "
-        "cannot import. Move that code into a .py module that is installed in the kernel (a "
-        "package), or build the model from library classes only."
+        "cannot import. Move that code into a .py file beside the notebook and import it from "
+        "there (deploy() copies it into src/)."
     ]
-    load_failed = cells[6].outputs[-1]
+    # A module beside the notebook that the model needs is copied into src/.
+    assert "copied local_models.py into src/" in text_of(cells[6])
+    assert "[7]" in text_of(cells[6])
+    assert (tmp_path / "constant-cell" / "src" / "local_models.py").is_file()
+    # A model the worker cannot load: the CLI's sentence; the live version stays.
+    load_failed = cells[7].outputs[-1]
     assert load_failed["ename"] == "DeployError" and len(load_failed["traceback"]) == 1
-    assert "local_models" in load_failed["evalue"], load_failed["evalue"]
-    assert "not pinned: local_models" in text_of(cells[6])
+    assert "did not load" in load_failed["evalue"], load_failed["evalue"]
+    assert "this model cannot be loaded here" in load_failed["evalue"], load_failed["evalue"]
 
     # The API is live outside the notebook too, at version 2.
     status = subprocess.run(
