@@ -38,7 +38,10 @@ SECONDS = 5
 # First match wins, checked against every frame of a sample (leaf to root): the order puts the
 # specific work before the generic layers that call it.
 BUCKETS = (
-    ("metering: usage rows and SQLite commits", ("Database.", "invocation_writer", "usage.py")),
+    (
+        "metering: usage rows and SQLite commits",
+        ("Database.", "Invocations.", "_Pending.", "store/"),
+    ),
     (
         "engine: frames to and from the workers",
         ("Worker.", "Pool.", "FrameReader.", "OutputPipes.", "LocalEngine."),

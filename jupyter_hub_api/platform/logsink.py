@@ -1,7 +1,7 @@
 """What handlers print: from the engine's ``on_log`` callback to the database and live followers.
 
-Lines are buffered and written in one transaction per turn of the event loop (a handler that
-prints in a tight loop costs one write per turn, not one per line). Followers (``hub logs
+Lines are buffered and handed to the database's writer once per turn of the event loop (a
+handler that prints in a tight loop costs one write per turn, not one per line). Followers (``hub logs
 --follow``, the log view of the deployments panel) read the database from their last id and wait
 on :meth:`LogSink.wait_for_new` between reads, so they never miss nor repeat a line.
 """
