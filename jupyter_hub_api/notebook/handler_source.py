@@ -28,11 +28,12 @@ import types
 from dataclasses import dataclass, field
 
 from ..errors import UsageError
+from ..project.snippets import JSON_READY
 from .model_files import ModelFormat
 
 MARKER = "Written by jupyter_hub_api.deploy()"
 # Names main.py defines itself; the notebook's code may not use them for something else.
-RESERVED = frozenset({"os", "MODEL_DIR", "model", "hub_handler", "inference_handler", "_plain"})
+RESERVED = frozenset({"os", "MODEL_DIR", "model", "hub_handler", "inference_handler", "json_ready"})
 _CONSTANT_TYPES = (bool, int, float, complex, str, bytes, type(None))
 _MAX_CONSTANT = 100_000  # characters of a constant's repr: larger data belongs in the model
 
@@ -59,19 +60,10 @@ FOOTER = '''
 @hub_handler
 def inference_handler(inputs, context):
     """The notebook's {predict}(model, inputs), its result made JSON-ready."""
-    return _plain({predict}(model, inputs))
+    return json_ready({predict}(model, inputs))
 
 
-def _plain(value):
-    """NumPy arrays and scalars, tensors (and lists and dicts of them) as plain Python values."""
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    if isinstance(value, dict):
-        return {{key: _plain(item) for key, item in value.items()}}
-    if isinstance(value, (list, tuple)):
-        return [_plain(item) for item in value]
-    return value
-'''
+{json_ready}'''
 
 
 @dataclass
@@ -100,7 +92,7 @@ def handler_source(predict, model, fmt: ModelFormat, name: str) -> str:
         parts += ["\n", "".join(line + "\n" for line in collected.constants.values())]
     for source in collected.functions.values():
         parts += ["\n\n", source]
-    parts.append(FOOTER.format(predict=predict.__name__))
+    parts.append(FOOTER.format(predict=predict.__name__, json_ready=JSON_READY))
     return "".join(parts)
 
 

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from ..errors import UsageError
 from .requirements import normalise_requirements, requirement_names
+from .snippets import JSON_READY
 
 MLMODEL = "MLmodel"
 SKLEARN_FORMATS = ("skops", "pickle", "cloudpickle")
@@ -141,6 +142,7 @@ def write_mlflow_project(project: Path, model: MlflowModel) -> None:
         folder=json.dumps(folder),
         folder_plain=folder,
         load=load,
+        json_ready=JSON_READY,
     )
     (project / "src" / "main.py").write_text(main, encoding="utf-8")
     (project / "src" / "requirements.txt").write_text(model.requirements, encoding="utf-8")
@@ -210,23 +212,12 @@ def model_input(inputs):
     return rows.reshape(1, -1) if rows.ndim == 1 else rows  # one row
 
 
-def plain(value):
-    """Predictions as JSON-ready values (arrays, series and data frames included)."""
-    if hasattr(value, "to_dict") and hasattr(value, "columns"):
-        return value.to_dict(orient="records")
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    if isinstance(value, dict):
-        return {{key: plain(item) for key, item in value.items()}}
-    if isinstance(value, (list, tuple)):
-        return [plain(item) for item in value]
-    return value
-
+{json_ready}
 
 @hub_handler
 def inference_handler(inputs, context):
     """The model's predictions for the rows of the body, one per row."""
-    return plain(model.predict(model_input(inputs)))
+    return json_ready(model.predict(model_input(inputs)))
 '''
 
 SKLEARN_LOAD = """\

@@ -12,7 +12,6 @@ whose class is defined in the notebook, and a model the worker cannot load.
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -20,6 +19,10 @@ from pathlib import Path
 import nbformat
 import pytest
 from nbclient import NotebookClient
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "platform"))
+
+from platform_helpers import free_port  # noqa: E402
 
 pytestmark = pytest.mark.timeout(1200)
 
@@ -97,12 +100,6 @@ print(constant.predict([[1, 2, 3, 4]]))
     'hub.deploy(local_models.Fragile(), predict_rows, name="constant-cell")',
 ]
 FAILING = {5, 7}  # cells expected to raise DeployError
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
