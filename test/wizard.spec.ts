@@ -139,3 +139,38 @@ describe('WizardModel', () => {
     expect(model.toRequest().requirements).toBe('scikit-learn==1.5\n');
   });
 });
+
+describe('WizardModel folders', () => {
+  it('lists a folder for the picker and keeps it when the next one fails', async () => {
+    const model = new WizardModel();
+    const services = {
+      listFolder: async (path: string) => {
+        if (path === 'gone') {
+          throw new Error('The folder gone does not exist.');
+        }
+        return {
+          path,
+          entries: [
+            {
+              name: 'model.joblib',
+              path: `${path}/model.joblib`,
+              type: 'file' as const,
+              size: 2048
+            }
+          ]
+        };
+      },
+      listProjects: async () => [],
+      templates: async () => []
+    };
+    let changes = 0;
+    model.changed.connect(() => changes++);
+    await model.openFolder(services, 'work');
+    expect(model.folder).toBe('work');
+    expect(model.listing?.entries[0].name).toBe('model.joblib');
+    await model.openFolder(services, 'gone');
+    expect(model.folder).toBe('work');
+    expect(model.listingError).toBe('The folder gone does not exist.');
+    expect(changes).toBe(2);
+  });
+});

@@ -262,6 +262,34 @@ export class WizardModel {
     this.setExisting(names);
   }
 
+  /** The folder the model-file picker shows ('' = the server root). */
+  get folder(): string {
+    return this._folder;
+  }
+
+  /** That folder's listing, once it arrived. */
+  get listing(): IFolderListing | null {
+    return this._listing;
+  }
+
+  /** Why the last folder could not be listed, or null. */
+  get listingError(): string | null {
+    return this._listingError;
+  }
+
+  /** List a folder for the model-file picker (the one shown stays if this one fails). */
+  async openFolder(services: IWizardServices, path: string): Promise<void> {
+    try {
+      const listing = await services.listFolder(path);
+      this._folder = listing.path;
+      this._listing = listing;
+      this._listingError = null;
+    } catch (error) {
+      this._listingError = (error as Error).message;
+    }
+    this._changed.emit();
+  }
+
   /** Fetch the server's templates; without them the built-in requirements stay. */
   async loadTemplates(services: IWizardServices): Promise<void> {
     try {
@@ -438,5 +466,8 @@ export class WizardModel {
   private _files = new Map<string, IPickedFile>();
   private _existing = new Set<string>();
   private _templates = new Map<string, ITemplate>();
+  private _folder = '';
+  private _listing: IFolderListing | null = null;
+  private _listingError: string | null = null;
   private _changed = new Signal<this, void>(this);
 }

@@ -1,23 +1,21 @@
 /**
- * A picker over the server's file tree (`GET /hub-api/files`): browse folders, tick files or
- * whole folders, see their sizes and the total of what is picked.
+ * A picker over the server's file tree: browse folders, tick files or whole folders, see their
+ * sizes and the total of what is picked. A view of `WizardModel`, which lists the folders
+ * (`openFolder`, `GET /hub-api/files`) and keeps what is picked.
  */
 import { TranslationBundle } from '@jupyterlab/translation';
 import { fileIcon, folderIcon } from '@jupyterlab/ui-components';
 import { Widget } from '@lumino/widgets';
 
 import { IFolderListing } from '../api/types';
-import { IPickedFile, WizardModel } from '../models/wizard';
+import { IPickedFile, IWizardServices, WizardModel } from '../models/wizard';
 import { formatBytes, h } from './dom';
-
-/** Lists a folder of the server root. */
-export type FolderLister = (path: string) => Promise<IFolderListing>;
 
 /** The model-files step of the wizard. */
 export class FilePicker extends Widget {
   constructor(
     private _model: WizardModel,
-    private _list: FolderLister,
+    private _services: IWizardServices,
     private _trans: TranslationBundle,
     folder = ''
   ) {
@@ -45,33 +43,20 @@ export class FilePicker extends Widget {
       this._error,
       this._picked
     );
-    this._model.changed.connect(this._renderPicked, this);
-    this._renderPicked();
+    this._model.changed.connect(this._onChanged, this);
+    this._onChanged();
     void this.open(folder);
   }
 
   /** The folder shown. */
   get folder(): string {
-    return this._folder;
+    return this._model.folder;
   }
 
   /** Show a folder. */
-  async open(folder: string): Promise<void> {
+  open(folder: string): Promise<void> {
     this._error.textContent = '';
-    let listing: IFolderListing;
-    try {
-      listing = await this._list(folder);
-    } catch (error) {
-      this._error.textContent = (error as Error).message;
-      return;
-    }
-    if (this.isDisposed) {
-      return;
-    }
-    this._folder = listing.path;
-    this._listing = listing;
-    this._renderCrumbs();
-    this._renderTable();
+    return this._model.openFolder(this._services, folder);
   }
 
   /** Show the server's message at the field (e.g. a file the server could not find). */
@@ -81,13 +66,27 @@ export class FilePicker extends Widget {
 
   dispose(): void {
     if (!this.isDisposed) {
-      this._model.changed.disconnect(this._renderPicked, this);
+      this._model.changed.disconnect(this._onChanged, this);
     }
     super.dispose();
   }
 
+  private _onChanged(): void {
+    const model = this._model;
+    if (model.listingError) {
+      this._error.textContent = model.listingError;
+    }
+    // The folder's rows only when another listing arrived: a tick keeps its focus.
+    if (model.listing !== this._listing) {
+      this._listing = model.listing;
+      this._renderCrumbs();
+      this._renderTable();
+    }
+    this._renderPicked();
+  }
+
   private _renderCrumbs(): void {
-    const parts = this._folder.split('/').filter(Boolean);
+    const parts = this.folder.split('/').filter(Boolean);
     const crumbs: Node[] = [
       h('button', {
         class: 'jp-HubApi-crumb',
@@ -113,8 +112,8 @@ export class FilePicker extends Widget {
   private _renderTable(): void {
     const trans = this._trans;
     const rows: HTMLElement[] = [];
-    if (this._folder) {
-      const up = this._folder.split('/').slice(0, -1).join('/');
+    if (this.folder) {
+      const up = this.folder.split('/').slice(0, -1).join('/');
       rows.push(
         h(
           'tr',
@@ -262,7 +261,6 @@ export class FilePicker extends Widget {
     }
   }
 
-  private _folder = '';
   private _listing: IFolderListing | null = null;
   private _crumbs: HTMLElement;
   private _table: HTMLTableElement;

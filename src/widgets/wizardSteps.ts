@@ -154,12 +154,7 @@ export function templateStep({ model, trans }: IStepContext): IStepView {
 export function filesStep({ model, services, trans }: IStepContext): IStepView {
   const first = [...model.files.keys()][0];
   const folder = first ? first.split('/').slice(0, -1).join('/') : model.parent;
-  const picker = new FilePicker(
-    model,
-    p => services.listFolder(p),
-    trans,
-    folder
-  );
+  const picker = new FilePicker(model, services, trans, folder);
   const node = h(
     'div',
     { attrs: { 'data-field': 'files' } },
