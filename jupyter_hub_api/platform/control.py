@@ -29,10 +29,8 @@ from .deploy import Deployer
 from .openapi import serve_json, serve_yaml
 from .operations import Call, Op, endpoints
 from .service import Platform, User, now_iso
-from .usage import latency_summary, list_invocations, usage_by_api
 
 _SHA_RE = re.compile(r"^[0-9a-f]{64}$")
-_NO_LATENCY = {"p50_ms": None, "p95_ms": None, "p99_ms": None, "sampled": 0}
 
 # The usual words of a refusal, by status (an operation may say more).
 NOT_FOUND = "the caller has no such API"
@@ -213,17 +211,17 @@ class Control:
     async def list_apis(self, call: Call) -> s.ApiList:
         """Every API of the caller, with status, usage and latency."""
         user, month = call.user, self.platform.month()
-        usage = usage_by_api(self.platform.db, user.id, month)
+        states = self.platform.api_states(user, month)
         routes = sorted(self.platform.routes.of_user(user.name), key=lambda r: r.name)
-        apis = [self._summary(call.request, route, usage, month) for route in routes]
+        apis = [self._summary(call.request, route, states[route.name], month) for route in routes]
         return s.ApiList(apis=apis, quota=self._quota(user, month))
 
     async def get_api(self, call: Call) -> s.ApiDetail:
         """One API, as in the list, with the caller's quota."""
         route = self.deployer.route_of(call.user, call.param("name"))
         month = self.platform.month()
-        usage = usage_by_api(self.platform.db, call.user.id, month)
-        summary = self._summary(call.request, route, usage, month)
+        state = self.platform.api_states(call.user, month)[route.name]
+        summary = self._summary(call.request, route, state, month)
         return s.ApiDetail(**dict(summary), quota=self._quota(call.user, month))
 
     async def delete_api(self, call: Call) -> s.ApiDeleted:
@@ -235,21 +233,7 @@ class Control:
     async def versions(self, call: Call) -> s.Versions:
         """The versions of an API, newest first."""
         route = self.deployer.route_of(call.user, call.param("name"))
-        live_id = route.live.id if route.live else None
-        items = [
-            s.Version(
-                version_number=r["seq"],
-                version=r["version"],
-                build_id=r["build_id"],
-                status=r["status"],
-                error=r["error"],
-                created_at=r["created_at"],
-                deployed_at=r["deployed_at"],
-                live=r["id"] == live_id,
-            )
-            for r in _versions_of(self.platform, route.api_id)
-        ]
-        return s.Versions(api=route.name, versions=items)
+        return s.Versions(api=route.name, versions=self.platform.versions_of(route))
 
     async def rollback(self, call: Call) -> s.DeployResult:
         """Make an earlier version live (load it, switch, drain the old one)."""
@@ -264,7 +248,7 @@ class Control:
         route = self.deployer.route_of(call.user, call.param("name"))
         q = call.query
         items = await anyio.to_thread.run_sync(
-            lambda: list_invocations(self.platform.db, route.api_id, q.limit, q.before)
+            lambda: self.platform.invocations(route, q.limit, q.before)
         )
         return s.Invocations(api=route.name, invocations=items)
 
@@ -305,21 +289,15 @@ class Control:
         """Calls per API in a month (default this one) against the quota, errors, latency."""
         user = call.user
         month = call.query.month or self.platform.month()
-        per_api = usage_by_api(self.platform.db, user.id, month)
-        items = []
-        for api_name, counts in per_api.items():
-            route = self.platform.routes.get(user.name, api_name)
-            latency = latency_summary(self.platform.db, route.api_id, month) if route else None
-            items.append(
-                s.ApiUsage(
-                    api=api_name, deleted=route is None, **counts, **(latency or _NO_LATENCY)
-                )
+        items = [
+            s.ApiUsage(
+                api=name,
+                deleted=state.deleted,
+                **state.counts.model_dump(),
+                **state.latency.model_dump(),
             )
-        for route in self.platform.routes.of_user(user.name):
-            if route.name not in per_api:
-                zero = {"calls": 0, "errors": 0, "failures": 0}
-                items.append(s.ApiUsage(api=route.name, deleted=False, **zero, **_NO_LATENCY))
-        items.sort(key=lambda i: i.api)
+            for name, state in sorted(self.platform.api_states(user, month).items())
+        ]
         total = sum(i.calls for i in items)
         return s.Usage(
             month=month, apis=items, total_calls=total, quota=self._quota(user, month, total)
@@ -472,13 +450,12 @@ class Control:
             rate_limit_per_second=plan.rate_limit_per_second,
         )
 
-    def _summary(self, request: Request, route, usage: dict, month: str) -> s.ApiSummary:
-        live = route.live
-        counts = usage.get(route.name, {"calls": 0, "errors": 0, "failures": 0})
+    def _summary(self, request: Request, route, state, month: str) -> s.ApiSummary:
+        """An API's summary: its route, its engine's status and its state (``api_states``)."""
+        live, counts = route.live, state.counts
         engine = self.platform.engine.status(live.engine_id) if live else {}
-        created_at, updated_at, deployed_at = _times_of(self.platform, route)
-        failed_calls = counts["errors"] + counts["failures"]
-        attempts = counts["calls"] + counts["failures"]
+        failed_calls = counts.errors + counts.failures
+        attempts = counts.calls + counts.failures
         return s.ApiSummary(
             name=route.name,
             user=route.user,
@@ -493,43 +470,18 @@ class Control:
                 version=live.version,
                 version_number=live.seq,
                 build_id=live.build_id,
-                deployed_at=deployed_at,
+                deployed_at=state.deployed_at,
             ),
             month=month,
-            calls_this_month=counts["calls"],
-            errors_this_month=counts["errors"],
-            failures_this_month=counts["failures"],
+            calls_this_month=counts.calls,
+            errors_this_month=counts.errors,
+            failures_this_month=counts.failures,
             error_rate=round(failed_calls / attempts, 4) if attempts else 0.0,
-            latency=latency_summary(self.platform.db, route.api_id, month),
-            created_at=created_at,
-            updated_at=updated_at,
+            latency=state.latency,
+            calls_per_day=state.calls_per_day,
+            created_at=state.created_at,
+            updated_at=state.updated_at,
         )
-
-
-def _versions_of(platform: Platform, api_id: int):
-    # TODO(data slice): a service method; this is the query the handler ran before.
-    return platform.db.query(
-        "SELECT id, seq, build_id, version, status, error, created_at, deployed_at"
-        " FROM versions WHERE api_id = ? ORDER BY seq DESC",
-        (api_id,),
-    )
-
-
-def _times_of(platform: Platform, route) -> tuple[str | None, str | None, str | None]:
-    # TODO(data slice): a service method; these are the queries the handler ran before.
-    row = platform.db.query_one(
-        "SELECT created_at, updated_at FROM apis WHERE id = ?", (route.api_id,)
-    )
-    deployed = (
-        platform.db.query_one("SELECT deployed_at FROM versions WHERE id = ?", (route.live.id,))
-        if route.live
-        else None
-    )
-    return (
-        row["created_at"] if row else None,
-        row["updated_at"] if row else None,
-        deployed["deployed_at"] if deployed else None,
-    )
 
 
 class _BodyReader:

@@ -185,7 +185,7 @@ class ApiSummary(Answer):
     latency: Latency
     calls_per_day: list[int] = Field(
         default_factory=list,
-        description="counted calls per day of `month` (index 0 = day 1), up to today",
+        description="counted calls on each day of `month` (index 0 = day 1)",
     )
     created_at: str | None
     updated_at: str | None

@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import calendar
+import time
+
 import pytest
 import requests
 
@@ -81,3 +84,27 @@ def test_a_key_name_given_as_null_or_empty_is_refused(platform):
     for name in (None, "", " leading space"):
         resp = platform.control("POST", "/api/v1/keys", json={"name": name})
         assert_error(resp, 400, "bad_name")
+
+
+def test_an_api_summary_counts_its_calls_per_day_of_the_month(platform, behaviour_api):
+    endpoint, key = behaviour_api
+
+    def summary() -> dict:
+        resp = platform.control("GET", "/api/v1/apis/behave")
+        assert resp.status_code == 200, resp.text
+        return resp.json()
+
+    day = time.gmtime().tm_mday
+    before = summary()
+    for _ in range(3):
+        resp = requests.post(endpoint, json={"op": "echo"}, headers={"x-api-key": key}, timeout=60)
+        assert resp.status_code == 200, resp.text
+    after = summary()
+    if time.gmtime().tm_mday != day:
+        pytest.skip("the day changed during the test")
+    year, month = (int(part) for part in after["month"].split("-"))
+    assert len(after["calls_per_day"]) == calendar.monthrange(year, month)[1]
+    assert after["calls_per_day"][day - 1] - before["calls_per_day"][day - 1] == 3
+    assert sum(after["calls_per_day"]) == after["calls_this_month"]
+    listed = platform.control("GET", "/api/v1/apis").json()["apis"]
+    assert [a["calls_per_day"] for a in listed if a["name"] == "behave"] == [after["calls_per_day"]]

@@ -415,7 +415,7 @@ export interface components {
             /** @description (errors + failures) / (calls + failures) */
             error_rate: number;
             latency: components["schemas"]["Latency"];
-            /** @description counted calls per day of `month` (index 0 = day 1), up to today */
+            /** @description counted calls on each day of `month` (index 0 = day 1) */
             calls_per_day: number[];
             created_at: string | null;
             updated_at: string | null;
@@ -446,7 +446,7 @@ export interface components {
             /** @description (errors + failures) / (calls + failures) */
             error_rate: number;
             latency: components["schemas"]["Latency"];
-            /** @description counted calls per day of `month` (index 0 = day 1), up to today */
+            /** @description counted calls on each day of `month` (index 0 = day 1) */
             calls_per_day: number[];
             created_at: string | null;
             updated_at: string | null;
