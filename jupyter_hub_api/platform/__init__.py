@@ -3,8 +3,9 @@
 Start it with ``python -m jupyter_hub_api.platform`` (the CLI does so on demand); the pieces:
 ``app.py`` (ASGI factory), ``gateway.py`` (data plane), ``control.py`` (REST operations, run by
 ``operations.py``, their models in ``schemas.py``, their document made by ``openapi.py``), ``deploy.py``
-(deployments, rollback, delete), ``service.py`` (shared state), ``db.py`` (SQLite),
-``keys.py``, ``quotas.py``, ``usage.py``, ``logsink.py``, ``config.py``, ``server.py``.
+(deployments, rollback, delete), ``service.py`` (shared state), ``db.py`` (SQLite, its one writer thread),
+``keys.py``, ``quotas.py``, ``logsink.py``, ``config.py``, ``server.py``; ``store/`` holds every
+SQL statement (repositories, migrations), ``models.py`` the typed records.
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ field comes from the gateway itself), and a model costs several microseconds mor
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from pathlib import PurePosixPath
@@ -68,8 +69,6 @@ class VersionRecord(_Row):
     @classmethod
     def _json(cls, value):
         if isinstance(value, str):
-            import json
-
             return json.loads(value)
         return value
 
