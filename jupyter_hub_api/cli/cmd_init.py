@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from ..errors import UsageError
 from ..project.scaffold import DEFAULT_TEMPLATE, TEMPLATES, init_project
 from .output import Output
 
@@ -68,6 +69,12 @@ def init(
     if mlflow_path is not None:
         from ..project.mlflow import read_mlflow_model, write_mlflow_project
 
+        if template != DEFAULT_TEMPLATE:
+            raise UsageError(
+                "--from-mlflow writes its own src/main.py, so it takes no --template.",
+                type="bad_template",
+                hint="Leave out --template.",
+            )
         mlflow_model = read_mlflow_model(mlflow_path)  # checked before anything is written
         model_files = (*model_files, str(mlflow_model.path.resolve()))
         template = "blank"

@@ -89,6 +89,8 @@ def test_a_folder_without_mlmodel_is_one_sentence_and_nothing_is_written(tmp_pat
     assert "is not an MLflow model folder (it has no MLmodel file)" in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
     assert not (tmp_path / "nope").exists()
+    both = platform.hub("init", "n", "--from-mlflow", "x", "--template", "sklearn", cwd=tmp_path)
+    assert both.returncode == 2 and "takes no --template" in both.stderr
     with pytest.raises(UsageError, match="names no flavor"):
         (tmp_path / "weights" / "MLmodel").write_text("artifact_path: model\n")
         read_mlflow_model(tmp_path / "weights")
