@@ -30,7 +30,9 @@ fi
 source .venv/bin/activate
 mkdir -p .work
 
-py_key="$(cat pyproject.toml | sha256sum | cut -c1-16)"
+# The tests also need the ray extra (Ray Serve, ~500 MB): the Ray engine's tests run in CI.
+EXTRAS="test"; [[ $WITH_TESTS == 1 ]] && EXTRAS="test,ray"
+py_key="$(cat pyproject.toml | sha256sum | cut -c1-16)-$EXTRAS"
 if ! stamp_ok .work/python.stamp "$py_key"; then
   say "Installing JupyterLab (it provides jlpm, the package manager of the frontend)"
   python -m pip install -q --upgrade pip
@@ -49,7 +51,7 @@ jlpm build >/dev/null
 
 if ! stamp_ok .work/python.stamp "$py_key"; then
   say "Installing jupyter_hub_api (editable) with its test tools"
-  python -m pip install -q -e ".[test]"
+  python -m pip install -q -e ".[$EXTRAS]"
   echo "$py_key" > .work/python.stamp
 fi
 jupyter labextension develop --overwrite . >/dev/null 2>&1
