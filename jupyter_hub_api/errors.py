@@ -3,7 +3,7 @@
 A :class:`HubError` carries what went wrong and what to do about it. The CLI prints it in one
 sentence (or as an ``error`` event with ``--json``) and exits with its ``exit_code``; the server
 extension turns it into ``{"message", "reason"}`` with its HTTP status; the platform turns it into
-the wire envelope of DESIGN.md 3.3.
+the wire envelope of ARCHITECTURE.md (wire format).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ class HubError(Exception):
     """A failure the user can act on.
 
     ``type`` is a short machine-readable name (``bad_name``, ``not_a_project``...), ``exit_code``
-    follows DESIGN.md 3.4 (2 bad usage or input, 1 failure of the work) and ``status`` is the HTTP
+    follows ARCHITECTURE.md (CLI events) (2 bad usage or input, 1 failure of the work) and ``status`` is the HTTP
     status the servers answer with.
     """
 

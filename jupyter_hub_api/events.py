@@ -92,7 +92,7 @@ class EventSink(Protocol):
     """Where a piece of work reports what it does. Every method may be called from any thread.
 
     ``emit`` passes on one event as it is (e.g. one that came from another process); the others
-    make the events of DESIGN.md 3.4. Hints (``title``, ``text``, ``bytes_``) only say how a
+    make the events of ARCHITECTURE.md (CLI events). Hints (``title``, ``text``, ``bytes_``) only say how a
     person should see an event and never change the event itself.
     """
 

@@ -2,7 +2,7 @@
 
 Every command reports through :class:`Output`, which is an :class:`~jupyter_hub_api.events.EventSink`
 (the same protocol the platform and the server extension use). With ``--json`` each event is
-one JSON line on stdout (DESIGN.md 3.4, see ``events.py``); without it the same events are
+one JSON line on stdout (ARCHITECTURE.md (CLI events), see ``events.py``); without it the same events are
 shown to a person through ``rich``: named steps with a tick or a cross, progress bars for long
 steps, colours on a TTY only.
 """

@@ -8,7 +8,7 @@ The protocol (the client is ``client/deploy.py``):
    user lists are accepted, verified by hash and size).
 3. ``POST /api/v1/deployments/<id>/commit`` → 202; the deployment runs in the background and
    ``GET /api/v1/deployments/<id>?after=<n>&wait=<s>`` reports its events (the step/log events of
-   DESIGN.md 3.4) and, at the end, its result or error.
+   ARCHITECTURE.md (CLI events)) and, at the end, its result or error.
 
 Running a deployment: lay out the files under ``<platform dir>/versions/<build_id>/``, make sure
 the environment exists (a cache hit when ``hub build`` ran on this machine), register the version

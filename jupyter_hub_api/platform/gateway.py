@@ -1,4 +1,4 @@
-"""The data plane: ``GET|POST /<user>/<api>`` with ``x-api-key``, the wire format of DESIGN.md 3.3.
+"""The data plane: ``GET|POST /<user>/<api>`` with ``x-api-key``, the wire format of ARCHITECTURE.md (wire format).
 
 A plain ASGI callable rather than a framework route, because this is the hot path: it reads the
 body itself (so a too-large body is refused from ``Content-Length`` before a byte is read, and

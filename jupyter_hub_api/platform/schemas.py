@@ -103,7 +103,7 @@ class ErrorDetail(Answer):
 
 
 class Error(Answer):
-    """The control plane's one error shape (DESIGN.md 3.3)."""
+    """The control plane's one error shape (ARCHITECTURE.md (wire format))."""
 
     error: ErrorDetail
 
@@ -327,7 +327,7 @@ class Deployment(Answer):
     build_id: str
     status: Literal["pending", "running", "done", "failed"]
     events: list[dict[str, Any]] = Field(
-        description="step/log/progress events of DESIGN.md 3.4 after index `after`"
+        description="step/log/progress events of ARCHITECTURE.md (CLI events) after index `after`"
     )
     next: int = Field(description="index to pass as `after` next time")
     result: DeployResult | None

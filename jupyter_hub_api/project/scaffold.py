@@ -1,4 +1,4 @@
-"""``hub init``: write a new project folder from a template (DESIGN.md 3.1).
+"""``hub init``: write a new project folder from a template (ARCHITECTURE.md (projects and builds)).
 
 Templates are real files under ``project/templates/``: ``_shared/`` (Dockerfile, .dockerignore,
 src/utils.py) is laid down first, then ``<template>/`` (src/main.py, src/requirements.txt) on top.

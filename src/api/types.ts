@@ -53,7 +53,7 @@ export interface IJob {
   rerun_of?: string | null;
 }
 
-/** One event of a job's log: the CLI's event (DESIGN.md 3.4) plus offset and arrival time. */
+/** One event of a job's log: the CLI's event (ARCHITECTURE.md (CLI events)) plus offset and arrival time. */
 export type JobEvent = { offset: number; time?: number } & (
   | {
       event: 'step';

@@ -1,4 +1,4 @@
-"""Bad input to the CLI's platform commands: one sentence, the exit code of DESIGN.md 3.4, no
+"""Bad input to the CLI's platform commands: one sentence, the exit code of ARCHITECTURE.md (CLI events), no
 traceback; and the hints the platform gives are commands that work as written."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The gateway answers every request with the envelope and status of DESIGN.md 3.3."""
+"""The gateway answers every request with the envelope and status of ARCHITECTURE.md (wire format)."""
 
 from __future__ import annotations
 

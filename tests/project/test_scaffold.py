@@ -1,4 +1,4 @@
-"""`hub init` as a library call: the folder of DESIGN.md 3.1, model files copied, and nothing
+"""`hub init` as a library call: the folder of ARCHITECTURE.md (projects and builds), model files copied, and nothing
 half-written when anything goes wrong."""
 
 from __future__ import annotations

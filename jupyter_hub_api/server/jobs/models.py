@@ -96,5 +96,5 @@ class Job:
 
 
 def make_event(offset: int, fields: dict[str, Any]) -> dict[str, Any]:
-    """An event of a job's log: the CLI's event (DESIGN.md 3.4) plus its offset and arrival time."""
+    """An event of a job's log: the CLI's event (ARCHITECTURE.md (CLI events)) plus its offset and arrival time."""
     return {"offset": offset, "time": round(time.time(), 6), **fields}

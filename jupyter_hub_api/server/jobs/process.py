@@ -1,6 +1,6 @@
 """A job's subprocess: ``hub ... --json`` in its own process group, read into events.
 
-Each stdout line that is a JSON object with an ``event`` key is an event (DESIGN.md 3.4); any
+Each stdout line that is a JSON object with an ``event`` key is an event (ARCHITECTURE.md (CLI events)); any
 other line, and every stderr line, becomes a ``log`` event. The argv is a list: no shell.
 Stopping it signals the whole process group (TERM, then KILL) and waits until no live process
 of the group is left.
@@ -25,7 +25,7 @@ Emit = Callable[[list[dict[str, Any]]], None]
 class ProcessWork:
     """A ``hub ... --json`` subprocess in its own process group, read line by line.
 
-    Each stdout line that is a JSON object with an ``event`` key is an event (DESIGN.md 3.4);
+    Each stdout line that is a JSON object with an ``event`` key is an event (ARCHITECTURE.md (CLI events));
     any other line, and every stderr line, becomes a ``log`` event. The argv is a list: no shell.
     """
 

@@ -483,7 +483,7 @@ export interface components {
             build_id: string;
             /** @enum {string} */
             status: "pending" | "running" | "done" | "failed";
-            /** @description step/log/progress events of DESIGN.md 3.4 after index `after` */
+            /** @description step/log/progress events of ARCHITECTURE.md (CLI events) after index `after` */
             events: {
                 [key: string]: unknown;
             }[];
@@ -512,7 +512,7 @@ export interface components {
             statusCode: number;
             body: components["schemas"]["GatewayBody"];
         };
-        /** @description The control plane's one error shape (DESIGN.md 3.3). */
+        /** @description The control plane's one error shape (ARCHITECTURE.md (wire format)). */
         Error: {
             error: components["schemas"]["ErrorDetail"];
         };
