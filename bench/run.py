@@ -166,7 +166,7 @@ def main() -> int:
     parser.add_argument("--peers-python", required=True)
     parser.add_argument(
         "--only",
-        help="comma-separated sections: serving,profile,build,tutorial,engine,gateway,logstream,frontend,connections",
+        help="comma-separated sections: serving,profile,build,tutorial,engine,gateway,logstream,frontend,connections,ray",
     )
     parser.add_argument(
         "--quick", action="store_true", help="3 runs per cell (not for the committed report)"
@@ -240,6 +240,8 @@ def main() -> int:
     ):
         if wanted(section.split("_")[0]):
             results["sections"][section] = other_bench(section, stem, 300)
+    if wanted("ray"):  # the Ray engine against plain Ray Serve (a local Ray cluster starts)
+        results["sections"]["ray"] = other_bench("ray", "ray_bench", 900)
     results["load_after"] = load_now()
     results["finished_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     results["seconds"] = round(time.perf_counter() - started, 1)

@@ -5,7 +5,7 @@
 #
 #   bench/run.sh                 everything (about 15-20 min on 2 cores)
 #   bench/run.sh --quick         a short pass: 3 runs per cell (for trying changes, not for the report)
-#   bench/run.sh --only serving  one section (serving, profile, build, engine, gateway, logstream, frontend)
+#   bench/run.sh --only serving  one section (serving, profile, build, engine, gateway, logstream, frontend, ray)
 #
 # BENCH_DURATION (seconds per wrk run, default 1) and BENCH_RUNS (default 5) tune the serving runs.
 set -euo pipefail
@@ -18,6 +18,10 @@ if [[ "${BENCH_SKIP_SETUP:-0}" != "1" ]]; then
   "$ROOT/scripts/setup.sh"
 fi
 PY="$ROOT/.venv/bin/python"
+if ! "$PY" -c 'import ray.serve' 2>/dev/null; then
+  say "Installing the ray extra (Ray Serve, for bench/ray_bench.py)"
+  "$PY" -m pip install -q -e "$ROOT[ray]"
+fi
 
 if ! command -v wrk >/dev/null; then
   say "Installing wrk (Debian package), the load generator"
