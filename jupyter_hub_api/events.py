@@ -3,8 +3,8 @@
 One protocol for everyone who reports work: the CLI (``cli/output.py:Output`` shows the events
 to a person, or writes them as JSON lines with ``--json``), the platform (a deployment records
 them in an :class:`EventList` that the client reads back) and the server extension (a job stores
-the lines of ``hub ... --json`` it runs, read with :func:`decode`). The wire form is DESIGN.md
-3.4, one JSON object per line::
+the lines of ``hub ... --json`` it runs, read with :func:`decode`). The wire form (ARCHITECTURE.md,
+CLI events) is one JSON object per line::
 
     {"event": "step", "name": "...", "status": "started|done|failed"}
     {"event": "log", "stream": "stdout|stderr", "line": "..."}
