@@ -12,8 +12,10 @@ deployed by the real CLI:
   at concurrency 16; throughput and p99 of that run against a run without the delete, so the
   ratio says how much a delete disturbs every other user's calls.
 
-Only the public HTTP API is used, so the same script measures any two versions of the platform
-(run it once per checkout and compare). Prints a table and writes one JSON document (``--out``).
+Only the public HTTP API is used, so the same script measures any two versions of the platform.
+``--before REV`` (or ``$BENCH_BEFORE_REV``) measures the platform of that git revision too, in
+the same run, from a copy of its files on this checkout's interpreter, and reports after/before
+ratios. Prints a table and writes one JSON document (``--out``).
 """
 
 from __future__ import annotations
@@ -21,7 +23,10 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import os
+import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -29,6 +34,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+REPO = Path(__file__).resolve().parents[1]
 
 from gateway_bench import ECHO_INPUT, ECHO_MAIN, Bench, _runtime, pct  # noqa: E402
 
@@ -103,18 +110,12 @@ def deploy_echo(bench: Bench, name: str) -> tuple[str, str]:
     return endpoint, "/" + endpoint.split("/", 3)[3]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--apis", type=int, default=5)
-    parser.add_argument("--calls", type=int, default=10_000)
-    parser.add_argument("--big", type=int, default=100_000)
-    parser.add_argument("--repeat", type=int, default=50)
-    parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--out", type=Path)
-    args = parser.parse_args()
-
+def measure(args, pythonpath: str | None) -> dict:
+    """Both measurements on one platform process (of ``pythonpath``'s code when given)."""
     with tempfile.TemporaryDirectory(prefix="hub-control-bench-") as tmp:
         bench = Bench(Path(tmp))
+        if pythonpath:
+            bench.env["PYTHONPATH"] = pythonpath  # the platform and the hub CLI of that copy
         bench.start()
         try:
             key = bench.key()
@@ -124,11 +125,10 @@ def main() -> None:
                 _, path = deploy_echo(bench, name)
                 fill_seconds += fill(bench.port, path, key, args.calls)
             listed = bench.control("GET", "/api/v1/apis")["apis"]
-            calls = {a["name"]: a.get("calls_this_month") for a in listed}
             dashboard = {
                 "apis": args.apis,
                 "calls_per_api": args.calls,
-                "calls_reported": calls,
+                "calls_reported": sorted({a.get("calls_this_month") for a in listed}),
                 "fill_rps": round(args.apis * args.calls / fill_seconds),
                 "list_apis": summary(timed_gets(bench, "/api/v1/apis", args.repeat)),
                 "get_api": summary(timed_gets(bench, f"/api/v1/apis/{names[0]}", args.repeat)),
@@ -161,20 +161,83 @@ def main() -> None:
             }
         finally:
             bench.stop()
+    return {"dashboard": dashboard, "delete_under_load": delete}
 
-    out = {"dashboard": dashboard, "delete_under_load": delete}
+
+def checkout(rev: str, into: Path) -> str:
+    """The files of ``rev`` in ``into`` (git archive), with this checkout's generated version."""
+    archive = subprocess.run(
+        ["git", "-C", str(REPO), "archive", rev, "jupyter_hub_api", "hub"],
+        capture_output=True,
+        check=True,
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+    version = REPO / "jupyter_hub_api" / "_version.py"
+    if version.exists():
+        shutil.copy(version, into / "jupyter_hub_api" / "_version.py")
+    return str(into)
+
+
+def describe(label: str, out: dict, args) -> None:
+    dash, delete = out["dashboard"], out["delete_under_load"]
+    during, baseline = delete["during_delete"], delete["baseline"]
     print(
-        f"GET /api/v1/apis, {args.apis} APIs x {args.calls} calls: "
-        f"p50 {dashboard['list_apis']['p50_ms']} ms, p99 {dashboard['list_apis']['p99_ms']} ms; "
-        f"GET /api/v1/apis/<name>: p50 {dashboard['get_api']['p50_ms']} ms"
+        f"{label}: GET /api/v1/apis, {args.apis} APIs x {args.calls} calls: "
+        f"p50 {dash['list_apis']['p50_ms']} ms, p99 {dash['list_apis']['p99_ms']} ms; "
+        f"GET /api/v1/apis/<name>: p50 {dash['get_api']['p50_ms']} ms"
     )
     print(
-        f"echo c16 while deleting an API of {args.big} calls (delete took "
+        f"{label}: echo c16 while deleting an API of {args.big} calls (delete took "
         f"{delete['delete_seconds']} s): {during['rps']} req/s, p99 {during['p99_ms']} ms "
         f"against {baseline['rps']} req/s, p99 {baseline['p99_ms']} ms without "
         f"(x{delete['rps_ratio']} throughput, x{delete['p99_ratio']} p99; errors "
         f"{during['errors']})"
     )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--apis", type=int, default=5)
+    parser.add_argument("--calls", type=int, default=10_000)
+    parser.add_argument("--big", type=int, default=100_000)
+    parser.add_argument("--repeat", type=int, default=50)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--before", default=os.environ.get("BENCH_BEFORE_REV"), metavar="REV")
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args()
+
+    out: dict = {"after": measure(args, None)}
+    describe("after", out["after"], args)
+    if args.before:
+        with tempfile.TemporaryDirectory(prefix="hub-control-before-") as tmp:
+            out["before"] = measure(args, checkout(args.before, Path(tmp)))
+        out["before_rev"] = args.before
+        describe(f"before ({args.before})", out["before"], args)
+        a, b = out["after"], out["before"]
+        out["after_over_before"] = {
+            "list_apis_p50": round(
+                a["dashboard"]["list_apis"]["p50_ms"] / b["dashboard"]["list_apis"]["p50_ms"], 3
+            ),
+            "get_api_p50": round(
+                a["dashboard"]["get_api"]["p50_ms"] / b["dashboard"]["get_api"]["p50_ms"], 3
+            ),
+            "rps_during_delete": round(
+                a["delete_under_load"]["during_delete"]["rps"]
+                / b["delete_under_load"]["during_delete"]["rps"],
+                3,
+            ),
+            "p99_during_delete": round(
+                a["delete_under_load"]["during_delete"]["p99_ms"]
+                / b["delete_under_load"]["during_delete"]["p99_ms"],
+                3,
+            ),
+            "rps_without_delete": round(
+                a["delete_under_load"]["baseline"]["rps"]
+                / b["delete_under_load"]["baseline"]["rps"],
+                3,
+            ),
+        }
+        print("after/before:", json.dumps(out["after_over_before"]))
     if args.out:
         args.out.write_text(json.dumps(out, indent=2) + "\n")
 

@@ -842,6 +842,7 @@ def render(results: dict) -> str:
         ("logstream", "Log streaming of the server extension (bench/logstream_bench.py)"),
         ("frontend", "Frontend (bench/frontend_bench.*)"),
         ("connections", "Idle and slow connections (bench/connections_bench.py)"),
+        ("control", "Control plane with history, and a delete under load (bench/control_bench.py)"),
         ("ray", "Ray engine against plain Ray Serve (bench/ray_bench.py)"),
     ):
         out += other_section(title, sections.get(name))

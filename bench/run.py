@@ -166,7 +166,7 @@ def main() -> int:
     parser.add_argument("--peers-python", required=True)
     parser.add_argument(
         "--only",
-        help="comma-separated sections: serving,profile,build,tutorial,engine,gateway,logstream,frontend,connections,ray",
+        help="comma-separated sections: serving,profile,build,tutorial,engine,gateway,logstream,frontend,connections,control,ray",
     )
     parser.add_argument(
         "--quick", action="store_true", help="3 runs per cell (not for the committed report)"
@@ -240,6 +240,8 @@ def main() -> int:
     ):
         if wanted(section.split("_")[0]):
             results["sections"][section] = other_bench(section, stem, 300)
+    if wanted("control"):  # with BENCH_BEFORE_REV set, that revision's platform in the same run
+        results["sections"]["control"] = other_bench("control", "control_bench", 1200)
     if wanted("ray"):  # the Ray engine against plain Ray Serve (a local Ray cluster starts)
         results["sections"]["ray"] = other_bench("ray", "ray_bench", 900)
     results["load_after"] = load_now()

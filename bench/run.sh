@@ -5,8 +5,9 @@
 #
 #   bench/run.sh                 everything (about 15-20 min on 2 cores)
 #   bench/run.sh --quick         a short pass: 3 runs per cell (for trying changes, not for the report)
-#   bench/run.sh --only serving  one section (serving, profile, build, engine, gateway, logstream, frontend, ray)
+#   bench/run.sh --only serving  one section (serving, profile, build, engine, gateway, logstream, frontend, control, ray)
 #
+# BENCH_BEFORE_REV=<git rev> also measures that revision's platform in the control section.
 # BENCH_DURATION (seconds per wrk run, default 1) and BENCH_RUNS (default 5) tune the serving runs.
 set -euo pipefail
 
