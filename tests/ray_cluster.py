@@ -73,7 +73,10 @@ def _end_children_of(temp: str) -> None:
     ours = []
     for child in psutil.Process().children(recursive=True):
         with contextlib.suppress(psutil.Error):
-            if any(temp in arg for arg in child.cmdline()):
+            argv = child.cmdline()
+            # Ray's processes name the cluster's folder in their arguments, or are renamed
+            # "ray::<what>" (its agents and workers).
+            if any(temp in arg for arg in argv) or (argv and argv[0].startswith("ray::")):
                 ours.append(child)
     for child in ours:
         with contextlib.suppress(psutil.Error):
