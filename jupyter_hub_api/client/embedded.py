@@ -22,7 +22,7 @@ import httpx
 from .. import paths
 from ..errors import UsageError, WorkError
 from ..platform import instance_id
-from ..processes import pid_alive
+from ..processes import command_line, pid_alive
 
 START_TIMEOUT = 60.0
 LOG_FILE = "platform.log"
@@ -207,8 +207,7 @@ def stop(url: str, token: str | None, timeout: float = 20.0) -> bool:
 
 
 def _is_platform_process(pid: int) -> bool:
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return True  # no /proc: trust the pid file
-    return b"jupyter_hub_api.platform" in cmdline
+    argv = command_line(pid)
+    if argv is None:
+        return True  # cannot be read: trust the pid file
+    return any("jupyter_hub_api.platform" in arg for arg in argv)

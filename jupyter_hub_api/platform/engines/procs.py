@@ -4,7 +4,7 @@ A worker is ``<spec.python> -m hub._worker --fd N`` in its own process group (se
 the sandbox of ``sandbox.py`` when bubblewrap works, with one end of a socketpair as fd ``N``
 and pipes as fd 1 and 2. :class:`Launcher` starts workers and keeps track of them (and of their
 process groups) until every one, and what its handler started, is gone; :class:`WorkerProcess`
-is one of them. Finding what is left of a group is one psutil scan (:func:`live_groups`).
+is one of them. Finding what is left of a group is the product's one psutil scan (``processes.live_groups``).
 """
 
 from __future__ import annotations
@@ -21,14 +21,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import psutil
-
+from ...processes import live_groups
 from .base import VersionSpec
 from .environ import worker_environment
 from .limits import MemoryWatch
 from .sandbox import Sandbox, Scratch
 
-__all__ = ["LaunchError", "Launcher", "WorkerProcess", "describe_exit", "kill_group", "live_groups"]
+__all__ = ["LaunchError", "Launcher", "WorkerProcess", "describe_exit", "kill_group"]
 
 log = logging.getLogger(__name__)
 
@@ -45,24 +44,6 @@ def kill_group(pgid: int) -> None:
         os.killpg(pgid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
-
-
-def live_groups(groups: set[int]) -> set[int]:
-    """The process groups among ``groups`` that still have a process that is not a zombie.
-
-    Zombies do not count: a killed grandchild is reparented to init, which may reap it late.
-    """
-    live = set()
-    for proc in psutil.process_iter(["status"]):
-        if proc.info["status"] == psutil.STATUS_ZOMBIE:
-            continue
-        try:
-            pgid = os.getpgid(proc.pid)
-        except OSError:  # ended since the listing
-            continue
-        if pgid in groups:
-            live.add(pgid)
-    return live
 
 
 def describe_exit(returncode: int | None) -> str:

@@ -17,6 +17,7 @@ from typing import Any
 
 from ...errors import HubError
 from ...events import decode, log_event
+from ...processes import live_groups
 
 # Work reports events in batches: all the lines one read of a pipe returned, say.
 Emit = Callable[[list[dict[str, Any]]], None]
@@ -173,18 +174,4 @@ def group_alive(pgid: int) -> bool:
         return False
     except PermissionError:
         return True
-    proc = Path("/proc")
-    if not proc.is_dir():
-        return True
-    for entry in proc.iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        # "pid (comm) state ppid pgrp ...": comm may hold spaces, so split after the last ')'.
-        fields = stat[stat.rfind(")") + 2 :].split()
-        if len(fields) > 2 and int(fields[2]) == pgid and fields[0] not in ("Z", "X"):
-            return True
-    return False
+    return bool(live_groups({pgid}))
