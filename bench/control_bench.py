@@ -114,6 +114,9 @@ def measure(args, pythonpath: str | None) -> dict:
     """Both measurements on one platform process (of ``pythonpath``'s code when given)."""
     with tempfile.TemporaryDirectory(prefix="hub-control-bench-") as tmp:
         bench = Bench(Path(tmp))
+        # Seven APIs: more than the free plan's five, so no limit of any kind here.
+        plan = {"monthly_calls": None, "rate_limit_per_second": 0, "max_apis": None}
+        (bench.home / "bench-config.json").write_text(json.dumps({"plans": {"free": plan}}))
         if pythonpath:
             bench.env["PYTHONPATH"] = pythonpath  # the platform and the hub CLI of that copy
         bench.start()
