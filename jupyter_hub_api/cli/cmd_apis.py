@@ -46,7 +46,7 @@ def status(name: str | None, json_mode: bool) -> None:
             live = api["live_version"] or {}
             table.add_row(
                 api["name"],
-                api["status"],
+                "quota spent" if api.get("quota_spent") else api["status"],
                 f"{live.get('version', '-')} (#{live.get('version_number', '-')})",
                 str(api["calls_this_month"]),
                 f"{api['error_rate'] * 100:.1f}%",
@@ -60,6 +60,11 @@ def status(name: str | None, json_mode: bool) -> None:
         f"\n{quota['used']} of {limit if limit is not None else 'unlimited'} calls this month "
         f"(plan {quota['plan']}); {quota['apis']} of {quota['max_apis'] or 'unlimited'} APIs."
     )
+    if limit is not None and quota["used"] >= limit:
+        out.console.print(
+            "The monthly quota is used up: your APIs answer 429 until the 1st (UTC); see "
+            "`hub plan`."
+        )
 
 
 @click.command(

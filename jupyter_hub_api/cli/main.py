@@ -31,6 +31,8 @@ COMMAND_MODULES = [
     ("jupyter_hub_api.cli.cmd_invocations", "invocations"),
     ("jupyter_hub_api.cli.cmd_keys", "keys"),
     ("jupyter_hub_api.cli.cmd_usage", "usage"),
+    ("jupyter_hub_api.cli.cmd_plan", "plan"),
+    ("jupyter_hub_api.cli.cmd_plan", "admin"),
     ("jupyter_hub_api.cli.cmd_store", "store"),
 ]
 

@@ -35,6 +35,7 @@ _SHA_RE = re.compile(r"^[0-9a-f]{64}$")
 # The usual words of a refusal, by status (an operation may say more).
 NOT_FOUND = "the caller has no such API"
 NOT_OWNER = "not the platform's own user"
+NOT_ADMIN = "the caller is not a platform admin"
 
 
 class Control:
@@ -47,6 +48,7 @@ class Control:
 
     def operations(self) -> list[Op]:
         """Every operation of the control plane, in the order the document lists them."""
+        admin = {403: NOT_ADMIN}
         no_api, no_key, key = (
             {404: NOT_FOUND},
             {404: "the caller has no such key"},
@@ -159,6 +161,60 @@ class Control:
                 errors={404: "the caller has no such deployment"},
             ),
             Op("POST", "/api/v1/shutdown", self.shutdown, s.Stopping, 202, errors={403: NOT_OWNER}),
+            # -- plans and admin (plans.py) --
+            Op("GET", "/api/v1/plan", self.my_plan, s.MyPlan),
+            Op(
+                "PATCH",
+                "/api/v1/plan",
+                self.edit_my_plan,
+                s.MyPlan,
+                body=s.PlanLimits,
+                errors={403: NOT_ADMIN},
+            ),
+            Op("GET", "/api/v1/admin/users", self.admin_users, s.AdminUsers, errors=admin),
+            Op(
+                "PATCH",
+                "/api/v1/admin/users/{user}",
+                self.admin_change_user,
+                s.AdminUser,
+                body=s.UserChange,
+                errors={403: NOT_ADMIN, 404: "no such user, or no such plan"},
+            ),
+            Op("GET", "/api/v1/admin/plans", self.admin_plans, s.Plans, errors=admin),
+            Op(
+                "PUT",
+                "/api/v1/admin/plans/{plan}",
+                self.admin_put_plan,
+                s.PlanInfo,
+                body=s.PlanLimits,
+                body_required=False,
+                errors=admin,
+            ),
+            Op("GET", "/api/v1/admin/groups", self.admin_groups, s.Groups, errors=admin),
+            Op(
+                "PUT",
+                "/api/v1/admin/groups/{group}",
+                self.admin_put_group,
+                s.Group,
+                body=s.GroupChange,
+                body_required=False,
+                errors={403: NOT_ADMIN, 404: "no such plan or user"},
+            ),
+            Op(
+                "GET",
+                "/api/v1/admin/apis",
+                self.admin_apis,
+                s.AdminApis,
+                query=s.AdminApisQuery,
+                errors={403: NOT_ADMIN, 404: "no such user"},
+            ),
+            Op(
+                "GET",
+                "/api/v1/admin/apis/{user}/{name}",
+                self.admin_api,
+                s.ApiDetail,
+                errors={403: NOT_ADMIN, 404: "no such user or API"},
+            ),
         ]
 
     def routes(self) -> list[Route]:
@@ -198,7 +254,7 @@ class Control:
         if self.platform.user_by_name(name) is not None:
             raise UsageError(f"There is already a user {name!r}.", type="exists", status=409)
         token = await self.platform.add_user(name)
-        plan = self.platform.config.plan_for(name)
+        plan = self.platform.user_by_name(name).plan
         return s.UserCreated(user=name, token=token, plan=plan.to_dict())
 
     async def shutdown(self, call: Call) -> s.Stopping:
@@ -207,22 +263,262 @@ class Control:
         asyncio.get_running_loop().call_later(0.1, os.kill, os.getpid(), signal.SIGTERM)
         return s.Stopping(status="stopping")
 
+    # -- plans and admin (plans.py has the resolution rule) ----------------------------------
+    async def my_plan(self, call: Call) -> s.MyPlan:
+        """The caller's plan, where it comes from, and this month's use of it (`hub plan`)."""
+        return self._my_plan(call.user)
+
+    async def edit_my_plan(self, call: Call) -> s.MyPlan:
+        """Change the limits of the caller's own plan (admins: on an embedded platform, its
+        owner); every user on that plan gets them."""
+        user = call.user
+        self._admin_only(user, "change plan limits")
+        changes = {f: getattr(call.body, f) for f in call.body.model_fields_set}
+        if not changes:
+            raise UsageError(
+                'Send at least one limit to change, e.g. {"monthly_calls": 100000}.',
+                type="bad_request",
+            )
+        await self._store_plan(user.plan.name, changes)
+        return self._my_plan(user)
+
+    def _my_plan(self, user: User) -> s.MyPlan:
+        month = self.platform.month()
+        quota = self._quota(user, month)
+        return s.MyPlan(
+            user=user.name,
+            plan=user.plan.to_dict(),
+            source=user.plan_source,
+            group=user.group,
+            month=month,
+            quota=quota,
+            quota_spent=_spent(quota),
+            renews_at=_next_month_start(month),
+            can_edit=user.is_admin,
+            users_on_plan=self._plan_counts().get(user.plan.name, 0),
+        )
+
+    async def _store_plan(self, name: str, changes: dict):
+        book = self.platform.plan_book
+        base = book.plans.get(name) or book.default
+        plan = book.updated(base, name, changes)
+        await self.platform.repos.plans.put_plan(name, plan.to_dict(), now_iso())
+        self.platform.refresh_users()
+        return self.platform.plan_book.plans[name]
+
+    def _all_users(self) -> list[User]:
+        return [self.platform.user_by_id(row.id) for row in self.platform.repos.users.all()]
+
+    def _plan_counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for user in self._all_users():
+            counts[user.plan.name] = counts.get(user.plan.name, 0) + 1
+        return counts
+
+    async def admin_users(self, call: Call) -> s.AdminUsers:
+        """Every user with their plan, groups and this month's usage (admins only)."""
+        self._admin_only(call.user, "list users")
+        month = self.platform.month()
+        return s.AdminUsers(
+            month=month, users=[self._admin_user(u, month) for u in self._all_users()]
+        )
+
+    def _admin_user(self, user: User, month: str) -> s.AdminUser:
+        quota = self._quota(user, month)
+        row = self.platform.repos.users.by_id(user.id)
+        return s.AdminUser(
+            name=user.name,
+            is_admin=user.is_admin,
+            disabled=user.disabled,
+            plan=user.plan.name,
+            plan_source=user.plan_source,
+            own_plan=user.own_plan,
+            groups=self.platform.plan_book.memberships.get(user.id, []),
+            created_at=row.created_at,
+            apis=quota.apis,
+            month=month,
+            calls_this_month=quota.used,
+            monthly_calls=quota.monthly_calls,
+            remaining=quota.remaining,
+            quota_spent=_spent(quota),
+        )
+
+    async def admin_change_user(self, call: Call) -> s.AdminUser:
+        """Set a user's own plan, groups, admin flag or disabled flag (admins only)."""
+        self._admin_only(call.user, "change users")
+        user = self._user_named(call.param("user"))
+        body, sent = call.body, call.body.model_fields_set
+        columns = {}
+        if "plan" in sent:
+            if body.plan is not None:
+                self._plan_named(body.plan)
+            columns["plan"] = body.plan
+        if "is_admin" in sent and body.is_admin is not None:
+            columns["is_admin"] = body.is_admin
+        if "disabled" in sent and body.disabled is not None:
+            if body.disabled and user.name == self.platform.local_user:
+                raise UsageError(
+                    "The platform's own user cannot be disabled.", type="bad_request", status=400
+                )
+            columns["disabled"] = body.disabled
+        repo = self.platform.repos.plans
+        await repo.set_user(user.id, **columns)
+        if "groups" in sent and body.groups is not None:
+            await repo.set_user_groups(user.id, body.groups, now_iso())
+        self.platform.refresh_users()
+        return self._admin_user(user, self.platform.month())
+
+    async def admin_plans(self, call: Call) -> s.Plans:
+        """Every plan with its limits and how many users are on it (admins only)."""
+        self._admin_only(call.user, "list plans")
+        book, counts = self.platform.plan_book, self._plan_counts()
+        return s.Plans(
+            default_plan=self.platform.config.default_plan,
+            plans=[self._plan_info(p, counts) for _, p in sorted(book.plans.items())],
+        )
+
+    def _plan_info(self, plan, counts: dict[str, int]) -> s.PlanInfo:
+        book = self.platform.plan_book
+        return s.PlanInfo(
+            **plan.to_dict(),
+            source="database" if plan.name in book.stored else "config",
+            users=counts.get(plan.name, 0),
+            default=plan.name == self.platform.config.default_plan,
+        )
+
+    async def admin_put_plan(self, call: Call) -> s.PlanInfo:
+        """Create a plan or change its limits; a field not sent keeps its value (a new plan
+        starts from the default plan's) (admins only)."""
+        self._admin_only(call.user, "create or change plans")
+        name = call.param("plan")
+        if not _PLAN_RE.match(name):
+            raise UsageError(
+                f"{name[:80]!r} is not a plan name: use 1-40 lowercase letters, digits, '_' or "
+                "'-', starting with a letter.",
+                type="bad_name",
+            )
+        changes = {f: getattr(call.body, f) for f in call.body.model_fields_set}
+        plan = await self._store_plan(name, changes)
+        return self._plan_info(plan, self._plan_counts())
+
+    async def admin_groups(self, call: Call) -> s.Groups:
+        """Every group with its plan and members (admins only)."""
+        self._admin_only(call.user, "list groups")
+        return s.Groups(groups=[self._group(name) for name in self.platform.plan_book.groups])
+
+    def _group(self, name: str) -> s.Group:
+        book = self.platform.plan_book
+        members = sorted(
+            self.platform.user_by_id(uid).name
+            for uid, groups in book.memberships.items()
+            if name in groups
+        )
+        return s.Group(name=name, plan=book.groups.get(name), members=members)
+
+    async def admin_put_group(self, call: Call) -> s.Group:
+        """Create a group or change its plan or members; a field not sent is kept (admins
+        only)."""
+        self._admin_only(call.user, "create or change groups")
+        name = call.param("group")
+        if not _GROUP_RE.match(name):
+            raise UsageError(
+                f"{name[:80]!r} is not a group name: use 1-64 letters, digits, spaces, '.', '_' "
+                "or '-'.",
+                type="bad_name",
+            )
+        body, sent = call.body, call.body.model_fields_set
+        if body.plan is not None:
+            self._plan_named(body.plan)
+        members = None
+        if "members" in sent and body.members is not None:
+            members = [self._user_named(m).id for m in body.members]
+        await self.platform.repos.plans.put_group(
+            name, body.plan, "plan" not in sent, members, now_iso()
+        )
+        self.platform.refresh_users()
+        return self._group(name)
+
+    async def admin_apis(self, call: Call) -> s.AdminApis:
+        """Every API of every user (or of ``user``), as in the API list (admins only)."""
+        self._admin_only(call.user, "list every user's APIs")
+        month = self.platform.month()
+        who = call.query.user
+        users = [self._user_named(who)] if who else self._all_users()
+        apis = []
+        for user in users:
+            apis.extend(self._api_list(call.request, user, month).apis)
+        return s.AdminApis(apis=apis)
+
+    async def admin_api(self, call: Call) -> s.ApiDetail:
+        """Any user's API, as its owner sees it (admins only)."""
+        self._admin_only(call.user, "inspect other users' APIs")
+        user = self._user_named(call.param("user"))
+        route = self.platform.routes.get(user.name, call.param("name"))
+        if route is None:
+            raise UsageError(
+                f"{user.name} has no API called {call.param('name')!r}.",
+                type="not_found",
+                hint="See `hub admin apis`.",
+                status=404,
+            )
+        return self._api_detail(call.request, user, route)
+
+    def _user_named(self, name: str) -> User:
+        user = self.platform.user_by_name(name)
+        if user is None:
+            raise UsageError(
+                f"There is no user {name[:80]!r} on this platform.",
+                type="not_found",
+                hint="See `hub admin users`.",
+                status=404,
+            )
+        return user
+
+    def _plan_named(self, name: str):
+        plan = self.platform.plan_book.plans.get(name)
+        if plan is None:
+            known = ", ".join(sorted(self.platform.plan_book.plans))
+            raise UsageError(
+                f"There is no plan {name[:80]!r}; the plans are {known} (create one with "
+                "`hub admin plan NAME monthly_calls=...`).",
+                type="not_found",
+                status=404,
+            )
+        return plan
+
+    def _admin_only(self, user: User, what: str) -> None:
+        if not user.is_admin:
+            raise HubError(
+                f"Only a platform admin may {what}; ask your platform's administrator.",
+                type="forbidden",
+                status=403,
+            )
+
     # -- APIs ---------------------------------------------------------------------------------
     async def list_apis(self, call: Call) -> s.ApiList:
         """Every API of the caller, with status, usage and latency."""
         user, month = call.user, self.platform.month()
+        return self._api_list(call.request, user, month)
+
+    def _api_list(self, request: Request, user: User, month: str) -> s.ApiList:
         states = self.platform.api_states(user, month)
         routes = sorted(self.platform.routes.of_user(user.name), key=lambda r: r.name)
-        apis = [self._summary(call.request, route, states[route.name], month) for route in routes]
-        return s.ApiList(apis=apis, quota=self._quota(user, month))
+        quota = self._quota(user, month)
+        spent = _spent(quota)
+        apis = [self._summary(request, route, states[route.name], month, spent) for route in routes]
+        return s.ApiList(apis=apis, quota=quota)
 
     async def get_api(self, call: Call) -> s.ApiDetail:
         """One API, as in the list, with the caller's quota."""
         route = self.deployer.route_of(call.user, call.param("name"))
+        return self._api_detail(call.request, call.user, route)
+
+    def _api_detail(self, request: Request, user: User, route) -> s.ApiDetail:
         month = self.platform.month()
-        state = self.platform.api_states(call.user, month)[route.name]
-        summary = self._summary(call.request, route, state, month)
-        return s.ApiDetail(**dict(summary), quota=self._quota(call.user, month))
+        state = self.platform.api_states(user, month)[route.name]
+        quota = self._quota(user, month)
+        summary = self._summary(request, route, state, month, _spent(quota))
+        return s.ApiDetail(**dict(summary), quota=quota)
 
     async def delete_api(self, call: Call) -> s.ApiDeleted:
         """Stop the API and delete it with its versions, history and logs (usage counts stay)."""
@@ -426,6 +722,14 @@ class Control:
                 status=401,
                 exit_code=1,
             )
+        if user.disabled:
+            raise HubError(
+                f"The platform account {user.name!r} is disabled; ask your platform's "
+                "administrator.",
+                type="disabled_user",
+                status=403,
+                exit_code=1,
+            )
         return user
 
     def _own_user_only(self, user: User, what: str) -> None:
@@ -450,7 +754,9 @@ class Control:
             rate_limit_per_second=plan.rate_limit_per_second,
         )
 
-    def _summary(self, request: Request, route, state, month: str) -> s.ApiSummary:
+    def _summary(
+        self, request: Request, route, state, month: str, quota_spent: bool = False
+    ) -> s.ApiSummary:
         """An API's summary: its route, its engine's status and its state (``api_states``)."""
         live, counts = route.live, state.counts
         engine = self.platform.engine.status(live.engine_id) if live else {}
@@ -481,7 +787,23 @@ class Control:
             calls_per_day=state.calls_per_day,
             created_at=state.created_at,
             updated_at=state.updated_at,
+            quota_spent=quota_spent,
         )
+
+
+def _spent(quota: s.Quota) -> bool:
+    """Whether the monthly quota is used up (POSTs answer 429)."""
+    return quota.monthly_calls is not None and quota.used >= quota.monthly_calls
+
+
+def _next_month_start(month: str) -> str:
+    year, mon = (int(part) for part in month.split("-"))
+    year, mon = (year + 1, 1) if mon == 12 else (year, mon + 1)
+    return f"{year:04d}-{mon:02d}-01T00:00:00Z"
+
+
+_PLAN_RE = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
+_GROUP_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$")
 
 
 class _BodyReader:

@@ -193,6 +193,14 @@ class Gateway:
             )
 
         user = platform.user_by_id(route.user_id)
+        # -- plans: a disabled user's APIs refuse calls (admin PATCH /api/v1/admin/users) --
+        if user.disabled:
+            raise GatewayError(
+                403,
+                "disabled_user",
+                f"The account of {user_name} is disabled on this platform; its APIs answer no calls.",
+            )
+        # -- end plans --
         plan = user.plan
         wait = platform.limiter.check(entry.id, plan.rate_limit_per_second, plan.rate_limit_burst)
         if wait:
@@ -231,7 +239,8 @@ class Gateway:
             raise GatewayError(
                 429,
                 "quota_exceeded",
-                f"The monthly quota of {plan.monthly_calls} calls is used up; it renews on the 1st (UTC).",
+                # plans: the sentence says how to see and change the plan
+                f"The monthly quota of {plan.monthly_calls} calls (plan {plan.name}) is used up until the 1st (UTC); see it with `hub plan`, and raise it with `hub plan set monthly_calls=N` (the platform's owner or an admin).",
                 retry_after=seconds_to_next_month(),
             )
         await self._invoke(route, user.id, entry.id, body, month, send)

@@ -35,6 +35,10 @@ class UserRecord(_Row):
     name: str
     token_hash: str | None = None
     created_at: str
+    # Migration step 3: the user's own plan (None: none), admin, disabled.
+    plan: str | None = None
+    is_admin: bool = False
+    disabled: bool = False
 
 
 class ApiRecord(_Row):

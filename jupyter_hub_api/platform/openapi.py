@@ -61,6 +61,9 @@ PATH_PARAMETERS: dict[str, dict] = {
     # The gateway answers any path segment (a CORS preflight gets 204 whatever it names).
     "user": {"type": "string"},
     "api": {"type": "string"},
+    # plans: the admin operations' plan and group names
+    "plan": {"type": "string", "pattern": r"^[a-z][a-z0-9_-]{0,39}$"},
+    "group": {"type": "string"},
 }
 USUAL = {
     400: "a parameter or the body is not what the operation takes (the message says which)",

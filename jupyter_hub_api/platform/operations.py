@@ -175,6 +175,8 @@ _PHRASES = {
     "greater_than_equal": "must be at least {ge}",
     "less_than_equal": "must be at most {le}",
     "string_pattern_mismatch": "must match {pattern}",
+    "extra_forbidden": "is not a field of this request",
+    "list_type": "must be a JSON list",
 }
 
 

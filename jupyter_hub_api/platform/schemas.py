@@ -79,6 +79,74 @@ class UserCreate(Request):
     name: str = Field(pattern=r"^[a-z][a-z0-9-]{0,62}$", description="a project-style name")
 
 
+# -- plans and admin (plans.py) --------------------------------------------------------------
+
+_PLAN_NAME = r"^[a-z][a-z0-9_-]{0,39}$"
+_GROUP_NAME = r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$"
+
+
+class PlanLimits(Request):
+    """Some of a plan's limits; a field not sent keeps its value, null means no limit."""
+
+    model_config = ConfigDict(extra="forbid")
+    max_apis: StrictInt | None = Field(None, ge=0, description="APIs a user may have at once")
+    monthly_calls: StrictInt | None = Field(None, ge=0, description="answered POSTs per month")
+    rate_limit_per_second: float | None = Field(
+        None, ge=0, allow_inf_nan=False, description="per key; 0 or null: no rate limit"
+    )
+    rate_limit_burst: StrictInt = Field(100, ge=1, le=1_000_000)
+    refusals = {
+        "max_apis": ("bad_plan", "max_apis must be a whole number of 0 or more, or null."),
+        "monthly_calls": (
+            "bad_plan",
+            "monthly_calls must be a whole number of 0 or more, or null (no limit).",
+        ),
+        "rate_limit_per_second": (
+            "bad_plan",
+            "rate_limit_per_second must be a number of 0 or more (0 or null: no limit).",
+        ),
+        "rate_limit_burst": ("bad_plan", "rate_limit_burst must be a whole number from 1."),
+    }
+
+
+class AdminApisQuery(Request):
+    user: str | None = Field(None, description="only this user's APIs")
+
+
+class UserChange(Request):
+    """What an admin changes of a user; a field not sent is left as it is."""
+
+    model_config = ConfigDict(extra="forbid")
+    plan: StrictStr | None = Field(None, description="the user's own plan; null: none")
+    groups: list[Annotated[str, Field(pattern=_GROUP_NAME)]] | None = Field(
+        None, description="the user's groups (all of them; created when new)"
+    )
+    is_admin: StrictBool | None = None
+    disabled: StrictBool | None = Field(None, description="a disabled user's APIs answer 403")
+    refusals = {
+        "plan": (
+            "bad_request",
+            "plan must be the name of a plan (see `hub admin plans`), or null.",
+        ),
+        "groups": (
+            "bad_request",
+            "groups must be a list of group names (1-64 letters, digits, spaces, '.', '_', '-').",
+        ),
+        "is_admin": ("bad_request", "is_admin must be true or false."),
+        "disabled": ("bad_request", "disabled must be true or false."),
+    }
+
+
+class GroupChange(Request):
+    model_config = ConfigDict(extra="forbid")
+    plan: StrictStr | None = Field(None, description="the group's plan; null: none")
+    members: list[StrictStr] | None = Field(None, description="user names (all of them)")
+    refusals = {
+        "plan": ("bad_request", "plan must be the name of a plan, or null."),
+        "members": ("bad_request", "members must be a list of user names."),
+    }
+
+
 class DeploymentCreate(Request):
     record: dict[str, Any] = Field(description="the build record of ARCHITECTURE.md")
     refusals = {"record": ("bad_record", "The deployment needs a build record (a JSON object).")}
@@ -189,6 +257,11 @@ class ApiSummary(Answer):
     )
     created_at: str | None
     updated_at: str | None
+    quota_spent: bool = Field(
+        False,
+        description="the owner's monthly quota is used up: POSTs answer 429 until the 1st "
+        "(UTC) or a plan with more calls (`hub plan`)",
+    )
 
 
 class ApiDetail(ApiSummary):
@@ -348,6 +421,72 @@ class BlobStored(Answer):
     stored: bool = Field(description="false when the platform had it already")
 
 
+class MyPlan(Answer):
+    """The caller's plan, where it comes from, and this month's use of it."""
+
+    user: str
+    plan: Plan
+    source: Literal["user", "config", "group", "default"] = Field(
+        description="the user's own plan, the config file's users entry, a group's, the default"
+    )
+    group: str | None = Field(description="the group whose plan it is (source group)")
+    month: str
+    quota: Quota
+    quota_spent: bool
+    renews_at: str = Field(description="when the monthly count starts again (UTC)")
+    can_edit: bool = Field(description="the caller may change this plan's limits (admins)")
+    users_on_plan: int = Field(description="users whose plan this is (an edit changes theirs)")
+
+
+class PlanInfo(Plan):
+    source: Literal["config", "database"] = Field(
+        description="the config file's plan, or one created or edited through the API"
+    )
+    users: int = Field(description="users on this plan")
+    default: bool
+
+
+class Plans(Answer):
+    default_plan: str
+    plans: list[PlanInfo]
+
+
+class AdminUser(Answer):
+    name: str
+    is_admin: bool
+    disabled: bool
+    plan: str
+    plan_source: Literal["user", "config", "group", "default"]
+    own_plan: str | None
+    groups: list[str]
+    created_at: str
+    apis: int
+    month: str
+    calls_this_month: int
+    monthly_calls: int | None
+    remaining: int | None
+    quota_spent: bool
+
+
+class AdminUsers(Answer):
+    month: str
+    users: list[AdminUser]
+
+
+class Group(Answer):
+    name: str
+    plan: str | None
+    members: list[str]
+
+
+class Groups(Answer):
+    groups: list[Group]
+
+
+class AdminApis(Answer):
+    apis: list[ApiSummary]
+
+
 class UserCreated(Answer):
     user: str
     token: str = Field(description="the user's control-plane token (shown this once)")
@@ -363,7 +502,7 @@ class Stopping(Answer):
 
 class GatewayError(Answer):
     type: str = Field(
-        description="bad_json, bad_request, missing_key, invalid_key, disabled_key, forbidden, "
+        description="bad_json, bad_request, missing_key, invalid_key, disabled_key, disabled_user, forbidden, "
         "not_found, payload_too_large, rate_limited, quota_exceeded, method_not_allowed, "
         "request_timeout, redeploying, too_many_connections, LoadError, or the handler's "
         "exception class (500), or the engine's reason for a crash (502) or timeout (504)"

@@ -25,6 +25,7 @@ from .engines import Engine, VersionSpec, create_engine
 from .keys import KeyRing, write_private
 from .logsink import LogSink
 from .models import ApiState, Invocation, UsageCounts, VersionInfo, VersionRecord
+from .plans import PlanBook
 from .quotas import MonthlyQuota, RateLimiter, month_of, seconds_to_next_month
 from .routing import LiveVersion, Route, RouteTable
 from .store import Repositories
@@ -49,12 +50,33 @@ def hash_token(token: str) -> str:
 
 
 class User:
-    """A user of the platform, as the control plane sees it after authentication."""
+    """A user of the platform, as the control plane sees it after authentication.
 
-    def __init__(self, id: int, name: str, plan: Plan) -> None:
+    ``plan`` is resolved by ``plans.PlanBook`` (``plan_source``: user, config, group or
+    default); the platform updates these attributes in place when an admin changes plans, so
+    the gateway's next request sees the new limits.
+    """
+
+    def __init__(
+        self,
+        id: int,
+        name: str,
+        plan: Plan,
+        *,
+        plan_source: str = "default",
+        group: str | None = None,
+        own_plan: str | None = None,
+        is_admin: bool = False,
+        disabled: bool = False,
+    ) -> None:
         self.id = id
         self.name = name
         self.plan = plan
+        self.plan_source = plan_source
+        self.group = group
+        self.own_plan = own_plan
+        self.is_admin = is_admin
+        self.disabled = disabled
 
 
 class Platform:
@@ -79,6 +101,7 @@ class Platform:
         self.routes = RouteTable()
         self.quota: MonthlyQuota | None = None
         self.limiter = RateLimiter()
+        self.plan_book = PlanBook(config)
         self.logs: LogSink | None = None
         self.ready = False
         self._tasks: set[asyncio.Task] = set()
@@ -99,6 +122,7 @@ class Platform:
         self.keys = KeyRing(self.repos.keys, self.state_dir / SECRET_FILE)
         self.quota = MonthlyQuota(self.repos.usage.used)
         self.logs = LogSink(self.repos.logs, self.config.keep_log_lines)
+        self.plan_book.reload(self.repos.plans)
         await self._ensure_local_user()
         if self.engine is None:
             engine = self.config.engine
@@ -180,8 +204,38 @@ class Platform:
         user = self._users_by_id.get(user_id)
         if user is None:
             row = self.repos.users.by_id(user_id)
-            user = User(row.id, row.name, self.config.plan_for(row.name))
+            user = User(row.id, row.name, self.plan_book.default)
+            self._resolve(user, row)
             self._users_by_id[user_id] = user
+        return user
+
+    def _resolve(self, user: User, row) -> None:
+        resolved = self.plan_book.resolve(row.id, row.name, row.plan)
+        user.plan, user.plan_source, user.group = resolved.plan, resolved.source, resolved.group
+        user.own_plan = row.plan
+        # The platform's own user is always an admin (it owns the machine and the state).
+        user.is_admin = bool(row.is_admin) or row.name == self.local_user
+        user.disabled = bool(row.disabled) and row.name != self.local_user
+
+    def refresh_users(self) -> None:
+        """Re-read plans and groups, and re-resolve every cached user in place (after an admin
+        change: the gateway's next request sees the new plan)."""
+        self.plan_book.reload(self.repos.plans)
+        for user in list(self._users_by_id.values()):
+            row = self.repos.users.by_id(user.id)
+            if row is not None:
+                self._resolve(user, row)
+
+    async def set_admin(self, name: str, is_admin: bool) -> User | None:
+        """Make ``name`` a platform admin or not (JupyterHub admins are platform admins); no
+        write when nothing changes. None when there is no such user."""
+        user = self.user_by_name(name)
+        if user is None:
+            return None
+        row = self.repos.users.by_id(user.id)
+        if bool(row.is_admin) != is_admin:
+            await self.repos.plans.set_user(user.id, is_admin=is_admin)
+            self.refresh_users()
         return user
 
     def user_by_name(self, name: str) -> User | None:

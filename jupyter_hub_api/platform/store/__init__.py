@@ -12,11 +12,22 @@ from .apis import Apis
 from .invocations import Invocations
 from .keys import Keys
 from .logs import Logs
+from .plans import Plans
 from .usage import Usage
 from .users import Users
 from .versions import Versions
 
-__all__ = ["Repositories", "Apis", "Invocations", "Keys", "Logs", "Usage", "Users", "Versions"]
+__all__ = [
+    "Repositories",
+    "Apis",
+    "Invocations",
+    "Keys",
+    "Logs",
+    "Plans",
+    "Usage",
+    "Users",
+    "Versions",
+]
 
 
 class Repositories:
@@ -31,3 +42,4 @@ class Repositories:
         self.invocations = Invocations(db)
         self.logs = Logs(db)
         self.apis = Apis(db)
+        self.plans = Plans(db)

@@ -142,8 +142,35 @@ def _v2_counters(conn: sqlite3.Connection) -> None:
     )
 
 
+# Step 3 (plans helper): plans and groups kept in the database (plans.py has the rules). A
+# plan row overrides the config file's plan of that name; users.plan is a user's own plan
+# (NULL: none), users.is_admin marks platform admins (the platform's own user always is one).
+_V3_PLANS = """
+CREATE TABLE plans (
+    name                   TEXT PRIMARY KEY,
+    max_apis               INTEGER,
+    monthly_calls          INTEGER,
+    rate_limit_per_second  REAL NOT NULL,
+    rate_limit_burst       INTEGER NOT NULL,
+    updated_at             TEXT NOT NULL
+);
+CREATE TABLE user_groups (
+    name        TEXT PRIMARY KEY,
+    plan        TEXT,
+    created_at  TEXT NOT NULL
+);
+CREATE TABLE group_members (
+    group_name  TEXT NOT NULL REFERENCES user_groups(name) ON DELETE CASCADE,
+    user_id     INTEGER NOT NULL REFERENCES users(id),
+    PRIMARY KEY (group_name, user_id)
+);
+ALTER TABLE users ADD COLUMN plan TEXT;
+ALTER TABLE users ADD COLUMN is_admin INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE users ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0
+"""
+
 #: Step ``n`` (1-based) brings a database from ``user_version`` n-1 to n.
-MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [_V1, _v2_counters]
+MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [_V1, _v2_counters, _V3_PLANS]
 
 
 def _run_script(conn: sqlite3.Connection, script: str) -> None:

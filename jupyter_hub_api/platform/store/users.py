@@ -14,6 +14,11 @@ class Users:
         row = self.db.query_one(f"SELECT * FROM users WHERE {where} = ?", (arg,))
         return UserRecord.model_validate(dict(row)) if row else None
 
+    def all(self) -> list[UserRecord]:
+        """Every user, by name."""
+        rows = self.db.query("SELECT * FROM users ORDER BY name")
+        return [UserRecord.model_validate(dict(r)) for r in rows]
+
     def by_id(self, user_id: int) -> UserRecord | None:
         return self._one("id", user_id)
 

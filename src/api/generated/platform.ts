@@ -364,6 +364,160 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/plan": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The caller's plan, where it comes from, and this month's use of it (`hub plan`) */
+        get: operations["my_plan"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /** Change the limits of the caller's own plan (admins: on an embedded platform, its */
+        patch: operations["edit_my_plan"];
+        trace?: never;
+    };
+    "/api/v1/admin/users": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every user with their plan, groups and this month's usage (admins only) */
+        get: operations["admin_users"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/users/{user}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /** Set a user's own plan, groups, admin flag or disabled flag (admins only) */
+        patch: operations["admin_change_user"];
+        trace?: never;
+    };
+    "/api/v1/admin/plans": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every plan with its limits and how many users are on it (admins only) */
+        get: operations["admin_plans"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/plans/{plan}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Create a plan or change its limits; a field not sent keeps its value (a new plan */
+        put: operations["admin_put_plan"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/groups": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every group with its plan and members (admins only) */
+        get: operations["admin_groups"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/groups/{group}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Create a group or change its plan or members; a field not sent is kept (admins */
+        put: operations["admin_put_group"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/apis": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every API of every user (or of `user`), as in the API list (admins only) */
+        get: operations["admin_apis"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/apis/{user}/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Any user's API, as its owner sees it (admins only) */
+        get: operations["admin_api"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/{user}/{api}": {
         parameters: {
             query?: never;
@@ -390,6 +544,30 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        AdminApis: {
+            apis: components["schemas"]["ApiSummary"][];
+        };
+        AdminUser: {
+            name: string;
+            is_admin: boolean;
+            disabled: boolean;
+            plan: string;
+            /** @enum {string} */
+            plan_source: "user" | "config" | "group" | "default";
+            own_plan: string | null;
+            groups: string[];
+            created_at: string;
+            apis: number;
+            month: string;
+            calls_this_month: number;
+            monthly_calls: number | null;
+            remaining: number | null;
+            quota_spent: boolean;
+        };
+        AdminUsers: {
+            month: string;
+            users: components["schemas"]["AdminUser"][];
+        };
         ApiDeleted: {
             api: string;
             /** @constant */
@@ -419,6 +597,11 @@ export interface components {
             calls_per_day: number[];
             created_at: string | null;
             updated_at: string | null;
+            /**
+             * @description the owner's monthly quota is used up: POSTs answer 429 until the 1st (UTC) or a plan with more calls (`hub plan`)
+             * @default false
+             */
+            quota_spent: boolean;
             quota: components["schemas"]["Quota"];
         };
         ApiList: {
@@ -450,6 +633,11 @@ export interface components {
             calls_per_day: number[];
             created_at: string | null;
             updated_at: string | null;
+            /**
+             * @description the owner's monthly quota is used up: POSTs answer 429 until the 1st (UTC) or a plan with more calls (`hub plan`)
+             * @default false
+             */
+            quota_spent: boolean;
         };
         ApiUsage: {
             api: string;
@@ -547,9 +735,29 @@ export interface components {
             [key: string]: unknown;
         };
         GatewayError: {
-            /** @description bad_json, bad_request, missing_key, invalid_key, disabled_key, forbidden, not_found, payload_too_large, rate_limited, quota_exceeded, method_not_allowed, request_timeout, redeploying, too_many_connections, LoadError, or the handler's exception class (500), or the engine's reason for a crash (502) or timeout (504) */
+            /** @description bad_json, bad_request, missing_key, invalid_key, disabled_key, disabled_user, forbidden, not_found, payload_too_large, rate_limited, quota_exceeded, method_not_allowed, request_timeout, redeploying, too_many_connections, LoadError, or the handler's exception class (500), or the engine's reason for a crash (502) or timeout (504) */
             type: string;
             message: string;
+        };
+        Group: {
+            name: string;
+            plan: string | null;
+            members: string[];
+        };
+        GroupChange: {
+            /**
+             * @description the group's plan; null: none
+             * @default null
+             */
+            plan: string | null;
+            /**
+             * @description user names (all of them)
+             * @default null
+             */
+            members: string[] | null;
+        };
+        Groups: {
+            groups: components["schemas"]["Group"][];
         };
         Health: {
             /** @constant */
@@ -659,6 +867,27 @@ export interface components {
             calls_this_month: number;
             gateway_url: string;
         };
+        /** @description The caller's plan, where it comes from, and this month's use of it. */
+        MyPlan: {
+            user: string;
+            plan: components["schemas"]["Plan"];
+            /**
+             * @description the user's own plan, the config file's users entry, a group's, the default
+             * @enum {string}
+             */
+            source: "user" | "config" | "group" | "default";
+            /** @description the group whose plan it is (source group) */
+            group: string | null;
+            month: string;
+            quota: components["schemas"]["Quota"];
+            quota_spent: boolean;
+            /** @description when the monthly count starts again (UTC) */
+            renews_at: string;
+            /** @description the caller may change this plan's limits (admins) */
+            can_edit: boolean;
+            /** @description users whose plan this is (an edit changes theirs) */
+            users_on_plan: number;
+        };
         Plan: {
             /** @example free */
             name: string;
@@ -666,6 +895,46 @@ export interface components {
             monthly_calls: number | null;
             rate_limit_per_second: number;
             rate_limit_burst: number;
+        };
+        PlanInfo: {
+            /** @example free */
+            name: string;
+            max_apis: number | null;
+            monthly_calls: number | null;
+            rate_limit_per_second: number;
+            rate_limit_burst: number;
+            /**
+             * @description the config file's plan, or one created or edited through the API
+             * @enum {string}
+             */
+            source: "config" | "database";
+            /** @description users on this plan */
+            users: number;
+            default: boolean;
+        };
+        /** @description Some of a plan's limits; a field not sent keeps its value, null means no limit. */
+        PlanLimits: {
+            /**
+             * @description APIs a user may have at once
+             * @default null
+             */
+            max_apis: number | null;
+            /**
+             * @description answered POSTs per month
+             * @default null
+             */
+            monthly_calls: number | null;
+            /**
+             * @description per key; 0 or null: no rate limit
+             * @default null
+             */
+            rate_limit_per_second: number | null;
+            /** @default 100 */
+            rate_limit_burst: number;
+        };
+        Plans: {
+            default_plan: string;
+            plans: components["schemas"]["PlanInfo"][];
         };
         Quota: {
             plan: string;
@@ -703,6 +972,26 @@ export interface components {
             apis: components["schemas"]["ApiUsage"][];
             total_calls: number;
             quota: components["schemas"]["Quota"];
+        };
+        /** @description What an admin changes of a user; a field not sent is left as it is. */
+        UserChange: {
+            /**
+             * @description the user's own plan; null: none
+             * @default null
+             */
+            plan: string | null;
+            /**
+             * @description the user's groups (all of them; created when new)
+             * @default null
+             */
+            groups: string[] | null;
+            /** @default null */
+            is_admin: boolean | null;
+            /**
+             * @description a disabled user's APIs answer 403
+             * @default null
+             */
+            disabled: boolean | null;
         };
         UserCreate: {
             /** @description a project-style name */
@@ -1749,6 +2038,486 @@ export interface operations {
             };
             /** @description not the platform's own user */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    my_plan: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description ok */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MyPlan"];
+                };
+            };
+            /** @description no `Authorization: Bearer` token, or one the platform does not accept */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    edit_my_plan: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PlanLimits"];
+            };
+        };
+        responses: {
+            /** @description ok */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MyPlan"];
+                };
+            };
+            /** @description a parameter or the body is not what the operation takes (the message says which) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no `Authorization: Bearer` token, or one the platform does not accept */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the caller is not a platform admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    admin_users: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description ok */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminUsers"];
+                };
+            };
+            /** @description no `Authorization: Bearer` token, or one the platform does not accept */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the caller is not a platform admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    admin_change_user: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                user: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UserChange"];
+            };
+        };
+        responses: {
+            /** @description ok */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminUser"];
+                };
+            };
+            /** @description a parameter or the body is not what the operation takes (the message says which) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no `Authorization: Bearer` token, or one the platform does not accept */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the caller is not a platform admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such user, or no such plan */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    admin_plans: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description ok */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Plans"];
+                };
+            };
+            /** @description no `Authorization: Bearer` token, or one the platform does not accept */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the caller is not a platform admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    admin_put_plan: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                plan: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["PlanLimits"];
+            };
+        };
+        responses: {
+            /** @description ok */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PlanInfo"];
+                };
+            };
+            /** @description a parameter or the body is not what the operation takes (the message says which) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no `Authorization: Bearer` token, or one the platform does not accept */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the caller is not a platform admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    admin_groups: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description ok */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Groups"];
+                };
+            };
+            /** @description no `Authorization: Bearer` token, or one the platform does not accept */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the caller is not a platform admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    admin_put_group: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                group: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["GroupChange"];
+            };
+        };
+        responses: {
+            /** @description ok */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Group"];
+                };
+            };
+            /** @description a parameter or the body is not what the operation takes (the message says which) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no `Authorization: Bearer` token, or one the platform does not accept */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the caller is not a platform admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such plan or user */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    admin_apis: {
+        parameters: {
+            query?: {
+                /** @description only this user's APIs */
+                user?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description ok */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminApis"];
+                };
+            };
+            /** @description a parameter or the body is not what the operation takes (the message says which) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no `Authorization: Bearer` token, or one the platform does not accept */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the caller is not a platform admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such user */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    admin_api: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                user: string;
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description ok */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiDetail"];
+                };
+            };
+            /** @description no `Authorization: Bearer` token, or one the platform does not accept */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the caller is not a platform admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such user or API */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
