@@ -137,7 +137,7 @@ class PlatformHandler(HubAPIHandler):
     async def forward(self, verb: str, args: dict[str, str]) -> None:
         """Send the route's ``verb`` on to the platform and answer what it answered."""
         spec = self.forwards[verb]
-        if verb in ("post", "patch") and len(self.request.body or b"") > MAX_FORWARDED_BODY:
+        if verb in ("post", "patch", "put") and len(self.request.body or b"") > MAX_FORWARDED_BODY:
             raise HubError(
                 f"The request body is larger than {MAX_FORWARDED_BODY // 1024} KiB; this "
                 "endpoint takes a small JSON object.",
@@ -179,10 +179,11 @@ def forwarding(name: str, **verbs: Forward) -> type[PlatformHandler]:
 
 
 class InvokeHandler(PlatformHandler):
-    """``POST {"method": "GET"|"POST", "body": <json>, "api_key" | "key_id": optional}``: a test call.
+    """``POST {"method": "GET"|"POST", "body": <json>, "api_key" | "key_id" | "no_key": optional}``.
 
     Calls the API through the gateway exactly as any client does (``x-api-key``), with the
-    given key, the key ``key_id``, or the user's first enabled key; answers ``{"status",
+    given key, the key ``key_id``, no key at all (``no_key``: what a caller without a key gets),
+    or the user's first enabled key; answers ``{"status",
     "body", "duration_ms", "endpoint"}`` where ``body`` is the API's envelope. The API's own
     error statuses are data here, not errors of this request. At most two control-plane calls
     (the key; the gateway's address is asked once per session), then the call itself.
@@ -198,6 +199,13 @@ class InvokeHandler(PlatformHandler):
         payload = None if method == "GET" else json.dumps(value).encode()
         api_key = body_field(request, "api_key", str, None, "a string (the key)")
         key_id = body_field(request, "key_id", str, None, "a string (a key's id)")
+        # ui (issue 11): the test console's "No key" choice
+        no_key = body_field(request, "no_key", bool, False, "true or false")
+        if no_key and (api_key or key_id):
+            raise UsageError(
+                "'no_key' calls without a key: leave out 'api_key' and 'key_id'.",
+                type="bad_request",
+            )
         if api_key is not None:
             check_key(api_key)  # a 400 before the platform is asked anything
         segment(name)  # a name that cannot be one path segment is a 400 too
@@ -205,7 +213,9 @@ class InvokeHandler(PlatformHandler):
         session = self.hub.platform
 
         async def invoke(client: AsyncPlatformClient) -> dict:
-            if api_key:
+            if no_key:
+                key = None
+            elif api_key:
                 key = api_key
             else:
                 key = await (client.reveal_key(key_id) if key_id else client.default_key())
@@ -300,3 +310,95 @@ PLATFORM_ROUTES: list[tuple[str, type[PlatformHandler]]] = [
         ),
     ),
 ]
+
+
+# -- plans and admin (plans helper): the caller's plan, and the admin view's operations --------
+
+
+def _given(**specs: tuple[type | tuple[type, ...], str]) -> Reader:
+    """Body fields ``name=(types, what it must be)`` passed on only when the body has them (a
+    plan change sends only what changes; ``null`` is a value there: "no limit")."""
+
+    def read(handler: HubAPIHandler) -> dict[str, Any]:
+        body = handler.read_json()
+        unknown = sorted(set(body) - set(specs))
+        if unknown:
+            raise UsageError(
+                f"The body has unknown field(s) {', '.join(unknown)}; known: "
+                f"{', '.join(sorted(specs))}.",
+                type="bad_request",
+            )
+        return {
+            name: body_field(body, name, kinds, None, what)
+            for name, (kinds, what) in specs.items()
+            if name in body
+        }
+
+    return read
+
+
+_LIMIT = ((int, type(None)), "a whole number or null (no limit)")
+_RATE = ((int, float, type(None)), "a number or null (no limit)")
+_PLAN_LIMITS = _given(
+    monthly_calls=_LIMIT,
+    max_apis=_LIMIT,
+    rate_limit_per_second=_RATE,
+    rate_limit_burst=(int, "a whole number"),
+)
+
+
+def _user_query(handler: HubAPIHandler) -> dict[str, Any]:
+    user = handler.get_argument("user", None)
+    return {"user": user} if user else {}
+
+
+PLATFORM_ROUTES += [
+    (
+        "platform/plan",
+        forwarding("PlanHandler", get=Forward("/plan"), patch=Forward("/plan", body=_PLAN_LIMITS)),
+    ),
+    ("platform/admin/users", forwarding("AdminUsersHandler", get=Forward("/admin/users"))),
+    (
+        r"platform/admin/users/(?P<user>[^/]+)",
+        forwarding(
+            "AdminUserHandler",
+            patch=Forward(
+                "/admin/users/{user}",
+                body=_given(
+                    plan=((str, type(None)), "a plan name or null"),
+                    groups=(list, "a list of group names"),
+                    is_admin=(bool, "true or false"),
+                    disabled=(bool, "true or false"),
+                ),
+            ),
+        ),
+    ),
+    ("platform/admin/plans", forwarding("AdminPlansHandler", get=Forward("/admin/plans"))),
+    (
+        r"platform/admin/plans/(?P<plan>[^/]+)",
+        forwarding("AdminPlanHandler", put=Forward("/admin/plans/{plan}", body=_PLAN_LIMITS)),
+    ),
+    ("platform/admin/groups", forwarding("AdminGroupsHandler", get=Forward("/admin/groups"))),
+    (
+        r"platform/admin/groups/(?P<group>[^/]+)",
+        forwarding(
+            "AdminGroupHandler",
+            put=Forward(
+                "/admin/groups/{group}",
+                body=_given(
+                    plan=((str, type(None)), "a plan name or null"),
+                    members=(list, "a list of user names"),
+                ),
+            ),
+        ),
+    ),
+    (
+        "platform/admin/apis",
+        forwarding("AdminApisHandler", get=Forward("/admin/apis", query=_user_query)),
+    ),
+    (
+        r"platform/admin/apis/(?P<user>[^/]+)/(?P<name>[^/]+)",
+        forwarding("AdminApiHandler", get=Forward("/admin/apis/{user}/{name}")),
+    ),
+]
+# -- end plans and admin --
