@@ -19,6 +19,7 @@ is sent.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import logging
@@ -150,6 +151,7 @@ class Gateway:
 
         presented = None
         content_length = None
+        accept = None
         for name, value in scope["headers"]:
             if name == b"x-api-key":
                 if presented is not None:
@@ -161,6 +163,8 @@ class Gateway:
                 presented = value.decode("latin-1").strip()
             elif name == b"content-length":
                 content_length = value
+            elif name == b"accept":
+                accept = value
         if not presented:
             raise GatewayError(
                 401,
@@ -243,6 +247,9 @@ class Gateway:
                 f"The monthly quota of {plan.monthly_calls} calls (plan {plan.name}) is used up until the 1st (UTC); see it with `hub plan`, and raise it with `hub plan set monthly_calls=N` (the platform's owner or an admin).",
                 retry_after=seconds_to_next_month(),
             )
+        if accept is not None and b"text/event-stream" in accept:
+            await self._invoke_stream(route, user.id, entry.id, body, month, send)
+            return
         await self._invoke(route, user.id, entry.id, body, month, send)
 
     async def _wake(self, route, send) -> None:
@@ -360,6 +367,151 @@ class Gateway:
         else:
             platform.quota.release(user_id, month)
         await _send(send, status, payload)
+
+    # -- SSE streaming (batch helper) ------------------------------------------------------------
+
+    async def _invoke_stream(
+        self, route, user_id: int, key_id: str, body: bytes, month: str, send
+    ) -> int:
+        """A call whose client accepts ``text/event-stream``: the outputs as Server-Sent Events.
+
+        The wire format (ARCHITECTURE.md, streaming): ``200``, ``Content-Type:
+        text/event-stream``, ``X-Invocation-Id``; ``event: start`` with
+        ``{"invocation_id"}``; one ``data: <output JSON>`` event per output a generator handler
+        yields (a handler that returns sends its one output); ``event: end`` with
+        ``{"invocation_id", "items"}``, or ``event: error`` with ``{"invocation_id", "status",
+        "error": {"type", "message"}}`` when it fails after the stream began. A failure before
+        the first output is the usual JSON error envelope with its HTTP status. Metered once,
+        like any call: the invocation is committed before its last event is sent.
+        """
+        platform = self.platform
+        invocation_id = f"{self._id_prefix}{next(self._id_counter):08x}"
+        started = time.perf_counter()
+        ts = time.time()
+        touch = ts - self._key_touched.get(key_id, 0.0) >= KEY_TOUCH_SECONDS
+        if touch:
+            self._key_touched[key_id] = ts
+        queue: asyncio.Queue = asyncio.Queue()
+        live = route.enter()
+
+        async def run():
+            try:
+                return await platform.engine.invoke(
+                    live.engine_id, body, invocation_id, on_item=queue.put_nowait
+                )
+            finally:
+                queue.put_nowait(None)
+
+        task = asyncio.ensure_future(run())
+        opened = False
+
+        async def open_stream():
+            headers = [
+                (b"content-type", b"text/event-stream; charset=utf-8"),
+                (b"cache-control", b"no-cache"),
+                (b"x-accel-buffering", b"no"),
+                (b"x-invocation-id", invocation_id.encode()),
+                (b"access-control-allow-origin", b"*"),
+                (b"access-control-expose-headers", b"retry-after, x-invocation-id"),
+            ]
+            await send({"type": "http.response.start", "status": 200, "headers": headers})
+            start = json.dumps({"invocation_id": invocation_id}).encode()
+            await send(_event_message(b"start", start, more=True))
+
+        try:
+            while True:
+                item = await queue.get()
+                if item is None:
+                    break
+                if not opened:
+                    opened = True
+                    await open_stream()
+                await send(_event_message(None, item, more=True))
+            result = task.result()
+        except UnknownVersionError:
+            platform.quota.release(user_id, month)
+            if opened:  # (cannot happen: a version is not removed under a running call)
+                await send(_event_message(b"error", b'{"status":503}', more=False))
+                return 200
+            raise GatewayError(
+                503,
+                "redeploying",
+                "The API is switching versions; retry in a second.",
+                retry_after=1,
+            ) from None
+        except BaseException:
+            task.cancel()
+            platform.quota.release(user_id, month)
+            raise
+        finally:
+            route.leave(live)
+        latency_ms = (time.perf_counter() - started) * 1000.0
+
+        status = result.http_code
+        counted = result.status == "ok" or (
+            result.status == "error" and result.error_type not in ("InvalidJSON", "LoadError")
+        )
+        error_type = None if status == 200 else (result.error_type or result.status)
+        message = result.error_message or "The handler failed; see `hub logs`."
+        row = InvocationRow(
+            id=invocation_id,
+            user_id=user_id,
+            api_id=route.api_id,
+            api_name=route.name,
+            version_id=live.id,
+            key_id=key_id,
+            ts=ts,
+            month=month,
+            status=status,
+            counted=counted,
+            latency_ms=latency_ms,
+            input=body,
+            output=result.output_json if status == 200 else None,
+            error_type=error_type,
+            error_message=None if status == 200 else result.error_message,
+        )
+        try:
+            # Durable before answered: the last event goes out only after this commit.
+            await platform.repos.invocations.add(row, platform.config.capture_bytes, None, touch)
+        except BaseException:
+            platform.quota.release(user_id, month)
+            raise
+        if counted:
+            platform.quota.commit(user_id, month)
+        else:
+            platform.quota.release(user_id, month)
+        if status != 200 and not opened:
+            await _send(send, status, envelope_error(status, error_type, message, invocation_id))
+            return status
+        if not opened:
+            await open_stream()
+            if result.items is None:  # a handler that returned: its one output
+                await send(_event_message(None, result.output_json or b"null", more=True))
+        if status == 200:
+            count = len(result.items) if result.items is not None else 1
+            end = {"invocation_id": invocation_id, "items": count}
+            await send(_event_message(b"end", json.dumps(end).encode(), more=False))
+        else:
+            error = {
+                "invocation_id": invocation_id,
+                "status": status,
+                "error": {"type": error_type, "message": message},
+            }
+            await send(_event_message(b"error", json.dumps(error).encode(), more=False))
+        return 200  # the stream opened: its HTTP status (an error after it is an event)
+
+
+def _event_message(event: bytes | None, data: bytes, more: bool) -> dict:
+    """The ASGI body message of one Server-Sent Event (``data`` is one line of JSON)."""
+    head = b"event: " + event + b"\n" if event else b""
+    return {
+        "type": "http.response.body",
+        "body": head + b"data: " + data + b"\n\n",
+        "more_body": more,
+    }
+
+
+# -- end of SSE streaming ---------------------------------------------------------------------
 
 
 def _user_id(platform: Platform, name: str) -> int | None:
