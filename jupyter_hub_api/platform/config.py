@@ -16,8 +16,12 @@ exists; every field is optional and defaults to the reference guide's free tier:
                  "idle_seconds": 300},
       (or "engine": {"name": "ray", "address": "10.0.0.5:6379"}: the Ray engine, docs/ray.md)
       "http": {"header_timeout_seconds": 10, "body_timeout_seconds": 30,
-               "keep_alive_seconds": 20, "max_connections": null}
+               "keep_alive_seconds": 20, "max_connections": null},
+      "database": {"url": "postgresql://hub:secret@db.example/hub"}
     }
+
+``database.url`` (or ``$HUB_DATABASE_URL``, which wins) keeps the platform's state in that
+PostgreSQL database (the ``postgres`` extra) instead of the default ``platform.db`` SQLite file.
 
 A plan value of ``null`` (or 0 for the rate limit) means "no limit". The ``engine`` section's
 runtime settings (named and defaulting as in ``hub_config.json``'s ``runtime``, see
@@ -107,6 +111,8 @@ class PlatformConfig:
     keep_log_lines: int = 20_000
     engine: EngineDefaults = field(default_factory=EngineDefaults)
     http: ConnectionLimits = field(default_factory=ConnectionLimits)
+    # -- postgres: a postgresql:// URL, or None for the embedded SQLite file (platform.db) --
+    database_url: str | None = None
 
     def plan_for(self, user: str) -> Plan:
         """The plan of ``user``."""
@@ -214,6 +220,7 @@ def parse_config(raw: dict[str, Any], where: str = "config") -> PlatformConfig:
         keep_invocations=int(raw.get("keep_invocations", base.keep_invocations)),
         keep_log_lines=int(raw.get("keep_log_lines", base.keep_log_lines)),
         engine=engine,
+        database_url=_database_url(raw.get("database"), where),  # postgres
     )
 
 
@@ -257,3 +264,36 @@ def _opt_int(body: dict, key: str, default: int | None, where: str) -> int | Non
             f"{where}: {key} must be a non-negative integer or null.", type="bad_config"
         )
     return value
+
+
+# -- postgres: where the state is kept --------------------------------------------------------
+def _database_url(body: Any, where: str) -> str | None:
+    if body is None:
+        return None
+    if not isinstance(body, dict) or set(body) - {"url"}:
+        raise UsageError(
+            f'{where}: database must be an object like {{"url": "postgresql://..."}}.',
+            type="bad_config",
+        )
+    return check_database_url(body.get("url"), f"{where}: database.url")
+
+
+def check_database_url(url: Any, what: str) -> str | None:
+    """``url`` if it names a PostgreSQL database (None or "" mean the SQLite file)."""
+    if url is None or url == "":
+        return None
+    if not isinstance(url, str) or not url.startswith(("postgresql://", "postgres://")):
+        raise UsageError(
+            f"{what} must be a postgresql:// URL (leave it out to keep the state in the "
+            "platform's own SQLite file).",
+            type="bad_config",
+        )
+    return url
+
+
+def database_url(config: PlatformConfig) -> str | None:
+    """The PostgreSQL database of the platform: ``$HUB_DATABASE_URL``, else the config's."""
+    env = os.environ.get("HUB_DATABASE_URL")
+    if env:
+        return check_database_url(env, "HUB_DATABASE_URL")
+    return config.database_url

@@ -1,31 +1,41 @@
-"""The platform's state: one SQLite file in WAL mode, and one thread that writes it.
+"""The platform's state: SQLite (one file in WAL mode, the default) or PostgreSQL, and one
+thread that writes it.
 
 Only the writer thread holds a connection that may write: every write is a function of that
 connection, queued with :meth:`Database.write` (or :meth:`Database.append` for the hot path's
-many small writes of one kind), so the event loop never waits for SQLite's write lock. The
+many small writes of one kind), so the event loop never waits for the database's write lock. The
 writer runs everything queued at that moment in one transaction and commits once (group commit:
 a batch costs one write of the WAL whatever its size); should one write fail, the batch is run
 again with each write in its own savepoint, so only that one fails. The awaiting coroutines are
 woken after the commit, one hand-off to the loop per batch, so "answered" can mean "durable":
-the gateway awaits the write of an invocation before it sends the response. WAL with
+the gateway awaits the write of an invocation before it sends the response. SQLite's WAL with
 ``synchronous=NORMAL`` keeps every committed transaction across a kill of the process (not
-across a power cut).
+across a power cut); PostgreSQL's COMMIT returns once its WAL is flushed (``synchronous_commit``
+on, its default), which survives a power cut too.
 
 A long write (deleting an API's history) is split into short transactions with
 :meth:`Database.write_chunks`, so the writes queued meanwhile wait for one chunk, not the whole.
 
-Reads use one ``query_only`` connection per thread (WAL readers never block the writer, nor the
-writer them). The schema is kept by the numbered migrations of ``store/migrations.py``, applied
-when the database is opened.
+Reads use one read-only connection per thread (SQLite ``query_only``; PostgreSQL
+``default_transaction_read_only``), each statement its own transaction, so a read never holds
+back the writer. The schema is kept by the numbered migrations of ``store/migrations.py``,
+applied when the database is opened.
+
+Both backends take the same SQL (the rules are in ``store/migrations.py``'s docstring): ``?`` or
+``:name`` placeholders, which :class:`PgConnection` turns into psycopg's; rows answer
+``row["col"]``, ``row[0]`` and ``dict(row)`` on both.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import queue
+import re
 import sqlite3
 import threading
+import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -34,6 +44,31 @@ T = TypeVar("T")
 
 _STOP = object()
 _MAX_BATCH = 512
+
+SQLITE = "sqlite"
+POSTGRESQL = "postgresql"
+
+
+def _integrity_errors() -> tuple[type[Exception], ...]:
+    try:
+        import psycopg
+    except ImportError:  # the postgres extra is not installed
+        return (sqlite3.IntegrityError,)
+    return (sqlite3.IntegrityError, psycopg.IntegrityError)
+
+
+#: What a write that breaks a constraint (UNIQUE, NOT NULL, a foreign key) raises, either backend.
+IntegrityError = _integrity_errors()
+
+
+def is_database_url(target: str | Path) -> bool:
+    """Whether ``target`` names a PostgreSQL database (a ``postgresql://`` URL) not a file."""
+    return isinstance(target, str) and target.startswith(("postgresql://", "postgres://"))
+
+
+def redact_url(url: str) -> str:
+    """``url`` without its password (for messages and logs)."""
+    return re.sub(r"://([^:/@]*):[^@/]*@", r"://\1:***@", url)
 
 
 def private_database(path: Path) -> None:
@@ -50,6 +85,129 @@ def private_database(path: Path) -> None:
             pass
 
 
+def _password(url: str) -> str | None:
+    try:
+        return urllib.parse.urlsplit(url).password
+    except ValueError:
+        return None
+
+
+def check_database(url: str | None) -> None:
+    """Connect to the PostgreSQL database ``url`` once (None: the SQLite file, nothing to check),
+    so a platform that cannot reach it stops at start with the reason in one sentence."""
+    if url is not None:
+        Database.connect_url(url).close()
+
+
+class SqliteConnection(sqlite3.Connection):
+    """A SQLite connection that says which dialect it speaks (migrations may ask)."""
+
+    dialect = SQLITE
+
+
+# -- PostgreSQL ---------------------------------------------------------------------------------
+_NAMED = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
+
+
+@functools.lru_cache(maxsize=2048)
+def pg_sql(sql: str, named: bool) -> str:
+    """The psycopg form of one statement: ``?`` -> ``%s``, ``:name`` -> ``%(name)s``."""
+    sql = sql.replace("%", "%%")
+    if named:
+        return _NAMED.sub(r"%(\1)s", sql)
+    return sql.replace("?", "%s")
+
+
+class _RowBase(tuple):
+    """A row that answers by position and by column name, as ``sqlite3.Row`` does."""
+
+    __slots__ = ()
+    _index: dict[str, int] = {}
+
+    def __getitem__(self, key):
+        if isinstance(key, str):
+            return tuple.__getitem__(self, self._index[key])
+        return tuple.__getitem__(self, key)
+
+    def keys(self) -> list[str]:
+        return list(self._index)
+
+
+@functools.lru_cache(maxsize=512)
+def _row_class(names: tuple[str, ...]) -> type[_RowBase]:
+    return type(
+        "Row", (_RowBase,), {"__slots__": (), "_index": {n: i for i, n in enumerate(names)}}
+    )
+
+
+def _row_factory(cursor):
+    if cursor.description is None:
+        return tuple
+    cls = _row_class(tuple(c.name for c in cursor.description))
+    return cls
+
+
+class PgConnection:
+    """A psycopg connection with the part of ``sqlite3.Connection``'s interface the store uses.
+
+    Autocommit, so the writer's explicit ``BEGIN``/``COMMIT`` (and savepoints) are the only
+    transactions, as with SQLite's ``isolation_level=None``. ``SUM()`` of integers (NUMERIC in
+    PostgreSQL) comes back as an int, and a Python bool is sent as 0/1, as SQLite does.
+    """
+
+    dialect = POSTGRESQL
+
+    def __init__(self, url: str, read_only: bool = False, application_name: str = "hub") -> None:
+        import psycopg
+        from psycopg.adapt import Dumper, Loader
+        from psycopg.pq import Format
+
+        class _Numeric(Loader):
+            def load(self, data):
+                text = bytes(data).decode()
+                return float(text) if "." in text or "e" in text.lower() else int(text)
+
+        class _BoolAsInt(Dumper):
+            oid = psycopg.adapters.types["int8"].oid
+            format = Format.TEXT
+
+            def dump(self, obj):
+                return b"1" if obj else b"0"
+
+        self._conn = psycopg.connect(
+            url, autocommit=True, application_name=application_name, connect_timeout=10
+        )
+        self._conn.adapters.register_loader("numeric", _Numeric)
+        self._conn.adapters.register_dumper(bool, _BoolAsInt)
+        self._conn.row_factory = _row_factory
+        self._trace: Callable[[str], None] | None = None
+        if read_only:
+            self._conn.execute("SET default_transaction_read_only = on")
+
+    def set_trace_callback(self, fn: Callable[[str], None] | None) -> None:
+        """Call ``fn(sql)`` before each statement (as ``sqlite3.Connection``'s does)."""
+        self._trace = fn
+
+    def execute(self, sql: str, args: tuple | list | dict = ()):
+        if self._trace:
+            self._trace(sql)
+        if not args:
+            return self._conn.execute(sql)
+        return self._conn.execute(pg_sql(sql, isinstance(args, dict)), args)
+
+    def executemany(self, sql: str, seq):
+        if self._trace:
+            self._trace(sql)
+        rows = list(seq)
+        cur = self._conn.cursor()
+        if rows:
+            cur.executemany(pg_sql(sql, isinstance(rows[0], dict)), rows)
+        return cur
+
+    def close(self) -> None:
+        self._conn.close()
+
+
 class _Write:
     """One queued write: ``fn(conn)``, or one ``item`` of ``fn(conn, items)`` when batched."""
 
@@ -62,18 +220,32 @@ class _Write:
         self.fut = fut
         self.loop = loop
 
-    def run_alone(self, conn: sqlite3.Connection):
+    def run_alone(self, conn):
         return self.fn(conn, [self.item]) if self.batched else self.fn(conn)
 
 
 class Database:
-    """The SQLite database at ``path`` with its writer thread; :meth:`close` stops it."""
+    """The database at ``target`` with its writer thread; :meth:`close` stops it.
 
-    def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        private_database(self.path)
+    ``target`` is the path of a SQLite file, or a ``postgresql://`` URL (the ``postgres``
+    extra: psycopg). Repositories see the same interface either way.
+    """
+
+    def __init__(self, target: Path | str) -> None:
+        self.url: str | None = None
+        self.path: Path | None = None
+        if is_database_url(target):
+            self.url = str(target)
+            self.dialect = POSTGRESQL
+        else:
+            self.path = Path(target)
+            self.dialect = SQLITE
+            private_database(self.path)
         self._local = threading.local()
+        self._readers: list = []  # every thread's read connection, closed by close()
+        self._readers_lock = threading.Lock()
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._begin = "BEGIN IMMEDIATE" if self.dialect == SQLITE else "BEGIN"
         self._writer_conn = self._connect()
         from .store.migrations import migrate  # (the store's repositories import this module)
 
@@ -87,8 +259,47 @@ class Database:
         """The one thread that writes."""
         return self._thread
 
-    def _connect(self, read_only: bool = False) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+    def describe(self) -> str:
+        """Where the state is, for messages (a URL without its password)."""
+        return redact_url(self.url) if self.url else str(self.path)
+
+    @staticmethod
+    def connect_url(url: str, read_only: bool = False) -> PgConnection:
+        """A connection to the PostgreSQL database ``url``; a UsageError saying why not."""
+        try:
+            import psycopg
+        except ImportError:
+            from ..errors import UsageError
+
+            raise UsageError(
+                "A postgresql:// database needs psycopg: install jupyter-hub-api[postgres].",
+                type="bad_config",
+            ) from None
+        try:
+            return PgConnection(url, read_only=read_only)
+        except psycopg.Error as err:
+            from ..errors import UsageError
+
+            reason = (str(err).strip().splitlines() or ["no answer"])[0].strip().rstrip(".")
+            secret = _password(url)
+            if secret:
+                reason = reason.replace(secret, "***")
+            raise UsageError(
+                f"Cannot connect to the platform database {redact_url(url)} ({reason}): "
+                "check database.url (or HUB_DATABASE_URL) and that the server runs.",
+                type="database_unreachable",
+            ) from None
+
+    def _connect(self, read_only: bool = False):
+        if self.dialect == POSTGRESQL:
+            return self.connect_url(self.url, read_only=read_only)
+        conn = sqlite3.connect(
+            self.path,
+            isolation_level=None,
+            check_same_thread=False,
+            timeout=30,
+            factory=SqliteConnection,
+        )
         conn.row_factory = sqlite3.Row
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
@@ -98,18 +309,20 @@ class Database:
         return conn
 
     # -- reading ------------------------------------------------------------------------------
-    def conn(self) -> sqlite3.Connection:
+    def conn(self):
         """This thread's read connection (it refuses writes)."""
         conn = getattr(self._local, "conn", None)
         if conn is None:
             conn = self._local.conn = self._connect(read_only=True)
+            with self._readers_lock:
+                self._readers.append(conn)
         return conn
 
-    def query(self, sql: str, args: tuple | dict = ()) -> list[sqlite3.Row]:
+    def query(self, sql: str, args: tuple | dict = ()) -> list:
         """Rows of a read query."""
         return self.conn().execute(sql, args).fetchall()
 
-    def query_one(self, sql: str, args: tuple | dict = ()) -> sqlite3.Row | None:
+    def query_one(self, sql: str, args: tuple | dict = ()):
         """The first row of a read query, or None."""
         return self.conn().execute(sql, args).fetchone()
 
@@ -120,11 +333,11 @@ class Database:
         self._queue.put(_Write(fn, item, batched, fut, loop))
         return fut
 
-    async def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+    async def write(self, fn: Callable[[Any], T]) -> T:
         """Run ``fn(conn)`` in the writer thread; return its value once its transaction commits."""
         return await self._put(fn, None, False)
 
-    async def append(self, fn: Callable[[sqlite3.Connection, list], Any], item: Any) -> None:
+    async def append(self, fn: Callable[[Any, list], Any], item: Any) -> None:
         """Have ``item`` written by ``fn(conn, items)``; return once its transaction commits.
 
         Consecutive appends with the same ``fn`` in a batch are written by one call (one
@@ -132,7 +345,7 @@ class Database:
         """
         await self._put(fn, item, True)
 
-    async def write_chunks(self, fn: Callable[[sqlite3.Connection], int]) -> int:
+    async def write_chunks(self, fn: Callable[[Any], int]) -> int:
         """Run ``fn(conn)`` in one transaction after another until it returns 0; the sum."""
         total = 0
         while n := await self.write(fn):
@@ -162,9 +375,10 @@ class Database:
                 break
         conn.close()
 
-    def _run_batch(self, conn: sqlite3.Connection, batch: list[_Write]) -> list[tuple]:
+    def _run_batch(self, conn, batch: list[_Write]) -> list[tuple]:
+        begin = self._begin
         try:
-            conn.execute("BEGIN IMMEDIATE")
+            conn.execute(begin)
             try:
                 # Optimistic: writes rarely fail, so no savepoint per item.
                 results = _run_grouped(conn, batch)
@@ -174,7 +388,7 @@ class Database:
                     return [(batch[0], False, err)]
                 # One failed: run the batch again, each write in a savepoint, so that only the
                 # failing one fails.
-                conn.execute("BEGIN IMMEDIATE")
+                conn.execute(begin)
                 results = []
                 for w in batch:
                     conn.execute("SAVEPOINT item")
@@ -190,7 +404,7 @@ class Database:
         except BaseException as err:  # the commit itself failed: nothing of the batch is kept
             try:
                 conn.execute("ROLLBACK")
-            except sqlite3.Error:
+            except Exception:
                 pass
             return [(w, False, err) for w in batch]
         self.commits += 1
@@ -200,9 +414,14 @@ class Database:
         """Finish queued writes, then stop the writer thread."""
         self._queue.put(_STOP)
         self._thread.join(timeout=30)
+        if self.dialect == POSTGRESQL:  # a server connection each: give them back now
+            with self._readers_lock:
+                readers, self._readers = self._readers, []
+            for conn in readers:
+                conn.close()
 
 
-def _run_grouped(conn: sqlite3.Connection, batch: list[_Write]) -> list[tuple]:
+def _run_grouped(conn, batch: list[_Write]) -> list[tuple]:
     results: list[tuple] = []
     i = 0
     while i < len(batch):

@@ -138,12 +138,16 @@ def serve(host: str, port: int, public_url: str | None = None) -> None:
     import uvicorn
 
     from .app import busy_app, create_app
+    from .config import database_url
+    from .db import check_database
     from .http import protocol_class
 
     state_dir = paths.platform_dir()
     lock = acquire_lock(state_dir)
     make_private(state_dir)
     config = load_config()
+    # -- postgres: a bad or unreachable database.url stops the start with its sentence --
+    check_database(database_url(config))
     limits = config.http
     if limits.max_connections is None:
         limits = replace(limits, max_connections=connection_cap(raise_descriptor_limit()))

@@ -19,7 +19,7 @@ from pathlib import Path
 from .. import paths
 from ..artifacts.blobstore import BlobStore
 from ..errors import HubError
-from .config import Plan, PlatformConfig
+from .config import Plan, PlatformConfig, database_url
 from .db import Database
 from .engines import Engine, VersionSpec, create_engine
 from .keys import KeyRing, write_private
@@ -116,8 +116,11 @@ class Platform:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.state_dir.chmod(0o700)
         (self.state_dir / "versions").mkdir(exist_ok=True)
-        self.db = Database(self.state_dir / DB_FILE)
-        (self.state_dir / DB_FILE).chmod(0o600)
+        # -- postgres: PostgreSQL when the config (or HUB_DATABASE_URL) names a database --
+        url = database_url(self.config)
+        self.db = Database(url or self.state_dir / DB_FILE)
+        if url is None:
+            (self.state_dir / DB_FILE).chmod(0o600)
         self.repos = Repositories(self.db)
         self.keys = KeyRing(self.repos.keys, self.state_dir / SECRET_FILE)
         self.quota = MonthlyQuota(self.repos.usage.used)

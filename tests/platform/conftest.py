@@ -47,3 +47,39 @@ def behaviour_api(platform):
     project = platform.make_project("behave", runtime={"timeout_seconds": 2, "max_workers": 2})
     result = platform.deploy(project)
     return result["endpoint"], platform.key()
+
+
+# -- the database backends (postgres helper) --------------------------------------------------
+@pytest.fixture(scope="session")
+def postgres():
+    """A throwaway PostgreSQL cluster for the session (tests/postgres_cluster.py)."""
+    from postgres_cluster import postgres_cluster
+
+    with postgres_cluster() as cluster:
+        yield cluster
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path):
+    """What :class:`Database` opens, once per backend: a SQLite file in the test's folder, or a
+    fresh database of the session's PostgreSQL cluster (a ``postgresql://`` URL)."""
+    if request.param == "sqlite":
+        yield str(tmp_path / "platform.db")
+        return
+    cluster = request.getfixturevalue("postgres")
+    url = cluster.new_database()
+    yield url
+    cluster.drop_database(url)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def platform_database(request):
+    """The platform config's ``database`` section, once per backend: none (the platform's own
+    SQLite file), and a fresh database of the session's PostgreSQL cluster."""
+    if request.param == "sqlite":
+        yield None
+        return
+    cluster = request.getfixturevalue("postgres")
+    url = cluster.new_database()
+    yield {"url": url}
+    cluster.drop_database(url)

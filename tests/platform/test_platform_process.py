@@ -16,8 +16,12 @@ import requests
 from platform_helpers import PlatformProcess, free_port
 
 
-def test_kill_9_mid_load_loses_no_answered_call(launch_platform):
-    proc = launch_platform({"plans": {"free": {"rate_limit_per_second": 0, "monthly_calls": None}}})
+def test_kill_9_mid_load_loses_no_answered_call(launch_platform, platform_database):
+    # On both backends (the embedded SQLite file, and PostgreSQL: database.url).
+    config = {"plans": {"free": {"rate_limit_per_second": 0, "monthly_calls": None}}}
+    if platform_database:
+        config["database"] = platform_database
+    proc = launch_platform(config)
     endpoint = proc.deploy(proc.make_project("durable", runtime={"max_workers": 2}))["endpoint"]
     key = proc.key()
     answered: list[str] = []
@@ -174,6 +178,19 @@ def test_a_platform_of_another_data_directory_on_our_port_is_a_clear_error(
     assert result.returncode == 2
     assert "belongs to another data directory" in result.stderr
     assert "HUB_PLATFORM_URL" in result.stderr
+
+
+def test_an_unreachable_database_stops_the_start_in_one_sentence_without_its_password(tmp_path):
+    url = f"postgresql://hub:hunter2@/hub?host={tmp_path / 'no-server'}"
+    proc = PlatformProcess(tmp_path, config={"database": {"url": url}})
+    result = proc.hub("status")
+    assert result.returncode == 1
+    assert "Cannot connect to the platform database" in result.stderr, result.stderr
+    assert "hunter2" not in result.stderr and "Traceback" not in result.stderr
+    # $HUB_DATABASE_URL wins over the config file, and is checked the same way.
+    proc.env["HUB_DATABASE_URL"] = "mysql://hub@db/hub"
+    result = proc.hub("status")
+    assert "HUB_DATABASE_URL must be a postgresql:// URL" in result.stderr, result.stderr
 
 
 def test_a_bad_plan_config_stops_the_start_with_the_field_named(tmp_path):

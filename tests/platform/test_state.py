@@ -1,6 +1,7 @@
 """The platform's state (platform.db): migrations, the one write path, the usage counters.
 
-These run the real :class:`Database` and repositories on a file in the test's directory; the
+These run the real :class:`Database` and repositories on both backends (the ``database_url``
+fixture: a SQLite file in the test's directory, and a database of a real PostgreSQL cluster); the
 platform process tests (``test_platform_process.py``: kill -9 loses no answered call) cover the
 same code end to end.
 """
@@ -17,9 +18,9 @@ import time
 
 import pytest
 
-from jupyter_hub_api.platform.db import Database
+from jupyter_hub_api.platform.db import Database, PgConnection, SqliteConnection, is_database_url
 from jupyter_hub_api.platform.models import InvocationRow
-from jupyter_hub_api.platform.store import Repositories, invocations, logs
+from jupyter_hub_api.platform.store import Repositories, invocations, logs, migrations
 from jupyter_hub_api.platform.store.histogram import bucket_of, upper_edge
 from jupyter_hub_api.platform.store.migrations import MIGRATIONS
 
@@ -60,23 +61,43 @@ async def _api(repos: Repositories, user_id: int, name: str) -> int:
 
 
 # -- migrations -------------------------------------------------------------------------------
-def _old_release_database(path) -> None:
-    """platform.db as the release before migrations left it: its schema, user_version 0."""
-    conn = sqlite3.connect(path)
-    conn.executescript(MIGRATIONS[0])
-    conn.executescript(
-        """
-        INSERT INTO users VALUES (1, 'alice', 'digest', '2026-10-01T00:00:00Z');
-        INSERT INTO apis VALUES (1, 1, 'digits', 1, '2026-10-01T00:00:00Z', '2026-10-02T00:00:00Z');
-        INSERT INTO versions VALUES (1, 1, 1, 'b1', '0.1.0', '{"config": {}}', '/v', '/py',
-            'live', NULL, '2026-10-01T00:00:00Z', '2026-10-01T00:00:01Z');
-        INSERT INTO keys VALUES ('key_1', 1, 'default', 'hub_abcd', 'h', x'00', 1,
-            '2026-10-01T00:00:00Z', NULL);
-        INSERT INTO usage_monthly VALUES (1, '2026-10', 'digits', 3, 1, 1);
-        INSERT INTO logs (api_id, version_id, invocation_id, ts, stream, line)
-            VALUES (1, 1, 'i1', 1.0, 'stdout', 'hello');
-        """
-    )
+_OLD_ROWS = [
+    ("INSERT INTO users (id, name, token_hash, created_at) VALUES (?, ?, ?, ?)",
+     (1, "alice", "digest", "2026-10-01T00:00:00Z")),
+    ("INSERT INTO apis (id, user_id, name, live_version_id, created_at, updated_at)"
+     " VALUES (?, ?, ?, ?, ?, ?)",
+     (1, 1, "digits", 1, "2026-10-01T00:00:00Z", "2026-10-02T00:00:00Z")),
+    ("INSERT INTO versions (id, api_id, seq, build_id, version, record, dir, python, status,"
+     " error, created_at, deployed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+     (1, 1, 1, "b1", "0.1.0", '{"config": {}}', "/v", "/py", "live", None,
+      "2026-10-01T00:00:00Z", "2026-10-01T00:00:01Z")),
+    ("INSERT INTO keys (id, user_id, name, prefix, hash, secret, enabled, created_at,"
+     " last_used_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+     ("key_1", 1, "default", "hub_abcd", "h", b"\x00", 1, "2026-10-01T00:00:00Z", None)),
+    ("INSERT INTO usage_monthly VALUES (?, ?, ?, ?, ?, ?)", (1, "2026-10", "digits", 3, 1, 1)),
+    ("INSERT INTO logs (api_id, version_id, invocation_id, ts, stream, line)"
+     " VALUES (?, ?, ?, ?, ?, ?)", (1, 1, "i1", 1.0, "stdout", "hello")),
+]  # fmt: skip
+
+
+def _old_release_database(target: str) -> None:
+    """A database with the schema of step 1 only and rows in it: on SQLite, platform.db as the
+    release before migrations left it (user_version 0); on PostgreSQL, one whose opening
+    stopped after step 1 (so step 2 fills its counters from the history, as on SQLite)."""
+    if is_database_url(target):
+        conn = PgConnection(target)
+        conn.execute("BEGIN")
+        migrations.MIGRATIONS[0](conn)
+        conn.execute(
+            "CREATE TABLE schema_migrations (version BIGINT PRIMARY KEY, applied_at TEXT NOT NULL)"
+        )
+        conn.execute("INSERT INTO schema_migrations VALUES (1, '2026-10-01T00:00:00Z')")
+    else:
+        conn = sqlite3.connect(target, isolation_level=None, factory=SqliteConnection)
+        conn.execute("BEGIN")
+        migrations._run_script(conn, migrations._V1)
+    for sql, args in _OLD_ROWS:
+        conn.execute(sql, args)
     for n, (day, status, counted, latency) in enumerate(
         [(30, 200, 1, 5.0), (31, 200, 1, 7.0), (31, 500, 1, 9.0), (31, 502, 0, 30000.0)]
     ):
@@ -86,13 +107,14 @@ def _old_release_database(path) -> None:
             " latency_ms) VALUES (?, 1, 1, 'digits', ?, '2026-10', ?, ?, ?)",
             (f"i{n}", ts, status, counted, latency),
         )
-    conn.commit()
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 0
+    conn.execute("COMMIT")
+    if not is_database_url(target):
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 0
     conn.close()
 
 
-def test_a_database_of_the_previous_release_opens_and_keeps_its_rows(tmp_path):
-    path = tmp_path / "platform.db"
+def test_a_database_of_the_previous_release_opens_and_keeps_its_rows(database_url):
+    path = database_url
     _old_release_database(path)
     db = Database(path)
     try:
@@ -102,6 +124,7 @@ def test_a_database_of_the_previous_release_opens_and_keeps_its_rows(tmp_path):
         assert [a.name for a in repos.apis.all()] == ["digits"]
         assert repos.versions.get(1).record == {"config": {}}
         assert [k.id for k in repos.keys.of_user(1)] == ["key_1"]
+        assert repos.keys.secret(1, "key_1") == b"\x00"
         assert [line.line for line in repos.logs.read(1)] == ["hello"]
         assert repos.usage.by_api(1, "2026-10")["digits"].calls == 3  # the old counter stays
         assert len(repos.invocations.page(1, 10)) == 4
@@ -120,18 +143,46 @@ def test_a_database_of_the_previous_release_opens_and_keeps_its_rows(tmp_path):
     again.close()
 
 
-def test_a_database_newer_than_the_release_is_refused_with_a_sentence(tmp_path):
-    path = tmp_path / "platform.db"
-    conn = sqlite3.connect(path)
-    conn.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
+def test_a_database_newer_than_the_release_is_refused_with_a_sentence(database_url):
+    if is_database_url(database_url):
+        Database(database_url).close()
+        conn = PgConnection(database_url)
+        conn.execute("INSERT INTO schema_migrations VALUES (?, 'later')", (len(MIGRATIONS) + 1,))
+    else:
+        conn = sqlite3.connect(database_url)
+        conn.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
     conn.close()
     with pytest.raises(RuntimeError, match="newer than this release knows"):
-        Database(path)
+        Database(database_url)
+
+
+def test_platforms_opening_one_postgresql_database_at_once_apply_each_step_once(postgres):
+    url = postgres.new_database()
+    opened: list[Database] = []
+    errors: list[BaseException] = []
+
+    def open_it():
+        try:
+            opened.append(Database(url))
+        except BaseException as err:  # the test fails below, with the error
+            errors.append(err)
+
+    threads = [threading.Thread(target=open_it) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and [db.schema_version for db in opened] == [len(MIGRATIONS)] * 4
+    versions = opened[0].query("SELECT version FROM schema_migrations ORDER BY version")
+    assert [r["version"] for r in versions] == list(range(1, len(MIGRATIONS) + 1))
+    for db in opened:
+        db.close()
+    postgres.drop_database(url)
 
 
 # -- the write path ---------------------------------------------------------------------------
-def test_only_the_writer_thread_writes(tmp_path):
-    db = Database(tmp_path / "platform.db")
+def test_only_the_writer_thread_writes(database_url):
+    db = Database(database_url)
     writers: set[int] = set()
     db._writer_conn.set_trace_callback(lambda sql: writers.add(threading.get_ident()))
 
@@ -149,7 +200,7 @@ def test_only_the_writer_thread_writes(tmp_path):
         await repos.logs.add([(api, None, None, 1.0, "stdout", "x")], {api}, 10)
         await repos.apis.delete(api)
         # The loop's own connection refuses to write.
-        with pytest.raises(sqlite3.OperationalError, match="readonly"):
+        with pytest.raises(Exception, match="readonly|read-only"):
             db.conn().execute("DELETE FROM users")
         return threading.get_ident()
 
@@ -158,8 +209,8 @@ def test_only_the_writer_thread_writes(tmp_path):
     assert writers == {db.writer_thread.ident} and loop_thread not in writers
 
 
-def test_deleting_a_large_api_commits_chunk_by_chunk_and_other_writes_go_between(tmp_path):
-    db = Database(tmp_path / "platform.db")
+def test_deleting_a_large_api_commits_chunk_by_chunk_and_other_writes_go_between(database_url):
+    db = Database(database_url)
 
     async def work():
         repos = Repositories(db)
@@ -213,16 +264,17 @@ def _scan(db: Database, api_id: int, month: str) -> tuple[list[int], list[float 
 
 def _monthly_scan(db: Database, user_id: int, month: str) -> dict[str, tuple[int, int, int]]:
     rows = db.query(
-        "SELECT api_name, SUM(counted), SUM(counted = 1 AND status != 200),"
-        " SUM(status >= 500 AND counted = 0) FROM invocations WHERE user_id = ? AND month = ?"
+        "SELECT api_name, SUM(counted), SUM(CASE WHEN counted = 1 AND status != 200 THEN 1 ELSE 0"
+        " END), SUM(CASE WHEN status >= 500 AND counted = 0 THEN 1 ELSE 0 END)"
+        " FROM invocations WHERE user_id = ? AND month = ?"
         " GROUP BY api_name",
         (user_id, month),
     )
     return {r[0]: (r[1], r[2], r[3]) for r in rows}
 
 
-def test_counters_equal_a_full_scan_across_months_and_after_a_delete(tmp_path):
-    db = Database(tmp_path / "platform.db")
+def test_counters_equal_a_full_scan_across_months_and_after_a_delete(database_url):
+    db = Database(database_url)
     rng = random.Random(13)
     months = ["2026-01", "2026-02", "2026-12", "2027-01"]
     # Around month ends (Jan 31 / Feb 1, Dec 31 / Jan 1) and across the days of the month.

@@ -30,12 +30,11 @@ class Apis:
     async def create(self, user_id: int, name: str, stamp: str) -> int:
         """A new API without a version; its id."""
         return await self.db.write(
-            lambda c: (
-                c.execute(
-                    "INSERT INTO apis (user_id, name, created_at, updated_at) VALUES (?, ?, ?, ?)",
-                    (user_id, name, stamp, stamp),
-                ).lastrowid
-            )
+            lambda c: c.execute(
+                "INSERT INTO apis (user_id, name, created_at, updated_at) VALUES (?, ?, ?, ?)"
+                " RETURNING id",
+                (user_id, name, stamp, stamp),
+            ).fetchone()[0]
         )
 
     async def set_live(self, api_id: int, version_id: int, stamp: str) -> None:

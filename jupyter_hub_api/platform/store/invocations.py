@@ -149,7 +149,6 @@ class Invocations:
 def delete_chunk(conn, api_id: int) -> int:
     """Delete up to :data:`CHUNK_ROWS` calls of an API; how many went."""
     return conn.execute(
-        "DELETE FROM invocations WHERE rowid IN"
-        " (SELECT rowid FROM invocations WHERE api_id = ? LIMIT ?)",
+        "DELETE FROM invocations WHERE id IN (SELECT id FROM invocations WHERE api_id = ? LIMIT ?)",
         (api_id, CHUNK_ROWS),
     ).rowcount

@@ -59,6 +59,6 @@ class Logs:
 def delete_chunk(conn, api_id: int) -> int:
     """Delete up to :data:`CHUNK_ROWS` lines of an API; how many went."""
     return conn.execute(
-        "DELETE FROM logs WHERE rowid IN (SELECT rowid FROM logs WHERE api_id = ? LIMIT ?)",
+        "DELETE FROM logs WHERE id IN (SELECT id FROM logs WHERE api_id = ? LIMIT ?)",
         (api_id, CHUNK_ROWS),
     ).rowcount

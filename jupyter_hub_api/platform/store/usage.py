@@ -16,18 +16,19 @@ from .histogram import percentiles
 
 _UPSERT = (
     " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT ({key}) DO UPDATE SET"
-    " calls = calls + excluded.calls, errors = errors + excluded.errors,"
-    " failures = failures + excluded.failures"
+    " calls = {t}.calls + excluded.calls, errors = {t}.errors + excluded.errors,"
+    " failures = {t}.failures + excluded.failures"
 )
 _MONTHLY = "INSERT INTO usage_monthly (user_id, month, api_name, calls, errors, failures)" + (
-    _UPSERT.format(key="user_id, month, api_name")
+    _UPSERT.format(key="user_id, month, api_name", t="usage_monthly")
 )
 _DAILY = "INSERT INTO usage_daily (user_id, day, api_name, calls, errors, failures)" + (
-    _UPSERT.format(key="user_id, day, api_name")
+    _UPSERT.format(key="user_id, day, api_name", t="usage_daily")
 )
 _BUCKETS = (
     "INSERT INTO latency_buckets (api_id, month, bucket, count) VALUES (?, ?, ?, ?)"
-    " ON CONFLICT (api_id, month, bucket) DO UPDATE SET count = count + excluded.count"
+    " ON CONFLICT (api_id, month, bucket) DO UPDATE SET"
+    " count = latency_buckets.count + excluded.count"
 )
 
 

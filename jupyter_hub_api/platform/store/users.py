@@ -31,12 +31,10 @@ class Users:
     async def create(self, name: str, token_hash: str, created_at: str) -> int:
         """A new user; their id."""
         return await self.db.write(
-            lambda c: (
-                c.execute(
-                    "INSERT INTO users (name, token_hash, created_at) VALUES (?, ?, ?)",
-                    (name, token_hash, created_at),
-                ).lastrowid
-            )
+            lambda c: c.execute(
+                "INSERT INTO users (name, token_hash, created_at) VALUES (?, ?, ?) RETURNING id",
+                (name, token_hash, created_at),
+            ).fetchone()[0]
         )
 
     async def set_token_hash(self, user_id: int, token_hash: str) -> None:

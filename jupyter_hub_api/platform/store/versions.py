@@ -49,7 +49,7 @@ class Versions:
             ).fetchone()
             return c.execute(
                 "INSERT INTO versions (api_id, seq, build_id, version, record, dir, python,"
-                " status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'starting', ?)",
+                " status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'starting', ?) RETURNING id",
                 (
                     api_id,
                     seq,
@@ -60,7 +60,7 @@ class Versions:
                     python,
                     created_at,
                 ),
-            ).lastrowid
+            ).fetchone()[0]
 
         return await self.db.write(insert)
 
