@@ -22,6 +22,7 @@ import socket
 import sys
 import threading
 import time
+import types
 
 from hub import _protocol as P
 from hub.context import Context
@@ -326,8 +327,9 @@ def _describe(exc: BaseException) -> dict:
 def _load(channel: _Channel, args) -> tuple | None:
     """Import main.py and find its handler; report READY or LOAD_FAILED.
 
-    Returns ``(call, ping)``: ``call(inputs, context)`` answers a POST, ``ping(context)`` a GET
-    (None for a ``@hub_handler``, which a GET does not call).
+    Returns ``(call, ping, batch)``: ``call(inputs, context)`` answers a POST, ``ping(context)``
+    a GET (None for a ``@hub_handler``, which a GET does not call), ``batch`` the options of a
+    batch handler (None for others).
     """
     started = time.perf_counter()
     model_dir = os.environ.get("MODEL_DIR")
@@ -351,9 +353,11 @@ def _load(channel: _Channel, args) -> tuple | None:
             handlers = hub.registered_handlers()
             event_handler = getattr(module, "handler", None)
             if len(handlers) == 1:
-                handler = (_callable_with_context(handlers[0]), None)
+                # batch: the options of @hub_handler(batch=True, ...), else None
+                batch = getattr(handlers[0], "__hub_batch__", None)
+                handler = (_callable_with_context(handlers[0]), None, batch)
             elif not handlers and callable(event_handler):
-                handler = _event_style(_callable_with_context(event_handler))
+                handler = (*_event_style(_callable_with_context(event_handler)), None)
             elif not handlers:
                 failure = {
                     "type": "LoadError",
@@ -392,26 +396,100 @@ def _load(channel: _Channel, args) -> tuple | None:
     info = {"pid": os.getpid(), "import_seconds": time.perf_counter() - started}
     if handler[1] is not None:
         info["ping"] = True  # the engine then sends a GET on as a ping (an empty INVOKE)
+    if handler[2] is not None:
+        info["batch"] = handler[2]  # the engine then sends BATCH frames (see _serve_batch)
     channel.send(P.READY, json.dumps(info).encode())
     return handler
 
 
+def _traceback_text(exc: BaseException) -> str:
+    """``exc``'s traceback, starting in the user's code (our own frames dropped)."""
+    import traceback
+
+    tb = traceback.TracebackException.from_exception(exc)
+    while tb.stack and tb.stack[0].filename == __file__:
+        del tb.stack[0]
+    return "".join(tb.format())
+
+
+def _encoded(result) -> tuple[int, bytes]:
+    """``(RESULT, json)`` for an output, or ``(ERROR, OutputNotJSON)`` when JSON cannot carry it."""
+    try:
+        return P.RESULT, encode_output(result)
+    except (TypeError, ValueError, RecursionError) as exc:
+        msg = str(exc)
+        if not msg.startswith("The handler"):
+            msg = f"The handler's output cannot be encoded as JSON: {msg}."
+        return P.ERROR, json.dumps({"type": "OutputNotJSON", "message": msg}).encode()
+
+
+class _Streamer:
+    """Sends a generator handler's outputs as ITEM frames, then END (or ERROR when it raises)."""
+
+    def __init__(self, channel: _Channel) -> None:
+        self.channel = channel
+        self.loop = None  # for async generators, made at the first one
+
+    def stream(self, result, err) -> tuple[int, bytes]:
+        """Run the generator ``result`` to its end; the frame that ends the stream."""
+        send = self.channel.send
+        if isinstance(result, types.AsyncGeneratorType):
+            if self.loop is None:
+                import asyncio
+
+                self.loop = asyncio.new_event_loop()
+            step = result.__anext__
+            run = self.loop.run_until_complete
+            done: type[BaseException] = StopAsyncIteration
+
+            def advance():
+                return run(step())
+
+        else:
+            advance = result.__next__
+            done = StopIteration
+        while True:
+            try:
+                item = advance()
+            except done:
+                return P.END, b""
+            except HandlerStatus as exc:
+                return P.ERROR, json.dumps(exc.to_dict()).encode()
+            except Exception as exc:  # noqa: BLE001 - the user's exception ends the stream
+                err.write(_traceback_text(exc))
+                return P.ERROR, json.dumps(_describe(exc)).encode()
+            kind, data = _encoded(item)
+            if kind == P.ERROR:
+                if isinstance(result, types.GeneratorType):
+                    result.close()
+                return kind, data
+            send(P.ITEM, data)
+
+
+_STREAMS = (types.GeneratorType, types.AsyncGeneratorType)
+
+
 def _serve(channel: _Channel, handler: tuple, args) -> None:
-    """Answer INVOKE frames one at a time until the engine closes the socket.
+    """Answer INVOKE (or BATCH) frames one at a time until the engine closes the socket.
 
     An INVOKE with an empty body is a ping (a GET; a POST body is never empty): it calls the
-    2021-style handler with ``'PING'`` and answers an empty RESULT for a ``@hub_handler``.
+    2021-style handler with ``'PING'`` and answers an empty RESULT for a ``@hub_handler``. A
+    handler that returns a generator streams: ITEM frames, then END.
     """
-    call, ping = handler
+    call, ping, batch = handler
     model_dir = os.environ.get("MODEL_DIR")
     timeout = args.timeout or None
     out, err = sys.stdout, sys.stderr
     loads = json.loads
+    streamer = _Streamer(channel)
     while True:
         message = channel.receive()
         if message is None:
             return
         kind, payload = message
+        if kind == P.BATCH:
+            _serve_batch(channel, call, P.parse_batch(payload), args, model_dir, timeout)
+            continue
         if kind != P.INVOKE:
             continue
         (id_len,) = P.ID_LEN.unpack_from(payload)
@@ -432,31 +510,99 @@ def _serve(channel: _Channel, handler: tuple, args) -> None:
             continue
         try:
             result = call(inputs, context) if body else ping(context)
+            if batch is not None:  # a batch handler sent a lone INVOKE: a batch of one
+                result = _one_of_batch(result)
         except HandlerStatus as exc:  # a 2021 handler answered an error status: no traceback
             kind_out, data = P.ERROR, json.dumps(exc.to_dict()).encode()
         except Exception as exc:  # noqa: BLE001 - the user's exception is the answer
-            import traceback
-
-            tb = traceback.TracebackException.from_exception(exc)
-            # Drop our own frames so the traceback starts in the user's code.
-            while tb.stack and tb.stack[0].filename == __file__:
-                del tb.stack[0]
-            err.write("".join(tb.format()))
+            err.write(_traceback_text(exc))
             kind_out, data = P.ERROR, json.dumps(_describe(exc)).encode()
         else:
-            try:
-                kind_out, data = P.RESULT, encode_output(result)
-            except (TypeError, ValueError, RecursionError) as exc:
-                msg = str(exc)
-                if not msg.startswith("The handler"):
-                    msg = f"The handler's output cannot be encoded as JSON: {msg}."
-                kind_out, data = (
-                    P.ERROR,
-                    json.dumps({"type": "OutputNotJSON", "message": msg}).encode(),
-                )
+            if isinstance(result, _STREAMS):
+                kind_out, data = streamer.stream(result, err)
+            else:
+                kind_out, data = _encoded(result)
         out.end_of_invocation()
         err.end_of_invocation()
         channel.send(kind_out, data)
+
+
+def _one_of_batch(result):
+    if not isinstance(result, (list, tuple)) or len(result) != 1:
+        raise _batch_shape_error(result, 1)
+    if isinstance(result[0], BaseException):
+        raise result[0]
+    return result[0]
+
+
+class BatchOutputError(Exception):
+    """A batch handler's answer that is not one output per input."""
+
+
+def _batch_shape_error(result, count: int) -> BatchOutputError:
+    if isinstance(result, (list, tuple)):
+        got = f"a list of {len(result)} outputs"
+    else:
+        got = f"{type(result).__name__}, not a list"
+    return BatchOutputError(
+        f"The batch handler returned {got} for {count} inputs; return a list with one output "
+        "per input, in the same order (an exception object in the list fails only its request)."
+    )
+
+
+def _serve_batch(channel: _Channel, call, items: list, args, model_dir, timeout) -> None:
+    """Call a batch handler once for the requests of a BATCH frame; answer each, in order.
+
+    A request whose body is not JSON fails alone (it is not passed to the handler). The handler
+    raising, or returning anything but a list of one output per input, fails every request of
+    the batch (no output could be matched to its input); an exception object in the list fails
+    only its own request, and an output JSON cannot carry only its own. Lines printed during
+    the call belong to every request of the batch (the engine attributes them so); a failed
+    item's traceback goes to its own request only.
+    """
+    out, err = sys.stdout, sys.stderr
+    answers: list = [None] * len(items)
+    inputs, contexts, slots = [], [], []
+    for index, (invocation_id, body) in enumerate(items):
+        try:
+            inputs.append(json.loads(body))
+        except ValueError as exc:
+            reply = {
+                "type": "InvalidJSON",
+                "message": f"The request body is not valid JSON: {exc}.",
+            }
+            answers[index] = (P.ERROR, json.dumps(reply).encode())
+            continue
+        contexts.append(Context(invocation_id, args.api, model_dir, timeout))
+        slots.append(index)
+    failure = None
+    if slots:
+        try:
+            results = call(inputs, contexts)
+            if not isinstance(results, (list, tuple)) or len(results) != len(slots):
+                raise _batch_shape_error(results, len(slots))
+        except Exception as exc:  # noqa: BLE001 - the user's exception answers the whole batch
+            if not isinstance(exc, BatchOutputError):
+                err.write(_traceback_text(exc))
+            failure = (P.ERROR, json.dumps(_describe(exc)).encode())
+        else:
+            for position, index in enumerate(slots):  # (no zip(strict=): Python 3.9)
+                result = results[position]
+                if isinstance(result, BaseException):
+                    # Its traceback if it was raised, else its one line, in its request's logs.
+                    if result.__traceback__ is not None:
+                        text = _traceback_text(result)
+                    else:
+                        text = f"{type(result).__name__}: {result}\n"
+                    channel.send(P.LOG_ONE_STDERR, P.log_one_payload(items[index][0], text))
+                    answers[index] = (P.ERROR, json.dumps(_describe(result)).encode())
+                else:
+                    answers[index] = _encoded(result)
+    out.end_of_invocation()
+    err.end_of_invocation()
+    for answer in answers:
+        kind, data = answer if answer is not None else failure
+        channel.send(kind, data)
 
 
 class _Args:

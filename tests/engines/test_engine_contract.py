@@ -221,3 +221,135 @@ async def test_undeploy_without_drain_ends_a_running_call_as_crashed(any_engine,
     await any_engine.undeploy(spec.version_id, drain=False)
     result = await asyncio.wait_for(running, 60)
     assert result.status == "crashed"
+
+
+BATCH_MAIN = """
+import socket
+
+from hub import hub_handler
+
+
+@hub_handler(batch=True, max_batch_size=16, max_wait_ms=5)
+def predict(inputs, contexts):
+    if any(x == "all-fail" for x in inputs):
+        raise RuntimeError("the whole batch failed")
+    if any(x == "short" for x in inputs):
+        return inputs[:-1]
+    for x in inputs:
+        if isinstance(x, dict):  # holds the worker until the test writes to its socket
+            with socket.create_connection(("127.0.0.1", x["gate"])) as gate:
+                gate.recv(1)
+    print("batch of", len(inputs))
+    return [
+        ValueError(f"bad item {x}") if x == "bad" else {"x": x, "id": c.invocation_id, "n": len(inputs)}
+        for x, c in zip(inputs, contexts)
+    ]
+"""
+
+
+async def test_a_batch_handler_answers_each_request_alone(any_engine, make_spec, logs):
+    """Batching: each request keeps its output, id, error and log lines; a bad item fails
+    only its own request; the handler raising or returning the wrong length fails the batch.
+
+    The local engine groups requests queued behind a busy worker into one batch; the Ray
+    engine serves one request per replica at a time: its batches have one request each.
+    """
+    import socket
+
+    spec = make_spec(BATCH_MAIN, max_workers=1, timeout_seconds=120.0)
+    await any_engine.deploy(spec)
+    await any_engine.warm(spec.version_id)
+    local = isinstance(any_engine, LocalEngine)
+    loop = asyncio.get_running_loop()
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        server.setblocking(False)
+        port = server.getsockname()[1]
+        gate = asyncio.ensure_future(call(any_engine, spec, {"gate": port}, "inv-gate"))
+        held, _ = await asyncio.wait_for(loop.sock_accept(server), 60)
+        inputs = ["a", "bad", "c", "d", "e", "f"]
+        calls = [
+            asyncio.ensure_future(call(any_engine, spec, x, f"inv-{i}"))
+            for i, x in enumerate(inputs)
+        ]
+        if local:  # the worker is held: the six requests queue behind it
+            await await_until(lambda: any_engine.status(spec.version_id)["queued"] == 6, 60)
+        held.sendall(b"x")
+        held.close()
+        assert json.loads((await gate).output_json)["n"] == 1
+        results = await asyncio.gather(*calls)
+    sizes = set()
+    for i, (x, result) in enumerate(zip(inputs, results, strict=True)):
+        if x == "bad":
+            assert result.status == "error" and result.error_type == "ValueError"
+            assert result.error_message == "bad item bad"
+            assert logs.of(f"inv-{i}", "stderr") == ["ValueError: bad item bad"]
+        else:
+            assert result.ok, result
+            output = json.loads(result.output_json)
+            assert (output["x"], output["id"]) == (x, f"inv-{i}")
+            assert logs.of(f"inv-{i}", "stderr") == []
+            sizes.add(output["n"])
+    if local:
+        assert sizes == {6}  # the six queued requests ran as one batch
+        # A line printed during a batch is in the logs of every request of the batch.
+        for i in range(6):
+            assert logs.of(f"inv-{i}", "stdout") == ["batch of 6"]
+    else:
+        assert sizes == {1}
+    # The handler raising, or not answering one output per input, fails the batch's requests.
+    failed = await call(any_engine, spec, "all-fail", "inv-raise")
+    assert failed.status == "error" and failed.error_message == "the whole batch failed"
+    short = await call(any_engine, spec, "short", "inv-short")
+    assert short.error_type == "BatchOutputError"
+    assert "0 outputs for 1 inputs" in short.error_message
+    bad_json = await any_engine.invoke(spec.version_id, b"{nope", "inv-json")
+    assert bad_json.error_type == "InvalidJSON"
+
+
+STREAM_MAIN = """
+import asyncio
+
+from hub import hub_handler
+
+
+@hub_handler
+def generate(inputs, context):
+    if inputs.get("async"):
+        return agen(inputs)
+    return gen(inputs)
+
+
+def gen(inputs):
+    for i in range(inputs["n"]):
+        yield {"i": i}
+    if inputs.get("fail"):
+        raise RuntimeError("failed after " + str(inputs["n"]))
+
+
+async def agen(inputs):
+    for i in range(inputs["n"]):
+        await asyncio.sleep(0)
+        yield i
+"""
+
+
+async def test_a_generator_handler_streams_its_outputs(any_engine, make_spec, logs):
+    spec = make_spec(STREAM_MAIN)
+    await any_engine.deploy(spec)
+    seen: list[bytes] = []
+    result = await any_engine.invoke(
+        spec.version_id, json.dumps({"n": 3}).encode(), "inv-s", on_item=seen.append
+    )
+    assert result.ok and [json.loads(x) for x in seen] == [{"i": 0}, {"i": 1}, {"i": 2}]
+    assert result.items == seen and json.loads(result.output_json) == [{"i": i} for i in range(3)]
+    # Without on_item the outputs are the result's list; an async generator streams too.
+    plain = await call(any_engine, spec, {"n": 4, "async": True})
+    assert plain.ok and json.loads(plain.output_json) == [0, 1, 2, 3]
+    # Failing midway: an error result that keeps what was yielded before.
+    seen.clear()
+    failed = await any_engine.invoke(
+        spec.version_id, json.dumps({"n": 2, "fail": True}).encode(), "inv-f", on_item=seen.append
+    )
+    assert failed.status == "error" and failed.error_message == "failed after 2"
+    assert len(seen) == 2 and failed.items == seen
+    assert any("Traceback" in line for line in logs.of("inv-f", "stderr"))

@@ -35,6 +35,7 @@ from jupyter_hub_api.runtime_defaults import RUNTIME_DEFAULTS
 __all__ = [
     "Engine",
     "InvocationResult",
+    "ItemCallback",
     "LogCallback",
     "UnknownVersionError",
     "VersionSpec",
@@ -44,6 +45,9 @@ __all__ = [
 #: the module printed at import (or a background thread printed between invocations);
 #: ``stream`` is ``"stdout"`` or ``"stderr"``; ``line`` has no trailing newline.
 LogCallback = Callable[[str, "str | None", str, str], None]
+
+#: ``on_item(item_json)``: one output of a generator handler, as it is yielded (on the loop).
+ItemCallback = Callable[[bytes], None]
 
 InvocationStatus = Literal["ok", "error", "crashed", "timeout"]
 
@@ -102,6 +106,9 @@ class InvocationResult:
     cold_start: bool = False
     # The HTTP status the handler chose (a 2021-style handler's statusCode 400-599), else None.
     http_status: int | None = None
+    # A generator handler's outputs, each JSON-encoded, in order (what it yielded before an
+    # error too); None for a handler that returned. ``output_json`` is then their JSON list.
+    items: list[bytes] | None = None
 
     @property
     def ok(self) -> bool:
@@ -166,11 +173,16 @@ class Engine(ABC):
         """
 
     @abstractmethod
-    async def invoke(self, version_id: str, body: bytes, invocation_id: str) -> InvocationResult:
+    async def invoke(
+        self, version_id: str, body: bytes, invocation_id: str, on_item: ItemCallback | None = None
+    ) -> InvocationResult:
         """Run the handler on ``body`` (the raw JSON request body) and return its result.
 
         Starts a worker when none is loaded and waits for it (a cold start never fails the
         waking request); queues the request, first come first served, when every worker is busy.
+        A generator handler's outputs are passed to ``on_item`` (each JSON-encoded) as they are
+        yielded, where the engine can (the Ray engine: all at the end), and are also the
+        result's ``items``.
         """
 
     @abstractmethod

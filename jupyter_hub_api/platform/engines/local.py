@@ -22,7 +22,14 @@ import logging
 from collections.abc import Iterable
 from pathlib import Path
 
-from .base import Engine, InvocationResult, LogCallback, UnknownVersionError, VersionSpec
+from .base import (
+    Engine,
+    InvocationResult,
+    ItemCallback,
+    LogCallback,
+    UnknownVersionError,
+    VersionSpec,
+)
 from .pool import LoadFailed, Pool
 from .procs import Launcher, WorkerProcess
 from .sandbox import Sandbox, Scratch
@@ -112,9 +119,11 @@ class LocalEngine(Engine):
         import_seconds = pool.last_import_seconds if load_seconds else 0.0
         return {**pool.status(), "load_seconds": load_seconds, "import_seconds": import_seconds}
 
-    async def invoke(self, version_id: str, body: bytes, invocation_id: str) -> InvocationResult:
+    async def invoke(
+        self, version_id: str, body: bytes, invocation_id: str, on_item: ItemCallback | None = None
+    ) -> InvocationResult:
         pool = self._pool(version_id)
-        job = Job(invocation_id, body, pool.loop.create_future(), cold=not pool.loaded())
+        job = Job(invocation_id, body, pool.loop.create_future(), not pool.loaded(), on_item)
         pool.submit(job)
         try:
             return await job.future

@@ -50,6 +50,7 @@ class Pool:
         self.idle_timer: asyncio.TimerHandle | None = None
         self.last_import_seconds = 0.0
         self.pings = False
+        self.batching = False  # a batch handler (READY's "batch"): see Worker._join
         self.draining: asyncio.Future | None = None
         self.closed = False
         self.leaving = False  # undeploy() has begun (draining, then closing)
@@ -66,6 +67,13 @@ class Pool:
 
     def submit(self, job: Job) -> None:
         """Run ``job`` on an idle worker, or queue it (starting a worker when allowed)."""
+        # -- batching (batch helper): a worker gathering a batch takes the request into it.
+        if self.batching:
+            for worker in self.workers:
+                if worker.forming and worker.can_take_more():
+                    worker.start(job)
+                    return
+        # -- end batching
         if self.idle and not self.queue:
             self.idle.pop().start(job)
             return
@@ -218,6 +226,7 @@ class Pool:
         self.backoff = 0.0
         self.last_import_seconds = worker.import_seconds
         self.pings = bool(info.get("ping"))  # a 2021-style handler: a GET calls it with 'PING'
+        self.batching = bool(info.get("batch"))
         warmers, self.warmers = self.warmers, []
         for future in warmers:
             if not future.done():

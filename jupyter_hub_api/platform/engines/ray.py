@@ -27,7 +27,14 @@ import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
-from .base import Engine, InvocationResult, LogCallback, UnknownVersionError, VersionSpec
+from .base import (
+    Engine,
+    InvocationResult,
+    ItemCallback,
+    LogCallback,
+    UnknownVersionError,
+    VersionSpec,
+)
 
 __all__ = ["HubReplica", "RayEngine"]
 
@@ -388,7 +395,13 @@ class RayEngine(Engine):
             "import_seconds": local.get("import_seconds", 0.0),
         }
 
-    async def invoke(self, version_id: str, body: bytes, invocation_id: str) -> InvocationResult:
+    async def invoke(
+        self, version_id: str, body: bytes, invocation_id: str, on_item: ItemCallback | None = None
+    ) -> InvocationResult:
+        # A generator handler's outputs come back with the answer (a replica's call is one Ray
+        # RPC), so on_item gets them all at the end: streamed requests work, but not as a stream.
+        # A batch handler is served one request at a time (one request per replica: batches of
+        # one).
         version = self._version(version_id)
         cold = version.replicas == 0
         started = time.perf_counter()
@@ -401,6 +414,9 @@ class RayEngine(Engine):
         result = InvocationResult(**answer)
         result.cold_start = result.cold_start or (cold and first)
         result.wait_ms = max((time.perf_counter() - started) * 1000.0 - result.duration_ms, 0.0)
+        if on_item is not None and result.items:
+            for item in result.items:
+                on_item(item)
         if result.error_type == "LoadError":
             version.load_error = result.error_message
         elif result.status in ("ok", "error"):

@@ -19,7 +19,7 @@ from typing import Protocol
 
 from hub import _protocol as P
 
-from .base import InvocationResult, VersionSpec
+from .base import InvocationResult, ItemCallback, VersionSpec
 from .limits import MB, memory_message
 from .procs import WorkerProcess, describe_exit
 from .protocol import FrameReader, OutputPipes
@@ -43,6 +43,9 @@ _DRAIN_GRACE = 0.2  # seconds to read what an exited worker wrote last
 # sent ahead that never started are re-queued if their worker dies.
 AHEAD_BUDGET = 0.001
 MAX_AHEAD = 7
+# A batch handler's worker waits for more requests only when its last batch had several and
+# ended less than this long ago (see Worker._join).
+_BATCH_MEMORY = 1.0
 
 #: ``log(version_id, invocation_id, stream, line)``, as :data:`~.base.LogCallback`.
 LogFunction = Callable[[str, "str | None", str, str], None]
@@ -51,15 +54,44 @@ LogFunction = Callable[[str, "str | None", str, str], None]
 class Job:
     """One invocation, queued or running; ``future`` gets its :class:`InvocationResult`."""
 
-    __slots__ = ("invocation_id", "body", "future", "enqueued", "started", "cold")
+    __slots__ = (
+        "invocation_id",
+        "body",
+        "future",
+        "enqueued",
+        "started",
+        "cold",
+        "on_item",
+        "items",
+    )
 
-    def __init__(self, invocation_id: str, body: bytes, future: asyncio.Future, cold: bool):
+    def __init__(
+        self,
+        invocation_id: str,
+        body: bytes,
+        future: asyncio.Future,
+        cold: bool,
+        on_item: ItemCallback | None = None,
+    ):
         self.invocation_id = invocation_id
         self.body = body
         self.future = future
         self.enqueued = _now()
         self.started = 0.0
         self.cold = cold
+        self.on_item = on_item  # a generator handler's outputs go here as they come
+        self.items: list[bytes] | None = None  # ... and are kept here
+
+    def add_item(self, item_json: bytes) -> None:
+        """One output of a generator handler (an ITEM frame)."""
+        if self.items is None:
+            self.items = []
+        self.items.append(item_json)
+        if self.on_item is not None and not self.future.done():
+            try:
+                self.on_item(item_json)
+            except Exception:  # noqa: BLE001 - the caller's trouble must not break the worker
+                log.exception("on_item callback failed")
 
     def finish(self, result: InvocationResult) -> None:
         if self.started:
@@ -68,6 +100,8 @@ class Job:
         else:
             result.wait_ms = (_now() - self.enqueued) * 1000.0
         result.cold_start = self.cold
+        if result.items is None and self.items is not None:
+            result.items = self.items  # what a generator yielded before it failed
         if not self.future.done():
             self.future.set_result(result)
 
@@ -123,6 +157,12 @@ class Worker:
         self.load_timed_out = False
         self.retiring = False
         self.open_streams = 0  # socket and pipes connected and not yet at their end
+        # A batch handler (READY's "batch"): (max_batch_size, max_wait seconds); see _join.
+        self.batch: tuple[int, float] | None = None
+        self.forming: list[Job] = []  # the batch being gathered, not yet sent
+        self.batch_timer: asyncio.TimerHandle | None = None
+        self.last_batch = 0  # size of the last batch sent
+        self.batch_ended = 0.0  # when its last answer came
         self.load_timer = self.loop.call_later(
             owner.spec.load_timeout_seconds, self._load_timed_out
         )
@@ -224,6 +264,12 @@ class Worker:
         if was == STARTING:
             owner.on_load_failed(self, self._load_failure(reason))
         self.outbox.clear()
+        if self.batch_timer is not None:
+            self.batch_timer.cancel()
+            self.batch_timer = None
+        forming, self.forming = self.forming, []
+        if forming:
+            owner.requeue(forming)  # gathered but never sent: another worker runs them
         jobs, self.jobs = self.jobs, deque()
         if jobs:
             if self.memory_exceeded:
@@ -239,7 +285,12 @@ class Worker:
                     error_message=f"The worker running this request stopped ({reason}) before "
                     "answering; the request was not completed, and the worker is replaced.",
                 )
-            jobs.popleft().finish(result)
+            if self.batch is not None:  # the whole batch was running
+                for job in jobs:
+                    job.finish(InvocationResult(**{**result.__dict__}))
+                jobs.clear()
+            else:
+                jobs.popleft().finish(result)
             owner.requeue(jobs)  # sent ahead but never started: another worker runs them
         self.kill()
         owner.on_worker_gone(self)
@@ -285,7 +336,10 @@ class Worker:
 
     def start(self, job: Job) -> None:
         """Send ``job`` to this worker: it runs now if the worker is idle, else right after
-        the invocation(s) already sent."""
+        the invocation(s) already sent (a batch handler's: in the next batch, see _join)."""
+        if self.batch is not None:
+            self._join(job)
+            return
         jobs = self.jobs
         jobs.append(job)
         self.state = BUSY
@@ -308,7 +362,10 @@ class Worker:
         self.outbox.clear()
 
     def can_take_more(self) -> bool:
-        """True when another request may be sent ahead to this busy worker."""
+        """True when another request may be sent ahead to this busy worker (a batch
+        handler's: join the batch it is gathering)."""
+        if self.batch is not None:
+            return not self.jobs and 0 < len(self.forming) < self.batch[0]
         average = self.average
         if average >= AHEAD_BUDGET:
             return False
@@ -333,27 +390,81 @@ class Worker:
             return
         self.jobs.popleft()
         # What was sent ahead never started: it goes back to the queue, not down with the worker.
+        # (A batch ran as a whole: every request of it timed out.)
         ahead, self.jobs = self.jobs, deque()
-        self.owner.requeue(ahead)
-        head.finish(
-            InvocationResult(
-                "timeout",
-                error_type="Timeout",
-                error_message=f"The handler ran past its timeout of {seconds:g} s; its worker was "
-                "stopped and is replaced.",
+        timed_out = [head]
+        if self.batch is not None:
+            timed_out += ahead
+        else:
+            self.owner.requeue(ahead)
+        for job in timed_out:
+            job.finish(
+                InvocationResult(
+                    "timeout",
+                    error_type="Timeout",
+                    error_message=f"The handler ran past its timeout of {seconds:g} s; its "
+                    "worker was stopped and is replaced.",
+                )
             )
-        )
-        self.emit(
-            "stderr",
-            f"Invocation timed out after {seconds:g} s; worker stopped.",
-            head.invocation_id,
-        )
+            self.emit(
+                "stderr",
+                f"Invocation timed out after {seconds:g} s; worker stopped.",
+                job.invocation_id,
+            )
         self.gone("timed out")
 
     def _load_timed_out(self) -> None:
         if self.state == STARTING:
             self.load_timed_out = True
             self.gone("load timeout")
+
+    # -- batching (a batch handler) ----------------------------------------------------------
+
+    def _join(self, job: Job) -> None:
+        """Add ``job`` to the batch this worker is gathering; send it when it is complete.
+
+        Adaptive: the batch goes out at once when it reaches ``max_batch_size``, or as many
+        requests as the last batch had (the concurrency the API just saw). While the API has
+        had no concurrent traffic (the last batch had one request, or ended more than a second
+        ago) a request waits for nothing: the batch goes at the end of this event-loop turn,
+        taking what is queued. Otherwise it waits for more at most ``max_wait_ms`` after its
+        oldest request arrived.
+        """
+        forming = self.forming
+        forming.append(job)
+        self.state = BUSY
+        size, wait = self.batch  # type: ignore[misc]
+        count = len(forming)
+        target = self.last_batch if _now() - self.batch_ended < _BATCH_MEMORY else 1
+        if count >= size or (target > 1 and count >= target):
+            self._send_batch()
+        elif count == 1:
+            delay = wait if target > 1 else 0.0
+            self.batch_timer = self.loop.call_later(
+                max(forming[0].enqueued + delay - _now(), 0.0), self._send_batch
+            )
+
+    def _send_batch(self) -> None:
+        if self.batch_timer is not None:
+            self.batch_timer.cancel()
+            self.batch_timer = None
+        forming, self.forming = self.forming, []
+        if self.state == GONE or self.transport is None:
+            if forming:
+                self.owner.requeue(forming)
+            return
+        live = [job for job in forming if not job.future.done()]  # callers still waiting
+        if not live:
+            self.owner.release(self)
+            return
+        now = _now()
+        for job in live:
+            job.started = now
+        self.jobs.extend(live)
+        self.last_batch = len(live)
+        if self.timer is None:
+            self._arm_timer(live[0])
+        self.transport.write(P.batch_frame([(job.invocation_id, job.body) for job in live]))
 
     def on_frame(self, kind: int, payload: bytes) -> None:
         """Handle one frame from the worker."""
@@ -373,15 +484,36 @@ class Worker:
             )
         elif kind in P.LOG_STREAMS:
             stream = P.LOG_STREAMS[kind]
-            invocation_id = self.jobs[0].invocation_id if self.jobs else None
             text = payload.decode("utf-8", "replace")
-            for line in text.split("\n")[:-1] if text.endswith("\n") else text.split("\n"):
-                self.emit(stream, line, invocation_id)
+            lines = text.split("\n")[:-1] if text.endswith("\n") else text.split("\n")
+            if self.batch is not None and len(self.jobs) > 1:
+                for line in lines:  # printed during a batch: a line of each of its requests
+                    self.emit(stream, line)
+            else:
+                invocation_id = self.jobs[0].invocation_id if self.jobs else None
+                for line in lines:
+                    self.emit(stream, line, invocation_id)
+        elif kind == P.ITEM:
+            if self.jobs:
+                self.jobs[0].add_item(payload)
+        elif kind == P.END:
+            items = (self.jobs[0].items or []) if self.jobs else []
+            output = b"[" + b",".join(items) + b"]"
+            self._answer(InvocationResult("ok", output_json=output, items=items))
+        elif kind == P.LOG_ONE_STDERR:
+            (id_len,) = P.ID_LEN.unpack_from(payload)
+            invocation_id = bytes(payload[2 : 2 + id_len]).decode()
+            text = bytes(payload[2 + id_len :]).decode("utf-8", "replace")
+            for line in text.rstrip("\n").split("\n"):
+                self.emit("stderr", line, invocation_id)
         elif kind == P.READY:
             self.load_timer.cancel()
             self.drain_pipes()  # what the import wrote is not the first invocation's
             info = json.loads(payload)
             self.import_seconds = info.get("import_seconds", 0.0)
+            batch = info.get("batch")
+            if batch:
+                self.batch = (int(batch["max_batch_size"]), float(batch["max_wait_ms"]) / 1000.0)
             self.owner.on_ready(self, _now() - self.spawned, info)
         elif kind == P.LOAD_FAILED:
             self.load_timer.cancel()
@@ -402,9 +534,11 @@ class Worker:
         self.average = 0.8 * self.average + 0.2 * (now - job.started)
         job.finish(result)
         if jobs:
-            jobs[0].started = now  # the next one sent ahead starts running now
-            self.owner.top_up(self)
+            if self.batch is None:
+                jobs[0].started = now  # the next one sent ahead starts running now
+                self.owner.top_up(self)
         else:
+            self.batch_ended = now
             self.owner.release(self)
 
     def drain_pipes(self) -> None:
@@ -416,6 +550,10 @@ class Worker:
     def emit(self, stream: str, line: str, invocation_id: str | None = ...) -> None:  # type: ignore[assignment]
         """Pass one line of the handler's output on (``invocation_id``: the running one's)."""
         if invocation_id is ...:
+            if self.batch is not None and len(self.jobs) > 1:  # a running batch: each request
+                for job in self.jobs:
+                    self.emit(stream, line, job.invocation_id)
+                return
             invocation_id = self.jobs[0].invocation_id if self.jobs else None
         if stream == "stderr":
             self.stderr_tail.append(line)
