@@ -204,6 +204,11 @@ class PgConnection:
             cur.executemany(pg_sql(sql, isinstance(rows[0], dict)), rows)
         return cur
 
+    @property
+    def broken(self) -> bool:
+        """Whether the server connection is gone (a restart, a terminated backend)."""
+        return self._conn.closed or self._conn.broken
+
     def close(self) -> None:
         self._conn.close()
 
@@ -246,6 +251,7 @@ class Database:
         self._readers_lock = threading.Lock()
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._begin = "BEGIN IMMEDIATE" if self.dialect == SQLITE else "BEGIN"
+        self._reconnect_error: Exception | None = None
         self._writer_conn = self._connect()
         from .store.migrations import migrate  # (the store's repositories import this module)
 
@@ -320,11 +326,27 @@ class Database:
 
     def query(self, sql: str, args: tuple | dict = ()) -> list:
         """Rows of a read query."""
-        return self.conn().execute(sql, args).fetchall()
+        return self._read(sql, args).fetchall()
 
     def query_one(self, sql: str, args: tuple | dict = ()):
         """The first row of a read query, or None."""
-        return self.conn().execute(sql, args).fetchone()
+        return self._read(sql, args).fetchone()
+
+    def _read(self, sql: str, args: tuple | dict):
+        conn = self.conn()
+        try:
+            return conn.execute(sql, args)
+        except Exception:
+            if self.dialect != POSTGRESQL or not conn.broken:
+                raise
+        # The server dropped this thread's connection (restarted, or the backend was ended):
+        # a read has no effect, so it is run again once on a new connection.
+        self._local.conn = None
+        with self._readers_lock:
+            if conn in self._readers:
+                self._readers.remove(conn)
+        conn.close()
+        return self.conn().execute(sql, args)
 
     # -- writing ------------------------------------------------------------------------------
     def _put(self, fn, item, batched: bool) -> asyncio.Future:
@@ -353,11 +375,11 @@ class Database:
         return total
 
     def _run(self) -> None:
-        conn = self._writer_conn
         while True:
             item = self._queue.get()
             if item is _STOP:
                 break
+            conn = self._writer()
             batch = [item]
             # Group commit: take whatever else is queued right now into the same transaction.
             stop = False
@@ -370,15 +392,45 @@ class Database:
                     stop = True
                     break
                 batch.append(nxt)
-            _resolve_later(self._run_batch(conn, batch))
+            if conn is None:  # no connection to the server: this batch fails, the next retries
+                err = self._reconnect_error
+                _resolve_later([(w, False, err) for w in batch])
+            else:
+                _resolve_later(self._run_batch(conn, batch))
             if stop:
                 break
-        conn.close()
+        if self._writer_conn is not None:
+            self._writer_conn.close()
+
+    def _writer(self):
+        """The writer's connection; on PostgreSQL a new one when the server dropped it (a
+        restart): the batch that was running then failed (its callers got the error, none of it
+        is reported committed), the next ones are written again. None if it cannot connect."""
+        conn = self._writer_conn
+        if self.dialect != POSTGRESQL or (conn is not None and not conn.broken):
+            return conn
+        if conn is not None:
+            conn.close()
+            self._writer_conn = None
+        try:
+            self._writer_conn = self._connect()
+        except Exception as err:
+            self._reconnect_error = err
+            return None
+        return self._writer_conn
 
     def _run_batch(self, conn, batch: list[_Write]) -> list[tuple]:
         begin = self._begin
         try:
-            conn.execute(begin)
+            try:
+                conn.execute(begin)
+            except Exception:
+                if self.dialect != POSTGRESQL or not conn.broken:
+                    raise
+                conn = self._writer()  # nothing of the batch was sent: on a new connection
+                if conn is None:
+                    raise self._reconnect_error from None
+                conn.execute(begin)
             try:
                 # Optimistic: writes rarely fail, so no savepoint per item.
                 results = _run_grouped(conn, batch)

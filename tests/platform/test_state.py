@@ -180,6 +180,53 @@ def test_platforms_opening_one_postgresql_database_at_once_apply_each_step_once(
     postgres.drop_database(url)
 
 
+def test_a_dropped_postgresql_connection_is_replaced_and_reads_and_writes_go_on(postgres):
+    import psycopg
+
+    url = postgres.new_database()
+    db = Database(url)
+
+    async def work():
+        repos = Repositories(db)
+        await repos.users.create("alice", "a", STAMP)
+        assert repos.users.by_name("alice").token_hash == "a"
+        # What a restart of the server does to the platform's connections: all are ended.
+        with psycopg.connect(postgres.url(), autocommit=True) as admin:
+            ended = admin.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE datname = %s AND pid <> pg_backend_pid()",
+                (url.split("/")[3].split("?")[0],),
+            ).fetchone()[0]
+        assert ended >= 2  # the writer's and this thread's reader
+        assert repos.users.by_name("alice").token_hash == "a"  # read on a new connection
+        bob = await repos.users.create("bob", "b", STAMP)  # written on a new connection
+        assert repos.users.by_id(bob).name == "bob"
+
+    try:
+        asyncio.run(work())
+    finally:
+        db.close()
+        postgres.drop_database(url)
+
+
+def test_the_database_section_and_hub_database_url_are_checked_in_one_sentence(monkeypatch):
+    from jupyter_hub_api.errors import UsageError
+    from jupyter_hub_api.platform.config import database_url, parse_config
+
+    monkeypatch.delenv("HUB_DATABASE_URL", raising=False)
+    assert database_url(parse_config({})) is None  # the SQLite file
+    url = "postgresql://hub:pw@db.example/hub"
+    assert database_url(parse_config({"database": {"url": url}})) == url
+    for bad in ({"url": "mysql://db/hub"}, {"uri": url}, url):
+        with pytest.raises(UsageError, match=r"database(\.url)? must be"):
+            parse_config({"database": bad}, "config.json")
+    monkeypatch.setenv("HUB_DATABASE_URL", "postgresql://other/hub")
+    assert database_url(parse_config({"database": {"url": url}})) == "postgresql://other/hub"
+    monkeypatch.setenv("HUB_DATABASE_URL", "sqlite:///x.db")
+    with pytest.raises(UsageError, match="HUB_DATABASE_URL must be a postgresql:// URL"):
+        database_url(parse_config({}))
+
+
 # -- the write path ---------------------------------------------------------------------------
 def test_only_the_writer_thread_writes(database_url):
     db = Database(database_url)
