@@ -400,3 +400,31 @@ def test_counters_equal_a_full_scan_across_months_and_after_a_delete(database_ur
 
     asyncio.run(work())
     db.close()
+
+
+# -- the other repositories on both backends --------------------------------------------------
+def test_plans_groups_and_user_flags_round_trip(database_url):
+    db = Database(database_url)
+
+    async def work():
+        repos = Repositories(db)
+        alice = await repos.users.create("alice", "a", STAMP)
+        bob = await repos.users.create("bob", "b", STAMP)
+        limits = dict(max_apis=None, monthly_calls=50000, rate_limit_per_second=2.5)
+        await repos.plans.put_plan("team", {**limits, "rate_limit_burst": 10}, STAMP)
+        await repos.plans.put_plan("team", {**limits, "rate_limit_burst": 20}, STAMP)  # upsert
+        (plan,) = repos.plans.plans()
+        assert (plan["name"], plan["max_apis"], plan["monthly_calls"]) == ("team", None, 50000)
+        assert (plan["rate_limit_per_second"], plan["rate_limit_burst"]) == (2.5, 20)
+        await repos.plans.put_group("staff", "team", False, [bob, alice, bob], STAMP)
+        await repos.plans.put_group("staff", None, True, None, STAMP)  # keeps plan and members
+        await repos.plans.set_user_groups(bob, ["ops", "staff"], STAMP)
+        assert repos.plans.groups() == {"ops": None, "staff": "team"}
+        assert repos.plans.memberships() == {alice: ["staff"], bob: ["ops", "staff"]}
+        await repos.plans.set_user(bob, plan="team", is_admin=True, disabled=False)
+        row = repos.users.by_id(bob)
+        assert (row.plan, bool(row.is_admin), bool(row.disabled)) == ("team", True, False)
+        assert [u.name for u in repos.users.all()] == ["alice", "bob"]
+
+    asyncio.run(work())
+    db.close()
