@@ -165,7 +165,10 @@ class PgConnection:
         class _Numeric(Loader):
             def load(self, data):
                 text = bytes(data).decode()
-                return float(text) if "." in text or "e" in text.lower() else int(text)
+                try:
+                    return int(text)
+                except ValueError:  # a fraction (AVG), or NaN
+                    return float(text)
 
         class _BoolAsInt(Dumper):
             oid = psycopg.adapters.types["int8"].oid
