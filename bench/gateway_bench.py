@@ -10,7 +10,9 @@ For two APIs, an echo handler and a tiny scikit-learn model (logistic regression
   gateway (key check, quota reservation, engine round trip to the worker, durable metering),
   against the same handler called in this process on the same input. The difference of the
   percentiles is what the platform adds.
-- throughput: wrk (closed loop, ``--seconds`` per run) at concurrency 1, 16 and 64.
+- throughput: wrk (closed loop, ``--runs`` runs of ``--seconds`` each, default 3 x 10 s) at
+  concurrency 1, 16 and 64: the median run with the spread; only answered, successful calls
+  count (wrk counts a non-2xx answer as a request too).
 - cold start: a GET that wakes the API from zero workers (as the guide's first request does),
   minus the time that worker spent importing ``main.py`` (reported by the worker itself), i.e.
   the cost of starting a worker process beyond loading the user's code. For reference, the
@@ -206,14 +208,33 @@ class Bench:
         line = lines[0]
         data = json.loads(line[len("BENCH_JSON ") :])
         errors = sum(data["errors"].values())
+        seconds_run = data["duration_us"] / 1e6
+        # wrk counts an answer with a non-2xx/3xx status as a request *and* as a status error;
+        # only the answered, successful calls are throughput.
+        ok = max(data["requests"] - data["errors"]["status"], 0)
         return {
             "concurrency": concurrency,
-            "rps": round(data["requests"] / (data["duration_us"] / 1e6), 1),
+            "rps": round(ok / seconds_run, 1) if seconds_run else 0.0,
+            "requests": data["requests"],
+            "ok": ok,
             "p50_ms": round(data["latency_us"]["p50"] / 1000, 3),
             "p99_ms": round(data["latency_us"]["p99"] / 1000, 3),
             "errors": errors,
             "error_kinds": {k: v for k, v in data["errors"].items() if v},
         }
+
+    def throughput_runs(
+        self, endpoint: str, key: str, body: bytes, concurrency: int, seconds: float, runs: int
+    ) -> dict:
+        """``runs`` wrk runs at one concurrency: the median run's figures, each figure's spread."""
+        each = [self.throughput(endpoint, key, body, concurrency, seconds) for _ in range(runs)]
+        out = {"concurrency": concurrency, "runs": each}
+        for metric in ("rps", "p50_ms", "p99_ms"):
+            values = [r[metric] for r in each]
+            out[metric] = round(statistics.median(values), 3)
+            out[f"{metric}_min"], out[f"{metric}_max"] = min(values), max(values)
+        out["errors"] = sum(r["errors"] for r in each)
+        return out
 
     def cold_start(self, endpoint: str, key: str, api: str, runs: int) -> list[dict]:
         """Wake the API from zero workers with a GET, ``runs`` times.
@@ -313,7 +334,8 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--requests", type=int, default=3000)
-    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--seconds", type=float, default=10.0, help="seconds per wrk run")
+    parser.add_argument("--runs", type=int, default=3, help="wrk runs per concurrency")
     parser.add_argument("--cold-runs", type=int, default=3)
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
@@ -341,7 +363,10 @@ def main() -> None:
             gateway = bench.latency(endpoint, key, body, args.requests)
             inproc = in_process(project, vdir / "model", body, args.requests)
             g, i = summarise(gateway), summarise(inproc)
-            runs = [bench.throughput(endpoint, key, body, c, args.seconds) for c in (1, 16, 64)]
+            runs = [
+                bench.throughput_runs(endpoint, key, body, c, args.seconds, args.runs)
+                for c in (1, 16, 64)
+            ]
             imports = bench.import_time(deployed["api"], args.cold_runs)
             colds = bench.cold_start(endpoint, key, deployed["api"], args.cold_runs)
             beyond = [c["wall_ms"] - c["import_ms"] for c in colds]
@@ -369,8 +394,8 @@ def main() -> None:
         )
         for t in r["throughput"]:
             print(
-                f"  c={t['concurrency']:<3} {t['rps']:>8.1f} req/s  p50 {t['p50_ms']:.2f} ms  "
-                f"p99 {t['p99_ms']:.2f} ms  errors {t['errors']}"
+                f"  c={t['concurrency']:<3} {t['rps']:>8.1f} req/s [{t['rps_min']:.0f}-{t['rps_max']:.0f}]"
+                f"  p50 {t['p50_ms']:.2f} ms  p99 {t['p99_ms']:.2f} ms  errors {t['errors']}"
             )
         print(
             f"  cold start (GET from zero workers) {r['cold_start_ms']:.0f} ms, of which importing "

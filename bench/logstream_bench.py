@@ -242,6 +242,7 @@ def main() -> None:
     parser.add_argument("--lines", type=int, default=100_000)
     parser.add_argument("--latency-lines", type=int, default=2000)
     parser.add_argument("--interval", type=float, default=0.002)
+    parser.add_argument("--json-out", type=Path, help="also write the figures as JSON here")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="logstream-bench-") as tmp:
@@ -295,6 +296,20 @@ def main() -> None:
         "cancel, POST .../cancel -> `cancelled` at the client (process group gone), 5 runs: "
         + ", ".join(f"{c * 1000:.0f} ms" for c in cancels)
     )
+    figures = {
+        "latency_ms": {
+            "server_websocket": {"p50": round(pct(lat, 50), 3), "p99": round(pct(lat, 99), 3)},
+            "raw_pipe": {"p50": round(pct(base_lat, 50), 3), "p99": round(pct(base_lat, 99), 3)},
+        },
+        "throughput_lines_per_s": {
+            "server_websocket": round(args.lines / end_to_end),
+            "raw_pipe": round(args.lines / base_seconds),
+        },
+        "cancel_ms": [round(c * 1000, 1) for c in cancels],
+        "lines": args.lines,
+    }
+    if args.json_out:
+        args.json_out.write_text(json.dumps(figures, indent=1))
 
 
 if __name__ == "__main__":

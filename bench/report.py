@@ -272,53 +272,66 @@ def config_table(serving: dict) -> list[str]:
     return out
 
 
-def ours_best(rows, handler, concurrency, metric, pinned=False):
-    """Ours' best figure over its configurations for one cell."""
-    return best(
-        [
-            median(r, metric)
-            for r in rows
-            if r["system"] == "ours" and r["handler"] == handler and r["concurrency"] == concurrency
-            and r["pinned"] == pinned
-        ],
-        metric,
-    )  # fmt: skip
+def ours_of(rows, config, handler, concurrency, metric):
+    """Ours' figure of one configuration in one unpinned cell."""
+    for r in rows:
+        if (r["system"], r["config"], r["handler"], r["concurrency"], r["pinned"]) == (
+            "ours",
+            config,
+            handler,
+            concurrency,
+            False,
+        ):
+            return median(r, metric)
+    return None
 
 
 def goals(serving: dict, sections: dict) -> list[str]:
-    """The three goals of issue 7, each with the figures and met / not met."""
+    """The goals, each configuration of ours on its own, with the figures and met / not met."""
     rows = cells_of(serving)
     out = []
-    ours = ours_best(rows, "echo", 16, "rps")
-    bare, peer = baselines(rows, "echo", 16, False, "rps")
-    if ours is None or bare is None or peer is None:
-        out.append(
-            "- Echo throughput at concurrency 16: **not measured** (a system is missing from this run)."
-        )
-    else:
-        met_peer = ours >= GOAL_PEER_RATIO * peer
-        met_bare = ours >= GOAL_BARE_RATIO * bare
-        out.append(
-            f"- Echo throughput at concurrency 16 ≥ {GOAL_PEER_RATIO}× the better of LitServe and BentoML: "
-            f"ours {fmt(ours)} req/s vs {fmt(peer)} → **{ours / peer:.2f}×, {'met' if met_peer else 'not met'}**."
-        )
-        out.append(
-            f"- Echo throughput at concurrency 16 ≥ {GOAL_BARE_RATIO:.0%} of the bare limit: "
-            f"{fmt(ours)} vs {fmt(bare)} req/s → **{ours / bare:.0%}, {'met' if met_bare else 'not met'}**."
-        )
-    ours_p50 = ours_best(rows, "echo", 1, "p50_ms")
+    configs = sorted({r["config"] for r in rows if r["system"] == "ours"})
+    for concurrency in (16, 64):
+        bare, _ = baselines(rows, "echo", concurrency, False, "rps")
+        for config in configs:
+            ours = ours_of(rows, config, "echo", concurrency, "rps")
+            peer = best(
+                [median(r, "rps") for r in rows if r["system"] in PEERS and r["config"] == config
+                 and r["handler"] == "echo" and r["concurrency"] == concurrency and not r["pinned"]],
+                "rps",
+            )  # fmt: skip
+            if ours is None or bare is None:
+                out.append(
+                    f"- Echo at concurrency {concurrency}, ours {config}: **not measured** "
+                    "(ours or the bare limit is missing from this run)."
+                )
+                continue
+            against_peer = (
+                f"no peer ran a {config} configuration"
+                if peer is None
+                else f"≥ {GOAL_PEER_RATIO}× the better peer in its {config} configuration "
+                f"({fmt(peer)}): **{ours / peer:.2f}×, "
+                f"{'met' if ours >= GOAL_PEER_RATIO * peer else 'not met'}**"
+            )
+            out.append(
+                f"- Echo at concurrency {concurrency}, ours {config}: {fmt(ours)} req/s; "
+                f"{against_peer}; ≥ {GOAL_BARE_RATIO:.0%} of the bare limit ({fmt(bare)}): "
+                f"**{ours / bare:.0%}, {'met' if ours >= GOAL_BARE_RATIO * bare else 'not met'}**."
+            )
     bare_p50, _ = baselines(rows, "echo", 1, False, "p50_ms")
-    if ours_p50 is None or bare_p50 is None:
-        out.append(
-            "- Gateway p50 overhead: **not measured** here (ours or the bare limit is missing)."
-        )
-    else:
+    for config in configs:
+        ours_p50 = ours_of(rows, config, "echo", 1, "p50_ms")
+        if ours_p50 is None or bare_p50 is None:
+            continue
         overhead = ours_p50 - bare_p50
         out.append(
-            f"- Gateway p50 overhead < {GOAL_OVERHEAD_MS:g} ms (echo, concurrency 1, ours' p50 minus the bare "
-            f"limit's, both end to end over HTTP): {fmt(ours_p50, 3)} − {fmt(bare_p50, 3)} = "
-            f"**{overhead:.3f} ms, {'met' if overhead < GOAL_OVERHEAD_MS else 'not met'}**."
+            f"- Gateway p50 overhead < {GOAL_OVERHEAD_MS:g} ms (echo, concurrency 1, ours {config}'s "
+            f"p50 minus the bare limit's, both end to end over HTTP): {fmt(ours_p50, 3)} − "
+            f"{fmt(bare_p50, 3)} = **{overhead:.3f} ms, "
+            f"{'met' if overhead < GOAL_OVERHEAD_MS else 'not met'}**."
         )
+    if not configs:
+        out.append("- Ours: **not measured** in this run (its servers are missing or failed).")
     gateway = (sections.get("gateway") or {}).get("result")
     if gateway:
         found = find_overhead(gateway)
@@ -341,75 +354,189 @@ def find_overhead(doc, path="") -> str | None:
     return "; ".join(hits[:4]) or None
 
 
-def lead_and_trail(serving: dict) -> tuple[list[str], list[str]]:
-    """Sentences on where ours is ahead of the best peer and where it is behind, and why."""
-    rows = cells_of(serving)
-    lead, trail = [], []
-    cells = sorted(
-        {
-            (r["handler"], r["concurrency"])
-            for r in rows
-            if r["system"] == "ours" and not r["pinned"]
-        }
-    )
-    for handler, concurrency in cells:
-        for metric, label in (
-            ("rps", "throughput"),
-            ("p50_ms", "p50 latency"),
-            ("p99_ms", "p99 latency"),
-            ("rss_mb", "memory under load"),
-        ):
-            ours = ours_best(rows, handler, concurrency, metric)
-            bare, peer = baselines(rows, handler, concurrency, False, metric)
-            if ours is None or peer is None:
-                continue
-            higher_better = metric not in LOWER_IS_BETTER
-            ahead = ours > peer if higher_better else ours < peer
-            where = f"{handler}, concurrency {concurrency}, {label}: ours {fmt(ours)} vs best peer {fmt(peer)} ({ratio(ours, peer)}; {ratio(ours, bare)} of the bare limit)"
-            if ahead:
-                lead.append(f"- {where}.")
-            else:
-                why = WHY["rps_sleep"] if (metric == "rps" and handler == "sleep") else WHY[metric]
-                trail.append(f"- {where}. Why: {why}.")
+# The figures a configuration is judged on, cell by cell (load) and per server (start, memory).
+CELL_METRICS = (
+    ("rps", "throughput"),
+    ("p50_ms", "p50 latency"),
+    ("p99_ms", "p99 latency"),
+    ("rss_mb", "memory under load"),
+)
+# "Start to ready" is not among them: ours answers /readyz before its worker has imported the
+# handler, the peers after; "start to first answer" is the same moment for every system.
+RECORD_METRICS = (
+    ("cold_request_ms", "first (cold) request"),
+    ("first_answer_s", "start to first answer"),
+    ("idle_rss_mb", "idle memory"),
+)
+
+
+def comparisons(serving: dict) -> list[dict]:
+    """Each configuration of ours against the same configuration of each peer, figure by figure.
+
+    A configuration is compared as a whole: every figure of ours/default is set against the same
+    figure of LitServe/default (and BentoML/default), never against the best of several
+    configurations, and never with ours' best configuration picked per figure.
+    """
+    rows = [r for r in cells_of(serving) if not r["pinned"]]
     recs = with_first_answer(serving)
-    for metric, label in (
-        ("start_to_ready_s", "start to ready"),
-        ("cold_request_ms", "first (cold) request"),
-        ("first_answer_s", "start to first answer"),
-        ("idle_rss_mb", "idle memory"),
-    ):
-        for handler in sorted({r["handler"] for r in recs}):
-            ours = best(
-                [r.get(metric) for r in recs if r["system"] == "ours" and r["handler"] == handler],
-                metric,
-            )
-            peer = best(
-                [r.get(metric) for r in recs if r["system"] in PEERS and r["handler"] == handler],
-                metric,
-            )
-            if ours is None or peer is None:
-                continue
-            where = f"{handler}, {label}: ours {fmt(ours)} vs best peer {fmt(peer)} ({ratio(ours, peer)})"
-            if ours < peer:
-                lead.append(f"- {where}.")
-            else:
-                trail.append(f"- {where}. Why: {WHY[metric]}.")
+    out = []
+    ours_configs = sorted({r["config"] for r in recs if r["system"] == "ours"})
+    for config in ours_configs:
+        for peer in PEERS:
+            pair = (config, peer)
+            for r in rows:
+                if r["system"] != "ours" or r["config"] != config:
+                    continue
+                other = next(
+                    (
+                        o
+                        for o in rows
+                        if o["system"] == peer
+                        and o["config"] == config
+                        and (o["handler"], o["concurrency"]) == (r["handler"], r["concurrency"])
+                    ),
+                    None,
+                )
+                if other is None:
+                    continue
+                for metric, label in CELL_METRICS:
+                    a, b = median(r, metric), median(other, metric)
+                    if a is None or b is None:
+                        continue
+                    out.append(
+                        {"pair": pair, "metric": metric, "label": label, "ours": a, "peer": b,
+                         "where": f"{r['handler']} c{r['concurrency']}", "handler": r["handler"]}
+                    )  # fmt: skip
+            for r in recs:
+                if r["system"] != "ours" or r["config"] != config:
+                    continue
+                other = next(
+                    (o for o in recs if o["system"] == peer and o["config"] == config
+                     and o["handler"] == r["handler"]),
+                    None,
+                )  # fmt: skip
+                if other is None:
+                    continue
+                for metric, label in RECORD_METRICS:
+                    a, b = r.get(metric), other.get(metric)
+                    if a is None or b is None:
+                        continue
+                    out.append(
+                        {"pair": pair, "metric": metric, "label": label, "ours": a, "peer": b,
+                         "where": r["handler"], "handler": r["handler"]}
+                    )  # fmt: skip
+    for c in out:
+        higher_better = c["metric"] not in LOWER_IS_BETTER
+        c["ahead"] = c["ours"] > c["peer"] if higher_better else c["ours"] < c["peer"]
+        c["even"] = c["ours"] == c["peer"]
+    return out
+
+
+def _span(items: list[dict]) -> str:
+    ratios = [c["ours"] / c["peer"] for c in items if c["peer"]]
+    if not ratios:
+        return ""
+    lo, hi = min(ratios), max(ratios)
+    return f"{lo:.2f}×" if abs(hi - lo) < 0.005 else f"{lo:.2f}×–{hi:.2f}×"
+
+
+def pair_name(pair) -> str:
+    config, peer = pair
+    return f"ours {config} vs {NAMES[peer]} {config}"
+
+
+def lead_and_trail(serving: dict) -> tuple[list[str], list[str]]:
+    """Per pair of configurations (ours/X against peer/X): where ours is ahead, where behind, why."""
+    comps = comparisons(serving)
+    lead, trail = [], []
+    pairs = []
+    for c in comps:
+        if c["pair"] not in pairs:
+            pairs.append(c["pair"])
+    for pair in pairs:
+        mine = [c for c in comps if c["pair"] == pair]
+        ahead = [c for c in mine if c["ahead"]]
+        parts = []
+        for metric, label in CELL_METRICS + RECORD_METRICS:
+            these = [c for c in ahead if c["metric"] == metric]
+            if these:
+                parts.append(f"{label} in {', '.join(c['where'] for c in these)} ({_span(these)})")
+        lead.append(
+            f"- **{pair_name(pair)}**: ahead in {len(ahead)} of {len(mine)} figures"
+            + (": " + "; ".join(parts) if parts else "")
+            + "."
+        )
+    for metric, label in CELL_METRICS + RECORD_METRICS:
+        behind = [c for c in comps if c["metric"] == metric and not c["ahead"] and not c["even"]]
+        if not behind:
+            continue
+        by_pair = []
+        for pair in pairs:
+            these = [c for c in behind if c["pair"] == pair]
+            if these:
+                by_pair.append(
+                    f"{pair_name(pair)} in "
+                    + ", ".join(
+                        f"{c['where']} ({fmt(c['ours'])} vs {fmt(c['peer'])})" for c in these
+                    )
+                )
+        sleep_only = all(c["handler"] == "sleep" for c in behind)
+        why = WHY["rps_sleep"] if (metric == "rps" and sleep_only) else WHY[metric]
+        trail.append(f"- {label}: {'; '.join(by_pair)}. Why: {why}.")
     return lead, trail
 
 
+def pair_table(serving: dict) -> list[str]:
+    """Every figure of each ours configuration over the same figure of each peer's configuration."""
+    comps = comparisons(serving)
+    if not comps:
+        return ["No configuration of ours has a peer's configuration to compare with in this run."]
+    pairs = []
+    for c in comps:
+        if c["pair"] not in pairs:
+            pairs.append(c["pair"])
+    keys = []
+    for c in comps:
+        key = (c["label"], c["where"])
+        if key not in keys:
+            keys.append(key)
+    out = [
+        "| figure | " + " | ".join(pair_name(p) for p in pairs) + " |",
+        "|---|" + "---|" * len(pairs),
+    ]
+    for label, where in keys:
+        cols = []
+        for pair in pairs:
+            c = next(
+                (
+                    x
+                    for x in comps
+                    if x["pair"] == pair and (x["label"], x["where"]) == (label, where)
+                ),
+                None,
+            )
+            if c is None:
+                cols.append("–")
+            else:
+                mark = "**" if c["ahead"] else ""
+                cols.append(f"{mark}{ratio(c['ours'], c['peer'])}{mark}")
+        out.append(f"| {where}, {label} | " + " | ".join(cols) + " |")
+    return out
+
+
 def behind_bare(serving: dict) -> list[str]:
-    """Where ours' throughput is below the bare limit (the practical ceiling), and why."""
+    """Where each configuration of ours is below the bare limit's throughput, and why."""
     rows = cells_of(serving)
     out = []
     cells = sorted(
         {
-            (r["handler"], r["concurrency"])
+            (r["handler"], r["concurrency"], r["config"])
             for r in rows
             if r["system"] == "ours" and not r["pinned"]
         }
     )
-    for handler, concurrency in cells:
-        ours = ours_best(rows, handler, concurrency, "rps")
+    for handler, concurrency, config in cells:
+        ours = ours_of(rows, config, handler, concurrency, "rps")
         bare, _ = baselines(rows, handler, concurrency, False, "rps")
         if ours is None or bare is None or ours >= bare:
             continue
@@ -421,14 +548,10 @@ def behind_bare(serving: dict) -> list[str]:
             else WHY["rps_bare"]
         )
         out.append(
-            f"- {handler}, concurrency {concurrency}: ours {fmt(ours)} req/s is {ours / bare:.0%} of the "
-            f"bare limit's {fmt(bare)}. Why: {why}."
+            f"- {handler}, concurrency {concurrency}, ours {config}: {fmt(ours)} req/s is "
+            f"{ours / bare:.0%} of the bare limit's {fmt(bare)}. Why: {why}."
         )
     return out
-
-
-# ----------------------------------------------------------------------------------------------
-# Other sections
 
 
 def flatten(doc, prefix=""):
@@ -723,7 +846,10 @@ def render(results: dict) -> str:
         "",
     ]
     if results.get("quick"):
-        out += ["**Quick pass** (3 runs per cell): for trying changes, not for comparison.", ""]
+        out += [
+            "**Quick pass** (2 runs of 2 s per serving cell): for trying changes, not for comparison.",
+            "",
+        ]
     out += ["## Goals", ""]
     out += goals(serving, sections) if serving else ["- Serving was not measured in this run."]
     out += [""]
@@ -731,9 +857,18 @@ def render(results: dict) -> str:
     lead, trail = lead_and_trail(serving) if serving else ([], [])
     build_lead, build_trail = build_lead_and_trail(sections)
     lead, trail = lead + build_lead, trail + build_trail
-    out += ["## Where we lead", ""] + (lead or ["- Nowhere in this run."]) + [""]
+    out += ["## Where we lead", ""]
+    out += [
+        "Each configuration of ours against the same configuration of each peer, as a whole "
+        "(every figure of one configuration against the same figure of the other; the table under "
+        "Serving has them all). Start → ready is left out: ours answers its readiness check before "
+        "its worker imports the handler; start → first answer is the same moment for everyone.",
+        "",
+    ]
+    out += (lead or ["- Nowhere in this run."]) + [""]
     out += ["## Where we trail, and why", ""]
-    out += ["Against the best peer:", ""] + (trail or ["- Nowhere in this run."]) + [""]
+    out += ["Against the peers, configuration against configuration:", ""]
+    out += (trail or ["- Nowhere in this run."]) + [""]
     bare_gap = behind_bare(serving) if serving else []
     out += (
         ["Against the bare limit (throughput):", ""]
@@ -814,6 +949,13 @@ def render(results: dict) -> str:
             ]
             out += [""]
         out += serving_tables(serving)
+        out += ["### Each configuration against each peer's", ""]
+        out += [
+            "Ours over the peer, figure by figure, for the same configuration name (bold: ours "
+            "ahead; throughput higher is better, the rest lower).",
+            "",
+        ]
+        out += pair_table(serving) + [""]
         out += ["### Start, first request, idle memory", ""]
         out += [
             "Start → ready: from launching the server to its readiness check answering 200 "
@@ -844,6 +986,13 @@ def render(results: dict) -> str:
         ("connections", "Idle and slow connections (bench/connections_bench.py)"),
         ("control", "Control plane with history, and a delete under load (bench/control_bench.py)"),
         ("ray", "Ray engine against plain Ray Serve (bench/ray_bench.py)"),
+        ("gateway_ab", "Gateway against the bare limit, alternating rounds (bench/gateway_ab.py)"),
+        ("batch", "Adaptive batching and streaming (bench/batch_bench.py)"),
+        ("fork", "Workers forked from a loaded template (bench/fork_bench.py)"),
+        ("scale", "50 users x 5 APIs on one platform (bench/scale_bench.py)"),
+        ("database", "SQLite against PostgreSQL (bench/db_bench.py)"),
+        ("sandbox", "Tenant sandbox: worker start (bench/sandbox_bench.py)"),
+        ("journey", "From the launcher tile to a prediction (bench/journey_bench.*)"),
     ):
         out += other_section(title, sections.get(name))
     return "\n".join(out).rstrip() + "\n"

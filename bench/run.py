@@ -22,6 +22,16 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 OUT_DIR = REPO / ".work" / "bench"
 PY = sys.executable
+# Sections whose scripts other parts own: (section, bench/<stem>.*, time limit in seconds).
+NEWER_SECTIONS = (
+    ("gateway_ab", "gateway_ab", 600),
+    ("batch", "batch_bench", 600),
+    ("fork", "fork_bench", 600),
+    ("scale", "scale_bench", 600),
+    ("database", "db_bench", 400),
+    ("sandbox", "sandbox_bench", 300),
+    ("journey", "journey_bench", 900),
+)
 
 
 def machine() -> dict:
@@ -166,10 +176,13 @@ def main() -> int:
     parser.add_argument("--peers-python", required=True)
     parser.add_argument(
         "--only",
-        help="comma-separated sections: serving,profile,build,tutorial,engine,gateway,logstream,frontend,connections,control,ray",
+        help="comma-separated sections: serving,profile,build,tutorial,engine,gateway,logstream,"
+        "frontend,connections,control,ray," + ",".join(name for name, _, _ in NEWER_SECTIONS),
     )
     parser.add_argument(
-        "--quick", action="store_true", help="3 runs per cell (not for the committed report)"
+        "--quick",
+        action="store_true",
+        help="2 runs of 2 s per serving cell (not for the committed report)",
     )
     parser.add_argument(
         "--report", help="where to write the report (default: BENCHMARKS.md for a full run)"
@@ -201,8 +214,8 @@ def main() -> int:
             args.peers_python,
         ]
         if args.quick:
-            argv += ["--runs", "3"]
-        results["sections"]["serving"] = run_section("serving", argv, 1800, serving_json)
+            argv += ["--runs", "2", "--duration", "2"]
+        results["sections"]["serving"] = run_section("serving", argv, 2700, serving_json)
     if wanted("profile") or wanted("serving"):
         prof_json = OUT_DIR / "profile.json"
         prof_json.unlink(missing_ok=True)
@@ -239,11 +252,16 @@ def main() -> int:
         ("connections", "connections_bench"),
     ):
         if wanted(section.split("_")[0]):
-            results["sections"][section] = other_bench(section, stem, 300)
+            results["sections"][section] = other_bench(
+                section, stem, 600 if section == "gateway" else 300
+            )
     if wanted("control"):  # with BENCH_BEFORE_REV set, that revision's platform in the same run
         results["sections"]["control"] = other_bench("control", "control_bench", 1200)
     if wanted("ray"):  # the Ray engine against plain Ray Serve (a local Ray cluster starts)
         results["sections"]["ray"] = other_bench("ray", "ray_bench", 900)
+    for section, stem, timeout in NEWER_SECTIONS:
+        if wanted(section):
+            results["sections"][section] = other_bench(section, stem, timeout)
     results["load_after"] = load_now()
     results["finished_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     results["seconds"] = round(time.perf_counter() - started, 1)

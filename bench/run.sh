@@ -3,12 +3,12 @@
 # (LitServe, BentoML, bare uvicorn + Starlette) into their own venv under .work/bench-peers,
 # run every benchmark, then write .work/bench/results.json and BENCHMARKS.md.
 #
-#   bench/run.sh                 everything (about 15-20 min on 2 cores)
-#   bench/run.sh --quick         a short pass: 3 runs per cell (for trying changes, not for the report)
+#   bench/run.sh                 everything (about 35-40 min on 2 cores; serving alone ~25)
+#   bench/run.sh --quick         a short pass: 2 runs of 2 s per serving cell (for trying changes, not for the report)
 #   bench/run.sh --only serving  one section (serving, profile, build, engine, gateway, logstream, frontend, control, ray)
 #
 # BENCH_BEFORE_REV=<git rev> also measures that revision's platform in the control section.
-# BENCH_DURATION (seconds per wrk run, default 1) and BENCH_RUNS (default 5) tune the serving runs.
+# BENCH_DURATION (seconds per wrk run, default 10) and BENCH_RUNS (default 3) tune the serving runs.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

@@ -531,10 +531,12 @@ def ours_module():
 def build_plan(args) -> list[dict]:
     """The servers to start, each with the concurrencies to load it at, unpinned and pinned.
 
-    Tuned configurations get the whole curve for every handler (the sleep handler from 16 up:
-    at 1 it only measures the 50 ms sleep); defaults get the curve for echo and one point for
-    the others (``--full-defaults`` for all). The pinned pass (server on core 0, wrk on core 1)
-    is a side table: echo at the middle concurrency, on the same server after its unpinned runs.
+    Every configuration of every system gets the same cells, so that each configuration can be
+    compared as a whole with each peer's: echo over the whole curve, sklearn at the middle
+    concurrency, the 50 ms sleep at the highest (at 1 it only measures the sleep); ``--full``
+    gives every handler the whole curve. The pinned pass (server on core 0, wrk on core 1) is a
+    side table, off unless ``--pinning both``: echo at the middle concurrency, on the same
+    server after its unpinned runs.
     """
     full = [int(c) for c in args.concurrency.split(",")]
     middle = full[len(full) // 2]
@@ -542,12 +544,10 @@ def build_plan(args) -> list[dict]:
     for system in args.systems.split(","):
         for config in args.configs.split(","):
             for handler in args.handlers.split(","):
-                if handler == "echo" or args.full_defaults or len(full) == 1:
+                if handler == "echo" or args.full or len(full) == 1:
                     concurrencies = full
-                elif config == "default":
-                    concurrencies = [max(full) if handler == "sleep" else middle]
                 else:
-                    concurrencies = [c for c in full if c > 1] if handler == "sleep" else full
+                    concurrencies = [max(full) if handler == "sleep" else middle]
                 pinned = [middle] if args.pinning == "both" and handler == "echo" else []
                 if args.pinning == "pinned":
                     concurrencies, pinned = [], concurrencies
@@ -568,19 +568,18 @@ def main(argv=None) -> int:
     parser.add_argument("--configs", default=",".join(CONFIGS))
     parser.add_argument("--handlers", default=",".join(bench_handlers.HANDLERS))
     parser.add_argument("--concurrency", default="1,16,64")
-    # 1 s runs by default: 60 cells x 5 runs plus 24 server starts must fit, with the installs and
-    # the other benchmarks, in the 20 minutes the whole command may take on 2 cores.
+    # 10 s runs, 3 of each cell: 40 cells (4 systems x 2 configurations x 5 cells) take about
+    # 20 minutes of load; shorter runs were not stable (their medians moved by a third between
+    # two full runs).
     parser.add_argument(
         "--duration",
         type=int,
-        default=int(os.environ.get("BENCH_DURATION", 1)),
+        default=int(os.environ.get("BENCH_DURATION", 10)),
         help="seconds per run (wrk takes whole seconds)",
     )
-    parser.add_argument("--runs", type=int, default=int(os.environ.get("BENCH_RUNS", 5)))
-    parser.add_argument("--pinning", choices=["unpinned", "pinned", "both"], default="both")
-    parser.add_argument(
-        "--full-defaults", action="store_true", help="every concurrency for defaults too"
-    )
+    parser.add_argument("--runs", type=int, default=int(os.environ.get("BENCH_RUNS", 3)))
+    parser.add_argument("--pinning", choices=["unpinned", "pinned", "both"], default="unpinned")
+    parser.add_argument("--full", action="store_true", help="every concurrency for every handler")
     parser.add_argument("--peers-python", default=str(DEFAULT_PEERS_PYTHON))
     parser.add_argument(
         "--install-wrk", action="store_true", help="apt-get install wrk when missing"

@@ -90,3 +90,45 @@ def test_report_renders_a_tiny_result_and_says_what_is_missing(tmp_path):
     assert "| bare uvicorn+Starlette | default | 1 |" in text
     assert "**not measured**" in text  # ours and the peers are absent: the goals say so
     assert "**Missing:** bench/gateway_bench.* does not exist yet" in text
+
+
+def _server(system, config, handler="echo", rps=1.0, p50=1.0, ready=1.0, cold=10.0, idle=50.0):
+    stat = lambda v: {"median": v, "min": v, "max": v}  # noqa: E731
+    return {
+        "system": system, "config": config, "handler": handler, "error": None,
+        "description": f"{system} {config}", "start_to_ready_s": ready, "cold_request_ms": cold,
+        "idle_rss_mb": idle, "extra": {},
+        "cells": [
+            {"concurrency": 16, "pinned": False, "runs": [], "rps": stat(rps),
+             "p50_ms": stat(p50), "p99_ms": stat(p50 * 2), "errors": stat(0), "rss_mb": stat(100.0)}
+        ],
+    }  # fmt: skip
+
+
+def test_the_report_compares_each_configuration_as_a_whole_and_not_start_to_ready():
+    """Ours/default is judged against LitServe/default only, never with ours/tuned's figures."""
+    sys.path.insert(0, str(REPO / "bench"))
+    import report
+
+    serving = {
+        "settings": {"runs": 3, "duration_s": 10, "payloads": {}},
+        "versions": {},
+        "servers": [
+            _server("bare", "default", rps=1000.0, p50=0.1),
+            # Ours' default is slower than LitServe's default; ours' tuned is faster than both.
+            _server("ours", "default", rps=50.0, p50=3.0, ready=0.1),
+            _server("ours", "tuned", rps=500.0, p50=0.5, ready=0.1),
+            _server("litserve", "default", rps=100.0, p50=2.0, ready=5.0),
+        ],
+    }
+    lead, trail = report.lead_and_trail(serving)
+    default_line = next(line for line in lead if "ours default vs LitServe default" in line)
+    # Throughput and latency are behind for the default pair: not among its leads.
+    assert "throughput" not in default_line and "p50 latency" not in default_line
+    assert not any("ours tuned vs LitServe" in line for line in lead)  # no LitServe tuned
+    throughput = next(line for line in trail if line.startswith("- throughput"))
+    assert "ours default vs LitServe default in echo c16 (50.0 vs 100)" in throughput
+    # Start to ready (ours 0.1 s vs 5 s) is never counted as a lead.
+    assert not any("start to ready" in line for line in lead)
+    goals = "\n".join(report.goals(serving, {}))
+    assert "ours default: 50.0 req/s" in goals and "ours tuned: 500 req/s" in goals
