@@ -4,7 +4,8 @@
 # built labextension linked into JupyterLab. Steps whose inputs did not change are skipped.
 #
 #   scripts/setup.sh          the product
-#   scripts/setup.sh --test   also the browser tests' npm packages and Debian's chromium
+#   scripts/setup.sh --test   also the browser tests' npm packages and Debian's chromium,
+#                             configurable-http-proxy (npm) and Debian's postgresql
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -74,6 +75,20 @@ if [[ $WITH_TESTS == 1 ]]; then
     (cd ui-tests && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 jlpm install --immutable >/dev/null \
       || PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 jlpm install)
     echo "$ui_key" > .work/ui.stamp
+  fi
+  # The JupyterHub tests run a real hub, whose proxy is the npm package configurable-http-proxy.
+  chp_key="configurable-http-proxy@5.3.0"
+  if ! stamp_ok .work/chp.stamp "$chp_key" || [[ ! -x .work/chp/node_modules/.bin/configurable-http-proxy ]]; then
+    say "Installing configurable-http-proxy (JupyterHub's proxy, for the JupyterHub tests)"
+    npm install --prefix "$ROOT/.work/chp" --no-save --no-audit --no-fund "$chp_key" >/dev/null
+    echo "$chp_key" > .work/chp.stamp
+  fi
+  # The PostgreSQL tests start a throwaway cluster of Debian's postgresql (initdb, pg_ctl).
+  if ! command -v initdb >/dev/null && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+    say "Installing Debian's postgresql (the PostgreSQL tests start a throwaway server)"
+    SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq postgresql >/dev/null
   fi
   if [[ ! -x /usr/bin/chromium ]]; then
     say "Installing Debian's chromium for the browser tests"
