@@ -23,12 +23,14 @@ from .control import Control
 from .deploy import Deployer
 from .gateway import Gateway
 from .http import send_busy
+from .metrics import make_registry, metrics_app
 from .operations import http_error
 from .service import Platform
 
 log = logging.getLogger("hub.platform")
 
 CONTROL_PREFIX = "/api/v1/"
+METRICS_PATH = "/metrics"  # not an API's path: those are /<user>/<api>
 HEALTH_PATHS = ("/healthz", "/readyz", "/api/v1")
 _EXHAUSTED = (errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.ENOBUFS)
 
@@ -65,13 +67,18 @@ def create_app(platform: Platform):
     )
     gateway = Gateway(platform)
     call_gateway = gateway.__call__
+    # GET /metrics (an admin's token): Prometheus text of the gateway's counts and the engine's.
+    serve_metrics = metrics_app(platform, make_registry(platform, gateway.counts))
 
     async def app(scope, receive, send):
         if scope["type"] == "lifespan":
             await starlette_app(scope, receive, send)
             return
-        if is_control(scope["path"]):
+        path = scope["path"]
+        if is_control(path):
             await control_app(scope, receive, send)
+        elif path == METRICS_PATH:
+            await serve_metrics(scope, receive, send)
         else:
             await call_gateway(scope, receive, send)
 

@@ -28,6 +28,7 @@ import time
 
 from . import strictjson
 from .engines import UnknownVersionError
+from .metrics import GatewayCounts
 from .models import InvocationRow
 from .quotas import seconds_to_next_month
 from .service import Platform
@@ -52,6 +53,8 @@ KEY_TOUCH_SECONDS = 60.0  # precision of a key's last_used_at
 
 class GatewayError(Exception):
     """An answer of the gateway other than the handler's (an error envelope)."""
+
+    api = None  # the ApiCounts of the API the request named, once it is known (for /metrics)
 
     def __init__(
         self,
@@ -101,13 +104,18 @@ class Gateway:
         # (64 random bits), and no system call per request (os.urandom is slow on some VMs).
         self._id_prefix = secrets.token_hex(8)
         self._id_counter = itertools.count(1)
+        # What /metrics reports (metrics.py): plain counters, updated on this loop only.
+        self.counts = GatewayCounts()
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
             return
+        counts = self.counts
+        counts.inflight += 1
         try:
-            await self._handle(scope, receive, send)
+            api, status = await self._handle(scope, receive, send)
         except GatewayError as err:
+            api, status = err.api, err.status
             await _send(
                 send,
                 err.status,
@@ -118,6 +126,7 @@ class Gateway:
         except Exception:
             # Never a traceback to the caller; never the request headers (the key) in the log.
             log.exception("gateway error on %s %s", scope.get("method"), scope.get("path"))
+            api, status = None, 500
             await _send(
                 send,
                 500,
@@ -125,13 +134,20 @@ class Gateway:
                     500, "internal_error", "The platform failed to handle the request; see its log."
                 ),
             )
+        finally:
+            counts.inflight -= 1
+        by_status = api.by_status if api is not None else counts.unrouted
+        by_status[status] = by_status.get(status, 0) + 1
 
-    async def _handle(self, scope, receive, send) -> None:
+    async def _handle(self, scope, receive, send):
+        """Answer one request; returns the answered API's counts (None: no known API) and the
+        HTTP status, or raises GatewayError for the envelope of a refusal."""
+        started = time.perf_counter()
         method = scope["method"]
         if method == "OPTIONS":
             await send({"type": "http.response.start", "status": 204, "headers": _PREFLIGHT})
             await send({"type": "http.response.body", "body": b""})
-            return
+            return None, 204
         parts = scope["path"].strip("/").split("/")
         if len(parts) != 2 or not all(parts):
             raise GatewayError(
@@ -195,64 +211,71 @@ class Gateway:
                 "not_found",
                 f"{user_name} has no API called {api_name!r}; deploy it with `hub deploy`.",
             )
-
-        user = platform.user_by_id(route.user_id)
-        # -- plans: a disabled user's APIs refuse calls (admin PATCH /api/v1/admin/users) --
-        if user.disabled:
-            raise GatewayError(
-                403,
-                "disabled_user",
-                f"The account of {user_name} is disabled on this platform; its APIs answer no calls.",
-            )
-        # -- end plans --
-        plan = user.plan
-        wait = platform.limiter.check(entry.id, plan.rate_limit_per_second, plan.rate_limit_burst)
-        if wait:
-            raise GatewayError(
-                429,
-                "rate_limited",
-                f"Too many requests with this key (limit {plan.rate_limit_per_second:g}/s); retry after {wait:.2f} s.",
-                retry_after=wait,
-            )
-
-        if method == "GET":
-            await self._wake(route, send)
-            return
-
-        limit = route.live.max_body_bytes
-        body = await _read_body(receive, content_length, limit)
-        if body is None:
-            return  # the client went away
-        if not body.strip():
-            raise GatewayError(
-                400,
-                "bad_json",
-                'The request body is empty; send a JSON value, e.g. "some text" or {"inputs": [...]}.',
-            )
+        api = self.counts.api(route.user, route.name)
         try:
-            strictjson.loads(body)
-        except strictjson.NotJSON as err:
-            raise GatewayError(
-                400,
-                "bad_json",
-                f"The request body is not valid JSON ({err}); send a JSON value with Content-Type application/json.",
-            ) from None
-
-        month = platform.month()
-        if not platform.quota.try_reserve(user.id, plan.monthly_calls, month):
-            raise GatewayError(
-                429,
-                "quota_exceeded",
-                # plans: the sentence says how to see and change the plan
-                f"The monthly quota of {plan.monthly_calls} calls (plan {plan.name}) is used up until the 1st (UTC); see it with `hub plan`, and raise it with `hub plan set monthly_calls=N` (the platform's owner or an admin).",
-                retry_after=seconds_to_next_month(),
+            user = platform.user_by_id(route.user_id)
+            # -- plans: a disabled user's APIs refuse calls (admin PATCH /api/v1/admin/users) --
+            if user.disabled:
+                raise GatewayError(
+                    403,
+                    "disabled_user",
+                    f"The account of {user_name} is disabled on this platform; its APIs answer no calls.",
+                )
+            # -- end plans --
+            plan = user.plan
+            wait = platform.limiter.check(
+                entry.id, plan.rate_limit_per_second, plan.rate_limit_burst
             )
-        if accept is not None and b"text/event-stream" in accept:
-            await self._invoke_stream(route, user.id, entry.id, body, month, send)
-            return
-        await self._invoke(route, user.id, entry.id, body, month, send)
+            if wait:
+                raise GatewayError(
+                    429,
+                    "rate_limited",
+                    f"Too many requests with this key (limit {plan.rate_limit_per_second:g}/s); retry after {wait:.2f} s.",
+                    retry_after=wait,
+                )
 
-    async def _wake(self, route, send) -> None:
+            if method == "GET":
+                return api, await self._wake(route, api, send)
+
+            limit = route.live.max_body_bytes
+            body = await _read_body(receive, content_length, limit)
+            if body is None:
+                # The client went away: nothing sent (499, nginx's "client closed request").
+                return api, 499
+            if not body.strip():
+                raise GatewayError(
+                    400,
+                    "bad_json",
+                    'The request body is empty; send a JSON value, e.g. "some text" or {"inputs": [...]}.',
+                )
+            try:
+                strictjson.loads(body)
+            except strictjson.NotJSON as err:
+                raise GatewayError(
+                    400,
+                    "bad_json",
+                    f"The request body is not valid JSON ({err}); send a JSON value with Content-Type application/json.",
+                ) from None
+
+            month = platform.month()
+            if not platform.quota.try_reserve(user.id, plan.monthly_calls, month):
+                raise GatewayError(
+                    429,
+                    "quota_exceeded",
+                    # plans: the sentence says how to see and change the plan
+                    f"The monthly quota of {plan.monthly_calls} calls (plan {plan.name}) is used up until the 1st (UTC); see it with `hub plan`, and raise it with `hub plan set monthly_calls=N` (the platform's owner or an admin).",
+                    retry_after=seconds_to_next_month(),
+                )
+            if accept is not None and b"text/event-stream" in accept:
+                return api, await self._invoke_stream(route, user.id, entry.id, body, month, send)
+            return api, await self._invoke(
+                route, api, started, user.id, entry.id, body, month, send
+            )
+        except GatewayError as err:
+            err.api = api  # counted as this API's refusal
+            raise
+
+    async def _wake(self, route, api, send) -> int:
         live = route.enter()
         ping = None
         try:
@@ -285,16 +308,19 @@ class Gateway:
             "load_seconds": status.get("load_seconds", 0.0),
             "import_seconds": status.get("import_seconds", 0.0),
         }
+        if body["load_seconds"]:
+            api.cold_starts += 1
         if ping is not None:
             if not ping.ok:
                 message = ping.error_message or "The handler failed; see `hub logs`."
                 raise GatewayError(ping.http_code, ping.error_type or ping.status, message)
             body["output"] = json.loads(ping.output_json or b"null")
         await _send(send, 200, json.dumps({"statusCode": 200, "body": body}).encode())
+        return 200
 
     async def _invoke(
-        self, route, user_id: int, key_id: str, body: bytes, month: str, send
-    ) -> None:
+        self, route, api, received: float, user_id: int, key_id: str, body: bytes, month: str, send
+    ) -> int:
         platform = self.platform
         invocation_id = f"{self._id_prefix}{next(self._id_counter):08x}"
         started = time.perf_counter()
@@ -367,6 +393,10 @@ class Gateway:
         else:
             platform.quota.release(user_id, month)
         await _send(send, status, payload)
+        api.observe(time.perf_counter() - received)
+        if result.cold_start:
+            api.cold_starts += 1
+        return status
 
     # -- SSE streaming (batch helper) ------------------------------------------------------------
 

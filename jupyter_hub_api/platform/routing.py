@@ -82,6 +82,10 @@ class RouteTable:
         """Forget an API."""
         return self._routes.pop((user, api), None)
 
+    def all(self) -> list[Route]:
+        """Every route (for /metrics)."""
+        return list(self._routes.values())
+
     def of_user(self, user: str) -> list[Route]:
         """The routes of one user."""
         return [r for (u, _), r in self._routes.items() if u == user]
