@@ -13,8 +13,10 @@ import {
   parseLimit,
   PlanModel
 } from '../src/models/admin';
+import { DeploymentsModel } from '../src/models/deployments';
 import { AdminView, LimitsForm, PlanLine } from '../src/widgets/admin';
-import { serve, summary, until } from './server';
+import { DeploymentsPanel } from '../src/widgets/deployments';
+import { QUOTA, serve, summary, until } from './server';
 
 const trans = nullTranslator.load('jupyter_hub_api');
 
@@ -113,7 +115,7 @@ describe('PlanLine', () => {
     Widget.attach(line, document.body);
     await until(() => !!line.node.querySelector('[data-testid="plan-line"]'));
     expect(line.node.textContent).toContain(
-      'plan free · 1,000 of 1,000 calls this month'
+      'Plan free (default plan) · 1,000 of 1,000 calls this month'
     );
     const spent = line.node.querySelector('[data-testid="quota-spent"]')!;
     expect(spent.textContent).toContain('answer 429 until 2027-01-01');
@@ -313,5 +315,53 @@ describe('AdminView', () => {
       "Only a platform admin may list users; ask your platform's administrator."
     );
     view.dispose();
+  });
+});
+
+describe('DeploymentsPanel with the plan line', () => {
+  it('marks a spent quota on the card and shows the admin view to an admin', async () => {
+    serve({
+      'GET platform/apis': () => [
+        200,
+        { apis: [summary({ quota_spent: true } as any)], quota: QUOTA }
+      ],
+      'GET platform/keys': () => [200, { keys: [] }],
+      'GET platform/plan': () => [200, myPlan()],
+      'GET platform/admin/users': () => [
+        200,
+        {
+          month: '2026-12',
+          users: [adminUser({ name: 'alice', is_admin: true })]
+        }
+      ],
+      'GET platform/admin/plans': () => [
+        200,
+        { default_plan: 'free', plans: [] }
+      ],
+      'GET platform/admin/apis': () => [200, { apis: [] }]
+    });
+    const model = new DeploymentsModel();
+    const panel = new DeploymentsPanel(
+      model,
+      () => undefined,
+      e => e
+    );
+    Widget.attach(panel, document.body);
+    panel.show();
+    await model.refresh();
+    await panel.plan.refresh();
+    await until(
+      () => !!panel.node.querySelector('[data-testid="quota-spent"]'),
+      'the plan line'
+    );
+    const status = panel.node.querySelector('[data-testid="api-status"]')!;
+    expect(status.textContent).toBe(
+      'quota spent · calls answer 429 (see the plan above)'
+    );
+    await until(() => !panel.adminView.isHidden, 'the admin view');
+    await until(() =>
+      panel.adminView.node.textContent!.includes('alice (admin)')
+    );
+    panel.dispose();
   });
 });

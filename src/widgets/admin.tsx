@@ -28,7 +28,6 @@ import {
   PlanModel,
   usagePhrase
 } from '../models/admin';
-import { UsageBar } from './charts';
 import { Hint, Problem } from './parts';
 
 function limitText(value: number | null | undefined): string {
@@ -171,10 +170,8 @@ export class PlanLine extends VDomRenderer<PlanModel> {
 
   protected render(): JSX.Element | null {
     const trans = this._trans;
-    const { plan, error } = this.model;
-    if (error) {
-      return <Problem message={error} />;
-    }
+    // Nothing without a plan: when the platform cannot be read, the list says why.
+    const plan = this.model.plan;
     if (!plan) {
       return null;
     }
@@ -182,7 +179,12 @@ export class PlanLine extends VDomRenderer<PlanModel> {
       <section aria-label={trans.__('Plan')} data-testid="plan-line">
         <div className="jp-HubApi-planSummary">
           <span>
-            {trans.__('plan %1 · %2', plan.plan.name, usagePhrase(plan))}
+            {trans.__(
+              'Plan %1 (%2) · %3',
+              plan.plan.name,
+              sourcePhrase(plan, trans),
+              usagePhrase(plan)
+            )}
           </span>
           {plan.can_edit ? (
             <Button
@@ -195,11 +197,6 @@ export class PlanLine extends VDomRenderer<PlanModel> {
             </Button>
           ) : null}
         </div>
-        <UsageBar
-          used={plan.quota.used}
-          limit={plan.quota.monthly_calls}
-          label={usagePhrase(plan)}
-        />
         {plan.quota_spent ? (
           <p
             className="jp-HubApi-warning"
@@ -211,6 +208,20 @@ export class PlanLine extends VDomRenderer<PlanModel> {
         ) : null}
       </section>
     );
+  }
+}
+
+/** Where the user's plan comes from, in a few words. */
+export function sourcePhrase(plan: IMyPlan, trans: TranslationBundle): string {
+  switch (plan.source) {
+    case 'user':
+      return trans.__('set for you');
+    case 'config':
+      return trans.__("the platform's config");
+    case 'group':
+      return trans.__('group %1', plan.group ?? '');
+    default:
+      return trans.__('default plan');
   }
 }
 

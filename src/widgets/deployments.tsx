@@ -37,6 +37,8 @@ import { BarChart, UsageBar } from './charts';
 import { KeyTable } from './keyTable';
 import { copyWithNotice, Endpoint, Hint, Problem } from './parts';
 import { TestConsole } from './testConsole';
+import { AdminModel, PlanModel } from '../models/admin'; // plans
+import { AdminView, PlanLine } from './admin'; // plans
 
 /** Opens an API's detail panel on a tab. */
 export type OpenApi = (api: string, tab?: string) => void;
@@ -160,7 +162,9 @@ export class DeploymentsView extends VDomRenderer<DeploymentsModel> {
       <li className="jp-HubApi-apiCard" data-api={api.name} key={api.name}>
         <div className="jp-HubApi-cardTitle">
           <span
-            className={`jp-HubApi-dot ${statusClass(api.status)}`}
+            className={`jp-HubApi-dot ${
+              api.quota_spent ? 'jp-mod-error' : statusClass(api.status) // plans
+            }`}
             aria-hidden="true"
           />
           <button
@@ -178,7 +182,9 @@ export class DeploymentsView extends VDomRenderer<DeploymentsModel> {
           </span>
         </div>
         <div className="jp-HubApi-apiStatus" data-testid="api-status">
-          {statusText(api, trans)}
+          {api.quota_spent // plans: calls answer 429 although the engine is ready
+            ? trans.__('quota spent · calls answer 429 (see the plan above)')
+            : statusText(api, trans)}
         </div>
         <div className="jp-HubApi-cardEndpoint">
           <Endpoint url={endpoint} testid="api-endpoint" />
@@ -245,14 +251,42 @@ export class DeploymentsPanel extends SidePanel {
     refresh.node.dataset.testid = 'deployments-refresh';
     this.toolbar.addItem('refresh', refresh);
     this.view = new DeploymentsView(model, openApi, endpointOf, trans);
+    // -- plans: the plan line (Edit limits) and, for the platform's admins, the admin view --
+    this.planLine = new PlanLine(this.plan, trans);
+    this.adminView = new AdminView(this.admin, trans);
+    this.adminView.hide();
+    this.plan.stateChanged.connect(() => {
+      const admin = !!this.plan.plan?.can_edit;
+      if (admin && this.adminView.isHidden) {
+        this.adminView.show();
+        void this.admin.refresh();
+      } else if (!admin && !this.adminView.isHidden) {
+        this.adminView.hide();
+      }
+    });
+    this.addWidget(this.planLine);
+    // -- end plans --
     this.addWidget(this.view);
+    this.addWidget(this.adminView); // plans
   }
 
   /** The list itself. */
   readonly view: DeploymentsView;
 
+  // -- plans --
+  /** The user's plan (models/admin.ts) and the admin view's data. */
+  readonly plan = new PlanModel();
+  readonly admin = new AdminModel();
+  readonly planLine: PlanLine;
+  readonly adminView: AdminView;
+  // -- end plans --
+
   protected onAfterShow(): void {
     void this.model.refresh();
+    void this.plan.refresh(); // plans
+    if (!this.adminView.isHidden) {
+      void this.admin.refresh(); // plans
+    }
   }
 }
 
@@ -376,6 +410,35 @@ export class OverviewTab extends ApiTab {
   }
 }
 
+/**
+ * Says when the live version is not the project's last build (after a rollback): the files
+ * in the project folder, open in the editor, are then not what the API runs.
+ */
+export function DriftNote(props: {
+  model: ApiModel;
+  trans: TranslationBundle;
+}): JSX.Element | null {
+  const drift = props.model.drift;
+  if (!drift) {
+    return null;
+  }
+  const { trans } = props;
+  const built = drift.built
+    ? trans.__('version #%1', drift.built.version_number)
+    : trans.__('build %1, not deployed', drift.project.last_build!.slice(0, 8));
+  return (
+    <div className="jp-HubApi-drift" role="status" data-testid="version-drift">
+      {trans.__(
+        "The live version is #%1 (build %2), not the last build of the project's files in %3 (%4): the code in the editor is not what the API runs. Deploy the project to make its files live.",
+        drift.live.version_number,
+        drift.live.build_id.slice(0, 8),
+        drift.project.path,
+        built
+      )}
+    </div>
+  );
+}
+
 /** The versions, with rollback. */
 export class VersionsTab extends ApiTab {
   constructor(model: ApiModel, trans: TranslationBundle) {
@@ -400,8 +463,26 @@ export class VersionsTab extends ApiTab {
       {
         id: 'build',
         label: trans.__('Build'),
-        renderCell: v => <code>{v.build_id.slice(0, 12)}</code>,
+        renderCell: v => (
+          <code title={v.build_id}>{v.build_id.slice(0, 8)}</code>
+        ),
         sort: (a, b) => a.build_id.localeCompare(b.build_id)
+      },
+      {
+        id: 'created',
+        label: trans.__('Built'),
+        renderCell: v => new Date(v.created_at).toLocaleString(),
+        sort: (a, b) => a.created_at.localeCompare(b.created_at)
+      },
+      {
+        id: 'changes',
+        label: trans.__('Changes'),
+        renderCell: v => (
+          <span className="jp-HubApi-changes" data-testid="version-changes">
+            {(v.changes ?? []).join(', ')}
+          </span>
+        ),
+        sort: () => undefined
       },
       {
         id: 'state',
@@ -429,13 +510,16 @@ export class VersionsTab extends ApiTab {
       }
     ];
     return (
-      <LoadedTable<IApiVersion>
-        part={this.model.versions}
-        columns={columns}
-        rowKey={v => String(v.version_number)}
-        empty={trans.__('No version yet.')}
-        trans={trans}
-      />
+      <>
+        <DriftNote model={this.model} trans={trans} />
+        <LoadedTable<IApiVersion>
+          part={this.model.versions}
+          columns={columns}
+          rowKey={v => String(v.version_number)}
+          empty={trans.__('No version yet.')}
+          trans={trans}
+        />
+      </>
     );
   }
 
