@@ -9,7 +9,7 @@ import {
   formatLatency,
   formatRate
 } from '../src/models/deployments';
-import { parseBody, TestConsoleModel } from '../src/models/testConsole';
+import { NO_KEY, parseBody, TestConsoleModel } from '../src/models/testConsole';
 import { key, QUOTA, serve, summary } from './server';
 
 function platform(keys = [key()]) {
@@ -213,6 +213,54 @@ describe('ApiModel', () => {
   });
 });
 
+describe('ApiModel drift', () => {
+  it("says when the live version is not the project's last build", async () => {
+    const state = { live: 'b2' };
+    const version = (build: string, n: number) => ({
+      build_id: build,
+      version: '0.1.0',
+      status: 'standby',
+      error: null,
+      created_at: '2026-11-30T11:59:00Z',
+      deployed_at: '2026-11-30T12:00:00Z',
+      version_number: n,
+      live: build === state.live,
+      changes: n === 1 ? ['first version'] : ['src/main.py changed']
+    });
+    serve({
+      'GET platform/apis': () => [200, { apis: [summary()], quota: QUOTA }],
+      'GET platform/keys': () => [200, { keys: [key()] }],
+      'GET platform/apis/iris/versions': () => [
+        200,
+        { api: 'iris', versions: [version('b2', 2), version('b1', 1)] }
+      ],
+      'GET projects': () => [
+        200,
+        {
+          projects: [
+            { name: 'other', path: 'work/other', last_build: 'x9' },
+            { name: 'iris', path: 'work/iris', last_build: 'b2' }
+          ]
+        }
+      ],
+      'POST platform/apis/iris/rollback': () => {
+        state.live = 'b1';
+        return [200, { api: 'iris' }];
+      }
+    });
+    const model = new ApiModel('iris', new DeploymentsModel());
+    await model.loadVersions();
+    expect(model.project?.path).toBe('work/iris');
+    expect(model.drift).toBeNull();
+    await model.rollback(1);
+    expect(model.drift).toEqual({
+      project: { name: 'iris', path: 'work/iris', last_build: 'b2' },
+      live: expect.objectContaining({ build_id: 'b1', version_number: 1 }),
+      built: expect.objectContaining({ build_id: 'b2', version_number: 2 })
+    });
+  });
+});
+
 describe('TestConsoleModel', () => {
   it('parses JSON and says what is wrong otherwise', () => {
     expect(parseBody('[1, 2]')).toEqual({ value: [1, 2] });
@@ -234,6 +282,27 @@ describe('TestConsoleModel', () => {
       input: [[5.1, 3.5, 1.4, 0.2]],
       key_id: 'k1'
     });
+  });
+
+  it('calls without any key when "No key" is chosen', async () => {
+    const { seen } = platform();
+    const deployments = new DeploymentsModel();
+    await deployments.refresh();
+    const model = new TestConsoleModel('iris', deployments);
+    await model.send();
+    model.keyId = NO_KEY;
+    expect(model.call.kind).toBe('none'); // the answer got with a key is gone
+    expect(model.canSend).toBe(true);
+    await model.setIncludeKey(true);
+    expect(model.includeKey).toBe(false); // no secret to put into the snippets
+    await model.send();
+    const calls = seen.filter(r => r.path.endsWith('/invoke'));
+    expect(calls[calls.length - 1].body).toEqual({
+      method: 'POST',
+      input: [[5.1, 3.5, 1.4, 0.2]],
+      no_key: true
+    });
+    expect(seen.some(r => r.path.endsWith('/reveal'))).toBe(false);
   });
 
   it('clears the answer on invalid JSON and shows no snippet for it', async () => {

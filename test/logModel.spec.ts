@@ -1,6 +1,6 @@
 import { JobEvent } from '../src/api/types';
 import { applyCarriageReturns, parseAnsi, stripAnsi } from '../src/models/ansi';
-import { formatSeconds, LogModel } from '../src/models/logModel';
+import { formatSeconds, isProblemLine, LogModel } from '../src/models/logModel';
 
 let offset = 0;
 function log(line: string, stream: 'stdout' | 'stderr' = 'stdout'): JobEvent {
@@ -49,7 +49,7 @@ describe('LogModel', () => {
     const model = new LogModel();
     const added: number[] = [];
     model.linesChanged.connect((_, n) => added.push(n));
-    model.appendEvents([log('one'), log('two', 'stderr')]);
+    model.appendEvents([log('one'), log('two failed', 'stderr')]);
     expect(model.length).toBe(2);
     expect(model.kind(1)).toBe('stderr');
     expect(added).toEqual([2]);
@@ -77,6 +77,7 @@ describe('LogModel', () => {
     expect(model.steps).toEqual([
       {
         name: 'environment',
+        label: 'environment',
         status: 'started',
         line: 0,
         seconds: null,
@@ -123,6 +124,111 @@ describe('LogModel', () => {
       ['done', 1],
       ['done', 2]
     ]);
+    // No two steps carry the same name on screen.
+    expect(model.steps.map(s => s.label)).toEqual([
+      'environment',
+      'environment (2)'
+    ]);
+  });
+
+  it("names the platform's environment step apart from the build's", () => {
+    const model = new LogModel();
+    const names = ['environment', 'record', 'connect', 'upload', 'environment'];
+    model.appendEvents(
+      names.flatMap((name, i) => [
+        {
+          offset: 2 * i,
+          event: 'step' as const,
+          name,
+          status: 'started' as const
+        },
+        {
+          offset: 2 * i + 1,
+          event: 'step' as const,
+          name,
+          status: 'done' as const,
+          seconds: 1
+        }
+      ])
+    );
+    const labels = model.steps.map(s => s.label);
+    expect(labels).toEqual([
+      'environment',
+      'record',
+      'connect',
+      'upload',
+      'environment on the platform'
+    ]);
+    expect(new Set(labels).size).toBe(labels.length);
+    expect(model.plain(model.length - 1)).toBe(
+      '✔ environment on the platform (1.0 s)'
+    );
+  });
+
+  it('keeps ordinary installer lines on stderr off the error style', () => {
+    const model = new LogModel();
+    model.appendEvents([
+      log('Resolved 12 packages in 40ms', 'stderr'),
+      log('Downloading scipy (35.1MiB)', 'stderr'),
+      log(' + numpy==2.3.5', 'stderr'),
+      log('error: No solution found for scikit-learn==99', 'stderr'),
+      log('Traceback (most recent call last):', 'stderr'),
+      log('  File "main.py", line 3, in <module>', 'stderr'),
+      log('    import nothing', 'stderr'),
+      log("ModuleNotFoundError: No module named 'nothing'", 'stderr'),
+      log('Prepared 3 packages', 'stderr')
+    ]);
+    expect([...Array(model.length).keys()].map(i => model.kind(i))).toEqual([
+      'stdout',
+      'stdout',
+      'stdout',
+      'stderr',
+      'stderr',
+      'stderr',
+      'stderr',
+      'stderr',
+      'stdout'
+    ]);
+    expect(isProblemLine('WARNING: pip is out of date')).toBe(true);
+    expect(isProblemLine('Installed 3 packages in 12ms')).toBe(false);
+  });
+
+  it('says which version went live in the last line', () => {
+    const model = new LogModel();
+    model.appendEvents([
+      {
+        offset: 0,
+        event: 'result',
+        build_id: '3f5a1c9e0b7d',
+        deploy: {
+          api: 'iris',
+          endpoint: 'http://h/u/iris',
+          version: '0.1.0',
+          version_number: 3,
+          build_id: '3f5a1c9e0b7d',
+          unchanged: false
+        }
+      }
+    ]);
+    expect(model.plain(0)).toBe(
+      'Version #3 (0.1.0, build 3f5a1c9e) is live at http://h/u/iris'
+    );
+    model.clear();
+    model.appendEvents([
+      {
+        offset: 0,
+        event: 'result',
+        api: 'iris',
+        endpoint: 'http://h/u/iris',
+        version: '0.1.0',
+        version_number: 3,
+        build_id: '3f5a1c9e0b7d',
+        unchanged: true
+      }
+    ]);
+    expect(model.plain(0)).toBe(
+      'Version #3 (0.1.0, build 3f5a1c9e) was live already at http://h/u/iris'
+    );
   });
 
   it('shows errors and the endpoint of a result as lines of their own kind', () => {

@@ -91,6 +91,56 @@ describe('LogPanel', () => {
     panel.dispose();
   });
 
+  it('gives every step item a name of its own, and keeps focus while durations tick', () => {
+    const { socket, panel } = setup();
+    socket.send({ type: 'job', job: job('running', 4) });
+    socket.send({
+      type: 'events',
+      events: [
+        { offset: 0, event: 'step', name: 'environment', status: 'started' },
+        {
+          offset: 1,
+          event: 'step',
+          name: 'environment',
+          status: 'done',
+          seconds: 2
+        },
+        { offset: 2, event: 'step', name: 'upload', status: 'started' },
+        { offset: 3, event: 'step', name: 'environment', status: 'started' }
+      ]
+    });
+    const buttons = () =>
+      Array.from(
+        panel.node.querySelectorAll<HTMLButtonElement>('.jp-HubApi-step button')
+      );
+    const names = buttons().map(b => b.getAttribute('aria-label'));
+    expect(names).toEqual([
+      'environment, done, 2.0 s',
+      'upload, running',
+      'environment on the platform, running'
+    ]);
+    const first = buttons()[0];
+    first.focus();
+    socket.send({
+      type: 'events',
+      events: [
+        {
+          offset: 4,
+          event: 'step',
+          name: 'environment',
+          status: 'done',
+          seconds: 3
+        }
+      ]
+    });
+    expect(buttons()[0]).toBe(first);
+    expect(document.activeElement).toBe(first);
+    expect(buttons()[2].getAttribute('aria-label')).toBe(
+      'environment on the platform, done, 3.0 s'
+    );
+    panel.dispose();
+  });
+
   it('searches the log with Enter and counts the matches', () => {
     const { socket, panel, q } = setup();
     socket.send({

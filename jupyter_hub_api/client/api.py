@@ -218,7 +218,7 @@ class AsyncPlatformClient(_ControlPlane):
         return await self.reveal_key(first_enabled_key(await self.keys()))
 
     async def call_api(
-        self, endpoint: str, key: str, payload: bytes | None, timeout: float | None = None
+        self, endpoint: str, key: str | None, payload: bytes | None, timeout: float | None = None
     ) -> tuple[int, dict]:
         """:func:`call_api` over this session's connections (without its token)."""
         try:
@@ -351,12 +351,18 @@ def call_api(
     return _envelope(resp)
 
 
-def _gateway_call(endpoint: str, key: str, payload: bytes | None) -> dict:
-    """The request of a call of a user's API, as any client of the hosted service makes it."""
+def _gateway_call(endpoint: str, key: str | None, payload: bytes | None) -> dict:
+    """The request of a call of a user's API, as any client of the hosted service makes it.
+
+    ``key`` None sends no ``x-api-key`` at all: what a caller without a key gets.
+    """
+    headers = {"Content-Type": "application/json"}
+    if key is not None:
+        headers["x-api-key"] = check_key(key)
     return {
         "method": "GET" if payload is None else "POST",
         "url": endpoint,
-        "headers": {"x-api-key": check_key(key), "Content-Type": "application/json"},
+        "headers": headers,
         "content": payload,
     }
 

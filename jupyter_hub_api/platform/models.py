@@ -93,6 +93,7 @@ class VersionInfo(BaseModel):
     created_at: str
     deployed_at: str | None = None
     live: bool
+    changes: list[str] = []  # ui (issue 11): what it changed from the version before
 
 
 class KeyInfo(BaseModel):

@@ -287,6 +287,15 @@ class Version(Answer):
     created_at: str
     deployed_at: str | None
     live: bool
+    # -- ui (issue 11) --
+    changes: list[str] = Field(
+        default_factory=list,
+        description="what this version changed from the one before it, in short phrases "
+        "('first version', 'src/main.py changed', 'model/model.joblib added', 'requirements "
+        "changed', 'settings changed', 'nothing changed')",
+        examples=[["src/main.py changed", "settings changed"]],
+    )
+    # -- end ui --
 
 
 class Versions(Answer):

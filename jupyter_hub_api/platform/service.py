@@ -29,6 +29,7 @@ from .plans import PlanBook
 from .quotas import MonthlyQuota, RateLimiter, month_of, seconds_to_next_month
 from .routing import LiveVersion, Route, RouteTable
 from .store import Repositories
+from .version_changes import describe_changes  # ui (issue 11)
 
 log = logging.getLogger("hub.platform")
 
@@ -323,8 +324,13 @@ class Platform:
                 created_at=v.created_at,
                 deployed_at=v.deployed_at,
                 live=v.id == live_id,
+                # -- ui (issue 11): what each version changed from the one before it --
+                changes=describe_changes(
+                    v.record, rows[i + 1].record if i + 1 < len(rows) else None
+                ),
+                # -- end ui --
             )
-            for v in self.repos.versions.of_api(route.api_id)
+            for i, v in enumerate(rows)
         ]
 
     def api_states(self, user: User, month: str) -> dict[str, ApiState]:

@@ -16,6 +16,7 @@ import {
   IFolderListing,
   IInvocation,
   IJob,
+  IMe,
   IProject,
   IQuota,
   ITemplate,
@@ -114,6 +115,11 @@ export namespace HubClient {
   // -- the platform (the control plane's /api/v1/, passed through under /hub-api/platform/) ----
 
   /** Every API of the user, and the account's quota. */
+  /** Who the user is on the platform, their plan and the gateway's address. */
+  export function me(): Promise<IMe> {
+    return requestAPI<IMe>('platform/me');
+  }
+
   export function apis(): Promise<{ apis: IApiSummary[]; quota: IQuota }> {
     return requestAPI<{ apis: IApiSummary[]; quota: IQuota }>('platform/apis');
   }
@@ -162,21 +168,19 @@ export namespace HubClient {
 
   /**
    * Send a GET or POST to an API through the server extension (the browser cannot reach the
-   * platform's port itself), as any client would, with the key `keyId` (or the default key).
+   * platform's port itself), as any client would, with the key `keyId` (or the default key), or with no key at
+   * all (`noKey`: what a caller without a key gets).
    */
   export function invoke(
     api: string,
     method: 'GET' | 'POST',
     input: unknown,
-    keyId?: string
+    keyId?: string,
+    noKey = false
   ): Promise<ITestInvocation> {
     return post<ITestInvocation>(
       `platform/apis/${encodeURIComponent(api)}/invoke`,
-      {
-        method,
-        input,
-        key_id: keyId
-      }
+      noKey ? { method, input, no_key: true } : { method, input, key_id: keyId }
     );
   }
 

@@ -182,6 +182,9 @@ export type ILatency = PlatformSchemas['Latency'];
  */
 export type IApiSummary = PlatformSchemas['ApiSummary'];
 
+/** `GET /api/v1/me`: the user, their plan and the gateway's address. */
+export type IMe = PlatformSchemas['Me'];
+
 /** One version of an API. */
 export type IApiVersion = PlatformSchemas['Version'];
 

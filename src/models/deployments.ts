@@ -20,6 +20,7 @@ import {
   IApiSummary,
   IApiVersion,
   IInvocation,
+  IProject,
   IQuota
 } from '../api/types';
 
@@ -195,6 +196,24 @@ export class DeploymentsModel extends VDomModel {
   private _revealed = new Map<string, string>();
 }
 
+/**
+ * The project of an API among the server's projects: the one whose last build is a version of
+ * the API, else the only one of its name.
+ */
+export function projectOf(
+  api: string,
+  versions: IApiVersion[],
+  projects: IProject[]
+): IProject | null {
+  const builds = new Set(versions.map(v => v.build_id));
+  const built = projects.find(p => p.last_build && builds.has(p.last_build));
+  if (built) {
+    return built;
+  }
+  const named = projects.filter(p => p.name === api);
+  return named.length === 1 ? named[0] : null;
+}
+
 /** What `ApiModel` loads per tab. */
 type Part = 'versions' | 'invocations' | 'logs';
 
@@ -231,9 +250,44 @@ export class ApiModel extends VDomModel {
     return this._parts.logs as ILoadable<IApiLogLine[]>;
   }
 
-  /** Fetch the versions, newest first. */
+  /** Fetch the versions, newest first (and the projects, to find this API's). */
   loadVersions(): Promise<void> {
-    return this._load('versions', () => HubClient.versions(this.name));
+    return this._load('versions', async () => {
+      const [versions, projects] = await Promise.all([
+        HubClient.versions(this.name),
+        HubClient.listProjects().catch(() => [] as IProject[])
+      ]);
+      this._project = projectOf(this.name, versions, projects);
+      return versions;
+    });
+  }
+
+  /** The project folder this API is deployed from, when one under the server root is. */
+  get project(): IProject | null {
+    return this._project;
+  }
+
+  /**
+   * When the live version is not the project's last build (after a rollback, or a build not
+   * deployed yet): the project, and the live and built versions. Null when they agree or
+   * either is unknown.
+   */
+  get drift(): {
+    project: IProject;
+    live: IApiVersion;
+    built: IApiVersion | null;
+  } | null {
+    const project = this._project;
+    const versions = this.versions.value;
+    const live = versions?.find(v => v.live);
+    if (!project?.last_build || !versions || !live) {
+      return null;
+    }
+    if (live.build_id === project.last_build) {
+      return null;
+    }
+    const built = versions.find(v => v.build_id === project.last_build) ?? null;
+    return { project, live, built };
   }
 
   /** Fetch the newest invocations. */
@@ -282,6 +336,8 @@ export class ApiModel extends VDomModel {
     }
     this._relay();
   }
+
+  private _project: IProject | null = null;
 
   private _relay(): void {
     if (!this.isDisposed) {

@@ -14,6 +14,11 @@ export type LineKind = 'stdout' | 'stderr' | 'step' | 'error' | 'result';
 /** One step of the job, as the CLI named it. */
 export interface IStep {
   name: string;
+  /**
+   * The name shown: the CLI's name, made distinct when an earlier step had it (a build and
+   * deploy job prepares the "environment" twice: the build's, then the platform's).
+   */
+  label: string;
   status: 'started' | 'done' | 'failed';
   /** Index of the step's first line in the buffer. */
   line: number;
@@ -30,6 +35,20 @@ export interface IProgress {
   total: number | null;
 }
 
+/**
+ * Whether a line a tool wrote to stderr tells of a problem. Installers write their ordinary
+ * progress to stderr ("Resolved 12 packages", "Downloading scipy"): those are not problems and
+ * are not shown on the error background.
+ */
+export function isProblemLine(text: string): boolean {
+  return /\b(error|errors|exception|traceback|failed|failure|fatal|warning|denied|refused|cannot|could not|not found|no such)\b/i.test(
+    stripAnsi(text)
+  );
+}
+
+/** The steps that start the deploy half of a job: the steps after them run on the platform. */
+const PLATFORM_PHASE = new Set(['connect', 'upload']);
+
 /** Format a duration for people: "0.4 s", "12 s", "3 min 05 s". */
 export function formatSeconds(seconds: number): string {
   if (seconds < 10) {
@@ -41,6 +60,32 @@ export function formatSeconds(seconds: number): string {
   const minutes = Math.floor(seconds / 60);
   const rest = Math.round(seconds % 60);
   return `${minutes} min ${String(rest).padStart(2, '0')} s`;
+}
+
+/**
+ * The last line of a deploy: which version went live, and where ("Version 3 (0.1.0, build
+ * 3f5a1c9e) is live at …"; "… was live already" when the build was).
+ */
+export function liveLine(
+  fields: Record<string, any>,
+  endpoint: string
+): string {
+  const deploy =
+    fields.deploy && typeof fields.deploy === 'object' ? fields.deploy : fields;
+  const n = deploy.version_number;
+  if (typeof n !== 'number') {
+    return `Live at ${endpoint}`;
+  }
+  const details = [
+    deploy.version,
+    deploy.build_id ? `build ${String(deploy.build_id).slice(0, 8)}` : null
+  ]
+    .filter(Boolean)
+    .join(', ');
+  const what = `Version #${n}${details ? ` (${details})` : ''}`;
+  return deploy.unchanged
+    ? `${what} was live already at ${endpoint}`
+    : `${what} is live at ${endpoint}`;
 }
 
 /** The log of one job. */
@@ -128,10 +173,7 @@ export class LogModel {
     for (const event of events) {
       switch (event.event) {
         case 'log':
-          this._push(
-            event.line,
-            event.stream === 'stderr' ? 'stderr' : 'stdout'
-          );
+          this._push(event.line, this._streamKind(event));
           break;
         case 'step': {
           state = true;
@@ -148,14 +190,19 @@ export class LogModel {
             }
           }
           if (event.status === 'started' || !existing) {
+            const label = this._labelFor(event.name);
+            if (PLATFORM_PHASE.has(event.name)) {
+              this._platformPhase = true;
+            }
             this._steps.push({
               name: event.name,
+              label,
               status: event.status,
               line: this._text.length + this._dropped,
               seconds: event.seconds ?? null,
               startedAt: event.time ?? null
             });
-            this._push(`▶ ${event.name}`, 'step');
+            this._push(`▶ ${label}`, 'step');
           } else {
             existing.status = event.status;
             existing.seconds = event.seconds ?? null;
@@ -164,7 +211,7 @@ export class LogModel {
                 ? ` (${formatSeconds(event.seconds)})`
                 : '';
             this._push(
-              `${event.status === 'done' ? '✔' : '✘'} ${event.name}${took}`,
+              `${event.status === 'done' ? '✔' : '✘'} ${existing.label}${took}`,
               event.status === 'done' ? 'step' : 'error'
             );
           }
@@ -188,7 +235,7 @@ export class LogModel {
           this._result = fields;
           const outcome = deployOutcome(fields);
           if (outcome) {
-            this._push(`Live at ${outcome.endpoint}`, 'result');
+            this._push(liveLine(fields, outcome.endpoint), 'result');
           }
           break;
         }
@@ -251,8 +298,50 @@ export class LogModel {
     this._progress = null;
     this._result = null;
     this._dropped = 0;
+    this._platformPhase = false;
+    this._inTraceback = false;
     this._linesChanged.emit(0);
     this._stateChanged.emit();
+  }
+
+  /** A distinct label for a new step named `name`. */
+  private _labelFor(name: string): string {
+    const taken = new Set(this._steps.map(step => step.label));
+    if (!taken.has(name)) {
+      return name;
+    }
+    const platform = `${name} on the platform`;
+    if (this._platformPhase && !taken.has(platform)) {
+      return platform;
+    }
+    let n = 2;
+    while (taken.has(`${name} (${n})`)) {
+      n++;
+    }
+    return `${name} (${n})`;
+  }
+
+  /**
+   * The kind of a log line: stdout, or stderr only for what tells of a problem (and the rest
+   * of a traceback: its indented lines and the exception line that ends it).
+   */
+  private _streamKind(event: { stream: string; line: string }): LineKind {
+    if (event.stream !== 'stderr') {
+      this._inTraceback = false;
+      return 'stdout';
+    }
+    const plain = stripAnsi(event.line);
+    if (this._inTraceback) {
+      if (!/^\s/.test(plain)) {
+        this._inTraceback = false; // the exception line ends it
+      }
+      return 'stderr';
+    }
+    if (/^Traceback \(most recent call last\)/.test(plain)) {
+      this._inTraceback = true;
+      return 'stderr';
+    }
+    return isProblemLine(plain) ? 'stderr' : 'stdout';
   }
 
   private _push(text: string, kind: LineKind): void {
@@ -282,6 +371,8 @@ export class LogModel {
   private _steps: IStep[] = [];
   private _progress: IProgress | null = null;
   private _result: Record<string, any> | null = null;
+  private _platformPhase = false;
+  private _inTraceback = false;
   private _job: IJob | null = null;
   private _linesChanged = new Signal<this, number>(this);
   private _stateChanged = new Signal<this, void>(this);

@@ -32,6 +32,9 @@ export function parseBody(text: string): { value?: unknown; error?: string } {
   }
 }
 
+/** The key choice that calls without any key: what a caller without a key gets. */
+export const NO_KEY = 'no-key';
+
 /** The languages of the snippets, in the order of their tabs. */
 export const SNIPPET_KINDS = ['curl', 'Python', 'JavaScript'] as const;
 export type SnippetKind = (typeof SNIPPET_KINDS)[number];
@@ -100,27 +103,43 @@ export class TestConsoleModel extends VDomModel {
       : null;
   }
 
-  /** The key the call uses: the one picked, else the first enabled one ('' = none). */
+  /**
+   * The key the call uses: the one picked, `NO_KEY` (call without one), else the first
+   * enabled key ('' = the user has none).
+   */
   get keyId(): string {
+    if (this._keyId === NO_KEY) {
+      return NO_KEY;
+    }
     const keys = this.deployments.enabledKeys;
     return keys.some(k => k.id === this._keyId)
       ? this._keyId
       : (keys[0]?.id ?? '');
   }
   set keyId(id: string) {
-    this._keyId = id;
-    this._emit();
+    if (id !== this._keyId) {
+      this._keyId = id;
+      // An answer got with another key would now be misleading.
+      if (this._call.kind !== 'pending') {
+        this._call = { kind: 'none' };
+      }
+      this._emit();
+    }
   }
 
   /** Whether the snippets hold the key's secret instead of a placeholder. */
   get includeKey(): boolean {
-    return this._includeKey && this.deployments.revealed.has(this.keyId);
+    return (
+      this._includeKey &&
+      this.keyId !== NO_KEY &&
+      this.deployments.revealed.has(this.keyId)
+    );
   }
 
   /** Put the key's secret into the snippets (revealing it) or take it out. */
   async setIncludeKey(include: boolean): Promise<void> {
     this._includeKey = include;
-    if (include && this.keyId) {
+    if (include && this.keyId && this.keyId !== NO_KEY) {
       await this.deployments.reveal(this.keyId);
     }
     this._emit();
@@ -193,7 +212,10 @@ export class TestConsoleModel extends VDomModel {
     this._call = { kind: 'pending', method };
     this._emit();
     try {
-      const result = await HubClient.invoke(this.api, method, body, keyId);
+      const result =
+        keyId === NO_KEY
+          ? await HubClient.invoke(this.api, method, body, undefined, true)
+          : await HubClient.invoke(this.api, method, body, keyId);
       this._call = { kind: 'answer', result };
       this._onInvoked?.();
       return result;

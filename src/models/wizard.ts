@@ -158,6 +158,27 @@ export class WizardModel {
     return this._step;
   }
 
+  /**
+   * Who the user is on the platform and where its gateway is (from `platform/me`), once
+   * known: the review shows the endpoint the API will get.
+   */
+  get account(): { user: string; gatewayUrl: string } | null {
+    return this._account;
+  }
+  set account(value: { user: string; gatewayUrl: string } | null) {
+    this._account = value;
+    this._changed.emit();
+  }
+
+  /** The endpoint the API will have, once the account is known and the name is set. */
+  get endpoint(): string | null {
+    if (!this._account || !this._name) {
+      return null;
+    }
+    const base = this._account.gatewayUrl.replace(/\/+$/, '');
+    return `${base}/${encodeURIComponent(this._account.user)}/${encodeURIComponent(this._name)}`;
+  }
+
   get stepIndex(): number {
     return STEPS.indexOf(this._step);
   }
@@ -469,5 +490,6 @@ export class WizardModel {
   private _folder = '';
   private _listing: IFolderListing | null = null;
   private _listingError: string | null = null;
+  private _account: { user: string; gatewayUrl: string } | null = null;
   private _changed = new Signal<this, void>(this);
 }

@@ -76,7 +76,8 @@ export const jobsPlugin: JupyterFrontEndPlugin<void> = {
 
     const openLog = async (
       jobId: string,
-      activate = true
+      activate = true,
+      project?: string
     ): Promise<MainAreaWidget<LogPanel>> => {
       const existing = tracker.find(w => w.content.jobLog.jobId === jobId);
       if (existing) {
@@ -85,13 +86,28 @@ export const jobsPlugin: JupyterFrontEndPlugin<void> = {
         }
         return existing;
       }
+      // A new job of a project whose last job has ended takes that job's tab (one tab per
+      // project, not one per deploy); a job still running keeps its own.
+      const previous =
+        project === undefined
+          ? undefined
+          : tracker.find(w => {
+              const job = w.content.jobLog.model.job;
+              return (
+                w.isAttached &&
+                job !== null &&
+                job.project === project &&
+                job.kind !== 'model-files' &&
+                isFinal(job.state)
+              );
+            });
       const jobLog = new JobLog(jobId, { maxLines: hub.settings.maxLogLines });
       const content = new LogPanel(jobLog, {
         translator: translator!,
         follow: hub.settings.followTail,
         onRerun: job => {
           notifyStart(job);
-          void openLog(job.id);
+          void openLog(job.id, true, job.project);
         }
       });
       const widget = new MainAreaWidget({ content });
@@ -111,7 +127,8 @@ export const jobsPlugin: JupyterFrontEndPlugin<void> = {
       await tracker.add(widget);
       // Logs share one area below the editors: the first one splits it off, the next ones
       // open as tabs beside the newest log.
-      const sibling = tracker.find(w => w !== widget && w.isAttached);
+      const sibling =
+        previous ?? tracker.find(w => w !== widget && w.isAttached);
       app.shell.add(
         widget,
         'main',
@@ -119,6 +136,7 @@ export const jobsPlugin: JupyterFrontEndPlugin<void> = {
           ? { mode: 'tab-after', ref: sibling.id, activate }
           : { mode: 'split-bottom', activate }
       );
+      previous?.dispose();
       if (activate) {
         app.shell.activateById(widget.id);
       }
@@ -129,14 +147,22 @@ export const jobsPlugin: JupyterFrontEndPlugin<void> = {
       Notification.info(trans.__('%1 started.', jobTitle(job, trans)), {
         autoClose: 4000,
         actions: [
-          { label: trans.__('Show log'), callback: () => void openLog(job.id) }
+          {
+            label: trans.__('Show log'),
+            callback: () => void openLog(job.id, true, job.project)
+          }
         ]
       });
     };
 
     app.commands.addCommand(CommandIDs.openLog, {
       label: trans.__('Show Job Log'),
-      execute: args => openLog(String(args.jobId), args.activate !== false)
+      execute: args =>
+        openLog(
+          String(args.jobId),
+          args.activate !== false,
+          args.project === undefined ? undefined : String(args.project)
+        )
     });
 
     app.commands.addCommand(CommandIDs.deploy, {
@@ -165,7 +191,7 @@ export const jobsPlugin: JupyterFrontEndPlugin<void> = {
         }
         notifyStart(job);
         if (hub.settings.openLogOnStart || args.openLog === true) {
-          await openLog(job.id);
+          await openLog(job.id, true, job.project);
         }
         return job;
       }

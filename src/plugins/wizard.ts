@@ -106,6 +106,15 @@ export const wizardPlugin: JupyterFrontEndPlugin<void> = {
         parent,
         modelFiles: picked
       });
+      // The review shows the endpoint the API will get, with the user name it holds.
+      void HubClient.me()
+        .then(me => {
+          model.account = {
+            user: me.user,
+            gatewayUrl: hub.publicEndpoint(me.gateway_url)
+          };
+        })
+        .catch(() => undefined);
       const submit = async (deploy: boolean) => {
         const response = await HubClient.createProject(model.toRequest());
         const path = response.project.path;

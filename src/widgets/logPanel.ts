@@ -223,9 +223,25 @@ export class LogPanel extends Widget {
     }
   }
 
+  /**
+   * The step list: one item per step, each a button named by the step's label, state and
+   * duration ("environment on the platform, done, 12 s"), so every item has its own name.
+   * Items are updated in place (the durations tick every second), so focus stays put.
+   */
   private _renderSteps(): void {
+    const trans = this._trans;
     const now = Date.now() / 1000;
-    const items = this.jobLog.model.steps.map(step => {
+    const steps = this.jobLog.model.steps;
+    const words: Record<string, string> = {
+      done: trans.__('done'),
+      failed: trans.__('failed'),
+      stopped: trans.__('stopped'),
+      started: trans.__('running')
+    };
+    while (this._steps.children.length > steps.length) {
+      this._steps.lastElementChild!.remove();
+    }
+    steps.forEach((step, index) => {
       let duration = '';
       if (step.seconds !== null) {
         duration = formatSeconds(step.seconds);
@@ -241,34 +257,52 @@ export class LogPanel extends Widget {
       const status = cut ? 'stopped' : step.status;
       const icon =
         status === 'done' ? '✔' : status === 'failed' ? '✘' : cut ? '■' : '⟳';
-      const item = h(
-        'li',
-        {
-          class: `jp-HubApi-step jp-mod-${status}`,
-          attrs: {
-            'data-step': step.name,
-            tabindex: '0',
-            title: this._trans.__('Show this step in the log')
-          },
-          on: {
-            click: () =>
-              this._view.scrollToLine(step.line - this.jobLog.model.dropped),
-            keydown: (e: KeyboardEvent) => {
-              if (e.key === 'Enter') {
-                this._view.scrollToLine(step.line - this.jobLog.model.dropped);
-              }
-            }
-          }
-        },
-        h('span', { class: 'jp-HubApi-stepIcon', text: icon }),
-        h('span', { class: 'jp-HubApi-stepName', text: step.name }),
+      let item = this._steps.children[index] as HTMLLIElement | undefined;
+      if (!item) {
+        const show = () =>
+          this._view.scrollToLine(
+            this.jobLog.model.steps[index].line - this.jobLog.model.dropped
+          );
+        item = h(
+          'li',
+          {},
+          h(
+            'button',
+            {
+              class: 'jp-HubApi-logStepButton',
+              attrs: {
+                type: 'button',
+                title: trans.__('Show this step in the log')
+              },
+              on: { click: show }
+            },
+            h('span', {
+              class: 'jp-HubApi-stepIcon',
+              attrs: { 'aria-hidden': 'true' }
+            }),
+            h('span', { class: 'jp-HubApi-stepName' }),
+            h('span', { class: 'jp-HubApi-stepTime' })
+          )
+        );
+        this._steps.append(item);
+      }
+      item.className = `jp-HubApi-step jp-mod-${status}`;
+      item.dataset.step = step.name;
+      const btn = item.firstElementChild as HTMLButtonElement;
+      const [iconNode, nameNode, timeNode] = Array.from(
+        btn.children
+      ) as HTMLElement[];
+      iconNode.textContent = icon;
+      nameNode.textContent = step.label;
+      timeNode.textContent = duration;
+      timeNode.hidden = !duration;
+      btn.setAttribute(
+        'aria-label',
         duration
-          ? h('span', { class: 'jp-HubApi-stepTime', text: duration })
-          : null
+          ? trans.__('%1, %2, %3', step.label, words[status], duration)
+          : trans.__('%1, %2', step.label, words[status])
       );
-      return item;
     });
-    this._steps.replaceChildren(...items);
   }
 
   private _runSearch(): void {

@@ -8,7 +8,7 @@ import { TranslationBundle } from '@jupyterlab/translation';
 import { Button, HTMLSelect, VDomRenderer } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
-import { SNIPPET_KINDS, TestConsoleModel } from '../models/testConsole';
+import { NO_KEY, SNIPPET_KINDS, TestConsoleModel } from '../models/testConsole';
 import { copyWithNotice, Endpoint, Hint, Problem } from './parts';
 
 /** A JSON text editor: JupyterLab's code editor when there is one, a text area otherwise. */
@@ -20,11 +20,19 @@ export interface IJsonEditor {
   dispose(): void;
 }
 
-/** Make the JSON editor of the console, named `label` for assistive technology. */
+/**
+ * Make the JSON editor of the console, named `label` for assistive technology and described
+ * by the element `describedBy` (how to leave it and send).
+ *
+ * Tab indents, as in JupyterLab's own code editors; Escape then Tab (or Shift+Tab) moves the
+ * focus out, which is CodeMirror's tab-focus mode, also what JupyterLab's editors do. The
+ * Escape is handled here too, so the way out works whatever else listens to Escape.
+ */
 export function createJsonEditor(
   services: IEditorServices | null,
   initial: string,
-  label: string
+  label: string,
+  describedBy?: string
 ): IJsonEditor {
   if (services) {
     const host = document.createElement('div');
@@ -33,8 +41,22 @@ export function createJsonEditor(
     const model = new CodeEditor.Model({ mimeType: 'application/json' });
     model.sharedModel.setSource(initial);
     const editor = services.factoryService.newInlineEditor({ host, model });
-    // The editable element is what a screen reader reaches: name it.
-    host.querySelector('[contenteditable]')?.setAttribute('aria-label', label);
+    // The editable element is what a screen reader reaches: name and describe it.
+    const editable = host.querySelector('[contenteditable]');
+    editable?.setAttribute('aria-label', label);
+    if (describedBy) {
+      editable?.setAttribute('aria-describedby', describedBy);
+    }
+    host.addEventListener(
+      'keydown',
+      (event: KeyboardEvent) => {
+        if (event.key === 'Escape') {
+          // The next Tab (within 2 s) leaves the editor instead of indenting.
+          (editor as any).editor?.setTabFocusMode?.(2000);
+        }
+      },
+      true
+    );
     return {
       node: host,
       getValue: () => model.sharedModel.getSource(),
@@ -52,6 +74,9 @@ export function createJsonEditor(
   area.spellcheck = false;
   area.dataset.testid = 'json-editor';
   area.setAttribute('aria-label', label);
+  if (describedBy) {
+    area.setAttribute('aria-describedby', describedBy);
+  }
   area.value = initial;
   return {
     node: area,
@@ -79,7 +104,8 @@ export class TestConsole extends VDomRenderer<TestConsoleModel> {
     this._editor = createJsonEditor(
       editorServices,
       model.body,
-      _trans.__('JSON body of the request')
+      _trans.__('JSON body of the request'),
+      this._helpId
     );
     this._editor.onChange(() => (this.model.body = this._editor.getValue()));
     // Ctrl+Enter (or Cmd+Enter) sends from the editor.
@@ -130,10 +156,25 @@ export class TestConsole extends VDomRenderer<TestConsoleModel> {
               aria-label={trans.__('API key')}
               data-testid="test-key"
               value={model.keyId}
-              options={keys.map(k => ({
-                label: `${k.name} (${k.prefix}…)`,
-                value: k.id
-              }))}
+              options={[
+                ...(keys.length
+                  ? []
+                  : [
+                      {
+                        label: trans.__('No enabled key'),
+                        value: '',
+                        disabled: true
+                      }
+                    ]),
+                ...keys.map(k => ({
+                  label: `${k.name} (${k.prefix}…)`,
+                  value: k.id
+                })),
+                {
+                  label: trans.__('No key (what a caller without one gets)'),
+                  value: NO_KEY
+                }
+              ]}
               onChange={event => (model.keyId = event.currentTarget.value)}
             />
           </label>
@@ -144,6 +185,11 @@ export class TestConsole extends VDomRenderer<TestConsoleModel> {
         >
           <label id={this._labelId}>{trans.__('JSON body')}</label>
           <div ref={this._mountEditor} aria-labelledby={this._labelId} />
+          <div className="jp-HubApi-hint" id={this._helpId}>
+            {trans.__(
+              'Tab indents. Escape then Tab leaves the editor; Ctrl+Enter sends.'
+            )}
+          </div>
           <div
             className="jp-HubApi-fieldError"
             role="alert"
@@ -295,4 +341,5 @@ export class TestConsole extends VDomRenderer<TestConsoleModel> {
 
   private _editor: IJsonEditor;
   private _labelId = `hub-api-json-label-${++consoleCount}`;
+  private _helpId = `hub-api-json-help-${consoleCount}`;
 }

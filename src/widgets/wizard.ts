@@ -95,12 +95,13 @@ export class WizardWidget extends Widget {
     const footer = h(
       'div',
       { class: 'jp-HubApi-wizardFooter' },
-      this._formError,
-      h('span', { class: 'jp-HubApi-spacer' }),
-      this._back,
+      // The primary buttons come first, on the left: JupyterLab's notifications pile up in
+      // the bottom-right corner and would cover them there.
+      this._deploy,
       this._next,
       this._create,
-      this._deploy
+      this._back,
+      this._formError
     );
     this.node.append(
       this._banner,

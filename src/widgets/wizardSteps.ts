@@ -3,6 +3,7 @@
  * the user does into the model, and is disposed when the wizard leaves the step. The wizard
  * (`wizard.ts`) shows the current one and the errors at its fields (`[data-field]`).
  */
+import { PageConfig } from '@jupyterlab/coreutils';
 import { TranslationBundle } from '@jupyterlab/translation';
 
 import {
@@ -234,7 +235,12 @@ export function reviewStep({ model, trans }: IStepContext): IStepView {
         .join(', ') || trans.__('none')
     ]
   ];
+  const endpoint = model.endpoint;
+  if (endpoint) {
+    rows.push([trans.__('Endpoint'), endpoint]);
+  }
   const main = model.mainPy;
+  const hubUser = PageConfig.getOption('hubUser');
   return {
     node: h(
       'div',
@@ -255,6 +261,21 @@ export function reviewStep({ model, trans }: IStepContext): IStepView {
           )
         )
       ),
+      model.account
+        ? h('p', {
+            class: 'jp-HubApi-hint',
+            attrs: { 'data-testid': 'user-hint' },
+            text: hubUser
+              ? trans.__(
+                  'Your user name on this platform is your JupyterHub user name, %1: it is part of the endpoint.',
+                  model.account.user
+                )
+              : trans.__(
+                  'Your user name on this platform is the OS user %1 (the user JupyterLab runs as): it is part of the endpoint.',
+                  model.account.user
+                )
+          })
+        : null,
       h('h2', { text: trans.__('Files that will be written') }),
       h(
         'ul',

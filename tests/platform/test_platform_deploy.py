@@ -115,6 +115,11 @@ def test_rollback_and_versions(platform):
     assert version() == "second"
     listed = json.loads(platform.hub("versions", "--json", cwd=project, check=True).stdout)
     assert [(v["version_number"], v["live"]) for v in listed["versions"]] == [(2, True), (1, False)]
+    # Each version says what it changed from the one before it (the panel's Changes column).
+    assert [v["changes"] for v in listed["versions"]] == [
+        ["src/main.py changed"],
+        ["first version"],
+    ]
     rolled = platform.hub("rollback", cwd=project, check=True)
     assert "#1" in rolled.stdout
     assert version() == "first"

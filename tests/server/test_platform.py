@@ -97,6 +97,22 @@ async def test_deploy_job_then_panel_lists_invokes_and_manages_keys(
         body={"input": 1, "key_id": key_id},
     )
     assert status == 200 and refused["status"] == 403  # the API's answer, shown in the console
+    # The console's "No key" choice: what a caller without a key gets (the gateway's 401).
+    status, keyless = await post_json(
+        jp_fetch, "hub-api", "platform", "apis", "echo", "invoke", body={"input": 1, "no_key": True}
+    )
+    assert status == 200 and keyless["status"] == 401, keyless
+    assert "key" in keyless["body"]["error"]["message"].lower()
+    status, both = await post_json(
+        jp_fetch,
+        "hub-api",
+        "platform",
+        "apis",
+        "echo",
+        "invoke",
+        body={"no_key": True, "key_id": key_id},
+    )
+    assert status == 400 and "no_key" in both["message"]
     status, enabled = await fetch_json(
         jp_fetch, "hub-api", "platform", "keys", key_id, method="PATCH", body='{"enabled": true}'
     )

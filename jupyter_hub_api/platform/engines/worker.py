@@ -160,7 +160,7 @@ class Worker:
         # A batch handler (READY's "batch"): (max_batch_size, max_wait seconds); see _join.
         self.batch: tuple[int, float] | None = None
         self.forming: list[Job] = []  # the batch being gathered, not yet sent
-        self.batch_timer: asyncio.TimerHandle | None = None
+        self.batch_timer: asyncio.Handle | None = None
         self.last_batch = 0  # size of the last batch sent
         self.batch_ended = 0.0  # when its last answer came
         self.load_timer = self.loop.call_later(
@@ -423,8 +423,9 @@ class Worker:
     def _join(self, job: Job) -> None:
         """Add ``job`` to the batch this worker is gathering; send it when it is complete.
 
-        Adaptive: the batch goes out at once when it reaches ``max_batch_size``, or as many
-        requests as the last batch had (the concurrency the API just saw). While the API has
+        Adaptive: the batch goes out at once when it reaches ``max_batch_size``, and at the
+        end of the event-loop turn in which it has as many requests as the last batch had (the
+        concurrency the API just saw; queued requests still join in that turn). While the API has
         had no concurrent traffic (the last batch had one request, or ended more than a second
         ago) a request waits for nothing: the batch goes at the end of this event-loop turn,
         taking what is queued. Otherwise it waits for more at most ``max_wait_ms`` after its
@@ -436,13 +437,18 @@ class Worker:
         size, wait = self.batch  # type: ignore[misc]
         count = len(forming)
         target = self.last_batch if _now() - self.batch_ended < _BATCH_MEMORY else 1
-        if count >= size or (target > 1 and count >= target):
+        if count >= size:
             self._send_batch()
         elif count == 1:
             delay = wait if target > 1 else 0.0
             self.batch_timer = self.loop.call_later(
                 max(forming[0].enqueued + delay - _now(), 0.0), self._send_batch
             )
+        elif count == target and self.batch_timer is not None:
+            # As many as last time: go at the end of this turn (not now: the pool may be
+            # moving more queued requests in, up to max_batch_size).
+            self.batch_timer.cancel()
+            self.batch_timer = self.loop.call_soon(self._send_batch)
 
     def _send_batch(self) -> None:
         if self.batch_timer is not None:

@@ -1013,6 +1013,14 @@ export interface components {
             created_at: string;
             deployed_at: string | null;
             live: boolean;
+            /**
+             * @description what this version changed from the one before it, in short phrases ('first version', 'src/main.py changed', 'model/model.joblib added', 'requirements changed', 'settings changed', 'nothing changed')
+             * @example [
+             *       "src/main.py changed",
+             *       "settings changed"
+             *     ]
+             */
+            changes: string[];
         };
         Versions: {
             api: string;
