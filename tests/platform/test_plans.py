@@ -111,7 +111,7 @@ def test_user_over_config_over_group_over_default(team):
     assert "alice (admin)" in table and "staff, students" in table
 
 
-def test_non_admins_are_refused_and_admins_see_any_api(team):
+def test_non_admins_are_refused_admins_see_any_api_and_disable_users(team):
     erin = team.add_user("erin")
     endpoint = team.deploy(team.make_project("erins"), token=erin)["endpoint"]
     assert post(endpoint, team.key(erin), "hi").json()["body"]["output"] == "hi"
@@ -134,16 +134,15 @@ def test_non_admins_are_refused_and_admins_see_any_api(team):
     missing = team.control("GET", "/api/v1/admin/apis/erin/nope")
     assert missing.status_code == 404 and "erin has no API" in missing.json()["error"]["message"]
 
-
-def test_a_disabled_user_is_refused_until_enabled(team):
-    frank = team.add_user("frank")
-    endpoint = team.deploy(team.make_project("franks"), token=frank)["endpoint"]
-    key = team.key(frank)
-    hub_json(team, "admin", "disable", "frank")
+    # An admin disables erin: her token and her API are refused until she is enabled again.
+    key = team.key(erin)
+    hub_json(team, "admin", "disable", "erin")
     call = post(endpoint, key, 1)
     assert call.status_code == 403 and call.json()["body"]["error"]["type"] == "disabled_user"
-    assert team.control("GET", "/api/v1/apis", frank).json()["error"]["type"] == "disabled_user"
-    hub_json(team, "admin", "enable", "frank")
+    assert team.control("GET", "/api/v1/apis", erin).json()["error"]["type"] == "disabled_user"
+    owner = team.control("PATCH", "/api/v1/admin/users/alice", json={"disabled": True})
+    assert owner.status_code == 400 and "cannot be disabled" in owner.json()["error"]["message"]
+    hub_json(team, "admin", "enable", "erin")
     assert post(endpoint, key, 1).status_code == 200
 
 
