@@ -309,6 +309,11 @@ def credentials(autostart: bool = True) -> tuple[str, str]:
     token = os.environ.get(TOKEN_ENV)
     if token:
         return url, token
+    # -- JupyterHub (hubhub): a single-user server of a hub whose platform is a service --
+    hub_token = jupyterhub_token()
+    if hub_token:
+        return url, hub_token
+    # -- end JupyterHub --
     if not embedded.is_loopback(url):
         raise UsageError(
             f"HUB_PLATFORM_URL points at a remote platform ({url}) but no token is set.",
@@ -337,6 +342,23 @@ def credentials(autostart: bool = True) -> tuple[str, str]:
             hint="Restart the platform with `hub platform stop && hub platform start`.",
         ) from None
     return url, token
+
+
+# -- JupyterHub (hubhub) --
+def jupyterhub_token() -> str | None:
+    """The JupyterHub token to call the platform with, or None.
+
+    Under JupyterHub (``JUPYTERHUB_API_TOKEN``, the single-user server's own token, inherited by
+    the jobs it runs) with ``HUB_PLATFORM_URL`` set by the operator (docs/jupyterhub.md), the
+    platform is the hub's shared service and takes the user's hub token: no secret of its own
+    is copied to anyone, and no embedded platform is started.
+    """
+    if os.environ.get("HUB_PLATFORM_URL") and os.environ.get("JUPYTERHUB_API_TOKEN"):
+        return os.environ["JUPYTERHUB_API_TOKEN"]
+    return None
+
+
+# -- end JupyterHub --
 
 
 def call_api(

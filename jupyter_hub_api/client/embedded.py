@@ -114,6 +114,7 @@ def start(url: str, timeout: float = START_TIMEOUT) -> dict:
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(
             argv,
+            env=platform_env(),
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=log,
@@ -145,6 +146,26 @@ def start(url: str, timeout: float = START_TIMEOUT) -> dict:
         type="platform_start_timeout",
         hint=f"See {log_path}.",
     )
+
+
+# -- JupyterHub (hubhub) --
+def platform_env(env: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of an embedded platform: the caller's without JupyterHub's credentials.
+
+    Started from a single-user server, the platform outlives that server; it must not hold
+    its JupyterHub token (or OAuth client) and act with it. ``JUPYTERHUB_USER`` stays: it names
+    the platform's own user (``paths.username``).
+    """
+    env = dict(os.environ if env is None else env)
+    for name in list(env):
+        if (
+            name.startswith("JUPYTERHUB_") and name != "JUPYTERHUB_USER"
+        ) or name == "JPY_API_TOKEN":
+            del env[name]
+    return env
+
+
+# -- end JupyterHub --
 
 
 def _wait_ready(url: str, deadline: float) -> bool:

@@ -23,6 +23,7 @@ from .control import Control
 from .deploy import Deployer
 from .gateway import Gateway
 from .http import send_busy
+from .hubauth import HubIdentity
 from .metrics import make_registry, metrics_app
 from .operations import http_error
 from .service import Platform
@@ -40,11 +41,16 @@ def is_control(path: str) -> bool:
     return path.startswith(CONTROL_PREFIX) or path in HEALTH_PATHS
 
 
-def create_app(platform: Platform):
-    """The ASGI app over ``platform``; its lifespan starts and stops the platform."""
+def create_app(platform: Platform, hub: HubIdentity | None = None):
+    """The ASGI app over ``platform``; its lifespan starts and stops the platform.
+
+    ``hub``: JupyterHub runs the platform as a service (``hubauth.py``): the control plane also
+    takes JupyterHub tokens, and every path is answered under the service's prefix too.
+    """
     deployer = Deployer(platform)
     platform.deployer = deployer
     control = Control(platform, deployer)
+    control.hub = hub
 
     @asynccontextmanager
     async def lifespan(_app):
@@ -83,7 +89,28 @@ def create_app(platform: Platform):
             await call_gateway(scope, receive, send)
 
     app.platform = platform  # type: ignore[attr-defined]
+    if hub is not None and hub.settings.prefix:
+        return under_prefix(app, hub.settings.prefix)
     return app
+
+
+def under_prefix(app, prefix: str):
+    """``app`` answering at ``prefix + path`` as at ``path``: JupyterHub's proxy sends the
+    service's requests with their public path (``/services/<name>/<user>/<api>``). The prefix
+    becomes the request's ``root_path``, so the control plane's URLs keep it; a path without it
+    (a client of the service's own address) is served as it is."""
+    cut = len(prefix)
+
+    async def prefixed(scope, receive, send):
+        path = scope.get("path", "")
+        if path.startswith(prefix) and (len(path) == cut or path[cut] == "/"):
+            scope = dict(
+                scope, path=path[cut:] or "/", root_path=scope.get("root_path", "") + prefix
+            )
+        await app(scope, receive, send)
+
+    prefixed.platform = app.platform  # type: ignore[attr-defined]
+    return prefixed
 
 
 def busy_app(max_connections: int):

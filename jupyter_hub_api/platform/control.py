@@ -26,6 +26,7 @@ from ..project.names import check_name
 from . import instance_id
 from . import schemas as s
 from .deploy import Deployer
+from .hubauth import HubIdentity
 from .openapi import serve_json, serve_yaml
 from .operations import Call, Op, endpoints
 from .service import Platform, User, now_iso
@@ -40,6 +41,10 @@ NOT_ADMIN = "the caller is not a platform admin"
 
 class Control:
     """The control-plane operations over a :class:`Platform` and its :class:`Deployer`."""
+
+    # -- JupyterHub tokens (hubhub): set by create_app when JupyterHub runs the platform --
+    hub: HubIdentity | None = None
+    # -- end JupyterHub tokens --
 
     def __init__(self, platform: Platform, deployer: Deployer) -> None:
         self.platform = platform
@@ -702,10 +707,13 @@ class Control:
         return s.DeploymentAnswer(deployment=dep.to_dict(after))
 
     # -- helpers ------------------------------------------------------------------------------
-    def _authenticate(self, request: Request) -> User:
+    async def _authenticate(self, request: Request) -> User:
         header = request.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
+        # -- JupyterHub tokens (hubhub): JupyterHub's clients also write "token <token>" --
+        schemes = ("bearer", "token") if self.hub is not None else ("bearer",)
+        # -- end JupyterHub tokens --
+        if scheme.lower() not in schemes or not token.strip():
             raise HubError(
                 "The control plane needs a token: send Authorization: Bearer <token>.",
                 type="missing_token",
@@ -713,12 +721,21 @@ class Control:
                 exit_code=1,
             )
         user = self.platform.user_for_token(token.strip())
+        # -- JupyterHub tokens (hubhub): a token of the hub names a JupyterHub user (hubauth.py) --
+        if user is None and self.hub is not None:
+            user = await self.hub.user_for_token(self.platform, token.strip())
+        # -- end JupyterHub tokens --
         if user is None:
             raise HubError(
                 "The platform does not accept this token.",
                 type="invalid_token",
                 hint="Check HUB_PLATFORM_TOKEN, or unset it to use the embedded platform's own "
-                "token.",
+                "token."
+                # -- JupyterHub tokens (hubhub) --
+                if self.hub is None
+                else "Neither the platform nor JupyterHub knows it: use a JupyterHub API token "
+                "(the hub's Token page) or log in to JupyterHub again.",
+                # -- end JupyterHub tokens --
                 status=401,
                 exit_code=1,
             )

@@ -69,7 +69,7 @@ class Op:
         return first.rstrip(".").replace("``", "`")
 
 
-Authenticate = Callable[[HttpRequest], Any]
+Authenticate = Callable[[HttpRequest], Awaitable[Any]]
 
 
 def endpoints(ops: list[Op], authenticate: Authenticate) -> list[Route]:
@@ -84,7 +84,7 @@ def endpoints(ops: list[Op], authenticate: Authenticate) -> list[Route]:
 def _endpoint(op: Op, authenticate: Authenticate):
     async def endpoint(request: HttpRequest) -> Response:
         try:
-            call = Call(request, None if op.public else authenticate(request))
+            call = Call(request, None if op.public else await authenticate(request))
             if op.query is not None:
                 call.query = _validate(op.query, dict(request.query_params), "query")
             if op.body is not None:

@@ -34,6 +34,7 @@ from urllib.parse import urlparse
 from .. import paths
 from ..errors import HubError, UsageError
 from .config import load_config
+from .hubauth import HubSettings, settings_from_env
 from .keys import write_private
 from .service import Platform
 
@@ -133,8 +134,10 @@ def read_info(state_dir: Path | None = None) -> dict:
         return {}
 
 
-def serve(host: str, port: int, public_url: str | None = None) -> None:
-    """Run the platform until SIGTERM/SIGINT."""
+def serve(
+    host: str, port: int, public_url: str | None = None, hub: HubSettings | None = None
+) -> None:
+    """Run the platform until SIGTERM/SIGINT (``hub``: as a JupyterHub service, hubauth.py)."""
     import uvicorn
 
     from .app import busy_app, create_app
@@ -142,6 +145,12 @@ def serve(host: str, port: int, public_url: str | None = None) -> None:
     from .db import check_database
     from .http import protocol_class
 
+    identity = None
+    if hub is not None:
+        from .hubauth import HubIdentity
+
+        identity = HubIdentity(hub)
+        public_url = public_url or hub.public_url
     state_dir = paths.platform_dir()
     lock = acquire_lock(state_dir)
     make_private(state_dir)
@@ -154,9 +163,17 @@ def serve(host: str, port: int, public_url: str | None = None) -> None:
     sock = bind(host, port)
     actual_port = sock.getsockname()[1]
     url = public_url or f"http://{host}:{actual_port}"
-    platform = Platform(config, state_dir)
+    platform = Platform(config, state_dir, local_user=hub.service_name if hub else None)
     platform.public_url = url.rstrip("/")
-    app = create_app(platform)
+    if hub is not None and not public_url:
+        # Behind the hub's proxy: endpoints are named from the address each request reached
+        # (with the service's prefix); deploy results without a request get the prefix only.
+        platform.public_url = None
+        logging.getLogger("hub.platform").warning(
+            "c.JupyterHub.public_url is not set: endpoints are shown at the address each "
+            "request reached; set it (or --public-url) so deploys report the public endpoint."
+        )
+    app = create_app(platform, identity)
     uv_config = uvicorn.Config(
         app,
         log_level="warning",
@@ -235,8 +252,13 @@ class _NoEngine:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point of ``python -m jupyter_hub_api.platform``."""
-    host, port = default_host_port()
+    """Entry point of ``python -m jupyter_hub_api.platform``.
+
+    Started by JupyterHub as a managed service (its service environment, hubauth.py), it
+    listens where JupyterHub's ``url`` for the service says and takes JupyterHub's tokens.
+    """
+    hub = settings_from_env()
+    host, port = (hub.host_port if hub else None) or default_host_port()
     parser = argparse.ArgumentParser(prog="python -m jupyter_hub_api.platform")
     sub = parser.add_subparsers(dest="command")
     p_serve = sub.add_parser("serve", help="run the platform (the default)")
@@ -261,7 +283,7 @@ def main(argv: list[str] | None = None) -> None:
         if args.command == "add-user":
             add_user(args.name)
         else:
-            serve(args.host, args.port, args.public_url)
+            serve(args.host, args.port, args.public_url, hub)
     except HubError as err:
         print(f"Error: {err}", file=sys.stderr)
         sys.exit(err.exit_code)

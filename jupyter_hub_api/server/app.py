@@ -9,9 +9,11 @@ Configure it like any Jupyter server option, e.g. in ``jupyter_server_config.py`
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sys
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 from jupyter_server.extension.application import ExtensionApp
@@ -93,6 +95,13 @@ class HubAPIApp(ExtensionApp):
     job_env = Dict(
         config=True, help="Extra environment variables for job processes (e.g. HUB_PLATFORM_URL)."
     )
+    activity_interval = Float(
+        30.0,
+        config=True,
+        help="Seconds between two marks of activity while jobs run. The server's last activity "
+        "(what jupyterhub-singleuser reports to JupyterHub, whose idle culler reads it) then "
+        "stays recent during a build, as it does while a kernel computes.",
+    )
 
     @default("jobs_dir")
     def _default_jobs_dir(self) -> str:
@@ -148,6 +157,22 @@ class HubAPIApp(ExtensionApp):
             platform=PlatformSession(autostart=self.platform_autostart),
         )
 
+    async def _mark_activity(self) -> None:
+        """While jobs run, keep ``hub_api_last_activity`` in the server's settings recent:
+        ``ServerWebApplication.last_activity()`` counts every ``*_last_activity`` setting, and
+        jupyterhub-singleuser sends that time to the hub every JUPYTERHUB_ACTIVITY_INTERVAL."""
+        while True:
+            services = self.settings.get("hub_api")
+            if services is not None and services.jobs.active_jobs():
+                self.serverapp.web_app.settings["hub_api_last_activity"] = datetime.now(
+                    timezone.utc
+                )
+            await asyncio.sleep(self.activity_interval)
+
+    async def _start_jupyter_server_extension(self, serverapp) -> None:  # noqa: D401 - hook
+        """Start marking activity (jupyter_server calls this once the server's loop runs)."""
+        self._activity_task = asyncio.ensure_future(self._mark_activity())
+
     def initialize_handlers(self) -> None:
         """Register the ``/hub-api/`` routes."""
         self.handlers.extend(routes())
@@ -160,6 +185,9 @@ class HubAPIApp(ExtensionApp):
     async def stop_extension(self) -> None:
         """Stop running jobs (their process groups too) and mark them interrupted; close the
         platform session's connections."""
+        task = getattr(self, "_activity_task", None)
+        if task is not None:
+            task.cancel()
         services = self.settings.get("hub_api")
         if services is not None:
             await services.jobs.shutdown()

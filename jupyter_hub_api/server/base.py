@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from typing import Any
 
@@ -162,6 +163,38 @@ class HubErrorsMixin:
         return self.settings["hub_api"]
 
 
+async def refuse_other_hub_user(handler: JupyterHandler) -> None:
+    """Under JupyterHub: a 403 naming both users when the request's credentials are those of
+    a JupyterHub user who may not use this server (bob's token on alice's server), rather than
+    "not authenticated" to someone who is logged in.
+
+    JupyterHub's identity provider has already asked the hub about the credentials (and keeps
+    the answer for this request), then refused the user for lack of this server's access
+    scope; its ``hub_auth.get_user`` gives that answer back without asking the hub again.
+    """
+    hub_auth = getattr(handler.identity_provider, "hub_auth", None)
+    if hub_auth is None:
+        return
+    try:
+        model = await hub_auth.get_user(handler, sync=False)
+    except Exception:  # the hub could not be asked: the plain 401 stays right
+        return
+    name = (model or {}).get("name")
+    owner = os.environ.get("JUPYTERHUB_USER", "")
+    if name and name != owner:
+        kind = (model or {}).get("kind", "user")
+        raise HubError(
+            f"You are logged in to JupyterHub as {name}; this server belongs to {owner}. "
+            + (
+                f"Open your own server at {hub_auth.hub_prefix}home."
+                if kind == "user"
+                else f"The {kind} {name} has no access to it."
+            ),
+            type="wrong_user",
+            status=403,
+        )
+
+
 def allowed_methods(handler: type) -> list[str]:
     """The HTTP methods ``handler`` answers (what a 405's ``Allow`` header lists)."""
     return [
@@ -192,6 +225,7 @@ class HubAPIHandler(HubErrorsMixin, APIHandler):
         if self.request.method == "OPTIONS":
             return
         if self.current_user is None:
+            await refuse_other_hub_user(self)
             raise web.HTTPError(401)
         await self.check_authorized(HTTP_METHOD_TO_AUTH_ACTION.get(self.request.method, "write"))
 
@@ -241,6 +275,7 @@ class HubWebSocketHandler(HubErrorsMixin, WebSocketMixin, WebSocketHandler, Jupy
         """Authenticate as every handler does; no credentials is a 401, as over REST."""
         await ensure_async(super().prepare(*args, **kwargs))
         if self.current_user is None:
+            await refuse_other_hub_user(self)
             raise web.HTTPError(401)
 
     def set_default_headers(self) -> None:
