@@ -40,6 +40,15 @@ from typing import Any
 from .. import paths
 from ..errors import UsageError
 from ..runtime_defaults import RUNTIME_DEFAULTS, Runtime
+from .engines.limits import WorkerLimits
+
+# -- tenants: the plan's limits of one worker (engines/limits.py WorkerLimits) --
+WORKER_LIMIT_FIELDS = (
+    "worker_memory_mb",
+    "worker_processes",
+    "worker_open_files",
+    "worker_cpu_seconds",
+)
 
 
 @dataclass(frozen=True)
@@ -55,6 +64,22 @@ class Plan:
     monthly_calls: int | None = 1000
     rate_limit_per_second: float = 50.0
     rate_limit_burst: int = 100
+    # -- tenants: what one worker of the user may use (None: no limit; engines/limits.py) --
+    worker_memory_mb: int | None = None  # caps the API's runtime.memory_mb
+    worker_processes: int | None = None  # RLIMIT_NPROC of the user's uid (root platform)
+    worker_open_files: int | None = None  # RLIMIT_NOFILE of each worker process
+    worker_cpu_seconds: int | None = None  # RLIMIT_CPU: CPU time of a worker over its life
+
+    def worker_limits(self) -> WorkerLimits:
+        """The limits a worker of a user on this plan runs with."""
+        return WorkerLimits(
+            memory_mb=self.worker_memory_mb,
+            processes=self.worker_processes,
+            open_files=self.worker_open_files,
+            cpu_seconds=self.worker_cpu_seconds,
+        )
+
+    # -- end tenants --
 
     def to_dict(self) -> dict:
         """The plan as JSON."""
@@ -157,6 +182,7 @@ def parse_config(raw: dict[str, Any], where: str = "config") -> PlatformConfig:
         if not isinstance(body, dict):
             raise UsageError(f"{where}: plans.{name} must be an object.", type="bad_config")
         known = {"max_apis", "monthly_calls", "rate_limit_per_second", "rate_limit_burst"}
+        known |= set(WORKER_LIMIT_FIELDS)  # tenants
         unknown = set(body) - known
         if unknown:
             raise UsageError(
@@ -175,6 +201,10 @@ def parse_config(raw: dict[str, Any], where: str = "config") -> PlatformConfig:
                 else default.rate_limit_per_second
             ),
             rate_limit_burst=int(body.get("rate_limit_burst") or default.rate_limit_burst),
+            **{  # tenants
+                key: _opt_int(body, key, getattr(default, key), where)
+                for key in WORKER_LIMIT_FIELDS
+            },
         )
     default_plan = raw.get("default_plan", base.default_plan)
     if default_plan not in plans:

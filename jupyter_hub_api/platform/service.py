@@ -270,14 +270,21 @@ class Platform:
         """The engine's description of a stored version."""
         runtime = vrow.runtime
         vdir = Path(vrow.dir)
+        options = self.config.engine.runtime.updated(runtime).engine_options()
+        # -- tenants: whose workers (a uid of their own on a root platform), the plan's limits --
+        limits = self.user_by_id(route.user_id).plan.worker_limits()
+        options["memory_mb"] = limits.memory_cap(options.get("memory_mb") or 0)
+        # -- end tenants --
         return VersionSpec(
             version_id=engine_id(route.api_id, vrow.id, next(_activations)),
             api=f"{route.user}/{route.name}",
             src_dir=vdir / "src",
             model_dir=vdir / "model",
             python=Path(vrow.python),
+            tenant=route.user_id,  # tenants
+            limits=limits,  # tenants
             # The version's own settings over the platform's defaults (runtime_defaults.py).
-            **self.config.engine.runtime.updated(runtime).engine_options(),
+            **options,
         )
 
     async def deploy_on_engine(self, route: Route, vrow: VersionRecord) -> LiveVersion:

@@ -156,8 +156,10 @@ async def test_the_platform_state_is_out_of_sight_and_tmp_and_home_are_private(e
     assert one["home_dir"] != two["home_dir"]  # one HOME per worker
     # The worker's /tmp is its own: nothing reached the machine's.
     assert not Path("/tmp/probe-" + first.env["PROBE_ID"]).exists()
-    # src/ stays the writable working directory, as in a container.
-    assert (first.src_dir / "written-in-src.txt").is_file()
+    # src/ stays the writable working directory, as in a container, but each worker's own
+    # copy: nothing written there reaches the version (shared by its workers and by every
+    # user who deploys the same build).
+    assert not (first.src_dir / "written-in-src.txt").exists()
 
 
 def _sleeps(engine, spec) -> list[int]:

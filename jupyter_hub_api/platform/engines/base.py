@@ -32,6 +32,8 @@ from typing import Literal
 from jupyter_hub_api.errors import HubError, UsageError
 from jupyter_hub_api.runtime_defaults import RUNTIME_DEFAULTS
 
+from .limits import WorkerLimits
+
 __all__ = [
     "Engine",
     "InvocationResult",
@@ -77,6 +79,9 @@ class VersionSpec:
     memory_mb: int = RUNTIME_DEFAULTS.memory_mb
     cpus: float = RUNTIME_DEFAULTS.cpus  # reserved per worker where the engine schedules (Ray)
     gpus: float = RUNTIME_DEFAULTS.gpus  # GPUs reserved per worker (Ray; 0 = none)
+    # -- tenants: whose workers these are, and what the user's plan lets one use --
+    tenant: int | None = None  # the platform user's id: a uid of its own on a root platform
+    limits: WorkerLimits | None = None  # open files, CPU time, processes (engines/limits.py)
 
     def check(self) -> None:
         """Raise :class:`UsageError` if an engine cannot run this spec (``deploy`` calls it)."""

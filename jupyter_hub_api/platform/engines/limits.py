@@ -18,10 +18,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import psutil
 
-__all__ = ["MemoryWatch", "tree_rss", "memory_message"]
+__all__ = ["MemoryWatch", "WorkerLimits", "cpu_message", "memory_message", "tree_rss"]
 
 log = logging.getLogger(__name__)
 
@@ -107,3 +108,59 @@ class MemoryWatch:
 
 def _sizes(pids: list[int]) -> list[int]:
     return [tree_rss(pid) for pid in pids]
+
+
+# -- the plan's limits of one worker (tenants) -------------------------------------------------
+@dataclass(frozen=True)
+class WorkerLimits:
+    """What one worker may use, from its user's plan (``None``: no limit).
+
+    Set as resource limits (``setrlimit``, through util-linux's ``prlimit`` in front of the
+    worker's command, so the spawn keeps ``vfork``): ``open_files`` is ``RLIMIT_NOFILE`` of
+    every process (an ``open`` past it fails with EMFILE, "Too many open files");
+    ``cpu_seconds`` is ``RLIMIT_CPU``, the CPU time one process may use over its life (past it
+    the kernel stops it with SIGXCPU and the request gets 502 saying so: the wall-clock
+    ``timeout_seconds`` bounds one request, this bounds what a worker burns in total, threads
+    and background work included); ``processes`` is ``RLIMIT_NPROC``, which the kernel counts
+    per uid: it is set only when the tenant has a uid of its own (a root platform), where it
+    caps the processes and threads of all that user's workers together (a fork bomb gets
+    EAGAIN); under one shared uid it would count the platform's own processes, so it is not
+    set. ``memory_mb`` caps the API's ``runtime.memory_mb`` (the watchdog above).
+    """
+
+    memory_mb: int | None = None
+    processes: int | None = None
+    open_files: int | None = None
+    cpu_seconds: int | None = None
+
+    def prlimit_options(self, per_uid: bool) -> list[str]:
+        """The options of ``prlimit`` that set these limits (soft = hard, so a handler cannot
+        raise them; the CPU limit's hard value one second later, so SIGXCPU comes first)."""
+        options = []
+        if self.open_files:
+            # The worker itself needs a few (its socket, pipes, the interpreter's imports).
+            n = max(int(self.open_files), 16)
+            options.append(f"--nofile={n}:{n}")
+        if self.cpu_seconds:
+            n = max(int(self.cpu_seconds), 1)
+            options.append(f"--cpu={n}:{n + 1}")
+        if self.processes and per_uid:
+            n = max(int(self.processes), 4)
+            options.append(f"--nproc={n}:{n}")
+        return options
+
+    def memory_cap(self, memory_mb: int) -> int:
+        """``memory_mb`` of an API (0: none) capped by the plan's."""
+        if not self.memory_mb:
+            return memory_mb
+        return min(memory_mb, self.memory_mb) if memory_mb else self.memory_mb
+
+
+def cpu_message(cpu_seconds: int | None) -> str:
+    """The sentence a request gets when its worker used up the plan's CPU time."""
+    limit = f"{cpu_seconds} s" if cpu_seconds else "its limit"
+    return (
+        f"The worker was stopped: it used more than {limit} of CPU time, the limit of a worker "
+        "on your plan (worker_cpu_seconds); make the handler use less CPU, or ask the "
+        "platform's admin for a plan with more."
+    )

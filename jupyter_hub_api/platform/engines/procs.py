@@ -180,6 +180,7 @@ class Launcher:
         scratch = Scratch(self.scratch_dir)
         parent = child = None
         try:
+            sandbox.prepare(scratch, spec)  # -- tenants: its uid, src copy, plan limits --
             parent, child = socket.socketpair()
             argv = [
                 str(spec.python),
