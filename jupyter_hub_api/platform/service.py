@@ -230,6 +230,18 @@ class Platform:
             if row is not None:
                 self._resolve(user, row)
 
+    async def sync_groups(self, name: str, groups: list[str]) -> User | None:
+        """Make ``groups`` the groups of user ``name`` (JupyterHub's groups in hub mode: a
+        group's plan then applies to its members); no write when nothing changes. None when
+        there is no such user."""
+        user = self.user_by_name(name)
+        if user is None:
+            return None
+        if sorted(set(groups)) != self.plan_book.memberships.get(user.id, []):
+            await self.repos.plans.set_user_groups(user.id, list(groups), now_iso())
+            self.refresh_users()
+        return user
+
     async def set_admin(self, name: str, is_admin: bool) -> User | None:
         """Make ``name`` a platform admin or not (JupyterHub admins are platform admins); no
         write when nothing changes. None when there is no such user."""
