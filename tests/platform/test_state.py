@@ -18,7 +18,13 @@ import time
 
 import pytest
 
-from jupyter_hub_api.platform.db import Database, PgConnection, SqliteConnection, is_database_url
+from jupyter_hub_api.platform.db import (
+    Database,
+    IntegrityError,
+    PgConnection,
+    SqliteConnection,
+    is_database_url,
+)
 from jupyter_hub_api.platform.models import InvocationRow
 from jupyter_hub_api.platform.store import Repositories, invocations, logs, migrations
 from jupyter_hub_api.platform.store.histogram import bucket_of, upper_edge
@@ -254,6 +260,32 @@ def test_only_the_writer_thread_writes(database_url):
     loop_thread = asyncio.run(work())
     db.close()
     assert writers == {db.writer_thread.ident} and loop_thread not in writers
+
+
+def test_one_failing_write_of_a_batch_fails_alone(database_url):
+    db = Database(database_url)
+
+    async def work():
+        repos = Repositories(db)
+        user = await repos.users.create("alice", "d", STAMP)
+        api = await _api(repos, user, "a")
+        now = time.time()
+        await repos.invocations.add(_row(0, api, "a", now), 1024, None, False)
+        # Queued together (one batch), one of them reuses a taken invocation id.
+        rows = [_row(n, api, "a", now + n) for n in range(1, 9)] + [_row(0, api, "a", now)]
+        outcomes = await asyncio.gather(
+            *(repos.invocations.add(r, 1024, None, False) for r in rows), return_exceptions=True
+        )
+        failed = [o for o in outcomes if isinstance(o, BaseException)]
+        assert len(failed) == 1 and isinstance(failed[0], IntegrityError)
+        assert len(repos.invocations.page(api, 50)) == 9  # the first and the other eight
+        assert repos.usage.by_api(user, time.strftime("%Y-%m", time.gmtime(now)))["a"].calls == 9
+        # And the writer goes on.
+        await repos.invocations.add(_row(99, api, "a", now), 1024, None, False)
+        assert len(repos.invocations.page(api, 50)) == 10
+
+    asyncio.run(work())
+    db.close()
 
 
 def test_deleting_a_large_api_commits_chunk_by_chunk_and_other_writes_go_between(database_url):
