@@ -19,7 +19,8 @@ Examples:
   hub invoke sentiment-analyser '"What a great day"'
   echo '{"inputs": [1, 2, 3]}' | hub invoke iris
   hub invoke iris --get           # load the API (GET), like the guide's first request
-  hub invoke iris '[[5.1, 3.5, 1.4, 0.2]]' --json"""
+  hub invoke iris '[[5.1, 3.5, 1.4, 0.2]]' --json
+  hub invoke chat '{"prompt": "hi"}' --stream   # a generator's outputs as they come"""
 )
 @click.argument("api")
 @click.argument("payload", required=False, metavar="[JSON]")
@@ -30,9 +31,19 @@ Examples:
     default=None,
     help="Seconds to wait for the answer (default: no limit).",
 )
+@click.option(
+    "--stream",
+    is_flag=True,
+    help="Ask for Server-Sent Events and print each output as it arrives (a generator handler).",
+)
 @json_option
 def invoke(
-    api: str, payload: str | None, wake: bool, timeout: float | None, json_mode: bool
+    api: str,
+    payload: str | None,
+    wake: bool,
+    timeout: float | None,
+    stream: bool,
+    json_mode: bool,
 ) -> None:
     """Call API with the JSON value JSON (or read from stdin) and print its output.
 
@@ -63,6 +74,9 @@ def invoke(
         key = os.environ.get("HUB_API_KEY") or client.default_key()
         me = client.me()
     endpoint = api_endpoint(me, api)
+    if stream and body is not None:
+        _stream(out, endpoint, key, body, timeout, json_mode)
+        return
     status, envelope = call_api(endpoint, key, body, timeout)
     inner = envelope.get("body") if isinstance(envelope, dict) else None
     if status != 200 or not isinstance(inner, dict) or "error" in inner:
@@ -80,3 +94,27 @@ def invoke(
         out.result(f"{api} is {inner.get('status')} (version {inner.get('version')}).")
     else:
         out.result(json.dumps(inner.get("output"), indent=2, ensure_ascii=False))
+
+
+def _stream(out, endpoint: str, key: str, body: bytes, timeout, json_mode: bool) -> None:
+    """POST with ``Accept: text/event-stream``; print each output as its event arrives."""
+    from ..client.api import stream_events
+
+    outputs = []
+    invocation_id = None
+    for event, data in stream_events(endpoint, key, body, timeout):
+        if event == "start":
+            invocation_id = data.get("invocation_id")
+        elif event == "message":
+            outputs.append(data)
+            if not json_mode:
+                click.echo(json.dumps(data, ensure_ascii=False))
+        elif event == "error":
+            err = data.get("error") or {}
+            raise WorkError(
+                err.get("message") or "The API failed while streaming.",
+                type=err.get("type") or "api_error",
+                status=data.get("status"),
+            )
+    if json_mode:
+        out.result(None, status=200, outputs=outputs, invocation_id=invocation_id)

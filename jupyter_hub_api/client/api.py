@@ -433,3 +433,48 @@ def segment(value: str) -> str:
     if not value or "/" in value or value in (".", ".."):
         raise UsageError(f"{value!r} is not a valid name.", type="bad_name")
     return quote(value, safe="")
+
+
+# -- streaming calls (batch helper) -------------------------------------------------------------
+
+
+def stream_events(endpoint: str, key: str, payload: bytes, timeout: float | None = None):
+    """POST ``payload`` with ``Accept: text/event-stream``; yield ``(event, data)`` as they come.
+
+    ``data`` is the decoded JSON of each Server-Sent Event (ARCHITECTURE.md, streaming): a
+    ``start``, one ``message`` per output, then ``end`` or ``error``. A refusal before the
+    stream began (the usual JSON envelope) raises the error it names.
+    """
+    headers = {"Content-Type": "application/json", "Accept": "text/event-stream"}
+    if key is not None:
+        headers["x-api-key"] = key
+    try:
+        with (
+            httpx.Client(trust_env=False) as http,
+            http.stream(
+                "POST", endpoint, headers=headers, content=payload, timeout=timeout
+            ) as resp,
+        ):
+            if not resp.headers.get("content-type", "").startswith("text/event-stream"):
+                resp.read()
+                status, envelope = _envelope(resp)
+                inner = envelope.get("body") if isinstance(envelope, dict) else None
+                err = (inner or {}).get("error") or {}
+                cls = UsageError if status == 404 else WorkError
+                raise cls(
+                    err.get("message") or f"The API answered HTTP {status}.",
+                    type=err.get("type") or "api_error",
+                    status=status,
+                )
+            event, data = "message", []
+            for line in resp.iter_lines():
+                if line == "":
+                    if data:
+                        yield event, json.loads("\n".join(data))
+                    event, data = "message", []
+                elif line.startswith("event:"):
+                    event = line[6:].strip()
+                elif line.startswith("data:"):
+                    data.append(line[5:].strip())
+    except httpx.HTTPError as err:
+        raise _gateway_unreachable(endpoint, err) from None

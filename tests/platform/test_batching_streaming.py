@@ -228,6 +228,22 @@ def test_without_the_accept_header_the_outputs_are_one_json_list(hub):
         assert r.status_code == 400 and r.json()["body"]["error"]["type"] == "bad_json"
 
 
+def test_hub_invoke_stream_prints_each_output_as_it_arrives(hub):
+    proc, _, _, _ = hub
+    done = proc.hub("invoke", "streamed", '{"n": 3}', "--stream", check=True)
+    assert [json.loads(line) for line in done.stdout.splitlines()] == [
+        {"token": 0},
+        {"token": 1},
+        {"token": 2},
+    ]
+    as_json = proc.hub("invoke", "streamed", '{"n": 2}', "--stream", "--json", check=True)
+    result = json.loads(as_json.stdout.splitlines()[-1])
+    assert result["outputs"] == [{"token": 0}, {"token": 1}] and result["invocation_id"]
+    failed = proc.hub("invoke", "streamed", '{"n": 1, "fail": true}', "--stream")
+    assert failed.returncode == 1 and "the stream broke after 1" in failed.stderr
+    assert failed.stdout.splitlines() == ['{"token": 0}']
+
+
 def test_the_quota_counts_requests_not_batches(hub):
     proc, endpoint, _, key = hub
     # Concurrent requests batched together: only the one past the quota is refused.
