@@ -404,7 +404,10 @@ def _load(channel: _Channel, args) -> tuple | None:
 
 def _traceback_text(exc: BaseException) -> str:
     """``exc``'s traceback, starting in the user's code (our own frames dropped)."""
-    import traceback
+    try:
+        import traceback
+    except OSError:  # -- tenants: no descriptor left to read traceback.py (RLIMIT_NOFILE) --
+        return f"{type(exc).__name__}: {exc}\n"
 
     tb = traceback.TracebackException.from_exception(exc)
     while tb.stack and tb.stack[0].filename == __file__:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import signal
 from collections import deque
 from collections.abc import Callable, Iterable
 from time import perf_counter as _now
@@ -20,7 +21,7 @@ from typing import Protocol
 from hub import _protocol as P
 
 from .base import InvocationResult, ItemCallback, VersionSpec
-from .limits import MB, memory_message
+from .limits import MB, cpu_message, memory_message
 from .procs import WorkerProcess, describe_exit
 from .protocol import FrameReader, OutputPipes
 
@@ -277,6 +278,12 @@ class Worker:
                     "crashed",
                     error_type="MemoryLimit",
                     error_message=memory_message(spec.memory_mb),
+                )
+            elif self.returncode == -signal.SIGXCPU:  # -- tenants: past the plan's CPU time --
+                result = InvocationResult(
+                    "crashed",
+                    error_type="CpuLimit",
+                    error_message=cpu_message(spec.limits.cpu_seconds if spec.limits else None),
                 )
             else:
                 result = InvocationResult(
