@@ -46,6 +46,7 @@ from gateway_bench import ECHO_INPUT, Bench, _runtime, pct  # noqa: E402
 from jupyter_hub_api.artifacts.records import last_build  # noqa: E402
 from jupyter_hub_api.client.api import PlatformClient  # noqa: E402
 from jupyter_hub_api.client.deploy import deploy_build  # noqa: E402
+from jupyter_hub_api.errors import HubError  # noqa: E402
 from jupyter_hub_api.events import EventWriter  # noqa: E402
 
 IDLE_SECONDS = 20.0
@@ -164,12 +165,21 @@ def _measure(bench: Bench, args) -> dict:
     out["build_s"] = round(time.perf_counter() - t0, 2)
     record = last_build(project)
 
-    def deploy(token: str, name: str) -> str:
+    failed: list[str] = []
+
+    def deploy(token: str, name: str) -> str | None:
+        """The endpoint, or None when the deploy failed (counted and reported)."""
         with PlatformClient(bench.url, token, timeout=300) as client:
-            return deploy_build(dict(record, name=name), Quiet(), client)["endpoint"]
+            try:
+                return deploy_build(dict(record, name=name), Quiet(), client)["endpoint"]
+            except HubError as err:
+                failed.append(f"{name}: {err.message[:300]}")
+                return None
 
     # Baseline in the same run: one user with one API.
     first = deploy(owner_token, "echo-0")
+    if first is None:
+        raise RuntimeError(f"the first deploy failed: {failed}")
     with httpx.Client(base_url=bench.url, timeout=60) as client:
         for _ in range(3):
             timed_get(client, "/api/v1/apis", owner_token)
@@ -199,9 +209,12 @@ def _measure(bench: Bench, args) -> dict:
         for (user, _, name), endpoint in zip(
             jobs, pool.map(lambda job: deploy(job[1], job[2]), jobs), strict=True
         ):
-            endpoints[(user, name)] = endpoint
+            if endpoint is not None:
+                endpoints[(user, name)] = endpoint
     out["deploy_all_s"] = round(time.perf_counter() - t0, 2)
     out["apis"] = len(endpoints)
+    out["deploy_failures"] = len(failed)
+    out["deploy_failure_examples"] = failed[:3]
     keys = {}
     with httpx.Client(base_url=bench.url, timeout=60) as client:
         for user, token in tokens.items():
@@ -242,11 +255,8 @@ def _measure(bench: Bench, args) -> dict:
     wait_cold(bench, tokens)
 
     # --wake cold APIs of different users, woken at the same moment.
-    users = list(tokens)
-    wave = [
-        (users[i % len(users)], f"echo-{(i // len(users)) % args.apis_per_user}")
-        for i in range(args.wake)
-    ]
+    deployed = sorted(endpoints, key=lambda t: (t[1], t[0]))  # echo-0 of everyone first
+    wave = deployed[: args.wake]
     barrier = threading.Barrier(len(wave))
 
     def wake(target: tuple[str, str]) -> tuple[int, float]:
@@ -287,8 +297,12 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=10, help="rounds of dashboard pages")
     parser.add_argument("--json-out", type=Path, default=None, help="also write the JSON here")
     args = parser.parse_args()
-    if args.users < 1 or args.apis_per_user < 1 or not 1 <= args.wake <= args.users * 5:
-        parser.error("--users and --apis-per-user must be 1 or more, --wake 1..users*5")
+    if (
+        args.users < 1
+        or args.apis_per_user < 1
+        or not 1 <= args.wake <= args.users * args.apis_per_user
+    ):
+        parser.error("--users and --apis-per-user must be 1 or more, --wake 1..users*apis-per-user")
     result = {"scale": measure(args)}
     text = json.dumps(result, indent=2)
     print(text)
