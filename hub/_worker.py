@@ -398,6 +398,15 @@ def _load(channel: _Channel, args) -> tuple | None:
         info["ping"] = True  # the engine then sends a GET on as a ping (an empty INVOKE)
     if handler[2] is not None:
         info["batch"] = handler[2]  # the engine then sends BATCH frames (see _serve_batch)
+    # -- fork (fork helper): the warm-up call, and whether a template may fork --
+    if args.warmup or args.template:
+        from hub import _template
+
+        failure = _template.before_ready(channel, handler, args, info)
+        if failure is not None:
+            channel.send(P.LOAD_FAILED, json.dumps(failure).encode())
+            return None
+    # -- end fork --
     channel.send(P.READY, json.dumps(info).encode())
     return handler
 
@@ -612,6 +621,8 @@ class _Args:
     fd: int
     api = "api"
     timeout = 0.0
+    warmup = False  # the engine sends a warm-up INVOKE first (runtime.warmup): hub._template
+    template = False  # load, then fork the workers instead of serving (hub._template)
 
 
 def _parse_args(argv: list[str]) -> _Args:
@@ -623,6 +634,8 @@ def _parse_args(argv: list[str]) -> _Args:
         args.fd = int(options["--fd"])
         args.api = options.get("--api", args.api)
         args.timeout = float(options.get("--timeout", 0.0))
+        args.warmup = options.get("--warmup") == "1"
+        args.template = options.get("--template") == "1"
     except (KeyError, ValueError):
         sys.exit("usage: python -m hub._worker --fd N [--api USER/NAME] [--timeout SECONDS]")
     return args
@@ -633,7 +646,9 @@ def main(argv: list[str] | None = None) -> None:
     args = _parse_args(sys.argv[1:] if argv is None else argv)
 
     channel = _Channel(args.fd)
-    threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True).start()
+    threading.Thread(
+        target=_watch_parent, args=(os.getppid(),), name="hub-parent-watch", daemon=True
+    ).start()
     # A segfault in native code dumps the Python stack to the stderr pipe (the API's logs),
     # and no core file lands in the API's source folder.
     faulthandler.enable(file=sys.__stderr__ or sys.stderr)
@@ -653,6 +668,14 @@ def main(argv: list[str] | None = None) -> None:
     if handler is None:
         return
     try:
+        # -- fork (fork helper): a template that may fork forks the workers instead of serving
+        if args.template:
+            from hub import _template
+
+            if _template.forkable:
+                _template.run(channel, handler, args)
+                return
+        # -- end fork --
         _serve(channel, handler, args)
     except (BrokenPipeError, ConnectionResetError):
         pass

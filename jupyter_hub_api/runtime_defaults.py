@@ -33,9 +33,17 @@ class Runtime:
     cpus: float = 1.0  # reserved per worker where the engine schedules them (Ray)
     gpus: float = 0.0  # reserved per worker (Ray; 0 = none)
     env: Mapping[str, str] = field(default_factory=dict)  # extra environment variables
+    # Further workers of a version are forked from a loaded one (copy-on-write: milliseconds,
+    # the model's memory shared) unless this is false or the handler is not fork-safe.
+    fork: bool = True
+    # ``{"input": <JSON value>}``: one call made in each new worker before it serves (and so
+    # before a deploy switches to the version), so the first real call finds it warm.
+    warmup: Mapping[str, Any] | None = None
 
     #: Fields ``hub init`` leaves out of ``hub_config.json``: the platform's config decides.
     PLATFORM_DECIDES = ("memory_mb",)
+    #: Fields with no default value: absent unless a project sets them.
+    OPTIONAL = ("warmup",)
 
     def updated(self, values: Mapping[str, Any] | None) -> Runtime:
         """These settings with those of ``values`` (a possibly partial ``runtime`` section;
@@ -48,6 +56,8 @@ class Runtime:
                 value = values[f.name]
                 if f.name == "env":
                     changes["env"] = {str(k): str(v) for k, v in dict(value).items()}
+                elif f.name == "warmup":
+                    changes["warmup"] = dict(value)
                 else:
                     changes[f.name] = type(f.default)(value)
         return dataclasses.replace(self, **changes)
@@ -57,7 +67,7 @@ class Runtime:
         section = {
             name: int(value) if isinstance(value, float) and value.is_integer() else value
             for name, value in dataclasses.asdict(self).items()
-            if name not in self.PLATFORM_DECIDES
+            if name not in self.PLATFORM_DECIDES and name not in self.OPTIONAL
         }
         section["env"] = dict(self.env)
         return section
@@ -67,6 +77,7 @@ class Runtime:
         options = dataclasses.asdict(self)
         del options["max_body_bytes"]  # the gateway's, not the engine's
         options["env"] = dict(self.env)
+        options["warmup"] = dict(self.warmup) if self.warmup is not None else None
         return options
 
 

@@ -28,6 +28,8 @@ import uuid
 from hub import hub_handler
 
 WORKER = uuid.uuid4().hex  # tells workers apart (in a sandbox every pid is the same)
+# A worker forked from the loaded template is another worker: it gets an id of its own.
+os.register_at_fork(after_in_child=lambda: globals().update(WORKER=uuid.uuid4().hex))
 print("imported", WORKER)
 
 

@@ -25,6 +25,8 @@ import os, time, uuid
 from hub import hub_handler
 
 WORKER = uuid.uuid4().hex
+# A worker forked from the loaded template is another worker: it gets an id of its own.
+os.register_at_fork(after_in_child=lambda: globals().update(WORKER=uuid.uuid4().hex))
 
 @hub_handler
 def inference_handler(inputs, context):
@@ -45,6 +47,8 @@ import os, time, uuid
 from hub import hub_handler
 
 WORKER = uuid.uuid4().hex
+# A worker forked from the loaded template is another worker: it gets an id of its own.
+os.register_at_fork(after_in_child=lambda: globals().update(WORKER=uuid.uuid4().hex))
 
 @hub_handler
 def inference_handler(inputs, context):

@@ -25,6 +25,8 @@ def test_the_schema_declares_the_same_fields_and_defaults():
             # what the embedded platform's default is.
             assert "default" not in spec
             assert str(getattr(RUNTIME_DEFAULTS, name)) in spec["description"]
+        elif name in Runtime.OPTIONAL:  # no default: absent unless the project sets it
+            assert "default" not in spec and getattr(RUNTIME_DEFAULTS, name) is None
         else:
             assert spec["default"] == getattr(RUNTIME_DEFAULTS, name), name
 

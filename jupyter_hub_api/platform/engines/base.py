@@ -79,6 +79,10 @@ class VersionSpec:
     memory_mb: int = RUNTIME_DEFAULTS.memory_mb
     cpus: float = RUNTIME_DEFAULTS.cpus  # reserved per worker where the engine schedules (Ray)
     gpus: float = RUNTIME_DEFAULTS.gpus  # GPUs reserved per worker (Ray; 0 = none)
+    # -- fork: further workers forked from a loaded template; a call made before serving --
+    fork: bool = RUNTIME_DEFAULTS.fork
+    warmup: dict | None = None  # {"input": <JSON value>} (hub_config.json's runtime.warmup)
+    # -- end fork --
     # -- tenants: whose workers these are, and what the user's plan lets one use --
     tenant: int | None = None  # the platform user's id: a uid of its own on a root platform
     limits: WorkerLimits | None = None  # open files, CPU time, processes (engines/limits.py)

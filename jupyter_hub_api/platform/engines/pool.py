@@ -10,12 +10,16 @@ after a back-off (1 s, doubling to 30 s), so a broken ``main.py`` never becomes 
 from __future__ import annotations
 
 import asyncio
+import json
 from collections import deque
 from collections.abc import Iterable
 from time import perf_counter as _now
 
+from hub import _protocol as P
+
 from .base import InvocationResult, VersionSpec
 from .procs import Launcher, LaunchError
+from .template import FORK_SUPPORTED, TEMPLATE, ForkedWorker, TemplateWorker
 from .worker import BUSY, GONE, IDLE, STARTING, Job, LogFunction, Worker
 
 __all__ = ["LoadFailed", "Pool"]
@@ -50,6 +54,10 @@ class Pool:
         self.idle_timer: asyncio.TimerHandle | None = None
         self.last_import_seconds = 0.0
         self.pings = False
+        # The loaded template further workers fork from (template.py), and why they are
+        # started fresh instead, once the template found it must not be forked.
+        self.template: TemplateWorker | None = None
+        self.fork_problem: str | None = None
         self.batching = False  # a batch handler (READY's "batch"): see Worker._join
         self.draining: asyncio.Future | None = None
         self.closed = False
@@ -184,20 +192,53 @@ class Pool:
                 return
             need -= 1
 
+    def forks(self) -> bool:
+        """Whether this version's further workers are forked from a loaded template."""
+        spec = self.spec
+        return FORK_SUPPORTED and spec.fork and spec.max_workers > 1 and not self.fork_problem
+
     def _spawn(self) -> bool:
-        """Start one worker; on failure record a load error and return False."""
+        """Start (or fork) one worker; on failure record a load error and return False."""
+        template = False
+        if self.forks():
+            if self.template is not None:
+                try:
+                    self._add(ForkedWorker(self, self.template.fork(), self.log_line))
+                    return True
+                except LaunchError as err:  # the template is ending: start a new one
+                    self.log_line(self.spec.version_id, None, "stderr", str(err))
+                    self._retire_template()
+            if any(isinstance(w, TemplateWorker) and w.state == STARTING for w in self.workers):
+                return False  # the template is loading: the workers fork from it when ready
+            template = True
         try:
-            process = self.launcher.spawn(self.spec)
+            process = self.launcher.spawn(self.spec, template=template)
         except LaunchError as err:
             self.on_load_failed(None, str(err))
             return False
-        worker = Worker(self, process, self.log_line)
+        self._add((TemplateWorker if template else Worker)(self, process, self.log_line))
+        return True
+
+    def _add(self, worker: Worker) -> None:
         self.workers.append(worker)
         worker.attach()
-        task = self.loop.create_task(worker.connect())
+        task = self.loop.create_task(self._connect(worker))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
-        return True
+
+    async def _connect(self, worker: Worker) -> None:
+        await worker.connect()
+        warmup = self.spec.warmup
+        # A started (not forked) worker's first frame is the warm-up call (runtime.warmup).
+        if warmup is not None and not isinstance(worker, ForkedWorker) and worker.transport:
+            body = json.dumps(warmup.get("input"), separators=(",", ":")).encode()
+            worker.transport.write(P.invoke_frame("warmup", body))
+
+    def _retire_template(self) -> None:
+        """Stop the template (its children, if any, end with it)."""
+        template, self.template = self.template, None
+        if template is not None:
+            template.retire()
 
     def _retry_after_backoff(self) -> None:
         self.retry_timer = None
@@ -218,13 +259,35 @@ class Pool:
             self.remove(oldest)
             oldest.state = GONE
             oldest.retire()
+        if not self.workers:
+            self._retire_template()  # scaled to zero: the template's memory is freed too
 
     # -- worker events ------------------------------------------------------------------------
 
     def on_ready(self, worker: Worker, load_seconds: float, info: dict) -> None:
         self.load_error = None
         self.backoff = 0.0
-        self.last_import_seconds = worker.import_seconds
+        if not info.get("forked"):
+            self.last_import_seconds = worker.import_seconds
+        # -- fork: a template that may fork serves no request; one that may not says why
+        if info.get("template") and isinstance(worker, TemplateWorker):
+            self.remove(worker)
+            worker.state = TEMPLATE
+            self.launcher.memory.discard(worker.pid)  # its tree holds its children
+            self._retire_template()  # a previous one (if any) is no longer needed
+            self.template = worker
+            self.scale_up()
+            return
+        if info.get("fork_problem") and not self.fork_problem:
+            self.fork_problem = str(info["fork_problem"])
+            self.log_line(
+                self.spec.version_id,
+                None,
+                "stderr",
+                f"Further workers of {self.spec.api} are started fresh, not forked from this "
+                f"loaded one: {self.fork_problem} (runtime.fork in hub_config.json).",
+            )
+        # -- end fork --
         self.pings = bool(info.get("ping"))  # a 2021-style handler: a GET calls it with 'PING'
         self.batching = bool(info.get("batch"))
         warmers, self.warmers = self.warmers, []
@@ -232,6 +295,8 @@ class Pool:
             if not future.done():
                 future.set_result(load_seconds)
         self.release(worker)
+        if self.queue and self.fork_problem and info.get("fork_problem"):
+            self.scale_up()  # the workers held back for the template start fresh now
 
     def on_load_failed(self, worker: Worker | None, message: str) -> None:
         self.load_error = message
@@ -247,6 +312,10 @@ class Pool:
 
     def on_worker_gone(self, worker: Worker) -> None:
         self.remove(worker)
+        if isinstance(worker, TemplateWorker):
+            if worker is self.template:
+                self.template = None
+            worker.orphan_children()  # they ended with it (its sandbox's PID namespace)
         if self.queue or len(self.workers) < self.spec.min_workers:
             self.scale_up()
         self.check_drained()
@@ -288,6 +357,8 @@ class Pool:
             if timer is not None:
                 timer.cancel()
         workers = list(self.workers)
+        template = self.template
+        self._retire_template()  # its exit ends (and reports) the children it forked
         for worker in workers:
             if worker.state == BUSY:
                 worker.gone("its API version was removed")  # fails its running request
@@ -302,6 +373,8 @@ class Pool:
         message = f"The API version {self.spec.version_id} was removed before this request ran."
         self.fail_queue(message, status="crashed", error_type="Undeployed")
         self._fail_warmers("The API version was removed while loading.")
+        if template is not None:
+            workers.append(template)
         await asyncio.gather(*(w.exited for w in workers), return_exceptions=True)
         # Every worker has exited: a socket still connecting never will.
         tasks = list(self.tasks)

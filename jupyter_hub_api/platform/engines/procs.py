@@ -159,8 +159,11 @@ class Launcher:
         self.groups: set[int] = set()  # process groups of the workers started, for stop()
         self.stopping = False  # no worker is started once stop() has begun
 
-    def spawn(self, spec: VersionSpec) -> WorkerProcess:
-        """Start one worker of ``spec``; raise :class:`LaunchError` saying why it cannot."""
+    def spawn(self, spec: VersionSpec, template: bool = False) -> WorkerProcess:
+        """Start one worker of ``spec``; raise :class:`LaunchError` saying why it cannot.
+
+        ``template``: the worker may become the version's template (``template.py``).
+        """
         if not spec.src_dir.is_dir():
             raise LaunchError(
                 f"The source folder of {spec.api} is missing ({spec.src_dir}); build and deploy "
@@ -193,6 +196,10 @@ class Launcher:
                 "--timeout",
                 repr(float(spec.timeout_seconds or 0)),
             ]
+            if spec.warmup is not None:  # the pool sends the warm-up call first
+                argv += ["--warmup", "1"]
+            if template:
+                argv += ["--template", "1"]
             proc = subprocess.Popen(
                 sandbox.command(argv, spec.src_dir, spec.model_dir, spec.python, scratch),
                 stdin=subprocess.DEVNULL,

@@ -1,0 +1,173 @@
+"""Workers forked from a loaded template, and the warm-up call (real processes, in the sandbox
+when bubblewrap works here).
+
+main.py prints a line each time it is imported, so the tests count imports in the version's
+logs, as a user would; the handler answers its import stamp and its own pid.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+
+import psutil
+import pytest
+from engine_helpers import await_until
+
+from jupyter_hub_api.platform.engines.template import (
+    FORK_SUPPORTED,
+    ForkedWorker,
+)
+
+pytestmark = pytest.mark.skipif(not FORK_SUPPORTED, reason="forking workers needs Linux")
+
+COUNTED = """
+import os
+import subprocess
+import threading
+import time
+
+from hub import hub_handler
+
+print("importing main.py in", os.getpid(), flush=True)
+IMPORTED = (os.getpid(), time.time_ns())
+CALLS = []
+{extra}
+
+
+@hub_handler
+def inference_handler(inputs, context):
+    CALLS.append(context.invocation_id)
+    op = inputs.get("op") if isinstance(inputs, dict) else None
+    if op == "fail":
+        raise ValueError("not this input")
+    if op == "crash":
+        os._exit(3)
+    if op == "child":  # a process of its own in the worker's group, then hang
+        proc = subprocess.Popen(["sleep", "300"])
+        time.sleep(300)
+    if op == "sleep":
+        time.sleep(inputs["seconds"])
+    return {"imported": IMPORTED, "pid": os.getpid(), "calls": list(CALLS)}
+"""
+
+
+def counted(extra: str = "") -> str:
+    return COUNTED.replace("{extra}", extra)
+
+
+def imports(logs) -> list[str]:
+    return [line for _, inv, _, line in logs.lines if line.startswith("importing main.py")]
+
+
+async def call(engine, spec, inputs, invocation_id="inv"):
+    return await engine.invoke(spec.version_id, json.dumps(inputs).encode(), invocation_id)
+
+
+async def test_a_scale_up_forks_workers_that_share_the_one_import(engine, make_spec, logs):
+    spec = make_spec(counted(), max_workers=4)
+    await engine.deploy(spec)
+    status = await engine.warm(spec.version_id)
+    assert status["state"] == "ready" and status["workers"] == 1
+    pool = engine.pools[spec.version_id]
+    assert pool.template is not None and isinstance(pool.workers[0], ForkedWorker)
+
+    # Four calls at once: three more workers, each forked from the template in the sandbox.
+    results = await asyncio.gather(
+        *(call(engine, spec, {"op": "sleep", "seconds": 1.0}, f"c{i}") for i in range(4))
+    )
+    assert all(r.status == "ok" for r in results), results
+    outputs = [json.loads(r.output_json) for r in results]
+    assert len(pool.workers) == 4 and all(isinstance(w, ForkedWorker) for w in pool.workers)
+    assert len(imports(logs)) == 1, logs.lines
+    assert len({tuple(o["imported"]) for o in outputs}) == 1  # one import, shared
+    assert len({o["pid"] for o in outputs}) == 4  # four processes
+    # Each forked worker is a process group of its own (killed alone), whose parent is the
+    # template, inside the same sandbox.
+    pids = [w.pid for w in pool.workers]
+    assert len(set(pids)) == 4
+    for pid in pids:
+        assert "--template" in psutil.Process(pid).parent().cmdline()
+        assert os.getpgid(pid) == pid
+
+
+async def test_a_crashed_forked_worker_is_replaced_by_another_fork(engine, make_spec, logs):
+    spec = make_spec(counted(), max_workers=2)
+    await engine.deploy(spec)
+    await engine.warm(spec.version_id)
+    first = json.loads((await call(engine, spec, {})).output_json)
+    crashed = await call(engine, spec, {"op": "crash"}, "boom")
+    assert crashed.status == "crashed" and "exit code 3" in crashed.error_message, crashed
+    after = await call(engine, spec, {})
+    assert after.status == "ok", after
+    second = json.loads(after.output_json)
+    assert second["imported"] == first["imported"] and second["pid"] != first["pid"]
+    assert len(imports(logs)) == 1
+
+
+async def test_a_timed_out_forked_worker_is_killed_with_what_it_started(engine, make_spec):
+    spec = make_spec(counted(), max_workers=2, timeout_seconds=1.5)
+    await engine.deploy(spec)
+    await engine.warm(spec.version_id)
+    pool = engine.pools[spec.version_id]
+    victim = pool.workers[0]
+    result = await call(engine, spec, {"op": "child"}, "hang")
+    assert result.status == "timeout", result
+    await await_until(lambda: not psutil.pid_exists(victim.pid), timeout=10)
+    # Its child (a `sleep` in its group) is gone too; the template and the version live on.
+    assert not [
+        p for p in psutil.process_iter(["cmdline"]) if p.info["cmdline"] == ["sleep", "300"]
+    ]
+    assert pool.template is not None
+    assert (await call(engine, spec, {})).status == "ok"
+
+
+async def test_a_handler_with_a_thread_at_import_gets_fresh_workers(engine, make_spec, logs):
+    extra = """
+threading.Thread(target=time.sleep, args=(300,), name="poller", daemon=True).start()
+"""
+    spec = make_spec(counted(extra), max_workers=2)
+    await engine.deploy(spec)
+    await engine.warm(spec.version_id)
+    pool = engine.pools[spec.version_id]
+    assert pool.template is None and "poller" in (pool.fork_problem or "")
+    results = await asyncio.gather(
+        *(call(engine, spec, {"op": "sleep", "seconds": 1.0}, f"t{i}") for i in range(2))
+    )
+    assert all(r.status == "ok" for r in results), results
+    outputs = [json.loads(r.output_json) for r in results]
+    assert len({tuple(o["imported"]) for o in outputs}) == 2  # two imports
+    assert len(imports(logs)) == 2
+    said = [(inv, line) for _, inv, _, line in logs.lines if "started fresh" in line]
+    assert len(said) == 1 and "poller" in said[0][1] and said[0][0] is None
+
+
+async def test_runtime_fork_false_starts_every_worker_fresh(engine, make_spec, logs):
+    spec = make_spec(counted(), max_workers=2, fork=False)
+    await engine.deploy(spec)
+    results = await asyncio.gather(
+        *(call(engine, spec, {"op": "sleep", "seconds": 1.0}, f"f{i}") for i in range(2))
+    )
+    assert all(r.status == "ok" for r in results), results
+    assert engine.pools[spec.version_id].template is None and len(imports(logs)) == 2
+
+
+@pytest.mark.parametrize("max_workers", [1, 2])
+async def test_the_warmup_call_runs_before_the_worker_serves(engine, make_spec, max_workers):
+    spec = make_spec(counted(), max_workers=max_workers, warmup={"input": {"op": "warm"}})
+    await engine.deploy(spec)
+    status = await engine.warm(spec.version_id)
+    assert status["state"] == "ready"
+    output = json.loads((await call(engine, spec, {}, "first")).output_json)
+    assert output["calls"] == ["warmup", "first"]  # the warm-up ran in this very worker
+
+
+async def test_a_failing_warmup_call_is_the_load_error(engine, make_spec):
+    spec = make_spec(counted(), max_workers=2, warmup={"input": {"op": "fail"}})
+    await engine.deploy(spec)
+    status = await engine.warm(spec.version_id)
+    assert status["state"] == "failed"
+    assert "warm-up call" in status["load_error"] and "not this input" in status["load_error"]
+    result = await call(engine, spec, {})
+    assert result.status == "error" and result.error_type == "LoadError"
