@@ -63,11 +63,9 @@ c.JupyterHub.services = [
     {{"name": "test-admin", "api_token": {admin_token!r}}},
 ]
 c.JupyterHub.load_roles = [
-    # Every user may use the platform (their tokens and their servers' tokens).
+    # Every user may use the platform (with their API tokens and their servers' tokens).
     {{"name": "user", "scopes": ["self", "access:services!service=hub-api"]}},
-    # The platform may look users up.
-    {{"name": "hub-api-service", "scopes": ["list:users", "read:users"], "services": ["hub-api"]}},
-    {{"name": "admin", "services": ["test-admin"]}},
+    {{"name": "admin", "services": ["test-admin"]}},  # the test's own admin client
 ]
 c.Spawner.server_token_scopes = [
     "users:activity!user",
