@@ -267,7 +267,9 @@ class Gateway:
                     retry_after=seconds_to_next_month(),
                 )
             if accept is not None and b"text/event-stream" in accept:
-                return api, await self._invoke_stream(route, user.id, entry.id, body, month, send)
+                return api, await self._invoke_stream(
+                    route, api, started, user.id, entry.id, body, month, send
+                )
             return api, await self._invoke(
                 route, api, started, user.id, entry.id, body, month, send
             )
@@ -401,7 +403,7 @@ class Gateway:
     # -- SSE streaming (batch helper) ------------------------------------------------------------
 
     async def _invoke_stream(
-        self, route, user_id: int, key_id: str, body: bytes, month: str, send
+        self, route, api, received: float, user_id: int, key_id: str, body: bytes, month: str, send
     ) -> int:
         """A call whose client accepts ``text/event-stream``: the outputs as Server-Sent Events.
 
@@ -510,8 +512,11 @@ class Gateway:
             platform.quota.commit(user_id, month)
         else:
             platform.quota.release(user_id, month)
+        if result.cold_start:
+            api.cold_starts += 1
         if status != 200 and not opened:
             await _send(send, status, envelope_error(status, error_type, message, invocation_id))
+            api.observe(time.perf_counter() - received)
             return status
         if not opened:
             await open_stream()
@@ -528,6 +533,7 @@ class Gateway:
                 "error": {"type": error_type, "message": message},
             }
             await send(_event_message(b"error", json.dumps(error).encode(), more=False))
+        api.observe(time.perf_counter() - received)  # to the last event
         return 200  # the stream opened: its HTTP status (an error after it is an event)
 
 
