@@ -10,6 +10,10 @@ version's ``src/`` as other workers see it); signal the owner's worker and read 
 ``/proc/<pid>/environ`` and ``cmdline``; find any token in its environment or the files it can
 see; call the control plane without a token; read the owner's HOME, ``/root`` and
 ``/etc/shadow``.
+
+The same platform's plan limits of a worker (``worker_processes``, ``worker_open_files``,
+``worker_cpu_seconds``) are met by a third user's API. One platform for both tests: one
+environment build.
 """
 
 from __future__ import annotations
@@ -159,14 +163,65 @@ def inference_handler(inputs, context):
 """
 
 
-@pytest.fixture
+LIMITED_MAIN = """
+import errno, os, time
+from hub import hub_handler
+
+
+@hub_handler
+def inference_handler(inputs, context):
+    if inputs == "fork-bomb":
+        read, write = os.pipe()
+        children, failure = [], None
+        for _ in range(500):
+            try:
+                pid = os.fork()
+            except OSError as exc:
+                failure = errno.errorcode.get(exc.errno)
+                break
+            if pid == 0:  # a child waits until the bomb is over, then leaves
+                os.close(write)
+                os.read(read, 1)
+                os._exit(0)
+            children.append(pid)
+        os.close(write)
+        for pid in children:
+            os.waitpid(pid, 0)
+        return {"forked": len(children), "failure": failure}
+    if inputs == "open-files":
+        held = []
+        for _ in range(10_000):
+            held.append(open(os.devnull))
+        return len(held)
+    if inputs == "spin":
+        while True:
+            pass
+    return "ok"
+"""
+
+
+PROCESSES, OPEN_FILES, CPU_SECONDS = 24, 64, 2
+
+
+@pytest.fixture(scope="module")
 def shared_platform(tmp_path_factory):
-    """A real platform whose owner (alice) has a HOME outside /tmp with a private file."""
+    """A real platform whose owner (alice) has a HOME outside /tmp with a private file; bob
+    and carol (added by the tests) are on a plan with worker limits."""
     owner_home = Path(tempfile.mkdtemp(prefix="tenants-owner-home-", dir="/var/tmp"))
     (owner_home / "notes.txt").write_text("alice's private notes")
     (owner_home / "notes.txt").chmod(0o600)
     home = tmp_path_factory.mktemp("platform-home")
-    config = {"plans": {"free": {"rate_limit_per_second": 0, "monthly_calls": None}}}
+    unlimited = {"rate_limit_per_second": 0, "monthly_calls": None}
+    limited = {
+        **unlimited,
+        "worker_processes": PROCESSES,
+        "worker_open_files": OPEN_FILES,
+        "worker_cpu_seconds": CPU_SECONDS,
+    }
+    config = {
+        "plans": {"free": unlimited, "limited": limited},
+        "users": {"bob": {"plan": "limited"}, "carol": {"plan": "limited"}},
+    }
     proc = PlatformProcess(home, config)
     proc.env["HOME"] = str(owner_home)
     proc.owner_home = owner_home
@@ -294,3 +349,42 @@ def test_a_tenant_reaches_nothing_of_the_platform_or_of_other_users(shared_platf
     assert after.json()["body"]["output"] == before.json()["body"]["output"]
     weights = requests.post(owner_endpoint, json="read", headers=owner_headers, timeout=60)
     assert weights.json()["body"]["output"] == "alice's secret weights"
+
+
+def test_the_plan_caps_processes_open_files_and_cpu_time(shared_platform):
+    """A fork bomb is capped (EAGAIN past the plan's processes: counted per tenant uid, so only
+    on a root platform), a handler opening too many files gets "Too many open files", a CPU
+    spinner is stopped past its CPU time with a 502 naming the limit; the next call is served.
+    """
+    platform = shared_platform
+    carol = platform.add_user("carol")
+    project = platform.make_project(
+        "limited", main_py=LIMITED_MAIN, runtime={"timeout_seconds": 60}
+    )
+    endpoint = platform.deploy(project, token=carol)["endpoint"]
+    headers = {"x-api-key": platform.key(carol)}
+
+    def call(what: str) -> requests.Response:
+        return requests.post(endpoint, json=what, headers=headers, timeout=120)
+
+    assert call("hello").json()["body"]["output"] == "ok"
+
+    if os.getuid() == 0:  # a uid per tenant: the process limit counts carol's processes only
+        bomb = call("fork-bomb")
+        assert bomb.status_code == 200, bomb.text
+        outcome = bomb.json()["body"]["output"]
+        assert outcome["failure"] == "EAGAIN" and outcome["forked"] < PROCESSES, outcome
+
+    files = call("open-files")
+    assert files.status_code == 500, files.text
+    assert "Too many open files" in files.json()["body"]["error"]["message"]
+
+    spun = call("spin")
+    assert spun.status_code == 502, spun.text
+    error = spun.json()["body"]["error"]
+    assert error["type"] == "CpuLimit", error
+    assert f"more than {CPU_SECONDS} s of CPU time" in error["message"]
+    assert "worker_cpu_seconds" in error["message"]
+
+    # The worker was replaced: the next call is served.
+    assert call("hello").json()["body"]["output"] == "ok"

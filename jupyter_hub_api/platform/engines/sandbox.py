@@ -51,6 +51,7 @@ spec: a spec comes from a user's ``hub_config.json``.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import secrets
@@ -291,7 +292,9 @@ class Sandbox:
         _copy_tree(Path(spec.src_dir), scratch.src, link=owner is not None)
         if owner is not None:
             # What it runs from, made by a platform with umask 077, must be readable by it.
-            self._open_up([*self.visible, Path(spec.model_dir), *_interpreter_roots(spec.python)])
+            self._open_up(
+                [*self.visible, Path(spec.model_dir), *_interpreter_roots(Path(spec.python))]
+            )
         if owner is not None:  # its folders (the links stay root's, the copies become its)
             _chown_tree(scratch.path, owner.uid, files=False)
             # bubblewrap (root without capabilities) must cross its /tmp to a --chdir below.
@@ -335,26 +338,26 @@ class Sandbox:
         cmd += ["--bind", str(scratch.tmp), "/tmp"]
         # bubblewrap can make the folders leading to a mount 0700 root's: a tenant could not
         # cross them. Made first, 0755, in the new /tmp and the hidden folders' empty tmpfs.
-        made: set[Path] = set()
-        fresh = [Path("/tmp")]  # noqa: S108 - the worker's own /tmp
+        made: set[str] = set()
+        fresh = ["/tmp/"]  # noqa: S108 - the worker's own /tmp
 
         def folders_to(path: Path) -> list[str]:
             args = []
-            for parent in reversed(path.parents):
-                if parent not in made and any(parent.is_relative_to(f) for f in fresh):
+            for parent in map(str, reversed(path.parents)):
+                if parent not in made and any((parent + "/").startswith(f) for f in fresh):
                     made.add(parent)
-                    args += ["--perms", "0755", "--dir", str(parent)]
+                    args += ["--perms", "0755", "--dir", parent]
             return args
 
         for path in self.hidden:
             cmd += [*folders_to(path), "--tmpfs", str(path)]
-            fresh.append(path)
+            fresh.append(f"{path}/")
         # Root ignores its mode (0200): a worker left as root must not reach sysrq either.
         cmd += ["--ro-bind-try", "/proc/sysrq-trigger", "/proc/sysrq-trigger"]
         if owner is not None:
             cmd += ["--ro-bind", str(scratch.path / "passwd"), "/etc/passwd"]
             cmd += ["--ro-bind", str(scratch.path / "group"), "/etc/group"]
-        shown = [*self.visible, *self.read_only, *_interpreter_roots(python), model_dir]
+        shown = [*self.visible, *self.read_only, *_interpreter_roots(Path(python)), model_dir]
         shown = [path.resolve() for path in shown if path is not None and path.exists()]
         src, home = src_dir.resolve(), scratch.home.resolve()
         for path in [*shown, src, home]:
@@ -444,6 +447,7 @@ def _outermost_first(paths: Iterable[Path]) -> list[Path]:
     return sorted(seen.values(), key=lambda p: (len(p.parts), str(p)))
 
 
+@functools.lru_cache(maxsize=256)
 def _interpreter_roots(python: Path) -> list[Path]:
     """What running ``python`` needs to read: its virtual environment and the installation it
     was made from (``home`` in ``pyvenv.cfg``; it may live in a hidden HOME, e.g. pyenv's)."""
