@@ -35,6 +35,7 @@ import queue
 import re
 import sqlite3
 import threading
+import time
 import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
@@ -47,6 +48,8 @@ _MAX_BATCH = 512
 
 SQLITE = "sqlite"
 POSTGRESQL = "postgresql"
+#: The advisory lock (per database) the writer's connection of a platform holds.
+PG_PLATFORM_LOCK = 0x4855_4251
 
 
 def _integrity_errors() -> tuple[type[Exception], ...]:
@@ -241,10 +244,15 @@ class Database:
     """The database at ``target`` with its writer thread; :meth:`close` stops it.
 
     ``target`` is the path of a SQLite file, or a ``postgresql://`` URL (the ``postgres``
-    extra: psycopg). Repositories see the same interface either way.
+    extra: psycopg). Repositories see the same interface either way. On PostgreSQL the writer's
+    connection holds an advisory lock for as long as it lives: one platform process per
+    database (its quota counters, key and route tables live in its memory), as the file lock of
+    its data directory makes it one per SQLite file; another waits ``lock_wait`` seconds for it
+    (a platform restarted at once, whose old connections the server is still ending), then is
+    refused in one sentence.
     """
 
-    def __init__(self, target: Path | str) -> None:
+    def __init__(self, target: Path | str, lock_wait: float = 5.0) -> None:
         self.url: str | None = None
         self.path: Path | None = None
         if is_database_url(target):
@@ -264,6 +272,12 @@ class Database:
         from .store.migrations import migrate  # (the store's repositories import this module)
 
         self.schema_version = migrate(self._writer_conn)
+        if self.dialect == POSTGRESQL:
+            try:
+                self._hold_platform_lock(self._writer_conn, lock_wait)
+            except BaseException:
+                self._writer_conn.close()
+                raise
         self.commits = 0  # transactions the writer committed (tests count a chunked delete's)
         self._thread = threading.Thread(target=self._run, name="hub-db-writer", daemon=True)
         self._thread.start()
@@ -410,6 +424,20 @@ class Database:
         if self._writer_conn is not None:
             self._writer_conn.close()
 
+    def _hold_platform_lock(self, conn, wait: float) -> None:
+        deadline = time.monotonic() + wait
+        while not conn.execute("SELECT pg_try_advisory_lock(?)", (PG_PLATFORM_LOCK,)).fetchone()[0]:
+            if time.monotonic() >= deadline:
+                from ..errors import UsageError
+
+                raise UsageError(
+                    f"Another platform process already uses the database {self.describe()}: "
+                    "stop it, or give this platform a database of its own (one platform per "
+                    "database).",
+                    type="database_in_use",
+                )
+            time.sleep(0.2)
+
     def _writer(self):
         """The writer's connection; on PostgreSQL a new one when the server dropped it (a
         restart): the batch that was running then failed (its callers got the error, none of it
@@ -421,11 +449,18 @@ class Database:
             conn.close()
             self._writer_conn = None
         try:
-            self._writer_conn = self._connect()
+            conn = self._connect()
         except Exception as err:
             self._reconnect_error = err
             return None
-        return self._writer_conn
+        try:
+            self._hold_platform_lock(conn, 0)  # (the old connection's went with it)
+        except Exception as err:
+            conn.close()
+            self._reconnect_error = err
+            return None
+        self._writer_conn = conn
+        return conn
 
     def _run_batch(self, conn, batch: list[_Write]) -> list[tuple]:
         begin = self._begin

@@ -163,14 +163,16 @@ def test_a_database_newer_than_the_release_is_refused_with_a_sentence(database_u
 
 
 def test_platforms_opening_one_postgresql_database_at_once_apply_each_step_once(postgres):
+    from jupyter_hub_api.errors import UsageError
+
     url = postgres.new_database()
     opened: list[Database] = []
     errors: list[BaseException] = []
 
     def open_it():
         try:
-            opened.append(Database(url))
-        except BaseException as err:  # the test fails below, with the error
+            opened.append(Database(url, lock_wait=1.0))
+        except BaseException as err:  # checked below
             errors.append(err)
 
     threads = [threading.Thread(target=open_it) for _ in range(4)]
@@ -178,11 +180,16 @@ def test_platforms_opening_one_postgresql_database_at_once_apply_each_step_once(
         t.start()
     for t in threads:
         t.join()
-    assert not errors and [db.schema_version for db in opened] == [len(MIGRATIONS)] * 4
+    # Each step once, whoever ran it; then one platform per database: the others are refused.
+    assert [db.schema_version for db in opened] == [len(MIGRATIONS)]
     versions = opened[0].query("SELECT version FROM schema_migrations ORDER BY version")
     assert [r["version"] for r in versions] == list(range(1, len(MIGRATIONS) + 1))
-    for db in opened:
-        db.close()
+    assert len(errors) == 3 and all(isinstance(e, UsageError) for e in errors), errors
+    assert "Another platform process already uses the database" in str(errors[0])
+    opened[0].close()
+    again = Database(url, lock_wait=1.0)  # free once the first one closed
+    assert again.schema_version == len(MIGRATIONS)
+    again.close()
     postgres.drop_database(url)
 
 
