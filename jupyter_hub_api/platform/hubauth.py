@@ -17,7 +17,8 @@ the platform runs in *JupyterHub mode*:
   is cached for :data:`CACHE_SECONDS`); the token must hold the service's access scope
   (``access:services!service=<name>``), and its JupyterHub user becomes the platform user of
   that name (created on first sight, with the default plan). JupyterHub admins are platform
-  admins (kept in ``users.is_admin`` by ``Platform.set_admin``).
+  admins (kept in ``users.is_admin`` by ``Platform.set_admin``), and the user's JupyterHub
+  groups are their platform groups (``Platform.sync_groups``: a group's plan applies).
 
 See docs/jupyterhub.md for the ``jupyterhub_config.py`` lines.
 """
@@ -99,6 +100,7 @@ class HubIdentity:
         )
         self._creating: dict[str, asyncio.Lock] = {}
         self._ids: dict[str, int] = {}  # JupyterHub user name -> platform user id
+        self._synced: dict[str, dict] = {}  # name -> the hub's answer last synced
 
     async def hub_user(self, token: str) -> dict | None:
         """The hub's model of the token's owner (``name``, ``admin``, ``scopes``...), or None
@@ -155,10 +157,20 @@ class HubIdentity:
         if user is None:
             user = await self._create(platform, name)
         self._ids[name] = user.id
+        if self._synced.get(name) is not model:  # a new answer of the hub (HubAuth's cache)
+            await self._sync(platform, user, model)
+            self._synced[name] = model
+        return user
+
+    async def _sync(self, platform, user, model: dict) -> None:
+        """The hub decides: its admin flag is the platform's, its groups the user's groups
+        (a group's plan then applies to its members). Nothing is written when both agree."""
         admin = bool(model.get("admin"))
         if user.is_admin != admin:
-            await platform.set_admin(name, admin)
-        return user
+            await platform.set_admin(user.name, admin)
+        groups = model.get("groups")
+        if isinstance(groups, list):
+            await platform.sync_groups(user.name, [g for g in groups if isinstance(g, str)])
 
     async def _create(self, platform, name: str):
         """The platform user ``name``, made now (a JupyterHub user seen for the first time)."""

@@ -48,10 +48,10 @@ def hub(tmp_path_factory) -> Hub:
     (platform_home / "platform" / "config.json").write_text(
         json.dumps(
             {
-                "plans": {"free": {"monthly_calls": MONTHLY_CALLS}},
-                # Workers unsandboxed for now: as tenants (root platform) they cannot enter
-                # their version folder yet (the tenants helper's fix is pending, see the board).
-                "engine": {"sandbox": False},
+                "plans": {
+                    "free": {"monthly_calls": MONTHLY_CALLS},
+                    "team": {"monthly_calls": 1000},
+                },
             }
         )
     )

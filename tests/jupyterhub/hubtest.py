@@ -58,6 +58,9 @@ c.JupyterHub.services = [
         "command": [sys.executable, "-m", "jupyter_hub_api.platform"],
         "environment": {{"HUB_HOME": {platform_home!r}, "UV_CACHE_DIR": {uv_cache!r}}},
         "oauth_no_confirm": True,
+        # Test-only: on a loaded CI machine the platform may take longer than JupyterHub 6's
+        # default 30 s to answer at start.
+        "timeout": 120,
     }},
     # The test's own admin client (not part of the operator's lines).
     {{"name": "test-admin", "api_token": {admin_token!r}}},

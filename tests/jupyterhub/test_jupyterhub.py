@@ -13,15 +13,18 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
+import subprocess
 import threading
 import time
 from datetime import datetime
+from pathlib import Path
 
 import httpx
 import psutil
 import pytest
-from hubtest import HUB_ADMIN, MONTHLY_CALLS, USERS, UserSession, wait_for
+from hubtest import HUB_ADMIN, MONTHLY_CALLS, ROOT, USERS, UserSession, wait_for
 
 pytestmark = pytest.mark.timeout(400)
 
@@ -228,6 +231,22 @@ def test_jupyterhub_tokens_users_and_admins(hub, users, deployed):
         trust_env=False,
     )
     assert resp.status_code == 403, resp.text
+    # JupyterHub groups are platform groups: carol gives the hub group "team" a plan; bob,
+    # its member on the hub, has that plan (and his API answers again: a bigger quota).
+    assert hub.api("POST", "/groups/team", json={"users": ["bob"]}).status_code == 201
+    resp = httpx.put(
+        f"{platform}/admin/groups/team",
+        json={"plan": "team"},
+        headers={"Authorization": f"Bearer {carol}"},
+        trust_env=False,
+    )
+    assert resp.status_code == 200, resp.text
+    fresh = hub.token_for("bob")  # the hub's answer about bob's older tokens is cached
+    plan = httpx.get(
+        f"{platform}/plan", headers={"Authorization": f"Bearer {fresh}"}, trust_env=False
+    ).json()
+    assert (plan["plan"]["name"], plan["source"], plan["group"]) == ("team", "group", "team")
+    assert call(hub, "bob", deployed["bob"]["key"], {"plan": "team"}).status_code == 200
 
 
 def test_the_api_answers_while_its_users_server_is_stopped_and_after_it_restarts(
@@ -295,6 +314,27 @@ def test_a_build_counts_as_activity_for_the_culler(hub, users, deployed, tmp_pat
     during = [t for t in seen if started < t <= finished]
     assert during and max(during) > submitted, (submitted, started, finished, seen)
     assert (max(during) - started).total_seconds() > 2, (started, seen)
+
+
+def test_the_second_users_view_in_a_browser(hub, users, deployed, tmp_path):
+    """bob logs in on the hub's login page in Chromium and opens his deployments panel: his
+    API only, at its endpoint behind the hub's proxy."""
+    node, chromium = shutil.which("node"), os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+    playwright = ROOT / "ui-tests" / "node_modules" / "playwright-core"
+    if node is None or not Path(chromium).exists() or not playwright.exists():
+        pytest.skip("needs node, Chromium and ui-tests/node_modules (scripts/setup.sh --test)")
+    shot = tmp_path / "bob-deployments.png"
+    proc = subprocess.run(  # noqa: S603 - argv list
+        [node, str(Path(__file__).with_name("browser_view.js")), hub.url, "bob", str(shot)],
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    view = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert view["apis"] == ["echo"], view
+    assert view["endpoints"] == [f"{hub.platform_url}/bob/echo"], view
+    assert shot.stat().st_size > 10_000
 
 
 def test_the_hub_restarts_its_platform_and_the_apis_come_back(hub, deployed):
