@@ -261,6 +261,58 @@ describe('ApiModel drift', () => {
   });
 });
 
+describe('ApiModel settings', () => {
+  it('sends only the settings that differ from the live version', async () => {
+    const runtime = {
+      min_workers: 0,
+      max_workers: 2,
+      idle_seconds: 300,
+      timeout_seconds: 60,
+      memory_mb: 4096
+    };
+    const seen = serve({
+      'GET platform/apis': () => [200, { apis: [summary()], quota: QUOTA }],
+      'GET platform/keys': () => [200, { keys: [key()] }],
+      'GET platform/apis/iris/versions': () => [
+        200,
+        {
+          api: 'iris',
+          versions: [
+            {
+              build_id: 'b1',
+              version: '0.1.0',
+              status: 'live',
+              error: null,
+              created_at: '2026-11-30T11:59:00Z',
+              deployed_at: '2026-11-30T12:00:00Z',
+              version_number: 1,
+              live: true,
+              changes: ['first version'],
+              runtime
+            }
+          ]
+        }
+      ],
+      'PATCH platform/apis/iris/runtime': () => [
+        200,
+        { api: 'iris', version_number: 2, build_id: 'b2' }
+      ]
+    });
+    const model = new ApiModel('iris', new DeploymentsModel());
+    await model.loadVersions();
+    expect(model.runtime).toEqual(runtime);
+    expect(await model.updateRuntime({ ...runtime })).toBeNull();
+    expect(seen.some(r => r.method === 'PATCH')).toBe(false);
+    expect(
+      await model.updateRuntime({ ...runtime, min_workers: 1, max_workers: 3 })
+    ).toBe(2);
+    expect(seen.find(r => r.method === 'PATCH')?.body).toEqual({
+      min_workers: 1,
+      max_workers: 3
+    });
+  });
+});
+
 describe('TestConsoleModel', () => {
   it('parses JSON and says what is wrong otherwise', () => {
     expect(parseBody('[1, 2]')).toEqual({ value: [1, 2] });

@@ -29,6 +29,7 @@ from .deploy import Deployer
 from .hubauth import HubIdentity
 from .openapi import serve_json, serve_yaml
 from .operations import Call, Op, endpoints
+from .runtime_update import update_runtime  # ui (issue 11)
 from .service import Platform, User, now_iso
 
 _SHA_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -94,6 +95,20 @@ class Control:
                 body_required=False,
                 errors={404: NOT_FOUND, 500: "the version could not be loaded"},
             ),
+            # -- ui (issue 11): scaling and limits from the panel --
+            Op(
+                "PATCH",
+                "/api/v1/apis/{name}/runtime",
+                self.update_runtime,
+                s.DeployResult,
+                body=s.RuntimeUpdate,
+                errors={
+                    404: NOT_FOUND,
+                    409: "the API has no live version",
+                    500: "the version could not be loaded",
+                },
+            ),
+            # -- end ui --
             Op(
                 "GET",
                 "/api/v1/apis/{name}/invocations",
@@ -543,6 +558,22 @@ class Control:
             call.user, call.param("name"), None if target in (None, "") else str(target)
         )
         return s.DeployResult.model_validate(result)
+
+    # -- ui (issue 11) --
+    async def update_runtime(self, call: Call) -> s.DeployResult:
+        """Change scaling and limits: the live version is deployed again with the new settings
+        (a new version; nothing is uploaded or installed; no call is dropped)."""
+        changes = call.body.model_dump(exclude_none=True)
+        if not changes:
+            raise UsageError(
+                "Send at least one of min_workers, max_workers, idle_seconds, timeout_seconds, "
+                "memory_mb.",
+                type="bad_request",
+            )
+        result = await update_runtime(self.deployer, call.user, call.param("name"), changes)
+        return s.DeployResult.model_validate(result)
+
+    # -- end ui --
 
     async def invocations(self, call: Call) -> s.Invocations:
         """Invocation history, newest first (``limit``, ``before`` to page)."""

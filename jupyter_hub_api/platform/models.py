@@ -94,6 +94,7 @@ class VersionInfo(BaseModel):
     deployed_at: str | None = None
     live: bool
     changes: list[str] = []  # ui (issue 11): what it changed from the version before
+    runtime: dict[str, float | int] = {}  # ui (issue 11): its scaling and limits
 
 
 class KeyInfo(BaseModel):

@@ -75,6 +75,20 @@ class Rollback(Request):
     )
 
 
+# -- ui (issue 11): the panel's scaling and limits of an API --
+class RuntimeUpdate(Request):
+    """Some of an API's runtime settings; the live version is deployed again with them."""
+
+    min_workers: StrictInt | None = Field(None, ge=0, le=64, description="kept loaded when idle")
+    max_workers: StrictInt | None = Field(None, ge=1, le=64, description="at most this many")
+    idle_seconds: float | None = Field(None, ge=0, description="an idle worker stops after it")
+    timeout_seconds: float | None = Field(None, gt=0, le=3600, description="one call, then 504")
+    memory_mb: StrictInt | None = Field(None, ge=0, le=1048576, description="per worker; 0 = none")
+
+
+# -- end ui --
+
+
 class UserCreate(Request):
     name: str = Field(pattern=r"^[a-z][a-z0-9-]{0,62}$", description="a project-style name")
 
@@ -294,6 +308,11 @@ class Version(Answer):
         "('first version', 'src/main.py changed', 'model/model.joblib added', 'requirements "
         "changed', 'settings changed', 'nothing changed')",
         examples=[["src/main.py changed", "settings changed"]],
+    )
+    runtime: dict[str, float | int] = Field(
+        default_factory=dict,
+        description="its scaling and limits as it runs: min_workers, max_workers, "
+        "idle_seconds, timeout_seconds, memory_mb (PATCH .../runtime changes them)",
     )
     # -- end ui --
 

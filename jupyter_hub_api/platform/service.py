@@ -29,7 +29,7 @@ from .plans import PlanBook
 from .quotas import MonthlyQuota, RateLimiter, month_of, seconds_to_next_month
 from .routing import LiveVersion, Route, RouteTable
 from .store import Repositories
-from .version_changes import describe_changes  # ui (issue 11)
+from .version_changes import describe_changes, runtime_settings  # ui (issue 11)
 
 log = logging.getLogger("hub.platform")
 
@@ -333,6 +333,7 @@ class Platform:
     def versions_of(self, route: Route) -> list[VersionInfo]:
         """The versions of an API, newest first."""
         live_id = route.live.id if route.live else None
+        rows = self.repos.versions.of_api(route.api_id)
         return [
             VersionInfo(
                 version_number=v.seq,
@@ -347,6 +348,7 @@ class Platform:
                 changes=describe_changes(
                     v.record, rows[i + 1].record if i + 1 < len(rows) else None
                 ),
+                runtime=runtime_settings(self.config.engine.runtime.updated(v.runtime)),
                 # -- end ui --
             )
             for i, v in enumerate(rows)

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
+#: The runtime settings the panel shows and may change (runtime_update.py).
+EDITABLE = ("min_workers", "max_workers", "idle_seconds", "timeout_seconds", "memory_mb")
+
 #: Files named at most; beyond that the rest is counted ("and 3 more files").
 MAX_NAMED = 4
 
@@ -60,3 +63,8 @@ def describe_changes(record: dict[str, Any], previous: dict[str, Any] | None) ->
     if config != old_config:
         phrases.append("settings changed")
     return phrases or ["nothing changed"]
+
+
+def runtime_settings(runtime: Any) -> dict[str, float | int]:
+    """The editable settings of a version as it runs (its own over the platform's defaults)."""
+    return {name: getattr(runtime, name) for name in EDITABLE}

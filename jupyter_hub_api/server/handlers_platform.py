@@ -262,6 +262,28 @@ PLATFORM_ROUTES: list[tuple[str, type[PlatformHandler]]] = [
             ),
         ),
     ),
+    # -- ui (issue 11): scaling and limits from the panel --
+    (
+        f"platform/apis/{_API}/runtime",
+        forwarding(
+            "RuntimeHandler",
+            patch=Forward(
+                "/apis/{name}/runtime",
+                body=fields(
+                    **{
+                        name: ((int, type(None)), None, "a whole number")
+                        for name in ("min_workers", "max_workers", "memory_mb")
+                    },
+                    **{
+                        name: ((int, float, type(None)), None, "a number of seconds")
+                        for name in ("idle_seconds", "timeout_seconds")
+                    },
+                ),
+                unhurried=True,
+            ),
+        ),
+    ),
+    # -- end ui --
     (
         f"platform/apis/{_API}/invocations",
         forwarding(

@@ -12,6 +12,7 @@ import {
   IApiSummary,
   IApiVersion,
   ICreateProjectRequest,
+  IDeployResult,
   ICreateProjectResponse,
   IFolderListing,
   IInvocation,
@@ -19,6 +20,7 @@ import {
   IMe,
   IProject,
   IQuota,
+  IRuntimeSettings,
   ITemplate,
   ITestInvocation,
   JobKind
@@ -140,6 +142,20 @@ export namespace HubClient {
     return post(`platform/apis/${encodeURIComponent(api)}/rollback`, {
       version: String(version)
     });
+  }
+
+  /**
+   * Change an API's scaling and limits: the platform deploys its live version again with
+   * them (a new version; nothing is built or uploaded). Answers the deploy's result.
+   */
+  export function updateRuntime(
+    api: string,
+    changes: Partial<IRuntimeSettings>
+  ): Promise<IDeployResult> {
+    return requestAPI<IDeployResult>(
+      `platform/apis/${encodeURIComponent(api)}/runtime`,
+      { method: 'PATCH', body: JSON.stringify(changes) }
+    );
   }
 
   /** The newest invocations of an API. */

@@ -182,6 +182,18 @@ export type ILatency = PlatformSchemas['Latency'];
  */
 export type IApiSummary = PlatformSchemas['ApiSummary'];
 
+/** The scaling and limits of a version, as it runs (PATCH .../runtime changes them). */
+export interface IRuntimeSettings {
+  min_workers: number;
+  max_workers: number;
+  idle_seconds: number;
+  timeout_seconds: number;
+  memory_mb: number;
+}
+
+/** The answer of a deploy, a rollback or a runtime change. */
+export type IDeployResult = PlatformSchemas['DeployResult'];
+
 /** `GET /api/v1/me`: the user, their plan and the gateway's address. */
 export type IMe = PlatformSchemas['Me'];
 

@@ -21,7 +21,8 @@ import {
   IApiVersion,
   IInvocation,
   IProject,
-  IQuota
+  IQuota,
+  IRuntimeSettings
 } from '../api/types';
 
 /** "12 %" for a fraction, "–" for none. */
@@ -300,6 +301,42 @@ export class ApiModel extends VDomModel {
   /** Fetch the newest lines the handler printed. */
   loadLogs(tail = 500): Promise<void> {
     return this._load('logs', () => HubClient.apiLogs(this.name, tail));
+  }
+
+  /** The live version's scaling and limits, once the versions are loaded. */
+  get runtime(): IRuntimeSettings | null {
+    const live = this.versions.value?.find(v => v.live);
+    const runtime = live?.runtime as Partial<IRuntimeSettings> | undefined;
+    return runtime && runtime.max_workers !== undefined
+      ? (runtime as IRuntimeSettings)
+      : null;
+  }
+
+  /**
+   * Change scaling and limits (only the settings that differ from the live version's are
+   * sent); then the versions and the summary are fetched. Answers the new version's number,
+   * or null when nothing differed.
+   */
+  async updateRuntime(settings: IRuntimeSettings): Promise<number | null> {
+    const current = this.runtime;
+    const changes: Partial<IRuntimeSettings> = {};
+    for (const [name, value] of Object.entries(settings) as [
+      keyof IRuntimeSettings,
+      number
+    ][]) {
+      if (!current || current[name] !== value) {
+        changes[name] = value;
+      }
+    }
+    if (!Object.keys(changes).length) {
+      return null;
+    }
+    try {
+      const result = await HubClient.updateRuntime(this.name, changes);
+      return result.version_number;
+    } finally {
+      await Promise.all([this.loadVersions(), this.deployments.refresh()]);
+    }
   }
 
   /** Make an earlier version live again; then the versions and the summary are fetched. */

@@ -24,7 +24,12 @@ import {
 import { Panel, TabPanel, Widget } from '@lumino/widgets';
 import * as React from 'react';
 
-import { IApiSummary, IApiVersion, IInvocation } from '../api/types';
+import {
+  IApiSummary,
+  IApiVersion,
+  IInvocation,
+  IRuntimeSettings
+} from '../api/types';
 import {
   ApiModel,
   DeploymentsModel,
@@ -47,6 +52,7 @@ export type OpenApi = (api: string, tab?: string) => void;
 export const API_TABS = [
   'overview',
   'versions',
+  'settings',
   'invocations',
   'logs',
   'test',
@@ -338,6 +344,188 @@ function LoadedTable<T>(props: {
       ) : null}
     </>
   );
+}
+
+/** The fields of the settings form: name, label, unit, bounds. */
+const RUNTIME_FIELDS: {
+  name: keyof IRuntimeSettings;
+  label: string;
+  hint: string;
+  min: number;
+  max?: number;
+  step: number;
+}[] = [
+  {
+    name: 'min_workers',
+    label: 'Minimum workers',
+    hint: 'kept loaded when idle (0 = scale to zero)',
+    min: 0,
+    max: 64,
+    step: 1
+  },
+  {
+    name: 'max_workers',
+    label: 'Maximum workers',
+    hint: 'at most this many run at once',
+    min: 1,
+    max: 64,
+    step: 1
+  },
+  {
+    name: 'idle_seconds',
+    label: 'Idle timeout (s)',
+    hint: 'a worker idle this long stops',
+    min: 0,
+    step: 1
+  },
+  {
+    name: 'timeout_seconds',
+    label: 'Call timeout (s)',
+    hint: 'a longer call answers 504',
+    min: 0.1,
+    max: 3600,
+    step: 0.1
+  },
+  {
+    name: 'memory_mb',
+    label: 'Memory limit (MB)',
+    hint: 'per worker (0 = no limit)',
+    min: 0,
+    max: 1048576,
+    step: 1
+  }
+];
+
+let settingsCount = 0;
+
+/**
+ * Scaling and limits of the API, editable: Apply deploys the live version again with the new
+ * settings (a new version, nothing built; Versions can roll it back).
+ */
+export class SettingsTab extends ApiTab {
+  constructor(model: ApiModel, trans: TranslationBundle) {
+    super(model, trans.__('Settings'), trans, m => m.loadVersions());
+  }
+
+  protected render(): JSX.Element {
+    const trans = this.trans;
+    const runtime = this.model.runtime;
+    const live = this.model.versions.value?.find(v => v.live);
+    if (!runtime || !live) {
+      return (
+        <Hint
+          text={
+            this.model.versions.loading || !this.model.versions.value
+              ? trans.__('Loading…')
+              : trans.__('No live version: deploy the API first.')
+          }
+        />
+      );
+    }
+    return (
+      <form
+        // A new live version gives fresh fields.
+        key={live.build_id}
+        className="jp-HubApi-settings"
+        data-testid="runtime-settings"
+        aria-labelledby={`${this._uid}-settings`}
+        onSubmit={event => {
+          event.preventDefault();
+          void this._apply(event.currentTarget);
+        }}
+      >
+        <h2 id={`${this._uid}-settings`}>{trans.__('Scaling and limits')}</h2>
+        {RUNTIME_FIELDS.map(f => (
+          <div className="jp-HubApi-field" key={f.name}>
+            <label htmlFor={`${this._uid}-${f.name}`}>
+              {trans.__(f.label)}
+            </label>
+            <input
+              id={`${this._uid}-${f.name}`}
+              className="jp-mod-styled"
+              type="number"
+              name={f.name}
+              data-testid={`runtime-${f.name}`}
+              required
+              min={f.min}
+              max={f.max}
+              step={f.step}
+              defaultValue={String(runtime[f.name])}
+              aria-describedby={`${this._uid}-${f.name}-hint`}
+            />
+            <span className="jp-HubApi-hint" id={`${this._uid}-${f.name}-hint`}>
+              {trans.__(f.hint)}
+            </span>
+          </div>
+        ))}
+        <div
+          className="jp-HubApi-fieldError"
+          role="alert"
+          data-testid="runtime-error"
+        >
+          {this._error}
+        </div>
+        <div className="jp-HubApi-row">
+          <Button
+            type="submit"
+            className="jp-mod-styled jp-mod-accept"
+            data-testid="runtime-apply"
+            disabled={this._busy}
+          >
+            {this._busy ? trans.__('Applying…') : trans.__('Apply')}
+          </Button>
+          <Hint
+            text={trans.__(
+              'Apply starts a new version with these settings and the same files; calls in flight finish on the current one.'
+            )}
+          />
+        </div>
+      </form>
+    );
+  }
+
+  private async _apply(form: HTMLFormElement): Promise<void> {
+    const trans = this.trans;
+    const data = new FormData(form);
+    const settings = {} as IRuntimeSettings;
+    for (const f of RUNTIME_FIELDS) {
+      settings[f.name] = Number(data.get(f.name));
+    }
+    if (settings.min_workers > settings.max_workers) {
+      this._error = trans.__(
+        'The minimum (%1) is more than the maximum (%2) of workers; lower the minimum or raise the maximum.',
+        settings.min_workers,
+        settings.max_workers
+      );
+      this.update();
+      return;
+    }
+    this._error = '';
+    this._busy = true;
+    this.update();
+    try {
+      const number = await this.model.updateRuntime(settings);
+      Notification.success(
+        number === null
+          ? trans.__('Nothing to change: these are the live settings.')
+          : trans.__(
+              '%1 runs with the new settings as version #%2.',
+              this.model.name,
+              number
+            ),
+        { autoClose: 4000 }
+      );
+    } catch (error) {
+      this._error = (error as Error).message;
+    } finally {
+      this._busy = false;
+      this.update();
+    }
+  }
+
+  private _error = '';
+  private _busy = false;
+  private _uid = `hub-api-settings-${++settingsCount}`;
 }
 
 /** Status, live version, endpoint, usage, latency and the calls per day. */
@@ -675,6 +863,7 @@ export class ApiPanel extends TabPanel {
     for (const w of [
       new OverviewTab(this.model, trans, endpointOf),
       new VersionsTab(this.model, trans),
+      new SettingsTab(this.model, trans),
       new InvocationsTab(this.model, trans),
       new LogsTab(this.model, trans),
       this.console,
@@ -690,7 +879,7 @@ export class ApiPanel extends TabPanel {
   /** The test console tab. */
   readonly console: TestConsole;
 
-  /** Show a tab by its name: overview, versions, invocations, logs, test, keys. */
+  /** Show a tab by its name: overview, versions, settings, invocations, logs, test, keys. */
   showTab(tab: string): void {
     const index = (API_TABS as readonly string[]).indexOf(tab);
     if (index >= 0) {

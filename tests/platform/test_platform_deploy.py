@@ -311,3 +311,48 @@ def test_a_model_folder_that_disappears_is_a_clear_500_and_the_api_recovers(plat
             break
         time.sleep(0.5)
     assert resp.json()["body"]["output"] == 2
+
+
+def test_scaling_and_limits_change_without_a_build(platform):
+    """PATCH /apis/{name}/runtime: a new version with the live one's files and new settings."""
+    project = platform.make_project("scaled", version="v", runtime={"max_workers": 1})
+    first = platform.deploy(project)
+    path = "/api/v1/apis/scaled/runtime"
+    changed = platform.control(
+        "PATCH",
+        path,
+        json={"min_workers": 1, "max_workers": 3, "idle_seconds": 60, "timeout_seconds": 5},
+    )
+    assert changed.status_code == 200, changed.text
+    result = changed.json()
+    assert result["version_number"] == first["version_number"] + 1
+    assert result["build_id"] != first["build_id"]
+    h = {"x-api-key": platform.key(), "Content-Type": "application/json"}
+    answer = requests.post(platform.endpoint("scaled"), headers=h, data='{"op": "version"}')
+    assert answer.status_code == 200 and answer.json()["body"]["output"] == "v"
+    versions = platform.control("GET", "/api/v1/apis/scaled/versions").json()["versions"]
+    assert versions[0]["live"] and versions[0]["changes"] == ["settings changed"]
+    assert versions[0]["runtime"] == {
+        "min_workers": 1,
+        "max_workers": 3,
+        "idle_seconds": 60,
+        "timeout_seconds": 5,
+        "memory_mb": versions[1]["runtime"]["memory_mb"],
+    }
+    assert versions[1]["runtime"]["max_workers"] == 1
+    detail = platform.control("GET", "/api/v1/apis/scaled").json()
+    assert detail["workers"] >= 1  # min_workers 1 keeps one loaded
+    # Bad inputs: one sentence each, nothing deployed.
+    for body, words in [
+        ({}, "at least one"),
+        ({"min_workers": 5}, "min_workers (5) is more than max_workers (3)"),
+        ({"max_workers": 0}, "max_workers"),
+        ({"cpus": 4}, "at least one of min_workers"),  # not a setting changed here
+    ]:
+        refused = platform.control("PATCH", path, json=body)
+        assert refused.status_code in (400, 422), (body, refused.text)
+        assert words in refused.json()["error"]["message"], (body, refused.text)
+    missing = platform.control("PATCH", "/api/v1/apis/nothing/runtime", json={"max_workers": 2})
+    assert missing.status_code == 404
+    after = platform.control("GET", "/api/v1/apis/scaled/versions").json()["versions"]
+    assert len(after) == len(versions)

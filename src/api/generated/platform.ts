@@ -175,6 +175,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/apis/{name}/runtime": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /** Change scaling and limits: the live version is deployed again with the new settings */
+        patch: operations["update_runtime"];
+        trace?: never;
+    };
     "/api/v1/apis/{name}/invocations": {
         parameters: {
             query?: never;
@@ -963,6 +980,34 @@ export interface components {
              */
             version: string | number | null;
         };
+        /** @description Some of an API's runtime settings; the live version is deployed again with them. */
+        RuntimeUpdate: {
+            /**
+             * @description kept loaded when idle
+             * @default null
+             */
+            min_workers: number | null;
+            /**
+             * @description at most this many
+             * @default null
+             */
+            max_workers: number | null;
+            /**
+             * @description an idle worker stops after it
+             * @default null
+             */
+            idle_seconds: number | null;
+            /**
+             * @description one call, then 504
+             * @default null
+             */
+            timeout_seconds: number | null;
+            /**
+             * @description per worker; 0 = none
+             * @default null
+             */
+            memory_mb: number | null;
+        };
         Stopping: {
             /** @constant */
             status: "stopping";
@@ -1021,6 +1066,10 @@ export interface components {
              *     ]
              */
             changes: string[];
+            /** @description its scaling and limits as it runs: min_workers, max_workers, idle_seconds, timeout_seconds, memory_mb (PATCH .../runtime changes them) */
+            runtime: {
+                [key: string]: number;
+            };
         };
         Versions: {
             api: string;
@@ -1406,6 +1455,77 @@ export interface operations {
             };
             /** @description the caller has no such API */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the version could not be loaded */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    update_runtime: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RuntimeUpdate"];
+            };
+        };
+        responses: {
+            /** @description ok */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeployResult"];
+                };
+            };
+            /** @description a parameter or the body is not what the operation takes (the message says which) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no `Authorization: Bearer` token, or one the platform does not accept */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the caller has no such API */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the API has no live version */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
