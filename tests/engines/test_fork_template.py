@@ -171,3 +171,36 @@ async def test_a_failing_warmup_call_is_the_load_error(engine, make_spec):
     assert "warm-up call" in status["load_error"] and "not this input" in status["load_error"]
     result = await call(engine, spec, {})
     assert result.status == "error" and result.error_type == "LoadError"
+
+
+async def test_a_forked_worker_past_its_memory_limit_is_stopped_alone(engine, make_spec, logs):
+    main = counted().replace(
+        '    if op == "sleep":',
+        '    if op == "grow":\n        hoard = bytearray(400 * 2**20)\n        time.sleep(5)\n'
+        '    if op == "sleep":',
+    )
+    spec = make_spec(main, max_workers=2, memory_mb=250)
+    await engine.deploy(spec)
+    await engine.warm(spec.version_id)
+    pool = engine.pools[spec.version_id]
+    template = pool.template
+    result = await call(engine, spec, {"op": "grow"}, "grow")
+    assert result.status == "crashed" and result.error_type == "MemoryLimit", result
+    assert pool.template is template and template.returncode is None
+    assert (await call(engine, spec, {})).status == "ok"
+    assert len(imports(logs)) == 1
+
+
+async def test_when_the_template_dies_its_workers_end_and_a_new_template_serves(
+    engine, make_spec, logs
+):
+    spec = make_spec(counted(), max_workers=2)
+    await engine.deploy(spec)
+    await engine.warm(spec.version_id)
+    pool = engine.pools[spec.version_id]
+    worker = pool.workers[0]
+    pool.template.kill()
+    await await_until(lambda: worker.state == "gone" and pool.template is None, timeout=15)
+    result = await call(engine, spec, {})
+    assert result.status == "ok", result
+    assert pool.template is not None and len(imports(logs)) == 2  # loaded again
