@@ -366,8 +366,9 @@ class Sandbox:
             cmd += ["--ro-bind", str(path), str(path)]
         private_src = str(scratch.src.resolve()) if scratch.src is not None else str(src)
         cmd += ["--bind", private_src, str(src), "--bind", str(home), str(home)]
-        for path in self.hidden:
-            cmd += ["--remount-ro", str(path)]
+        if owner is None:  # a tenant cannot write root's 0755 tmpfs anyway: spare the mounts
+            for path in self.hidden:
+                cmd += ["--remount-ro", str(path)]
         cmd += ["--chdir", str(src), "--"]
         if owner is not None:
             uid = str(owner.uid)
