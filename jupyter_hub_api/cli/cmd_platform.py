@@ -6,7 +6,7 @@ import click
 
 from .. import paths
 from ..client import embedded
-from ..client.api import connect, platform_url
+from ..client.api import connect, jupyterhub_token, platform_url
 from ..errors import UsageError
 from .common import json_option, make_output
 
@@ -127,6 +127,15 @@ def status(json_mode: bool) -> None:
 
 
 def _embedded_only(url: str) -> None:
+    # -- JupyterHub (hubhub): the shared platform is the hub's to start and stop --
+    if jupyterhub_token():
+        raise UsageError(
+            f"The platform at {url} is this JupyterHub's shared service: JupyterHub starts, "
+            "restarts and stops it, not your server.",
+            type="hub_service",
+            hint="`hub platform status` shows it; ask the hub's administrator to restart it.",
+        )
+    # -- end JupyterHub --
     if not embedded.is_loopback(url):
         raise UsageError(
             f"{url} is a remote platform; only the embedded one on this machine can be started or stopped here.",
