@@ -153,6 +153,7 @@ class Scratch:
         self.tmp = self.path / "tmp"
         self.home = self.path / "home"
         self.src: Path | None = None
+        self.model: Path | None = None  # a tenant's view of model/ (links to the blobs)
         self.identity: Identity | None = None
         self.limits: WorkerLimits | None = None
         self.tmp.mkdir(parents=True, mode=0o700)
@@ -291,19 +292,23 @@ class Sandbox:
         # hard links cost nothing. Under one uid a link would be a door to the shared file.
         _copy_tree(Path(spec.src_dir), scratch.src, link=owner is not None)
         if owner is not None:
-            # What it runs from, made by a platform with umask 077, must be readable by it.
-            self._open_up(
-                [*self.visible, Path(spec.model_dir), *_interpreter_roots(Path(spec.python))]
-            )
+            # What it runs from, made by a platform with umask 077, must be readable by it:
+            # the environment and the runtime (outside the platform's 0700 state folder) are
+            # opened to others once; model/ is shown through folders of its own holding links
+            # to the blobs (0444), so the version's folders stay the platform's (0700).
+            self._open_up([*self.visible, *_interpreter_roots(Path(spec.python))])
+            scratch.model = scratch.path / "model"
+            _copy_tree(Path(spec.model_dir), scratch.model, link="always")
         if owner is not None:  # its folders (the links stay root's, the copies become its)
             _chown_tree(scratch.path, owner.uid, files=False)
             # bubblewrap (root without capabilities) must cross its /tmp to a --chdir below.
             scratch.tmp.chmod(0o755)
-            for folder, _dirs, names in os.walk(scratch.src):
-                for name in names:
-                    path = os.path.join(folder, name)
-                    if os.lstat(path).st_nlink == 1:
-                        os.chown(path, owner.uid, owner.uid, follow_symlinks=False)
+            for tree in (scratch.src, scratch.model):
+                for folder, _dirs, names in os.walk(tree):
+                    for name in names:
+                        path = os.path.join(folder, name)
+                        if os.lstat(path).st_nlink == 1:
+                            os.chown(path, owner.uid, owner.uid, follow_symlinks=False)
             (scratch.path / "passwd").write_bytes(self._passwd_of(owner))
             (scratch.path / "group").write_bytes(self._group_of(owner))
 
@@ -357,13 +362,15 @@ class Sandbox:
         if owner is not None:
             cmd += ["--ro-bind", str(scratch.path / "passwd"), "/etc/passwd"]
             cmd += ["--ro-bind", str(scratch.path / "group"), "/etc/group"]
-        shown = [*self.visible, *self.read_only, *_interpreter_roots(Path(python)), model_dir]
+        shown = [*self.visible, *self.read_only, *_interpreter_roots(Path(python))]
         shown = [path.resolve() for path in shown if path is not None and path.exists()]
-        src, home = src_dir.resolve(), scratch.home.resolve()
-        for path in [*shown, src, home]:
+        src, home, model = src_dir.resolve(), scratch.home.resolve(), model_dir.resolve()
+        for path in [*shown, model, src, home]:
             cmd += folders_to(path)
         for path in shown:
             cmd += ["--ro-bind", str(path), str(path)]
+        own_model = scratch.model.resolve() if scratch.model is not None else model
+        cmd += ["--ro-bind", str(own_model), str(model)]
         private_src = str(scratch.src.resolve()) if scratch.src is not None else str(src)
         cmd += ["--bind", private_src, str(src), "--bind", str(home), str(home)]
         if owner is None:  # a tenant cannot write root's 0755 tmpfs anyway: spare the mounts
@@ -467,8 +474,9 @@ def _interpreter_roots(python: Path) -> list[Path]:
     return roots
 
 
-def _copy_tree(src: Path, dest: Path, link: bool) -> None:
-    """``dest``: the files of ``src`` hard-linked (``link``) or copied, symlinks as symlinks."""
+def _copy_tree(src: Path, dest: Path, link: bool | str) -> None:
+    """``dest``: the files of ``src`` hard-linked (``link``: those others may read;
+    ``"always"``: all, made readable) or copied, symlinks as symlinks."""
     dest.mkdir()
     dest.chmod(0o755)  # whatever the umask (the platform's is 077): bubblewrap enters it
     for folder, dirs, files in os.walk(src):
@@ -485,7 +493,9 @@ def _copy_tree(src: Path, dest: Path, link: bool) -> None:
             path = Path(folder, name)
             if path.is_symlink():
                 os.symlink(os.readlink(path), target / name)
-            elif link and path.stat().st_mode & 0o004:  # others may read it: link
+            elif link == "always" or (link and path.stat().st_mode & 0o004):  # readable: link
+                if link == "always":  # model files: read-only blobs, inside 0700 folders
+                    _add_mode(str(path), 0o004)
                 try:
                     os.link(path, target / name)
                 except OSError:
