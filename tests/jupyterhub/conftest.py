@@ -98,6 +98,7 @@ def hub(tmp_path_factory) -> Hub:
         wait_for(
             "JupyterHub answering",
             lambda: proc.poll() is None and _answers(f"{the_hub.url}/hub/api/"),
+            timeout=240,  # it waits for its service first (at most the service's timeout)
             hub=the_hub,
         )
         assert proc.poll() is None, the_hub.tail()

@@ -291,23 +291,32 @@ def test_a_build_counts_as_activity_for_the_culler(hub, users, deployed, tmp_pat
 
     def build_running():
         nonlocal builder
-        for proc in psutil.process_iter(["cmdline"]):
+        for proc in psutil.process_iter(["cmdline", "cwd"]):
             cmd = " ".join(proc.info["cmdline"] or [])
-            if (
-                "jupyter_hub_api.cli.main" in cmd
-                and " build" in cmd
-                and str(hub.homes / "bob") in str(proc.cwd() if proc.is_running() else "")
-            ):
-                builder = proc
-                return True
+            if "jupyter_hub_api.cli.main" in cmd and " build" in cmd:
+                if str(hub.homes / "bob") in (proc.info["cwd"] or ""):
+                    builder = proc
+                    return True
         return False
 
     wait_for("bob's build starting", build_running, timeout=60, every=0.1)
     seen = []
-    while builder.is_running() and builder.status() != psutil.STATUS_ZOMBIE:
+
+    def building() -> bool:
+        try:
+            return builder.status() != psutil.STATUS_ZOMBIE
+        except psutil.Error:
+            return False
+
+    while building():
         seen.append(_server_activity(hub, "bob"))
         time.sleep(0.5)
-    ended = session.json("GET", f"hub-api/jobs/{job['id']}")
+
+    def job_ended():
+        current = session.json("GET", f"hub-api/jobs/{job['id']}")
+        return current if current["state"] not in ("queued", "running") else None
+
+    ended = wait_for("bob's build job ending", job_ended, timeout=60, every=0.25)
     assert ended["state"] == "succeeded", ended
     finished = datetime.fromisoformat(ended["finished_at"])
     started = datetime.fromisoformat(ended["started_at"])
