@@ -10,12 +10,15 @@ With ``bwrap`` (Debian's ``bubblewrap``) on the PATH and usable, a worker is sta
             HOME, /home, /root, /run/user     the platform's token, key and database, the
                                               owner's and other users' files: hidden)
           --ro-bind <environment> ...        (its environment and the Python it was made from,
-          --ro-bind <model>                   the hub runtime, its version's model/: read-only)
+          --ro-bind <model>                   the hub runtime, its version's model/ (for a
+                                              tenant: its own folders of links to the blobs):
+                                              read-only)
           --bind <scratch>/src <src>         (a private copy of its version's src/: writable,
                                               as a container's working directory is; nothing
                                               written there reaches the version or its peers)
           --bind <scratch>/home <same path>  (a private, writable HOME)
-          --remount-ro <each hidden folder>  (nothing can be written in them either)
+          --remount-ro <each hidden folder>  (nothing can be written in them either; a
+                                              tenant's uid cannot anyway: skipped)
           --chdir <src> -- [prlimit --nofile=.. --nproc=.. --cpu=..]   (the plan's limits)
                            [setpriv --reuid <tenant uid> --regid <tenant uid> --clear-groups]
                            <python> -m hub._worker ...
