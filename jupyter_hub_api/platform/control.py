@@ -188,7 +188,7 @@ class Control:
                 "/api/v1/plan",
                 self.edit_my_plan,
                 s.MyPlan,
-                body=s.PlanLimits,
+                body=s.PlanChange,
                 errors={403: NOT_ADMIN},
             ),
             Op("GET", "/api/v1/admin/users", self.admin_users, s.AdminUsers, errors=admin),

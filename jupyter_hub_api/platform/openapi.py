@@ -63,7 +63,7 @@ PATH_PARAMETERS: dict[str, dict] = {
     "api": {"type": "string"},
     # plans: the admin operations' plan and group names
     "plan": {"type": "string", "pattern": r"^[a-z][a-z0-9_-]{0,39}$"},
-    "group": {"type": "string"},
+    "group": {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$"},
 }
 USUAL = {
     400: "a parameter or the body is not what the operation takes (the message says which)",

@@ -13,7 +13,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+)
 
 # -- requests ---------------------------------------------------------------------------------
 
@@ -99,16 +108,28 @@ _PLAN_NAME = r"^[a-z][a-z0-9_-]{0,39}$"
 _GROUP_NAME = r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$"
 
 
+def _whole(value):
+    """A JSON number with no fraction (7501.0 is 7501, as JSON Schema's integer); bools stay
+    refused."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+WholeNumber = Annotated[StrictInt, Field(ge=0), BeforeValidator(_whole)]
+Burst = Annotated[StrictInt, Field(ge=1, le=1_000_000), BeforeValidator(_whole)]
+
+
 class PlanLimits(Request):
     """Some of a plan's limits; a field not sent keeps its value, null means no limit."""
 
     model_config = ConfigDict(extra="forbid")
-    max_apis: StrictInt | None = Field(None, ge=0, description="APIs a user may have at once")
-    monthly_calls: StrictInt | None = Field(None, ge=0, description="answered POSTs per month")
-    rate_limit_per_second: float | None = Field(
+    max_apis: WholeNumber | None = Field(None, description="APIs a user may have at once")
+    monthly_calls: WholeNumber | None = Field(None, description="answered POSTs per month")
+    rate_limit_per_second: StrictFloat | None = Field(
         None, ge=0, allow_inf_nan=False, description="per key; 0 or null: no rate limit"
     )
-    rate_limit_burst: StrictInt = Field(100, ge=1, le=1_000_000)
+    rate_limit_burst: Burst = 100
     refusals = {
         "max_apis": ("bad_plan", "max_apis must be a whole number of 0 or more, or null."),
         "monthly_calls": (
@@ -121,6 +142,12 @@ class PlanLimits(Request):
         ),
         "rate_limit_burst": ("bad_plan", "rate_limit_burst must be a whole number from 1."),
     }
+
+
+class PlanChange(PlanLimits):
+    """Some of the limits of the caller's plan (at least one)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"minProperties": 1})
 
 
 class AdminApisQuery(Request):

@@ -913,6 +913,26 @@ export interface components {
             rate_limit_per_second: number;
             rate_limit_burst: number;
         };
+        /** @description Some of the limits of the caller's plan (at least one). */
+        PlanChange: {
+            /**
+             * @description APIs a user may have at once
+             * @default null
+             */
+            max_apis: number | null;
+            /**
+             * @description answered POSTs per month
+             * @default null
+             */
+            monthly_calls: number | null;
+            /**
+             * @description per key; 0 or null: no rate limit
+             * @default null
+             */
+            rate_limit_per_second: number | null;
+            /** @default 100 */
+            rate_limit_burst: number;
+        };
         PlanInfo: {
             /** @example free */
             name: string;
@@ -2213,7 +2233,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["PlanLimits"];
+                "application/json": components["schemas"]["PlanChange"];
             };
         };
         responses: {
