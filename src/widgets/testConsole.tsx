@@ -108,13 +108,19 @@ export class TestConsole extends VDomRenderer<TestConsoleModel> {
       this._helpId
     );
     this._editor.onChange(() => (this.model.body = this._editor.getValue()));
-    // Ctrl+Enter (or Cmd+Enter) sends from the editor.
-    this._editor.node.addEventListener('keydown', (event: KeyboardEvent) => {
-      if (event.key === 'Enter' && (event.ctrlKey || event.metaKey)) {
-        event.preventDefault();
-        void this.model.send();
-      }
-    });
+    // Ctrl+Enter (or Cmd+Enter) sends from the editor, before the editor sees the key (it
+    // would add a line).
+    this._editor.node.addEventListener(
+      'keydown',
+      (event: KeyboardEvent) => {
+        if (event.key === 'Enter' && (event.ctrlKey || event.metaKey)) {
+          event.preventDefault();
+          event.stopPropagation();
+          void this.model.send();
+        }
+      },
+      true
+    );
   }
 
   /** The endpoint as shown (rewritten by the settings). */

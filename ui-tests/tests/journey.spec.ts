@@ -56,12 +56,37 @@ test('from a model file to a live API called from Python', async ({
   );
   await wizard.getByTestId('wizard-next').click();
 
-  // Review: what will be written.
+  // Review: what will be written, the endpoint, and whose user name is in it.
   await expect(wizard.getByTestId('planned-files')).toContainText(
     `${name}/model/model.joblib`
   );
+  await expect(wizard.getByTestId('user-hint')).toContainText(
+    'Your user name on this platform is the OS user'
+  );
   await shot(page, '04-wizard-review');
-  await wizard.getByTestId('wizard-create-deploy').click();
+  // With a notification showing (as "Jupyter news" does on a first start), the primary
+  // button is not under it: what the pointer hits at its centre is the button.
+  await page.evaluate(() =>
+    (window as any).jupyterapp.commands.execute('apputils:notify', {
+      message: 'A notification in the corner, as Jupyter news shows one',
+      type: 'info',
+      options: { autoClose: false }
+    })
+  );
+  await expect(page.locator('.Toastify__toast').first()).toBeVisible();
+  const deployButton = wizard.getByTestId('wizard-create-deploy');
+  expect(
+    await deployButton.evaluate(node => {
+      const r = node.getBoundingClientRect();
+      const hit = document.elementFromPoint(
+        r.left + r.width / 2,
+        r.top + r.height / 2
+      );
+      return hit === node || node.contains(hit);
+    })
+  ).toBe(true);
+  await deployButton.click();
+  await dismissNotifications(page);
 
   // main.py opens in the editor, and the job's log panel streams the build and the deploy.
   await expect(
@@ -77,10 +102,56 @@ test('from a model file to a live API called from Python', async ({
   await expect(log).toHaveAttribute('data-state', 'succeeded', {
     timeout: 360_000
   });
-  await expect(log.locator('.jp-HubApi-logLine.jp-mod-result')).toContainText(
-    `/${name}`
+  // The last line says which version went live, and where.
+  await expect(log.locator('.jp-HubApi-logLine.jp-mod-result')).toHaveText(
+    new RegExp(`^Version #1 \\(.*build [0-9a-f]{8}\\) is live at .*/${name}$`)
   );
+  // No two steps share a name, for the eye or for a screen reader.
+  const labels = await log.locator('.jp-HubApi-stepName').allTextContents();
+  expect(labels.length).toBeGreaterThan(3);
+  expect(new Set(labels).size).toBe(labels.length);
+  const names = await log
+    .locator('.jp-HubApi-step button')
+    .evaluateAll(nodes => nodes.map(n => n.getAttribute('aria-label')));
+  expect(new Set(names).size).toBe(names.length);
+  // The installer's ordinary progress is not shown as an error.
+  const problemLines = await log
+    .locator('.jp-HubApi-logLine.jp-mod-stderr')
+    .allTextContents();
+  expect(
+    problemLines.filter(line =>
+      /^\s*(Resolved|Downloading|Downloaded|Prepared|Installed|Audited|Using)\b/.test(
+        line
+      )
+    )
+  ).toEqual([]);
   await shot(page, '06-log-succeeded');
+
+  // Deploying the same project again takes the same log tab, and says the build was live.
+  const logTab = page.locator('.lm-TabBar-tab.jp-HubApi-tab', {
+    hasText: 'Build & deploy'
+  });
+  const project = (await logTab.first().textContent())!
+    .trim()
+    .replace(/^Build & deploy /, '');
+  const jobId = await log.getAttribute('data-job-id');
+  await page.evaluate(
+    project =>
+      (window as any).jupyterapp.commands.execute('hub-api:deploy', {
+        project,
+        kind: 'build+deploy'
+      }),
+    project
+  );
+  const again = page.getByTestId('hub-api-log-panel').last();
+  await expect(again).not.toHaveAttribute('data-job-id', jobId!);
+  await expect(again).toHaveAttribute('data-state', 'succeeded', {
+    timeout: 180_000
+  });
+  await expect(logTab).toHaveCount(1);
+  await expect(again.locator('.jp-HubApi-logLine.jp-mod-result')).toHaveText(
+    /^Version #1 .* was live already at /
+  );
 
   // The deployments panel lists the API.
   await page
@@ -120,10 +191,35 @@ test('from a model file to a live API called from Python', async ({
   await apiPanel.locator('.lm-TabBar-tab', { hasText: 'Test' }).click();
   const consoleWidget = apiPanel.getByTestId('test-console');
   await consoleWidget.getByTestId('test-method').selectOption('POST');
-  await consoleWidget.getByTestId('test-send').click();
+  // Keyboard: Tab indents in the JSON editor, as in JupyterLab's editors; Escape then Tab
+  // leaves it for Send, and Enter there sends.
+  const editable = consoleWidget.locator(
+    '[data-testid="json-editor"] [contenteditable]'
+  );
+  await editable.click();
+  await page.keyboard.press('End');
+  await page.keyboard.press('Escape');
+  await page.keyboard.press('Tab');
+  await expect(consoleWidget.getByTestId('test-send')).toBeFocused();
+  await page.keyboard.press('Enter');
   await expect(consoleWidget.getByTestId('test-status')).toHaveText(
     'HTTP 200',
     { timeout: 120_000 }
+  );
+  // "No key": what a caller without a key gets.
+  await consoleWidget.getByTestId('test-key').selectOption('no-key');
+  await expect(consoleWidget.getByTestId('test-status')).toHaveCount(0);
+  await consoleWidget.getByTestId('test-send').click();
+  await expect(consoleWidget.getByTestId('test-status')).toHaveText('HTTP 401');
+  await expect(consoleWidget.getByTestId('test-body')).toContainText(
+    'x-api-key'
+  );
+  await consoleWidget.getByTestId('test-key').selectOption({ index: 0 });
+  await editable.click();
+  await page.keyboard.press('Control+Enter');
+  await expect(consoleWidget.getByTestId('test-status')).toHaveText(
+    'HTTP 200',
+    { timeout: 60_000 }
   );
   await expect(consoleWidget.getByTestId('test-body')).toContainText(
     '"prediction"'
