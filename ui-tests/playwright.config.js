@@ -5,6 +5,16 @@
 const { execFileSync } = require('child_process');
 const path = require('path');
 const baseConfig = require('@jupyterlab/galata/lib/playwright-config');
+const galataUtils = require('@jupyterlab/galata/lib/utils');
+
+// Galata waits 15 s (its fixed default) for JupyterLab to start in the browser; on this
+// 2-core machine at load 20+ Chromium takes ~30 s to parse and start it (measured 28 s), and
+// every test then fails before its first step. A generous default for the waits that give
+// none; a wait that names its own timeout keeps it. Loaded by the main process and by every
+// worker (each loads this file), before any test imports Galata's page.
+const galataWait = galataUtils.waitForCondition;
+galataUtils.waitForCondition = (condition, timeout) =>
+  galataWait(condition, timeout ?? 120000);
 
 const PYTHON = path.resolve(__dirname, '..', '.venv', 'bin', 'python');
 
