@@ -18,12 +18,12 @@ import {
   refreshIcon,
   SidePanel,
   Table,
-  ToolbarButton,
   VDomRenderer
 } from '@jupyterlab/ui-components';
 import { Panel, TabPanel, Widget } from '@lumino/widgets';
 import * as React from 'react';
 
+import { ActionToolbarButton } from './actionButton'; // ui2 (a11y)
 import {
   IApiSummary,
   IApiVersion,
@@ -249,7 +249,8 @@ export class DeploymentsPanel extends SidePanel {
     title.className = 'jp-HubApi-sidePanelTitle';
     title.textContent = trans.__('Hub API deployments');
     this.header.addWidget(new Widget({ node: title }));
-    const refresh = new ToolbarButton({
+    // ui2 (a11y): an action, not a toggle (no aria-pressed)
+    const refresh = new ActionToolbarButton({
       icon: refreshIcon,
       onClick: () => void model.refresh(),
       tooltip: trans.__('Refresh the list')
