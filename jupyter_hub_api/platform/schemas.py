@@ -116,7 +116,7 @@ def _whole(value):
     return value
 
 
-WholeNumber = Annotated[StrictInt, Field(ge=0), BeforeValidator(_whole)]
+WholeNumber = Annotated[StrictInt, Field(ge=0, le=10**12), BeforeValidator(_whole)]
 Burst = Annotated[StrictInt, Field(ge=1, le=1_000_000), BeforeValidator(_whole)]
 
 
@@ -131,10 +131,13 @@ class PlanLimits(Request):
     )
     rate_limit_burst: Burst = 100
     refusals = {
-        "max_apis": ("bad_plan", "max_apis must be a whole number of 0 or more, or null."),
+        "max_apis": (
+            "bad_plan",
+            "max_apis must be a whole number from 0 to 10^12, or null.",
+        ),
         "monthly_calls": (
             "bad_plan",
-            "monthly_calls must be a whole number of 0 or more, or null (no limit).",
+            "monthly_calls must be a whole number from 0 to 10^12, or null (no limit).",
         ),
         "rate_limit_per_second": (
             "bad_plan",

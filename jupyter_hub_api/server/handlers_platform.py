@@ -350,11 +350,16 @@ def _given(**specs: tuple[type | tuple[type, ...], str]) -> Reader:
                 f"{', '.join(sorted(specs))}.",
                 type="bad_request",
             )
-        return {
-            name: body_field(body, name, kinds, None, what)
-            for name, (kinds, what) in specs.items()
-            if name in body
-        }
+        out = {}
+        for name, (kinds, what) in specs.items():
+            if name not in body:
+                continue
+            value = body[name]
+            whole = kinds is int or (isinstance(kinds, tuple) and int in kinds)
+            if whole and isinstance(value, float) and value.is_integer():
+                body[name] = int(value)  # 7501.0 is JSON's 7501
+            out[name] = body_field(body, name, kinds, None, what)
+        return out
 
     return read
 
