@@ -92,6 +92,30 @@ def fields(**specs: tuple[type | tuple[type, ...], Any, str]) -> Reader:
     return read
 
 
+# -- ui (issue 11) --
+def _runtime_body(handler: HubAPIHandler) -> dict[str, Any]:
+    """The settings sent (numbers; the counts whole, ``1.0`` is 1); absent ones are left out."""
+    body = handler.read_json()
+    out: dict[str, Any] = {}
+    for name in ("min_workers", "max_workers", "memory_mb", "idle_seconds", "timeout_seconds"):
+        if name not in body:
+            continue
+        value = body[name]
+        whole = name in ("min_workers", "max_workers", "memory_mb")
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            what = "a whole number" if whole else "a number of seconds"
+            raise UsageError(f"'{name}' must be {what}.", type="bad_request")
+        if whole:
+            if not float(value).is_integer():
+                raise UsageError(f"'{name}' must be a whole number.", type="bad_request")
+            value = int(value)
+        out[name] = value
+    return out
+
+
+# -- end ui --
+
+
 def _logs_query(handler: HubAPIHandler) -> dict[str, Any]:
     query = whole_numbers(
         ("tail", 0, 100_000, None), ("after", 0, MAX_INT, None), ("limit", 1, 5000, None)
@@ -200,12 +224,8 @@ class InvokeHandler(PlatformHandler):
         api_key = body_field(request, "api_key", str, None, "a string (the key)")
         key_id = body_field(request, "key_id", str, None, "a string (a key's id)")
         # ui (issue 11): the test console's "No key" choice
+        # (true wins over api_key / key_id: the call is made without any key)
         no_key = body_field(request, "no_key", bool, False, "true or false")
-        if no_key and (api_key or key_id):
-            raise UsageError(
-                "'no_key' calls without a key: leave out 'api_key' and 'key_id'.",
-                type="bad_request",
-            )
         if api_key is not None:
             check_key(api_key)  # a 400 before the platform is asked anything
         segment(name)  # a name that cannot be one path segment is a 400 too
@@ -269,16 +289,7 @@ PLATFORM_ROUTES: list[tuple[str, type[PlatformHandler]]] = [
             "RuntimeHandler",
             patch=Forward(
                 "/apis/{name}/runtime",
-                body=fields(
-                    **{
-                        name: ((int, type(None)), None, "a whole number")
-                        for name in ("min_workers", "max_workers", "memory_mb")
-                    },
-                    **{
-                        name: ((int, float, type(None)), None, "a number of seconds")
-                        for name in ("idle_seconds", "timeout_seconds")
-                    },
-                ),
+                body=_runtime_body,
                 unhurried=True,
             ),
         ),
