@@ -845,6 +845,20 @@ def render(results: dict) -> str:
         "[`bench/README.md`](bench/README.md).",
         "",
     ]
+    merged = results.get("merged") or {}
+    if merged:
+        out += [
+            "Sections run again on their own later (`bench/run.sh --only ... --merge`), with the "
+            "time and load of that run; every other figure is from the run above:",
+            "",
+        ]
+        out += [
+            f"- {name}: {m.get('started_at')} (1-minute load "
+            f"{(m.get('load_before') or {}).get('loadavg', ['?'])[0]} before, "
+            f"{(m.get('load_after') or {}).get('loadavg', ['?'])[0]} after)"
+            for name, m in sorted(merged.items())
+        ]
+        out += [""]
     if results.get("quick"):
         out += [
             "**Quick pass** (2 runs of 2 s per serving cell): for trying changes, not for comparison.",

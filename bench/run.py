@@ -187,6 +187,12 @@ def main() -> int:
     parser.add_argument(
         "--report", help="where to write the report (default: BENCHMARKS.md for a full run)"
     )
+    parser.add_argument(
+        "--merge",
+        action="store_true",
+        help="with --only: put the sections run now into bench/results/latest.json and "
+        "BENCHMARKS.md, each marked with the time of this run (the others stay from theirs)",
+    )
     args = parser.parse_args()
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     only = set(args.only.split(",")) if args.only else None
@@ -270,8 +276,22 @@ def main() -> int:
     print(f"==> results: {out}")
 
     # Only a full run replaces the committed report and its JSON; a partial or quick one is
-    # written under .work/bench/ so it cannot be committed by mistake.
+    # written under .work/bench/ so it cannot be committed by mistake, unless --merge puts its
+    # sections into the last full run's results, each marked with when it ran.
     full = only is None and not args.quick
+    if args.merge and only and not args.quick:
+        kept = HERE / "results" / "latest.json"
+        base = json.loads(kept.read_text())
+        merged = base.setdefault("merged", {})
+        for name, section in results["sections"].items():
+            base["sections"][name] = section
+            merged[name] = {
+                "started_at": results["started_at"],
+                "load_before": results["load_before"],
+                "load_after": results["load_after"],
+            }
+        kept.write_text(json.dumps(base, indent=1))
+        results, full = base, True
     if full:
         kept = HERE / "results" / "latest.json"
         kept.parent.mkdir(exist_ok=True)

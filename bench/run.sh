@@ -5,7 +5,9 @@
 #
 #   bench/run.sh                 everything (about 35-40 min on 2 cores; serving alone ~25)
 #   bench/run.sh --quick         a short pass: 2 runs of 2 s per serving cell (for trying changes, not for the report)
-#   bench/run.sh --only serving  one section (serving, profile, build, engine, gateway, logstream, frontend, control, ray)
+#   bench/run.sh --only serving  one section (serving, profile, build, engine, gateway, logstream, frontend, control, ray,
+#                                gateway_ab, batch, fork, scale, database, sandbox, journey)
+#   bench/run.sh --only scale --merge   run sections again into the committed report, each marked with its own time
 #
 # BENCH_BEFORE_REV=<git rev> also measures that revision's platform in the control section.
 # BENCH_DURATION (seconds per wrk run, default 10) and BENCH_RUNS (default 3) tune the serving runs.

@@ -132,3 +132,23 @@ def test_the_report_compares_each_configuration_as_a_whole_and_not_start_to_read
     assert not any("start to ready" in line for line in lead)
     goals = "\n".join(report.goals(serving, {}))
     assert "ours default: 50.0 req/s" in goals and "ours tuned: 500 req/s" in goals
+
+
+def test_a_merged_section_is_listed_with_its_own_run():
+    sys.path.insert(0, str(REPO / "bench"))
+    import report
+
+    results = {
+        "started_at": "2026-12-01T00:00:00Z",
+        "machine": {"cores": 2},
+        "sections": {"scale": {"status": "ok", "result": {"users": 50}, "command": "x"}},
+        "merged": {
+            "scale": {
+                "started_at": "2026-12-02T04:40:00Z",
+                "load_before": {"loadavg": [0.4]},
+                "load_after": {"loadavg": [1.2]},
+            }
+        },
+    }
+    text = report.render(results)
+    assert "- scale: 2026-12-02T04:40:00Z (1-minute load 0.4 before, 1.2 after)" in text
