@@ -349,9 +349,6 @@ class Gateway:
         latency_ms = (time.perf_counter() - started) * 1000.0
 
         status = result.http_code
-        counted = result.status == "ok" or (
-            result.status == "error" and result.error_type not in ("InvalidJSON", "LoadError")
-        )
         if status == 200:
             payload = envelope_output(result.output_json or b"null", invocation_id)
         else:
@@ -361,7 +358,41 @@ class Gateway:
                 result.error_message or "The handler failed; see `hub logs`.",
                 invocation_id,
             )
+        # Durable before answered: the response goes out only after this commit.
+        await self._record(
+            route, live, invocation_id, user_id, key_id, ts, month, body, result, latency_ms, touch
+        )
+        await _send(send, status, payload)
+        api.observe(time.perf_counter() - received)
+        if result.cold_start:
+            api.cold_starts += 1
+        return status
 
+    async def _record(
+        self,
+        route,
+        live,
+        invocation_id,
+        user_id,
+        key_id,
+        ts,
+        month,
+        body,
+        result,
+        latency_ms,
+        touch,
+    ) -> None:
+        """Commit one answered call (its invocation row and counters), then settle its quota.
+
+        What counts (``quotas.py``): an answer of the handler, a value or its exception; not a
+        request the platform refused before the handler ran (bad JSON, a version that cannot
+        load). The caller sends the answer only after this returns.
+        """
+        platform = self.platform
+        status = result.http_code
+        counted = result.status == "ok" or (
+            result.status == "error" and result.error_type not in ("InvalidJSON", "LoadError")
+        )
         self._since_prune += 1
         prune = None
         if self._since_prune >= PRUNE_EVERY:
@@ -385,7 +416,6 @@ class Gateway:
             error_message=None if status == 200 else result.error_message,
         )
         try:
-            # Durable before answered: the response goes out only after this commit.
             await platform.repos.invocations.add(row, platform.config.capture_bytes, prune, touch)
         except BaseException:
             platform.quota.release(user_id, month)
@@ -394,11 +424,6 @@ class Gateway:
             platform.quota.commit(user_id, month)
         else:
             platform.quota.release(user_id, month)
-        await _send(send, status, payload)
-        api.observe(time.perf_counter() - received)
-        if result.cold_start:
-            api.cold_starts += 1
-        return status
 
     # -- SSE streaming (batch helper) ------------------------------------------------------------
 
@@ -480,38 +505,12 @@ class Gateway:
         latency_ms = (time.perf_counter() - started) * 1000.0
 
         status = result.http_code
-        counted = result.status == "ok" or (
-            result.status == "error" and result.error_type not in ("InvalidJSON", "LoadError")
-        )
         error_type = None if status == 200 else (result.error_type or result.status)
         message = result.error_message or "The handler failed; see `hub logs`."
-        row = InvocationRow(
-            id=invocation_id,
-            user_id=user_id,
-            api_id=route.api_id,
-            api_name=route.name,
-            version_id=live.id,
-            key_id=key_id,
-            ts=ts,
-            month=month,
-            status=status,
-            counted=counted,
-            latency_ms=latency_ms,
-            input=body,
-            output=result.output_json if status == 200 else None,
-            error_type=error_type,
-            error_message=None if status == 200 else result.error_message,
+        # Durable before answered: the last event goes out only after this commit.
+        await self._record(
+            route, live, invocation_id, user_id, key_id, ts, month, body, result, latency_ms, touch
         )
-        try:
-            # Durable before answered: the last event goes out only after this commit.
-            await platform.repos.invocations.add(row, platform.config.capture_bytes, None, touch)
-        except BaseException:
-            platform.quota.release(user_id, month)
-            raise
-        if counted:
-            platform.quota.commit(user_id, month)
-        else:
-            platform.quota.release(user_id, month)
         if result.cold_start:
             api.cold_starts += 1
         if status != 200 and not opened:
