@@ -8,7 +8,7 @@ import sys
 
 import click
 
-from ..client.api import api_endpoint, call_api, connect
+from ..client.api import api_endpoint, api_error, call_api, connect
 from ..errors import UsageError, WorkError
 from .common import json_option, make_output
 
@@ -80,14 +80,7 @@ def invoke(
     status, envelope = call_api(endpoint, key, body, timeout)
     inner = envelope.get("body") if isinstance(envelope, dict) else None
     if status != 200 or not isinstance(inner, dict) or "error" in inner:
-        err = (inner or {}).get("error") or {}
-        # No such API (404) is bad input; anything else is the API failing at its work.
-        cls = UsageError if status == 404 else WorkError
-        raise cls(
-            err.get("message") or f"The API answered HTTP {status}.",
-            type=err.get("type") or "api_error",
-            status=status,
-        )
+        raise api_error(status, envelope)
     if json_mode:
         out.result(None, status=status, **inner)
     elif wake:

@@ -407,6 +407,18 @@ def _envelope(resp: httpx.Response) -> tuple[int, dict]:
     return resp.status_code, envelope
 
 
+def api_error(status: int, envelope: Any) -> UsageError | WorkError:
+    """The error an API's answer carries: no such API (404) is bad input, the rest its work."""
+    inner = envelope.get("body") if isinstance(envelope, dict) else None
+    err = (inner or {}).get("error") or {}
+    cls = UsageError if status == 404 else WorkError
+    return cls(
+        err.get("message") or f"The API answered HTTP {status}.",
+        type=err.get("type") or "api_error",
+        status=status,
+    )
+
+
 def api_endpoint(me: dict, name: str) -> str:
     """The gateway URL of the user's API ``name``, from the platform's ``me()`` answer."""
     return f"{me['gateway_url']}/{segment(me['user'])}/{segment(name)}"
@@ -457,15 +469,7 @@ def stream_events(endpoint: str, key: str, payload: bytes, timeout: float | None
         ):
             if not resp.headers.get("content-type", "").startswith("text/event-stream"):
                 resp.read()
-                status, envelope = _envelope(resp)
-                inner = envelope.get("body") if isinstance(envelope, dict) else None
-                err = (inner or {}).get("error") or {}
-                cls = UsageError if status == 404 else WorkError
-                raise cls(
-                    err.get("message") or f"The API answered HTTP {status}.",
-                    type=err.get("type") or "api_error",
-                    status=status,
-                )
+                raise api_error(*_envelope(resp))
             event, data = "message", []
             for line in resp.iter_lines():
                 if line == "":
