@@ -682,4 +682,9 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    # Run the module's one copy, ``hub._worker``: hub._template imports it by that name, and
+    # two copies would have two HandlerStatus classes (a forked worker would then miss a 2021
+    # handler's error status and answer 500).
+    from hub import _worker
+
+    _worker.main()
