@@ -85,14 +85,30 @@ class Rollback(Request):
 
 
 # -- ui (issue 11): the panel's scaling and limits of an API --
-class RuntimeUpdate(Request):
-    """Some of an API's runtime settings; the live version is deployed again with them."""
+def _count(value):
+    """A JSON number with no fraction is a count (5.0 is 5, as JSON Schema's integer)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
 
-    min_workers: StrictInt | None = Field(None, ge=0, le=64, description="kept loaded when idle")
-    max_workers: StrictInt | None = Field(None, ge=1, le=64, description="at most this many")
-    idle_seconds: float | None = Field(None, ge=0, description="an idle worker stops after it")
-    timeout_seconds: float | None = Field(None, gt=0, le=3600, description="one call, then 504")
-    memory_mb: StrictInt | None = Field(None, ge=0, le=1048576, description="per worker; 0 = none")
+
+class RuntimeUpdate(Request):
+    """Some of an API's runtime settings (at least one); the live version is deployed again
+    with them. A setting not sent is left as it is; null is not a setting."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"minProperties": 1})
+
+    min_workers: Annotated[StrictInt, BeforeValidator(_count)] = Field(
+        None, ge=0, le=64, description="kept loaded when idle"
+    )
+    max_workers: Annotated[StrictInt, BeforeValidator(_count)] = Field(
+        None, ge=1, le=64, description="at most this many"
+    )
+    idle_seconds: StrictFloat = Field(None, ge=0, description="an idle worker stops after it")
+    timeout_seconds: StrictFloat = Field(None, gt=0, le=3600, description="one call, then 504")
+    memory_mb: Annotated[StrictInt, BeforeValidator(_count)] = Field(
+        None, ge=0, le=1048576, description="per worker; 0 = none"
+    )
 
 
 # -- end ui --

@@ -1000,33 +1000,36 @@ export interface components {
              */
             version: string | number | null;
         };
-        /** @description Some of an API's runtime settings; the live version is deployed again with them. */
+        /**
+         * @description Some of an API's runtime settings (at least one); the live version is deployed again
+         *     with them. A setting not sent is left as it is; null is not a setting.
+         */
         RuntimeUpdate: {
             /**
              * @description kept loaded when idle
              * @default null
              */
-            min_workers: number | null;
+            min_workers: number;
             /**
              * @description at most this many
              * @default null
              */
-            max_workers: number | null;
+            max_workers: number;
             /**
              * @description an idle worker stops after it
              * @default null
              */
-            idle_seconds: number | null;
+            idle_seconds: number;
             /**
              * @description one call, then 504
              * @default null
              */
-            timeout_seconds: number | null;
+            timeout_seconds: number;
             /**
              * @description per worker; 0 = none
              * @default null
              */
-            memory_mb: number | null;
+            memory_mb: number;
         };
         Stopping: {
             /** @constant */
