@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import socket
 
 import pytest
 from engine_helpers import await_until
@@ -50,14 +51,33 @@ def inference_handler(inputs, context):
     if op == "env":
         return {"model_dir": os.environ.get("MODEL_DIR"), "cwd": os.getcwd(),
                 "secret": os.environ.get("MY_SECRET_TOKEN"), "extra": os.environ.get("EXTRA")}
-    if op == "rendezvous":  # returns once `n` workers are in the handler at the same time
-        open(f"here-{WORKER}", "w").close()
-        deadline = time.time() + 90
-        while time.time() < deadline:
-            if len([f for f in os.listdir(".") if f.startswith("here-")]) >= inputs["n"]:
-                return WORKER
-            time.sleep(0.05)
-        return "alone"
+    if op == "rendezvous":  # returns once two workers are in the handler at the same time
+        # Over loopback, not files: each worker has a src/ and a /tmp of its own. The first to
+        # bind the port waits for the other to connect; the second connects.
+        import socket
+
+        server = socket.socket()
+        try:
+            server.bind(("127.0.0.1", inputs["port"]))
+        except OSError:
+            server.close()
+            deadline = time.time() + 90
+            while time.time() < deadline:
+                try:
+                    socket.create_connection(("127.0.0.1", inputs["port"]), timeout=5).close()
+                    return WORKER
+                except OSError:
+                    time.sleep(0.05)
+            return "alone"
+        server.listen(1)
+        server.settimeout(90)
+        try:
+            server.accept()[0].close()
+            return WORKER
+        except OSError:
+            return "alone"
+        finally:
+            server.close()
     if op == "worker":
         return WORKER
     return inputs
@@ -187,8 +207,11 @@ async def test_warm_loads_once_and_unknown_versions_raise(any_engine, make_spec)
 async def test_concurrent_calls_scale_out_to_max_workers(any_engine, make_spec):
     spec = make_spec(MAIN, max_workers=2, timeout_seconds=120.0)
     await any_engine.deploy(spec)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
     results = await asyncio.gather(
-        *(call(any_engine, spec, {"op": "rendezvous", "n": 2}, f"inv-{i}") for i in range(2))
+        *(call(any_engine, spec, {"op": "rendezvous", "port": port}, f"inv-{i}") for i in range(2))
     )
     workers = [json.loads(r.output_json) for r in results]
     assert "alone" not in workers and len(set(workers)) == 2
