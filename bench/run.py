@@ -170,6 +170,21 @@ def other_bench(name: str, stem: str, timeout: float) -> dict:
     return run_section(name, argv, timeout, json_file)
 
 
+def merge_into_latest(results: dict, kept: Path = HERE / "results" / "latest.json") -> dict:
+    """The last full run's results with the sections of ``results`` in place of theirs, each
+    listed under ``merged`` with the time and load of the run that made it."""
+    base = json.loads(kept.read_text())
+    merged = base.setdefault("merged", {})
+    for name, section in results["sections"].items():
+        base["sections"][name] = section
+        merged[name] = {
+            "started_at": results["started_at"],
+            "load_before": results["load_before"],
+            "load_after": results["load_after"],
+        }
+    return base
+
+
 def main() -> int:
     """Run the sections asked for and write results.json and BENCHMARKS.md."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -280,18 +295,9 @@ def main() -> int:
     # sections into the last full run's results, each marked with when it ran.
     full = only is None and not args.quick
     if args.merge and only and not args.quick:
-        kept = HERE / "results" / "latest.json"
-        base = json.loads(kept.read_text())
-        merged = base.setdefault("merged", {})
-        for name, section in results["sections"].items():
-            base["sections"][name] = section
-            merged[name] = {
-                "started_at": results["started_at"],
-                "load_before": results["load_before"],
-                "load_after": results["load_after"],
-            }
-        kept.write_text(json.dumps(base, indent=1))
-        results, full = base, True
+        results = merge_into_latest(results)
+        out.write_text(json.dumps(results, indent=1))  # what is copied to latest.json below
+        full = True
     if full:
         kept = HERE / "results" / "latest.json"
         kept.parent.mkdir(exist_ok=True)

@@ -152,3 +152,22 @@ def test_a_merged_section_is_listed_with_its_own_run():
     }
     text = report.render(results)
     assert "- scale: 2026-12-02T04:40:00Z (1-minute load 0.4 before, 1.2 after)" in text
+
+
+def test_merging_keeps_every_section_of_the_full_run(tmp_path):
+    sys.path.insert(0, str(REPO / "bench"))
+    import run
+
+    kept = tmp_path / "latest.json"
+    full = {"started_at": "T0", "sections": {"serving": {"status": "ok"}, "scale": {"old": 1}}}
+    kept.write_text(json.dumps(full))
+    rerun = {
+        "started_at": "T1",
+        "load_before": {"loadavg": [0.5]},
+        "load_after": {"loadavg": [0.7]},
+        "sections": {"scale": {"status": "ok", "result": {"users": 50}}},
+    }
+    merged = run.merge_into_latest(rerun, kept)
+    assert merged["started_at"] == "T0" and merged["sections"]["serving"] == {"status": "ok"}
+    assert merged["sections"]["scale"]["result"] == {"users": 50}
+    assert merged["merged"]["scale"]["started_at"] == "T1"
