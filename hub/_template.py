@@ -127,6 +127,15 @@ def fork_problem() -> str | None:
             f"main.py left {len(others)} thread(s) running after its import ({names}); a forked "
             "worker would not have them"
         )
+    try:  # threads C code started (TensorFlow's pools, ...) are not in threading.enumerate()
+        native = len(os.listdir("/proc/self/task")) - len(threading.enumerate())
+    except OSError:
+        native = 0
+    if native > 0:
+        return (
+            f"main.py left {native} thread(s) of compiled code running after its import; a "
+            "forked worker would not have them"
+        )
     children = _children()
     if children:
         return (
