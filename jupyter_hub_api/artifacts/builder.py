@@ -24,6 +24,7 @@ from ..errors import WorkError
 from ..project.config import load_config
 from ..project.files import walk_files
 from ..project.handler_check import find_handler
+from ..project.input_schema import handler_info
 from ..project.locate import project_root
 from ..project.requirements import project_requirements
 from . import docker, records
@@ -54,6 +55,8 @@ class Project:
     config: dict
     handler: str
     requirements: str
+    # -- console: the handler's input schema and whether it streams (project/input_schema.py)
+    handler_info: dict = field(default_factory=dict)
 
 
 def validate_project(path: Path | str | None = None) -> Project:
@@ -62,7 +65,10 @@ def validate_project(path: Path | str | None = None) -> Project:
     config = load_config(root, default_python=current_python())
     handler = find_handler(root / "src" / "main.py")
     requirements = project_requirements(root, config)  # + numpy, Pillow unless opted out
-    return Project(root=root, config=config, handler=handler, requirements=requirements)
+    info = handler_info(root / "src" / "main.py", config)  # console: refuses a bad input_schema
+    return Project(
+        root=root, config=config, handler=handler, requirements=requirements, handler_info=info
+    )
 
 
 def run_build(path: Path | str | None, out, image: bool = False) -> dict:
@@ -115,6 +121,9 @@ def run_build(path: Path | str | None, out, image: bool = False) -> dict:
             code.entries,
             model.entries,
         )
+        # console: kept with the build (not part of its id: it is derived from the code and
+        # config); the platform reports it and the test console offers a form from it.
+        record["handler"] = project.handler_info
         record = records.save_build(record)
         records.set_last_build(project.root, record["build_id"])
         code_changed = previous is None or _manifest(previous["code"]) != _manifest(record["code"])

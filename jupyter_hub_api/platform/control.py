@@ -538,7 +538,16 @@ class Control:
         state = self.platform.api_states(user, month)[route.name]
         quota = self._quota(user, month)
         summary = self._summary(request, route, state, month, _spent(quota))
-        return s.ApiDetail(**dict(summary), quota=quota)
+        return s.ApiDetail(**dict(summary), quota=quota, handler=self._handler_input(route))
+
+    # -- console (issue 11): the live version's input schema, from its build record --
+    def _handler_input(self, route) -> s.HandlerInput | None:
+        live = route.live
+        row = self.platform.repos.versions.get(live.id) if live is not None else None
+        info = row.record.get("handler") if row is not None else None
+        return s.HandlerInput.model_validate(info) if isinstance(info, dict) else None
+
+    # -- end console --
 
     async def delete_api(self, call: Call) -> s.ApiDeleted:
         """Stop the API and delete it with its versions, history and logs (usage counts stay)."""

@@ -229,6 +229,20 @@ class BuildEnvironment(BaseModel):
     requirements: str = Field("", strict=True)
 
 
+# -- console (issue 11): what the build read of the handler (project/input_schema.py) --
+class HandlerInfo(BaseModel):
+    """A build record's ``handler``: the input's JSON Schema and whether the handler streams."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    input_schema: dict[str, Any] | None = None
+    input_source: Literal["hub_config", "type_hints"] | None = None
+    streams: bool = Field(False, strict=True)
+
+
+# -- end console --
+
+
 class BuildRecord(BaseModel):
     """A build record as ``hub build`` writes it; the platform deploys from it."""
 
@@ -241,6 +255,7 @@ class BuildRecord(BaseModel):
     config: dict[str, Any] = Field(default_factory=dict)
     code: list[FileEntry]
     model: list[FileEntry]
+    handler: HandlerInfo | None = None  # console (issue 11)
 
 
 _MESSAGES = {
@@ -249,6 +264,8 @@ _MESSAGES = {
     "environment": "The build record has no environment.python.",
     "environment.requirements": "environment.requirements must be text.",
     "config": "The build record's config must be an object.",
+    # console (issue 11)
+    "handler": "The build record's handler must be {input_schema, input_source, streams}.",
 }
 
 

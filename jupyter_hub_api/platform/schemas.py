@@ -324,8 +324,30 @@ class ApiSummary(Answer):
     )
 
 
+# -- console (issue 11): the live version's input schema and streaming, for the test console --
+class HandlerInput(Answer):
+    """What the live version's handler takes and how it answers (read at build time)."""
+
+    input_schema: dict[str, Any] | None = Field(
+        description="a JSON Schema of the request body: hub_config.json's input_schema, else "
+        "made from the type hint of the handler's first parameter; null when there is neither",
+        examples=[{"type": "array", "items": {"type": "array", "items": {"type": "number"}}}],
+    )
+    input_source: Literal["hub_config", "type_hints"] | None = Field(
+        description="where input_schema comes from"
+    )
+    streams: bool = Field(
+        description="the handler is a generator: `Accept: text/event-stream` streams its outputs"
+    )
+
+
+# -- end console --
+
+
 class ApiDetail(ApiSummary):
     quota: Quota
+    # console (issue 11): null for a build made before builds recorded it, or no live version
+    handler: HandlerInput | None = None
 
 
 class ApiList(Answer):

@@ -620,6 +620,8 @@ export interface components {
              */
             quota_spent: boolean;
             quota: components["schemas"]["Quota"];
+            /** @default null */
+            handler: components["schemas"]["HandlerInput"] | null;
         };
         ApiList: {
             apis: components["schemas"]["ApiSummary"][];
@@ -775,6 +777,28 @@ export interface components {
         };
         Groups: {
             groups: components["schemas"]["Group"][];
+        };
+        /** @description What the live version's handler takes and how it answers (read at build time). */
+        HandlerInput: {
+            /**
+             * @description a JSON Schema of the request body: hub_config.json's input_schema, else made from the type hint of the handler's first parameter; null when there is neither
+             * @example {
+             *       "items": {
+             *         "items": {
+             *           "type": "number"
+             *         },
+             *         "type": "array"
+             *       },
+             *       "type": "array"
+             *     }
+             */
+            input_schema: {
+                [key: string]: unknown;
+            } | null;
+            /** @description where input_schema comes from */
+            input_source: ("hub_config" | "type_hints") | null;
+            /** @description the handler is a generator: `Accept: text/event-stream` streams its outputs */
+            streams: boolean;
         };
         Health: {
             /** @constant */
