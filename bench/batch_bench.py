@@ -3,26 +3,35 @@
     python bench/batch_bench.py [--seconds 5] [--concurrency 16,64] [--json-out FILE]
                                 [--peers-python .work/bench-peers/venv/bin/python]
 
-Throughput (wrk, closed loop, every system on this machine, unpinned): the iris logistic
-regression of bench/peers/train_model.py, one row per request (``{"inputs": [[5.1, 3.5, 1.4,
-0.2]]}``), at each concurrency, for
+Throughput (wrk, closed loop, every system on this machine, unpinned) of two models, one row
+per request, at each concurrency:
+
+- sklearn: the iris logistic regression of bench/peers/train_model.py
+  (``{"inputs": [[5.1, 3.5, 1.4, 0.2]]}``);
+- torch: the small MLP of bench/peers/torch_mlp.py (32 -> 256 -> 256 -> 8, random weights from
+  a fixed seed, saved with ``torch.save(state_dict)``, one intra-op thread per worker), rows of
+  32 features; its API environment gets the peers' torch version from PyPI (uv, from its cache
+  when it has it).
+
+For each model:
 
 - ours unbatched: ``@hub_handler``, min_workers 1, max_workers 2 (serving.py's tuned ours);
 - ours batched: ``@hub_handler(batch=True, max_batch_size=32, max_wait_ms=5)``, the same
-  workers; the rows of the requests of a batch are predicted with one ``model.predict``;
+  workers; the rows of the requests of a batch are predicted with one call of the model;
 - BentoML unbatched (serving.py's tuned: 2 workers, 4 threads) and batched
   (``@bentoml.api(batchable=True, max_batch_size=32)``, 2 workers);
 - LitServe unbatched (serving.py's tuned: 2 workers, fast queue) and batched
   (``LitAPI(max_batch_size=32, batch_timeout=0.005)``, 2 workers).
 
-Ours goes through the whole platform: key check, quota and rate limit (a plan without limits),
-metering committed before each answer. Streaming: time to first byte and to the last byte of a
-generator that yields 8 items 20 ms apart (the first at once), ours as Server-Sent Events
-(``Accept: text/event-stream``) against LitServe's ``stream=True``, sequential calls. Figures
-are ratios against the peers measured in the same run, one system after another: each wrk cell
-records the load average, so compare where the loads were alike.
-No torch model: the peers' venv (bench/peers/requirements-peers.txt) has no torch, and a CPU
-torch install is a large download on this machine, so only sklearn is measured.
+Each server gets a sequential first call and a 2 s warm-up at concurrency 16 (ours' second
+worker starts under load) before its measured runs. Ours goes through the whole platform: key
+check, quota and rate limit (a plan without limits), metering committed before each answer.
+Streaming: time to first byte and to the last byte of a generator that yields 8 items 20 ms
+apart (the first at once), ours as Server-Sent Events (``Accept: text/event-stream``) against
+LitServe's ``stream=True``, sequential calls. Figures are ratios against the peers measured in
+the same run, one system after another: each wrk cell records the load average, so compare
+where the loads were alike. ``--models sklearn`` leaves torch out; when the peers' Python has
+no torch the torch rows say so and the rest is measured.
 """
 
 from __future__ import annotations
@@ -55,16 +64,32 @@ from serving import (  # noqa: E402
     wait_ready,
 )
 
-BODY = '{"inputs": [[5.1, 3.5, 1.4, 0.2]]}'
 STREAM_ITEMS, STREAM_GAP_MS = 8, 20
+sys.path.insert(0, str(PEERS_DIR))
+import torch_mlp  # noqa: E402  (its payload; torch itself is imported only by the servers)
 
-OURS_UNBATCHED = '''"""batch_bench: iris, one request per call."""
+# Per model: the body of every request, how ours' handler loads the predict function, and the
+# model files an API ships in model/.
+MODELS = {
+    "sklearn": {
+        "body": '{"inputs": [[5.1, 3.5, 1.4, 0.2]]}',
+        "loader": 'bench_handlers.make_sklearn(os.environ["MODEL_DIR"])',
+        "files": ("model.joblib",),
+    },
+    "torch": {
+        "body": torch_mlp.PAYLOAD,
+        "loader": 'bench_handlers.load("torch", os.environ["MODEL_DIR"])',
+        "files": ("mlp.pt", "mlp.json"),
+    },
+}
+
+OURS_UNBATCHED = '''"""batch_bench: {model}, one request per call."""
 import os
 
 import bench_handlers
 from hub import hub_handler
 
-predict_rows = bench_handlers.make_sklearn(os.environ["MODEL_DIR"])
+predict_rows = {loader}
 
 
 @hub_handler
@@ -72,13 +97,13 @@ def inference_handler(inputs, context):
     return predict_rows(inputs["inputs"])
 '''
 
-OURS_BATCHED = '''"""batch_bench: iris, the requests of a batch predicted together."""
+OURS_BATCHED = '''"""batch_bench: {model}, the requests of a batch predicted together."""
 import os
 
 import bench_handlers
 from hub import hub_handler
 
-predict_rows = bench_handlers.make_sklearn(os.environ["MODEL_DIR"])
+predict_rows = {loader}
 
 
 @hub_handler(batch=True, max_batch_size=32, max_wait_ms=5)
@@ -112,22 +137,20 @@ def load_average() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
 
-def ours_api(ours: OursPlatform, name: str, main_py: str, runtime: dict, model_dir: Path) -> str:
+def ours_api(
+    ours: OursPlatform, name: str, main_py: str, runtime: dict, model_dir: Path,
+    requirements: str, files=(),
+) -> str:  # fmt: skip
     """Create and deploy one API on ours; its path on the gateway."""
     folder = ours.work / name
     ours.hub("init", name, "--template", "blank", "--dir", str(ours.work))
     src = folder / "src"
     shutil.copy(PEERS_DIR / "handlers.py", src / "bench_handlers.py")
+    shutil.copy(PEERS_DIR / "torch_mlp.py", src / "torch_mlp.py")
     (src / "main.py").write_text(main_py)
-    import joblib
-    import numpy
-    import sklearn
-
-    (src / "requirements.txt").write_text(
-        f"scikit-learn=={sklearn.__version__}\njoblib=={joblib.__version__}\n"
-        f"numpy=={numpy.__version__}\n"
-    )
-    shutil.copy(model_dir / "model.joblib", folder / "model" / "model.joblib")
+    (src / "requirements.txt").write_text(requirements)
+    for file in files:
+        shutil.copy(model_dir / file, folder / "model" / file)
     config_path = folder / "hub_config.json"
     config = json.loads(config_path.read_text())
     config.setdefault("runtime", {}).update(runtime)
@@ -139,11 +162,37 @@ def ours_api(ours: OursPlatform, name: str, main_py: str, runtime: dict, model_d
     return "/" + endpoint.split("/", 3)[3]
 
 
-def start_litserve(python: Path, mode: str, model_dir: Path) -> Server:
+def requirements_of(model: str, peers_python: Path) -> str:
+    """The API's requirements.txt: the versions the peers run (torch's from the peers' venv)."""
+    if model == "sklearn":
+        import joblib
+        import numpy
+        import sklearn
+
+        return (
+            f"scikit-learn=={sklearn.__version__}\njoblib=={joblib.__version__}\n"
+            f"numpy=={numpy.__version__}\n"
+        )
+    import subprocess
+
+    version = subprocess.run(
+        [str(peers_python), "-c", "import importlib.metadata as m; print(m.version('torch'))"],
+        capture_output=True, text=True,
+    ).stdout.strip()  # fmt: skip
+    if not version:
+        raise BenchError(
+            f"the peers' Python {peers_python} has no torch: bench/run.sh installs it from "
+            "bench/peers/requirements-peers.txt (or run with --models sklearn)."
+        )
+    return f"torch=={version}\n"
+
+
+def start_litserve(python: Path, mode: str, model_dir: Path, model: str = "sklearn") -> Server:
     port = free_port()
     env = {
         **os.environ,
         "BENCH_MODE": mode,
+        "BENCH_MODEL": model,
         "BENCH_MODEL_DIR": str(model_dir),
         "BENCH_STREAM_ITEMS": str(STREAM_ITEMS),
         "BENCH_STREAM_GAP_MS": str(STREAM_GAP_MS),
@@ -152,7 +201,7 @@ def start_litserve(python: Path, mode: str, model_dir: Path) -> Server:
     return _start(python, ["litserve_batch_app.py", str(port)], env, port, "/health", mode)
 
 
-def start_bentoml_batched(python: Path, model_dir: Path) -> Server:
+def start_bentoml_batched(python: Path, model_dir: Path, model: str = "sklearn") -> Server:
     port = free_port()
     env = {
         **os.environ,
@@ -160,7 +209,8 @@ def start_bentoml_batched(python: Path, model_dir: Path) -> Server:
         "BENTOML_HOME": str(model_dir.parent / "bentoml-home"),
         "BENTOML_DO_NOT_TRACK": "True",
     }
-    argv = ["-m", "bentoml", "serve", "bentoml_batch_service:BatchedIris", "--host", "127.0.0.1"]
+    service = "BatchedMLP" if model == "torch" else "BatchedIris"
+    argv = ["-m", "bentoml", "serve", f"bentoml_batch_service:{service}", "--host", "127.0.0.1"]
     return _start(python, [*argv, "--port", str(port)], env, port, "/readyz", "batched")
 
 
@@ -184,8 +234,13 @@ def _start(python, argv, env, port, health, config) -> Server:
 
 def throughput(wrk, server: Server, body_file: Path, concurrency: list[int], seconds: int):
     url = f"http://127.0.0.1:{server.port}{server.path}"
-    # One short warm-up run (the first calls load the model in lazy workers).
-    run_wrk(wrk, url, body_file, 4, 1, False, server.api_key)
+    # A first call (a lazy worker loads the model), then a short warm-up run under load (ours
+    # starts its second worker then), so the measured runs see every worker warm.
+    headers = {"Content-Type": "application/json"}
+    if server.api_key:
+        headers["x-api-key"] = server.api_key
+    httpx.post(url, content=body_file.read_bytes(), headers=headers, timeout=120)
+    run_wrk(wrk, url, body_file, 16, 2, False, server.api_key)
     cells = {}
     for c in concurrency:
         result = run_wrk(wrk, url, body_file, c, seconds, False, server.api_key)
@@ -230,11 +285,16 @@ def main(argv=None) -> int:
     )
     parser.add_argument("--seconds", type=int, default=5, help="length of each wrk run")
     parser.add_argument("--concurrency", default="16,64")
+    parser.add_argument("--models", default="sklearn,torch", help="sklearn, torch or both")
     parser.add_argument("--stream-calls", type=int, default=30)
     parser.add_argument("--peers-python", type=Path, default=DEFAULT_PEERS_PYTHON)
     parser.add_argument("--json-out", type=Path, help="write the results here as JSON")
     args = parser.parse_args(argv)
     concurrency = [int(c) for c in args.concurrency.split(",")]
+    models = [m for m in args.models.split(",") if m]
+    unknown = sorted(set(models) - set(MODELS))
+    if unknown:
+        raise SystemExit(f"Unknown model {unknown[0]!r} in --models: use sklearn, torch or both.")
     if not Path(args.peers_python).exists():
         raise SystemExit(
             f"No peers' Python at {args.peers_python}; bench/run.sh installs it (or pass "
@@ -242,37 +302,80 @@ def main(argv=None) -> int:
         )
     wrk = ensure_wrk(install=False)
     work = Path(tempfile.mkdtemp(prefix="batch-bench-"))
-    model_dir = work / "model"
-    sys.path.insert(0, str(PEERS_DIR))
+    model_dirs = {m: work / f"model-{m}" for m in models}
+    import subprocess
+
     import train_model
 
-    train_model.train(str(model_dir))
-    body_file = work / "body.json"
-    body_file.write_text(BODY)
+    for model, folder in model_dirs.items():
+        if model == "sklearn":
+            train_model.train(str(folder))
+            continue
+        made = subprocess.run(
+            [str(args.peers_python), str(PEERS_DIR / "torch_mlp.py"), str(folder)],
+            capture_output=True, text=True,
+        )  # fmt: skip
+        if made.returncode != 0:
+            print(f"[batch] the torch model was not made: {made.stderr[-400:]}", file=sys.stderr)
+    bodies = {}
+    for model in models:
+        bodies[model] = work / f"body-{model}.json"
+        bodies[model].write_text(MODELS[model]["body"])
     out: dict = {
         "bench": "batch_bench",
-        "body": BODY,
         "seconds_per_run": args.seconds,
+        "concurrency": concurrency,
         "cpus": os.cpu_count(),
         "load_average_start": load_average(),
-        "throughput": {},
+        "models": {m: {"body": MODELS[m]["body"], "throughput": {}, "errors": {}} for m in models},
     }
+
+    def record(model: str, name: str, measure) -> None:
+        """Measure one system for one model; a failure is kept as that row's error."""
+        print(f"[batch] {model} {name}", file=sys.stderr, flush=True)
+        try:
+            out["models"][model]["throughput"][name] = measure()
+        except (BenchError, httpx.HTTPError, OSError) as err:
+            out["models"][model]["errors"][name] = str(err)[-600:] or type(err).__name__
+            print(f"[batch] {model} {name} failed: {err}", file=sys.stderr, flush=True)
+
     servers: list[Server] = []
-    ours = OursPlatform(work / "ours", model_dir)
+    ours = OursPlatform(work / "ours", model_dirs.get("sklearn") or work / "model-none")
+    workers = {"min_workers": 1, "max_workers": 2}
     try:
         ours.platform_start()
-        workers = {"min_workers": 1, "max_workers": 2}
-        paths = {
-            "ours_unbatched": ours_api(ours, "iris-plain", OURS_UNBATCHED, workers, model_dir),
-            "ours_batched": ours_api(ours, "iris-batched", OURS_BATCHED, workers, model_dir),
-            "ours_stream": ours_api(ours, "stream", OURS_STREAM, {"min_workers": 1}, model_dir),
-        }
+        paths: dict = {}
+        for model in models:
+            spec = MODELS[model]
+            try:
+                requirements = requirements_of(model, args.peers_python)
+                for kind, template in (("unbatched", OURS_UNBATCHED), ("batched", OURS_BATCHED)):
+                    started = time.perf_counter()
+                    paths[(model, kind)] = ours_api(
+                        ours, f"{model}-{kind}", template.format(model=model, loader=spec["loader"]),
+                        workers, model_dirs[model], requirements, spec["files"],
+                    )  # fmt: skip
+                    out["models"][model].setdefault("ours_build_deploy_s", {})[kind] = round(
+                        time.perf_counter() - started, 1
+                    )
+            except BenchError as err:
+                out["models"][model]["errors"]["ours"] = str(err)[-600:]
+                print(f"[batch] ours {model} not deployed: {err}", file=sys.stderr, flush=True)
+        stream_path = ours_api(ours, "stream", OURS_STREAM, {"min_workers": 1}, work, "", ())
         ours.key = ours.result(ours.hub("keys", "reveal", "default")).get("secret")
-        for name in ("ours_unbatched", "ours_batched"):
-            server = Server("ours", name, "sklearn", ours.port, paths[name], {}, "")
-            server.api_key = ours.key
-            out["throughput"][name] = throughput(wrk, server, body_file, concurrency, args.seconds)
-        url = f"http://127.0.0.1:{ours.port}{paths['ours_stream']}"
+        for model in models:
+            for kind in ("unbatched", "batched"):
+                if (model, kind) not in paths:
+                    continue
+                server = Server("ours", kind, model, ours.port, paths[(model, kind)], {}, "")
+                server.api_key = ours.key
+                record(
+                    model, f"ours_{kind}",
+                    lambda s=server, m=model: throughput(
+                        wrk, s, bodies[m], concurrency, args.seconds
+                    ),
+                )  # fmt: skip
+        url = f"http://127.0.0.1:{ours.port}{stream_path}"
         headers = {
             "x-api-key": ours.key,
             "Accept": "text/event-stream",
@@ -281,27 +384,35 @@ def main(argv=None) -> int:
         out["stream_ours"] = first_bytes(url, headers, '{"n": 1}', args.stream_calls)
         ours.platform_stop()
 
-        peers = {
-            "bentoml_unbatched": lambda: start_peer(
-                "bentoml", "tuned", "sklearn", args.peers_python, model_dir
-            ),
-            "bentoml_batched": lambda: start_bentoml_batched(args.peers_python, model_dir),
-            "litserve_unbatched": lambda: start_peer(
-                "litserve", "tuned", "sklearn", args.peers_python, model_dir
-            ),
-            "litserve_batched": lambda: start_litserve(args.peers_python, "batch", model_dir),
-        }
-        for name, start in peers.items():
-            server = start()
-            servers.append(server)
-            try:
-                out["throughput"][name] = throughput(
-                    wrk, server, body_file, concurrency, args.seconds
-                )
-            finally:
-                server.stop()
-                servers.remove(server)
-        server = start_litserve(args.peers_python, "stream", model_dir)
+        for model in models:
+            folder = model_dirs[model]
+            peers = {
+                "bentoml_unbatched": lambda m=model, f=folder: start_peer(
+                    "bentoml", "tuned", m, args.peers_python, f
+                ),
+                "bentoml_batched": lambda m=model, f=folder: start_bentoml_batched(
+                    args.peers_python, f, m
+                ),
+                "litserve_unbatched": lambda m=model, f=folder: start_peer(
+                    "litserve", "tuned", m, args.peers_python, f
+                ),
+                "litserve_batched": lambda m=model, f=folder: start_litserve(
+                    args.peers_python, "batch", f, m
+                ),
+            }
+            for name, start in peers.items():
+
+                def measure(start=start, model=model):
+                    server = start()
+                    servers.append(server)
+                    try:
+                        return throughput(wrk, server, bodies[model], concurrency, args.seconds)
+                    finally:
+                        server.stop()
+                        servers.remove(server)
+
+                record(model, name, measure)
+        server = start_litserve(args.peers_python, "stream", work)
         servers.append(server)
         url = f"http://127.0.0.1:{server.port}/predict"
         # (Without a Content-Type, LitServe 0.2.19 never answers a streaming request.)
@@ -314,20 +425,22 @@ def main(argv=None) -> int:
         for server in servers:
             server.stop()
         ours.close()
-    t = out["throughput"]
-    out["ratios"] = {}
-    for c in map(str, concurrency):
-        rps = {name: cells[c]["rps"] for name, cells in t.items()}
-        out["ratios"][f"c{c}"] = {
-            "ours_batched_vs_unbatched": ratio(rps["ours_batched"], rps["ours_unbatched"]),
-            "ours_batched_vs_bentoml_batched": ratio(rps["ours_batched"], rps["bentoml_batched"]),
-            "ours_batched_vs_litserve_batched": ratio(rps["ours_batched"], rps["litserve_batched"]),
-            "bentoml_batched_vs_unbatched": ratio(rps["bentoml_batched"], rps["bentoml_unbatched"]),
-            "litserve_batched_vs_unbatched": ratio(
-                rps["litserve_batched"], rps["litserve_unbatched"]
-            ),
-        }
-    out["ratios"]["stream_ttfb_ours_vs_litserve"] = ratio(
+    for model in models:
+        t = out["models"][model]["throughput"]
+        ratios = out["models"][model]["ratios"] = {}
+        for c in map(str, concurrency):
+            rps = {name: cells[c]["rps"] for name, cells in t.items() if c in cells}
+            ratios[f"c{c}"] = {
+                f"{a}_vs_{b}": ratio(rps.get(a), rps.get(b))
+                for a, b in (
+                    ("ours_batched", "ours_unbatched"),
+                    ("ours_batched", "bentoml_batched"),
+                    ("ours_batched", "litserve_batched"),
+                    ("bentoml_batched", "bentoml_unbatched"),
+                    ("litserve_batched", "litserve_unbatched"),
+                )
+            }
+    out["stream_ttfb_ours_vs_litserve"] = ratio(
         out["stream_ours"].get("ttfb_p50_ms"), out["stream_litserve"].get("ttfb_p50_ms")
     )
     out["load_average_end"] = load_average()

@@ -1,4 +1,5 @@
-"""BentoML's adaptive batching (``@bentoml.api(batchable=True)``) for batch_bench.py.
+"""BentoML's adaptive batching (``@bentoml.api(batchable=True)``) for batch_bench.py: the iris
+model (``BatchedIris``) and the MLP of torch_mlp.py (``BatchedMLP``).
 
 Run: BENCH_MODEL_DIR=... bentoml serve bentoml_batch_service:BatchedIris --port 8000
 Requests ``{"inputs": [[f1, f2, f3, f4], ...]}``; BentoML concatenates the arrays of the
@@ -23,3 +24,19 @@ class BatchedIris:
     @bentoml.api(batchable=True, batch_dim=0, max_batch_size=32, max_latency_ms=10000)
     def predict(self, inputs: np.ndarray) -> np.ndarray:
         return self.model.predict(np.asarray(inputs, dtype=float).reshape(-1, 4))
+
+
+@bentoml.service(workers=2)
+class BatchedMLP:
+    """The MLP of torch_mlp.py, with the same batching as ``BatchedIris``."""
+
+    def __init__(self):
+        import torch_mlp
+
+        self.predict_rows = torch_mlp.make_predict(os.environ["BENCH_MODEL_DIR"])
+        self.features = torch_mlp.FEATURES
+
+    @bentoml.api(batchable=True, batch_dim=0, max_batch_size=32, max_latency_ms=10000)
+    def predict(self, inputs: np.ndarray) -> np.ndarray:
+        rows = np.asarray(inputs, dtype=np.float32).reshape(-1, self.features)
+        return np.asarray(self.predict_rows(rows.tolist()))

@@ -56,4 +56,8 @@ def load(name=None, model_dir=None):
         return sleep
     if name == "sklearn":
         return make_sklearn(model_dir or os.environ["BENCH_MODEL_DIR"])
+    if name == "torch":  # batch_bench.py's MLP (torch_mlp.py); not one of serving.py's HANDLERS
+        import torch_mlp
+
+        return torch_mlp.make_predict(model_dir or os.environ["BENCH_MODEL_DIR"])
     raise ValueError(f"Unknown benchmark handler {name!r}: use one of {', '.join(HANDLERS)}.")

@@ -1,7 +1,8 @@
 """LitServe with batching (``max_batch_size``) or streaming (``stream=True``), for batch_bench.py.
 
 Run: BENCH_MODE=batch|stream BENCH_MODEL_DIR=... python litserve_batch_app.py PORT
-batch: the iris model of train_model.py, ``LitAPI(max_batch_size=32, batch_timeout=0.005)``,
+batch: the iris model of train_model.py (or, with BENCH_MODEL=torch, the MLP of torch_mlp.py),
+``LitAPI(max_batch_size=32, batch_timeout=0.005)``,
 2 workers; stream: yields ``BENCH_STREAM_ITEMS`` items ``BENCH_STREAM_GAP_MS`` apart (the first
 at once), the same generator as ours in batch_bench.py.
 """
@@ -14,12 +15,13 @@ import litserve as ls
 
 
 class BatchedIris(ls.LitAPI):
-    """Requests ``{"inputs": [[f1, f2, f3, f4], ...]}`` predicted together."""
+    """Requests ``{"inputs": [[f1, f2, ...], ...]}`` predicted together."""
 
     def setup(self, device):
         import handlers
 
-        self.predict_rows = handlers.make_sklearn(os.environ["BENCH_MODEL_DIR"])
+        model = os.environ.get("BENCH_MODEL", "sklearn")
+        self.predict_rows = handlers.load(model, os.environ["BENCH_MODEL_DIR"])
 
     def decode_request(self, request):
         return request["inputs"]
