@@ -126,6 +126,26 @@ def read_mlflow_model(path: str | Path) -> MlflowModel:
 def write_mlflow_project(project: Path, model: MlflowModel) -> None:
     """Write ``src/main.py`` and ``src/requirements.txt`` of ``project`` for ``model``, whose
     folder ``init_project`` copied to ``model/<its name>/``."""
+    (project / "src" / "main.py").write_text(mlflow_main_py(model), encoding="utf-8")
+    (project / "src" / "requirements.txt").write_text(model.requirements, encoding="utf-8")
+
+
+def describe_mlflow_folder(path: Path) -> dict:
+    """What the wizard's model-file picker shows for an MLflow folder: :meth:`as_dict` without
+    the absolute path, with the ``main_py`` ``hub init --from-mlflow`` writes; or ``{"error":
+    sentence}`` when it cannot be deployed as it is."""
+    try:
+        model = read_mlflow_model(path)
+    except UsageError as err:
+        return {"error": str(err)}
+    info = model.as_dict()
+    del info["path"]
+    info["main_py"] = mlflow_main_py(model)
+    return info
+
+
+def mlflow_main_py(model: MlflowModel) -> str:
+    """The ``src/main.py`` that loads ``model`` from ``model/<its folder name>/``."""
     folder = model.path.resolve().name
     if model.loader == "sklearn":
         fmt = model.sklearn.get("serialization_format", "pickle")
@@ -136,7 +156,7 @@ def write_mlflow_project(project: Path, model: MlflowModel) -> None:
         load = SKLEARN_LOAD.format(format=fmt, code=code)
     else:
         load = PYFUNC_LOAD
-    main = MAIN.format(
+    return MAIN.format(
         flavors=", ".join(model.flavors),
         mlflow_version=model.mlflow_version or "unknown",
         folder=json.dumps(folder),
@@ -144,8 +164,6 @@ def write_mlflow_project(project: Path, model: MlflowModel) -> None:
         load=load,
         json_ready=JSON_READY,
     )
-    (project / "src" / "main.py").write_text(main, encoding="utf-8")
-    (project / "src" / "requirements.txt").write_text(model.requirements, encoding="utf-8")
 
 
 def _without_mlflow(normalised: str) -> list[str]:

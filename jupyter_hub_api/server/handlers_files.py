@@ -10,6 +10,7 @@ from pathlib import Path
 from tornado import web
 
 from ..errors import UsageError
+from ..project.mlflow import describe_mlflow_folder, is_mlflow_model
 from .base import HubAPIHandler
 from .paths import is_hidden, relative, resolve
 
@@ -35,16 +36,18 @@ def list_folder(root: Path, rel: str, show_hidden: bool = False) -> dict:
             except (OSError, UsageError):
                 continue
             is_dir = real.is_dir()
-            entries.append(
-                {
-                    "name": entry.name,
-                    "path": path,
-                    "type": "directory" if is_dir else "file",
-                    "size": None if is_dir else st.st_size,
-                    "modified": datetime.fromtimestamp(st.st_mtime, timezone.utc).isoformat(),
-                    "is_project": is_dir and (real / "hub_config.json").is_file(),
-                }
-            )
+            item = {
+                "name": entry.name,
+                "path": path,
+                "type": "directory" if is_dir else "file",
+                "size": None if is_dir else st.st_size,
+                "modified": datetime.fromtimestamp(st.st_mtime, timezone.utc).isoformat(),
+                "is_project": is_dir and (real / "hub_config.json").is_file(),
+            }
+            if is_dir and is_mlflow_model(real):
+                # The wizard deploys it as `hub init --from-mlflow` does (MLmodel is small YAML).
+                item["mlflow"] = describe_mlflow_folder(real)
+            entries.append(item)
     entries.sort(key=lambda e: (e["type"] != "directory", e["name"].lower()))
     truncated = len(entries) > MAX_ENTRIES
     return {"path": base, "entries": entries[:MAX_ENTRIES], "truncated": truncated}

@@ -5,13 +5,19 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
+import sys
 from pathlib import Path
 
+from jupyter_core.utils import ensure_async
+from packaging.requirements import InvalidRequirement, Requirement
 from tornado import web
 
 from ..errors import HubError, UsageError
 from ..project.config import load_config
 from ..project.handler_check import find_handler
+from ..project.kernel_requirements import pin_with_probe, probe_interpreter
+from ..project.mlflow import read_mlflow_model
 from ..project.names import check_name
 from ..project.requirements import normalise_requirements, project_requirements
 from ..project.scaffold import TEMPLATES, TEMPLATES_DIR
@@ -46,6 +52,61 @@ def template_texts() -> list[dict]:
             }
         )
     return out
+
+
+def _template_names(requirements: str) -> list[str]:
+    """The distribution names of a template's requirements text (lines that parse)."""
+    names = []
+    for line in requirements.splitlines():
+        try:
+            names.append(Requirement(line.split("#", 1)[0].strip()).name)
+        except InvalidRequirement:
+            continue
+    return names
+
+
+def pin_templates(templates: list[dict], python: str, env: dict | None = None) -> dict:
+    """Each template's requirements pinned to what ``python`` (a kernel's interpreter) has.
+
+    One run of the probe for every template: the modules their ``main.py`` and the shared
+    ``utils.py`` import, and the names their requirements list. Adds ``pinned`` to each
+    template (``{"requirements", "text", "origins", "unresolved"}``) and answers the probe's
+    ``{"python", "python_version"}``.
+    """
+    from ..project.kernel_requirements import imported_modules
+
+    utils = (TEMPLATES_DIR / "_shared" / "src" / "utils.py").read_text(encoding="utf-8")
+    modules: dict[str, None] = dict.fromkeys(imported_modules(utils, "utils.py"))
+    distributions: dict[str, None] = {}
+    for t in templates:
+        modules.update(dict.fromkeys(imported_modules(t["main_py"])))
+        distributions.update(dict.fromkeys(_template_names(t["requirements"])))
+    probe = probe_interpreter(python, modules, distributions, env=env)
+    for t in templates:
+        t["pinned"] = pin_with_probe(
+            probe,
+            {"main.py": t["main_py"], "utils.py": utils},
+            requirements=t["requirements"],
+            optional=["utils.py"],
+        ).as_dict()
+    return {"python": probe.get("python") or python, "python_version": probe.get("python_version")}
+
+
+def kernel_python(argv: list[str]) -> str | None:
+    """The interpreter a Python kernelspec's ``argv`` runs (``python`` is the server's own, as
+    jupyter_client launches it), or None when it names no program that exists."""
+    if not argv:
+        return None
+    program = argv[0]
+    if program in {
+        "python",
+        f"python{sys.version_info[0]}",
+        "python{}.{}".format(*sys.version_info[:2]),
+    }:
+        return sys.executable
+    if os.path.isabs(program):
+        return program if os.path.exists(program) else None
+    return shutil.which(program)
 
 
 def find_projects(root: Path, max_depth: int) -> list[dict]:
@@ -160,6 +221,20 @@ class ProjectsHandler(HubAPIHandler):
         files = body_field(
             body, "model_files", list, [], "a list of paths relative to the server root"
         )
+        mlflow_rel = body_field(
+            body, "from_mlflow", str, None, "a folder path relative to the root (an MLflow model)"
+        )
+        mlflow_dir = None
+        if mlflow_rel is not None:
+            if template != "blank":
+                raise UsageError(
+                    "An MLflow model brings its own main.py, so it takes no template; leave "
+                    "'template' out.",
+                    type="bad_template",
+                )
+            mlflow_dir = resolve(root, mlflow_rel, what="MLflow model folder")
+            # One sentence (no MLmodel, no flavor...) before anything is written.
+            await asyncio.to_thread(read_mlflow_model, mlflow_dir)
         target = parent / name
         # Checked before the folder exists (paths, sizes, free disk), so a bad file list
         # leaves nothing behind.
@@ -172,7 +247,14 @@ class ProjectsHandler(HubAPIHandler):
             await asyncio.to_thread(plan_copy, root, target, files, False)
         result = await run_hub(
             self.hub.app.hub_command,
-            ["init", name, "--template", template, "--dir", str(parent), "--json"],
+            [
+                "init",
+                name,
+                *(["--from-mlflow", str(mlflow_dir)] if mlflow_dir else ["--template", template]),
+                "--dir",
+                str(parent),
+                "--json",
+            ],
             cwd=parent,
             env={str(k): str(v) for k, v in self.hub.app.job_env.items()},
         )
@@ -196,11 +278,63 @@ class ProjectsHandler(HubAPIHandler):
 
 
 class TemplatesHandler(HubAPIHandler):
-    """``GET``: the templates, with the requirements and ``main.py`` each one writes."""
+    """``GET``: the templates, with the requirements and ``main.py`` each one writes.
+
+    With ``?kernel_id=`` (a running kernel, the notebook's) or ``?kernel=`` (a kernelspec name,
+    ``default`` for the server's default one), each template also gets ``pinned``: its
+    requirements pinned to the versions that kernel's interpreter has installed, with where
+    each line came from; ``kernel`` says which kernel and interpreter answered, or
+    ``kernel_error`` why none could (the templates' own requirements stay usable then).
+    """
 
     @web.authenticated
     async def get(self) -> None:
-        self.write_json({"templates": await asyncio.to_thread(template_texts)})
+        kernel_id = self.get_argument("kernel_id", "")
+        kernel = self.get_argument("kernel", "")
+        templates = await asyncio.to_thread(template_texts)
+        answer: dict = {"templates": templates}
+        if kernel_id or kernel:
+            try:
+                answer["kernel"] = await self._pin(templates, kernel_id, kernel)
+            except HubError as err:
+                answer["kernel_error"] = str(err)
+        self.write_json(answer)
+
+    async def _pin(self, templates: list[dict], kernel_id: str, kernel: str) -> dict:
+        source = "default"
+        if kernel_id:
+            if kernel_id not in self.kernel_manager:
+                raise UsageError(
+                    "The notebook's kernel is not running any more, so its packages cannot be read.",
+                    type="not_found",
+                )
+            name = self.kernel_manager.get_kernel(kernel_id).kernel_name
+            source = "notebook"
+        elif kernel == "default":
+            name = self.kernel_manager.default_kernel_name
+        else:
+            name, source = kernel, "named"
+        try:
+            spec = await ensure_async(self.kernel_spec_manager.get_kernel_spec(name))
+        except Exception:  # jupyter_client's NoSuchKernel, or a kernel.json that does not parse
+            raise UsageError(
+                f"There is no kernel {name!r} (see jupyter kernelspec list).", type="not_found"
+            ) from None
+        if (spec.language or "").lower() != "python":
+            raise UsageError(
+                f"The kernel {spec.display_name} runs {spec.language}, not Python, so it cannot "
+                "say which Python packages to pin.",
+                type="not_python",
+            )
+        python = kernel_python(list(spec.argv))
+        if python is None:
+            raise UsageError(
+                f"The kernel {spec.display_name}'s interpreter {spec.argv[:1]} does not exist.",
+                type="kernel_unavailable",
+            )
+        env = {**os.environ, **{str(k): str(v) for k, v in (spec.env or {}).items()}}
+        found = await asyncio.to_thread(pin_templates, templates, python, env)
+        return {"name": name, "display_name": spec.display_name, "source": source, **found}
 
 
 class ProjectConfigHandler(HubAPIHandler):
