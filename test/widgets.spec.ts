@@ -81,7 +81,7 @@ describe('WizardWidget', () => {
       ]
     }),
     listProjects: async () => [{ name: 'other', path: 'x/other' }],
-    templates: async () => {
+    templatesFor: async () => {
       throw new Error('no templates endpoint');
     }
   };
@@ -143,7 +143,8 @@ describe('WizardWidget', () => {
     expect(fieldOfReason('bad_name')).toBe('name');
     expect(fieldOfReason('bad_requirements')).toBe('requirements');
     expect(fieldOfReason('not_found')).toBe('files');
-    expect(fieldOfReason('internal_error')).toBe('review');
+    expect(fieldOfReason('bad_mlflow_model')).toBe('files');
+    expect(fieldOfReason('internal_error')).toBeNull();
   });
 });
 
@@ -154,9 +155,33 @@ describe('wizard steps', () => {
       entries: []
     }),
     listProjects: async () => [],
-    templates: async () => [
-      { name: 'sklearn', requirements: 'scikit-learn\n', main_py: 'x = 1\n' }
-    ]
+    templatesFor: async () => ({
+      templates: [
+        {
+          name: 'sklearn',
+          requirements: 'scikit-learn\n',
+          main_py: 'import joblib\n',
+          pinned: {
+            requirements: ['joblib==1.6.0', 'scikit-learn==1.9.1'],
+            text: 'joblib==1.6.0\nscikit-learn==1.9.1\n',
+            origins: {
+              'joblib==1.6.0':
+                "import joblib in main.py, at the kernel's version",
+              'scikit-learn==1.9.1':
+                "the template's requirements.txt, at the kernel's version"
+            },
+            unresolved: {}
+          }
+        }
+      ],
+      kernel: {
+        name: 'python3',
+        display_name: 'Python 3 (ipykernel)',
+        source: 'default',
+        python: '/venv/bin/python',
+        python_version: '3.11.7'
+      }
+    })
   };
 
   it('shows one view per step, and Review keeps the focus in the wizard', async () => {
@@ -172,24 +197,37 @@ describe('wizard steps', () => {
         n => n.dataset.field
       );
     expect(fields()).toEqual(['name', 'parent']);
-    model.goTo('template');
-    expect(fields()).toEqual(['template']);
-    model.goTo('requirements');
-    expect(
-      body().querySelector<HTMLTextAreaElement>(
-        '[data-testid="wizard-requirements"]'
-      )!.value
-    ).toBe('scikit-learn\n');
+    model.goTo('model');
+    expect(fields()).toEqual(['files', 'template']);
     model.goTo('review');
-    expect(fields()).toEqual(['review']);
+    expect(fields()).toEqual(['review', 'requirements']);
+    // The requirements are on the review, pinned to the kernel, each with its origin.
+    const area = body().querySelector<HTMLTextAreaElement>(
+      '[data-testid="wizard-requirements"]'
+    )!;
+    expect(area.value).toBe('joblib==1.6.0\nscikit-learn==1.9.1\n');
+    expect(
+      body().querySelector('[data-testid="requirement-origins"]')!.textContent
+    ).toContain("import joblib in main.py, at the kernel's version");
+    expect(
+      body().querySelector('[data-testid="requirements-source"]')!.textContent
+    ).toContain('Python 3 (ipykernel) (/venv/bin/python, Python 3.11.7)');
     // Headings follow the wizard's h1 without a gap.
     expect(
       [...widget.node.querySelectorAll('h1, h2, h3')].map(h => h.tagName)
-    ).toEqual(['H1', 'H2', 'H2']);
-    expect(document.activeElement).toBe(body());
+    ).toEqual(['H1', 'H2', 'H2', 'H2']);
+    // Focus stays in the wizard: the first control of the review.
+    expect(body().contains(document.activeElement)).toBe(true);
     expect(body().querySelector('[data-testid="main-py"]')!.textContent).toBe(
-      'x = 1\n'
+      'import joblib\n'
     );
+    // An edit is the user's: its line says so.
+    area.value = 'joblib==1.6.0\nmy-lib\n';
+    area.dispatchEvent(new Event('input'));
+    expect(
+      body().querySelector('[data-testid="requirement-origins"]')!.textContent
+    ).toContain('written by you');
+    expect(model.toRequest().requirements).toBe('joblib==1.6.0\nmy-lib\n');
     widget.dispose();
   });
 });

@@ -45,7 +45,7 @@ describe('WizardModel', () => {
     expect(model.errors().name).toMatch(/start with a lower-case letter/);
     model.name = 'good-name';
     expect(model.next()).toBe(true);
-    expect(model.step).toBe('template');
+    expect(model.step).toBe('model');
   });
 
   it('walks the steps in order, back and forth', () => {
@@ -57,7 +57,7 @@ describe('WizardModel', () => {
     }
     expect(model.next()).toBe(false);
     expect(model.back()).toBe(true);
-    expect(model.step).toBe('requirements');
+    expect(model.step).toBe('model');
   });
 
   it('jumps forward only over complete steps', () => {
@@ -94,7 +94,7 @@ describe('WizardModel', () => {
   it('refuses pip options in the requirements, at that field', () => {
     const model = new WizardModel();
     model.requirements = 'numpy\n--index-url http://evil\n';
-    expect(model.errors('requirements').requirements).toMatch(
+    expect(model.errors('review').requirements).toMatch(
       /--index-url http:\/\/evil/
     );
   });
@@ -161,7 +161,7 @@ describe('WizardModel folders', () => {
         };
       },
       listProjects: async () => [],
-      templates: async () => []
+      templatesFor: async () => ({ templates: [] })
     };
     let changes = 0;
     model.changed.connect(() => changes++);
@@ -172,5 +172,83 @@ describe('WizardModel folders', () => {
     expect(model.folder).toBe('work');
     expect(model.listingError).toBe('The folder gone does not exist.');
     expect(changes).toBe(2);
+    // The only model file of the first folder shown was picked, and set the framework.
+    expect([...model.files.keys()]).toEqual(['work/model.joblib']);
+    expect(model.template).toBe('sklearn');
+  });
+
+  it('picks nothing when the first folder holds several model files, or one was picked', async () => {
+    const listing = {
+      path: 'w',
+      entries: ['a.pt', 'b.pt', 'notes.txt'].map(name => ({
+        name,
+        path: `w/${name}`,
+        type: 'file' as const,
+        size: 1
+      }))
+    };
+    const services = {
+      listFolder: async () => listing,
+      listProjects: async () => [],
+      templatesFor: async () => ({ templates: [] })
+    };
+    const model = new WizardModel();
+    await model.openFolder(services, 'w');
+    expect(model.files.size).toBe(0);
+    listing.entries = listing.entries.slice(1);
+    const picked = new WizardModel({
+      modelFiles: [{ path: 'x/c.keras', size: 1, directory: false }]
+    });
+    expect(picked.template).toBe('keras');
+    await picked.openFolder(services, 'w');
+    expect([...picked.files.keys()]).toEqual(['x/c.keras']);
+  });
+});
+
+describe('WizardModel framework and MLflow', () => {
+  it('follows the picked file until the user chooses a framework', () => {
+    const model = new WizardModel({ template: 'sklearn' });
+    model.toggleFile({ path: 'net.pt', size: 1, directory: false });
+    expect(model.template).toBe('pytorch');
+    expect(model.requirements).toContain('torch');
+    model.template = 'transformers';
+    model.toggleFile({ path: 'more.joblib', size: 1, directory: false });
+    expect(model.template).toBe('transformers');
+  });
+
+  it('takes an MLflow folder as hub init --from-mlflow: its main.py and recorded requirements', () => {
+    const model = new WizardModel({ template: 'sklearn', parent: 'w' });
+    model.name = 'churn';
+    model.toggleFile({
+      path: 'runs/model',
+      size: null,
+      directory: true,
+      mlflow: {
+        flavors: ['python_function', 'sklearn'],
+        loader: 'sklearn',
+        requirements: ['numpy==2.4.6', 'scikit-learn==1.9.1'],
+        mlflow_version: '3.17.0',
+        main_py: 'import skops.io\n'
+      }
+    });
+    expect(model.template).toBe('mlflow');
+    expect(model.templateChoices[0]).toBe('mlflow');
+    expect(model.requirements).toBe('numpy==2.4.6\nscikit-learn==1.9.1\n');
+    expect(model.mainPy).toBe('import skops.io\n');
+    expect(model.requirementOrigins['numpy==2.4.6']).toMatch(
+      /recorded by MLflow 3.17.0/
+    );
+    expect(model.toRequest()).toEqual({
+      name: 'churn',
+      template: 'blank',
+      parent: 'w',
+      model_files: [],
+      from_mlflow: 'runs/model'
+    });
+    model.toggleFile(
+      { path: 'runs/model', size: null, directory: true },
+      false
+    );
+    expect(model.template).toBe('sklearn');
   });
 });

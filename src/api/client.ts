@@ -7,6 +7,7 @@ import { URLExt } from '@jupyterlab/coreutils';
 import { requestAPI } from '../request';
 import { IServerStatus } from '../tokens';
 import {
+  IApiDetail,
   IApiKey,
   IApiLogLine,
   IApiSummary,
@@ -21,7 +22,9 @@ import {
   IProject,
   IQuota,
   IRuntimeSettings,
+  IKernelChoice,
   ITemplate,
+  ITemplatesAnswer,
   ITestInvocation,
   JobKind
 } from './types';
@@ -105,6 +108,24 @@ export namespace HubClient {
   export async function templates(): Promise<ITemplate[]> {
     const data = await requestAPI<{ templates: ITemplate[] }>('templates');
     return data.templates;
+  }
+
+  /**
+   * The templates with their requirements pinned to a kernel's installed versions: the
+   * running kernel `kernelId` (a notebook's) or the kernelspec `kernel` ("default").
+   */
+  export function templatesFor(
+    kernel: IKernelChoice = { kernel: 'default' }
+  ): Promise<ITemplatesAnswer> {
+    const query: Record<string, string> = {};
+    if (kernel.kernelId) {
+      query.kernel_id = kernel.kernelId;
+    } else {
+      query.kernel = kernel.kernel ?? 'default';
+    }
+    return requestAPI<ITemplatesAnswer>(
+      'templates' + URLExt.objectToQueryString(query)
+    );
   }
 
   /** A folder of the server root, with the sizes of its entries. */
@@ -199,6 +220,13 @@ export namespace HubClient {
       noKey ? { method, input, no_key: true } : { method, input, key_id: keyId }
     );
   }
+
+  // -- console (issue 11.4): the API's detail, with its handler's input schema --
+  /** One API as the platform describes it, with `handler` (input schema, streaming). */
+  export function apiDetail(api: string): Promise<IApiDetail> {
+    return requestAPI<IApiDetail>(`platform/apis/${encodeURIComponent(api)}`);
+  }
+  // -- end console --
 
   /** The user's API keys (without their secrets). */
   export async function keys(): Promise<IApiKey[]> {

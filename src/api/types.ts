@@ -111,6 +111,23 @@ export interface IFileEntry {
   modified?: string;
   /** A folder that holds a hub_config.json. */
   is_project?: boolean;
+  /** A folder saved by MLflow (it holds an MLmodel file): what it says about itself. */
+  mlflow?: IMlflowInfo;
+}
+
+/** An MLflow model folder, as `GET /hub-api/files` describes it (`project/mlflow.py`). */
+export interface IMlflowInfo {
+  flavors?: string[];
+  /** "sklearn" (the flavor's own file format) or "pyfunc" (mlflow.pyfunc). */
+  loader?: string;
+  /** The requirements the API gets: MLflow's recorded ones (MLflow itself left out or slimmed). */
+  requirements?: string[];
+  mlflow_version?: string | null;
+  python_version?: string | null;
+  /** The src/main.py `hub init --from-mlflow` writes for it. */
+  main_py?: string;
+  /** Why the folder cannot be deployed as it is (one sentence), if it cannot. */
+  error?: string;
 }
 
 /** A folder listing. */
@@ -138,6 +155,40 @@ export interface ITemplate {
   label?: string;
   requirements: string;
   main_py: string;
+  /** The requirements pinned to the kernel's installed versions (with `?kernel...`). */
+  pinned?: {
+    requirements: string[];
+    text: string;
+    /** Where each line came from. */
+    origins: Record<string, string>;
+    /** Modules or names that could not be pinned, and why. */
+    unresolved: Record<string, string>;
+  };
+}
+
+/** Which kernel pins the wizard's requirements: a running one, or a kernelspec by name. */
+export interface IKernelChoice {
+  kernelId?: string;
+  /** A kernelspec name, or "default" (the server's default kernel). */
+  kernel?: string;
+}
+
+/** The kernel that answered (`GET /hub-api/templates?kernel...`). */
+export interface IKernelInfo {
+  name: string;
+  display_name: string;
+  /** "notebook" (a running kernel), "default" or "named". */
+  source: string;
+  python: string;
+  python_version?: string | null;
+}
+
+/** What `GET /hub-api/templates` answers. */
+export interface ITemplatesAnswer {
+  templates: ITemplate[];
+  kernel?: IKernelInfo;
+  /** Why no kernel could pin the requirements (one sentence). */
+  kernel_error?: string;
 }
 
 /** What `POST /hub-api/projects` takes. */
@@ -152,6 +203,8 @@ export interface ICreateProjectRequest {
   requirements?: string;
   /** The text of `src/main.py`; omitted: the template's. */
   main_py?: string;
+  /** An MLflow model folder (relative to the root): `hub init --from-mlflow`. */
+  from_mlflow?: string;
 }
 
 /** What `POST /hub-api/projects` answers. */
@@ -220,3 +273,17 @@ export interface ITestInvocation {
   /** The endpoint that was called. */
   endpoint?: string;
 }
+
+// -- console (issue 11.4 / 16.2) --
+/** One API with its quota and what its live version's handler takes (`handler`). */
+export type IApiDetail = PlatformSchemas['ApiDetail'];
+
+/** The live version's input schema and whether the handler streams (a generator). */
+export type IHandlerInput = PlatformSchemas['HandlerInput'];
+
+/** One Server-Sent Event of a streamed call: `start`, `message` (one output), `end`, `error`. */
+export interface IStreamEvent {
+  event: string;
+  data: unknown;
+}
+// -- end console --

@@ -8,26 +8,64 @@ import { ISignal, Signal } from '@lumino/signaling';
 import {
   ICreateProjectRequest,
   IFolderListing,
+  IKernelChoice,
+  IKernelInfo,
+  IMlflowInfo,
   IProject,
-  ITemplate
+  ITemplate,
+  ITemplatesAnswer
 } from '../api/types';
 
 /** What the wizard asks of the server (`HubClient` in the product). */
 export interface IWizardServices {
   listFolder(path: string): Promise<IFolderListing>;
   listProjects(): Promise<IProject[]>;
-  templates(): Promise<ITemplate[]>;
+  /** The templates, pinned to the kernel's installed versions when a kernel is named. */
+  templatesFor(kernel?: IKernelChoice): Promise<ITemplatesAnswer>;
 }
 
-/** The steps, in order. */
-export const STEPS = [
-  'name',
-  'template',
-  'files',
-  'requirements',
-  'review'
-] as const;
+/**
+ * The steps, in order. The framework (template) is chosen with the model file it fits, and
+ * the requirements are edited on the review: each has a default that needs no click.
+ */
+export const STEPS = ['name', 'model', 'review'] as const;
 export type WizardStep = (typeof STEPS)[number];
+
+/** The fields of the wizard (`data-field`), and the step each one is on. */
+export type WizardField = 'name' | 'template' | 'files' | 'requirements';
+export const FIELD_STEP: Record<WizardField, WizardStep> = {
+  name: 'name',
+  template: 'model',
+  files: 'model',
+  requirements: 'review'
+};
+
+/** The framework shown for an MLflow model folder: `hub init --from-mlflow`, no template. */
+export const MLFLOW = 'mlflow';
+
+/** The template a model file's name suggests (null when it suggests none). */
+export function guessTemplate(file: IPickedFile): string | null {
+  if (file.mlflow && !file.mlflow.error) {
+    return MLFLOW;
+  }
+  if (file.directory) {
+    return null;
+  }
+  const ext = (file.path.split('.').pop() ?? '').toLowerCase();
+  return EXTENSION_TEMPLATE[ext] ?? null;
+}
+
+const EXTENSION_TEMPLATE: Record<string, string> = {
+  joblib: 'sklearn',
+  pkl: 'sklearn',
+  pickle: 'sklearn',
+  skops: 'sklearn',
+  pt: 'pytorch',
+  pth: 'pytorch',
+  keras: 'keras',
+  h5: 'keras',
+  safetensors: 'transformers'
+};
 
 /** The templates `hub init` knows, in the order the wizard shows them. */
 export const TEMPLATE_NAMES = [
@@ -44,7 +82,8 @@ export const TEMPLATE_LABELS: Record<string, string> = {
   transformers: 'Transformers (Hugging Face)',
   keras: 'TensorFlow / Keras',
   sklearn: 'scikit-learn',
-  blank: 'Blank'
+  blank: 'Blank',
+  [MLFLOW]: 'MLflow model (its MLmodel says how to load it)'
 };
 
 /**
@@ -125,6 +164,8 @@ export interface IPickedFile {
   path: string;
   size: number | null;
   directory: boolean;
+  /** What an MLflow model folder (one with an MLmodel file) says about itself. */
+  mlflow?: IMlflowInfo;
 }
 
 /** The wizard's state. */
@@ -135,17 +176,23 @@ export class WizardModel {
       parent?: string;
       modelFiles?: IPickedFile[];
       trans?: TranslationBundle;
+      /** The kernel whose installed versions pin the requirements (default: the default kernel). */
+      kernel?: IKernelChoice;
     } = {}
   ) {
+    this._kernelChoice = options.kernel ?? { kernel: 'default' };
     this._trans = options.trans ?? nullTranslator.load('jupyter_hub_api');
     this._template =
       options.template && TEMPLATE_NAMES.includes(options.template as any)
         ? options.template
         : 'sklearn';
+    this._defaultTemplate = this._template;
     this._parent = options.parent ?? '';
     for (const file of options.modelFiles ?? []) {
       this._files.set(file.path, file);
     }
+    // The given template is a default (the settings'): a picked model file may change it.
+    this._guessTemplate();
     this._requirements = this.templateRequirements(this._template);
   }
 
@@ -204,7 +251,28 @@ export class WizardModel {
   get template(): string {
     return this._template;
   }
+  /** The user's choice of framework: from then on a picked file no longer changes it. */
   set template(value: string) {
+    this._templateTouched = true;
+    this._setTemplate(value);
+  }
+
+  /** The templates the framework choice offers (MLflow only with an MLflow folder picked). */
+  get templateChoices(): string[] {
+    return this.mlflowModel ? [MLFLOW, ...TEMPLATE_NAMES] : [...TEMPLATE_NAMES];
+  }
+
+  /** The picked MLflow model folder, if any (the first one). */
+  get mlflowModel(): IPickedFile | null {
+    for (const file of this._files.values()) {
+      if (file.mlflow && !file.mlflow.error) {
+        return file;
+      }
+    }
+    return null;
+  }
+
+  private _setTemplate(value: string): void {
     if (value === this._template) {
       return;
     }
@@ -224,6 +292,47 @@ export class WizardModel {
     this._requirementsEdited =
       value !== this.templateRequirements(this._template);
     this._changed.emit();
+  }
+
+  /**
+   * Where each line of the proposed requirements came from ("import joblib in main.py, at the
+   * kernel's version"), by line; lines the user typed have none.
+   */
+  get requirementOrigins(): Record<string, string> {
+    if (this._template === MLFLOW) {
+      const info = this.mlflowModel?.mlflow;
+      const origin = this._trans.__(
+        'recorded by MLflow %1 when it saved the model',
+        info?.mlflow_version ?? ''
+      );
+      return Object.fromEntries(
+        (info?.requirements ?? []).map(line => [line, origin])
+      );
+    }
+    return this._templates.get(this._template)?.pinned?.origins ?? {};
+  }
+
+  /** What the kernel could not pin (module or name → why), for the current template. */
+  get unresolved(): Record<string, string> {
+    if (this._template === MLFLOW) {
+      return {};
+    }
+    return this._templates.get(this._template)?.pinned?.unresolved ?? {};
+  }
+
+  /** The kernel whose versions pin the requirements, once it answered. */
+  get kernel(): IKernelInfo | null {
+    return this._kernel;
+  }
+
+  /** Why no kernel could pin the requirements, or null. */
+  get kernelError(): string | null {
+    return this._kernelError;
+  }
+
+  /** True while the user has not edited the requirements (they follow the template). */
+  get requirementsEdited(): boolean {
+    return this._requirementsEdited;
   }
 
   /** Put back the template's requirements. */
@@ -247,7 +356,7 @@ export class WizardModel {
     return total;
   }
 
-  /** Pick or unpick a file or folder. */
+  /** Pick or unpick a file or folder; the framework follows it until the user chose one. */
   toggleFile(file: IPickedFile, picked?: boolean): void {
     const on = picked ?? !this._files.has(file.path);
     if (on) {
@@ -255,7 +364,27 @@ export class WizardModel {
     } else {
       this._files.delete(file.path);
     }
+    this._guessTemplate();
     this._changed.emit();
+  }
+
+  /** The framework the picked files suggest, unless the user chose one. */
+  private _guessTemplate(): void {
+    const mlflow = this.mlflowModel;
+    if (this._template === MLFLOW && !mlflow) {
+      this._setTemplate(this._defaultTemplate);
+      return;
+    }
+    if (this._templateTouched) {
+      return;
+    }
+    for (const file of this._files.values()) {
+      const guess = guessTemplate(file);
+      if (guess) {
+        this._setTemplate(guess);
+        return;
+      }
+    }
   }
 
   /** Names already taken in the parent folder (projects and plain folders). */
@@ -298,29 +427,46 @@ export class WizardModel {
     return this._listingError;
   }
 
-  /** List a folder for the model-file picker (the one shown stays if this one fails). */
+  /**
+   * List a folder for the model-file picker (the one shown stays if this one fails). The first
+   * folder shown, when nothing is picked yet and it holds one model file (by its name: a
+   * .joblib, .pt, .keras... or an MLflow model folder), picks that file: no click needed.
+   */
   async openFolder(services: IWizardServices, path: string): Promise<void> {
     try {
       const listing = await services.listFolder(path);
       this._folder = listing.path;
       this._listing = listing;
       this._listingError = null;
+      if (!this._preselected) {
+        this._preselected = true;
+        const models = listing.entries
+          .map(e => pickedOf(e))
+          .filter(f => guessTemplate(f));
+        if (this._files.size === 0 && models.length === 1) {
+          this._files.set(models[0].path, models[0]);
+          this._guessTemplate();
+        }
+      }
     } catch (error) {
       this._listingError = (error as Error).message;
     }
     this._changed.emit();
   }
 
-  /** Fetch the server's templates; without them the built-in requirements stay. */
+  /** Fetch the server's templates pinned to the kernel; without them the built-in ones stay. */
   async loadTemplates(services: IWizardServices): Promise<void> {
     try {
-      this.setTemplates(await services.templates());
+      const answer = await services.templatesFor(this._kernelChoice);
+      this._kernel = answer.kernel ?? null;
+      this._kernelError = answer.kernel_error ?? null;
+      this.setTemplates(answer.templates);
     } catch {
       // the review then says main.py comes from the template
     }
   }
 
-  /** The server's templates (their requirements and main.py). */
+  /** The server's templates (their requirements, pinned when a kernel answered, and main.py). */
   setTemplates(templates: ITemplate[]): void {
     for (const t of templates) {
       this._templates.set(t.name, t);
@@ -331,17 +477,26 @@ export class WizardModel {
     this._changed.emit();
   }
 
-  /** The requirements a template starts with. */
+  /**
+   * The requirements a template starts with: pinned to the kernel's versions once the kernel
+   * answered, MLflow's recorded ones for an MLflow model.
+   */
   templateRequirements(template: string): string {
+    if (template === MLFLOW) {
+      const lines = this.mlflowModel?.mlflow?.requirements ?? [];
+      return lines.map(line => line + '\n').join('');
+    }
+    const t = this._templates.get(template);
     return (
-      this._templates.get(template)?.requirements ??
-      DEFAULT_REQUIREMENTS[template] ??
-      ''
+      t?.pinned?.text ?? t?.requirements ?? DEFAULT_REQUIREMENTS[template] ?? ''
     );
   }
 
-  /** The main.py the template writes, when the server told it. */
+  /** The main.py Create writes, when the server told it. */
   get mainPy(): string | null {
+    if (this._template === MLFLOW) {
+      return this.mlflowModel?.mlflow?.main_py ?? null;
+    }
     return this._templates.get(this._template)?.main_py ?? null;
   }
 
@@ -363,11 +518,11 @@ export class WizardModel {
       if (error) {
         out.name = error;
       }
-    } else if (step === 'template') {
-      if (!TEMPLATE_NAMES.includes(this._template as any)) {
+    } else if (step === 'model') {
+      if (!this.templateChoices.includes(this._template)) {
         out.template = this._trans.__('Unknown template "%1".', this._template);
       }
-    } else if (step === 'requirements') {
+    } else if (step === 'review') {
       const bad = this._requirements
         .split('\n')
         .map(l => l.trim())
@@ -462,21 +617,39 @@ export class WizardModel {
     return out;
   }
 
-  /** The request of `POST /hub-api/projects`. */
+  /**
+   * The request of `POST /hub-api/projects`: the requirements whenever they are not the
+   * template's own text (pinned by the kernel, or edited); an MLflow model as `from_mlflow`
+   * (`hub init --from-mlflow`: its folder copied, its main.py and recorded requirements).
+   */
   toRequest(): ICreateProjectRequest {
+    const mlflow = this._template === MLFLOW ? this.mlflowModel : null;
     const request: ICreateProjectRequest = {
       name: this._name,
-      template: this._template,
+      template: mlflow ? 'blank' : this._template,
       parent: this._parent,
-      model_files: [...this._files.keys()]
+      model_files: [...this._files.keys()].filter(p => p !== mlflow?.path)
     };
-    if (this._requirementsEdited) {
+    if (mlflow) {
+      request.from_mlflow = mlflow.path;
+    }
+    const own = mlflow
+      ? this.templateRequirements(MLFLOW)
+      : (this._templates.get(this._template)?.requirements ??
+        DEFAULT_REQUIREMENTS[this._template]);
+    if (this._requirementsEdited || this._requirements !== own) {
       request.requirements = this._requirements;
     }
     return request;
   }
 
   private _trans: TranslationBundle;
+  private _kernelChoice: IKernelChoice;
+  private _kernel: IKernelInfo | null = null;
+  private _kernelError: string | null = null;
+  private _templateTouched = false;
+  private _defaultTemplate = 'sklearn';
+  private _preselected = false;
   private _step: WizardStep = 'name';
   private _name = '';
   private _nameTouched = false;
@@ -492,4 +665,22 @@ export class WizardModel {
   private _listingError: string | null = null;
   private _account: { user: string; gatewayUrl: string } | null = null;
   private _changed = new Signal<this, void>(this);
+}
+
+/** A listing's entry as a pickable file. */
+export function pickedOf(entry: {
+  path: string;
+  size: number | null;
+  type: 'file' | 'directory';
+  mlflow?: IMlflowInfo;
+}): IPickedFile {
+  const file: IPickedFile = {
+    path: entry.path,
+    size: entry.size,
+    directory: entry.type === 'directory'
+  };
+  if (entry.mlflow) {
+    file.mlflow = entry.mlflow;
+  }
+  return file;
 }

@@ -85,8 +85,11 @@ export const notebookPlugin: JupyterFrontEndPlugin<void> = {
             ]
           });
           if (answer.button.accept) {
+            // The notebook's kernel pins the new project's requirements to its versions.
+            const kernelId = panel.sessionContext.session?.kernel?.id;
             return app.commands.execute(CommandIDs.newProject, {
-              parent: folder
+              parent: folder,
+              ...(kernelId ? { kernelId } : {})
             });
           }
           return null;

@@ -81,6 +81,8 @@ export const wizardPlugin: JupyterFrontEndPlugin<void> = {
       path?: string;
       parent?: string;
       isDir?: boolean;
+      /** The running kernel whose installed versions pin the requirements (a notebook's). */
+      kernelId?: string;
     }) => {
       const picked: IPickedFile[] = [];
       let parent = args.parent ?? browser?.model.path ?? '';
@@ -104,7 +106,10 @@ export const wizardPlugin: JupyterFrontEndPlugin<void> = {
         trans,
         template: hub.settings.defaultTemplate,
         parent,
-        modelFiles: picked
+        modelFiles: picked,
+        kernel: args.kernelId
+          ? { kernelId: args.kernelId }
+          : { kernel: 'default' }
       });
       // The review shows the endpoint the API will get, with the user name it holds.
       void HubClient.me()
@@ -187,7 +192,8 @@ export const wizardPlugin: JupyterFrontEndPlugin<void> = {
         }
         return openWizard({
           path: args.path === undefined ? undefined : String(args.path),
-          parent: args.parent === undefined ? undefined : String(args.parent)
+          parent: args.parent === undefined ? undefined : String(args.parent),
+          kernelId: args.kernelId ? String(args.kernelId) : undefined
         });
       }
     });

@@ -8,7 +8,12 @@ import { fileIcon, folderIcon } from '@jupyterlab/ui-components';
 import { Widget } from '@lumino/widgets';
 
 import { IFolderListing } from '../api/types';
-import { IPickedFile, IWizardServices, WizardModel } from '../models/wizard';
+import {
+  IPickedFile,
+  IWizardServices,
+  pickedOf,
+  WizardModel
+} from '../models/wizard';
 import { formatBytes, h } from './dom';
 
 /** The model-files step of the wizard. */
@@ -135,11 +140,7 @@ export class FilePicker extends Widget {
     }
     for (const entry of this._listing?.entries ?? []) {
       const isDir = entry.type === 'directory';
-      const file: IPickedFile = {
-        path: entry.path,
-        size: entry.size,
-        directory: isDir
-      };
+      const file: IPickedFile = pickedOf(entry);
       const box = h('input', {
         attrs: {
           type: 'checkbox',
@@ -164,12 +165,21 @@ export class FilePicker extends Widget {
             on: { click: () => void this.open(entry.path) }
           })
         : h('label', { text: entry.name });
+      const badge = entry.mlflow
+        ? h('span', {
+            class: 'jp-HubApi-badge',
+            text: entry.mlflow.error
+              ? trans.__('MLflow model: %1', entry.mlflow.error)
+              : trans.__('MLflow model'),
+            attrs: { 'data-testid': 'mlflow-badge' }
+          })
+        : null;
       rows.push(
         h(
           'tr',
           { attrs: { 'data-name': entry.name } },
           h('td', {}, box),
-          h('td', {}, icon, name),
+          h('td', {}, icon, name, badge ? ' ' : null, badge),
           h('td', {
             class: 'jp-HubApi-size',
             text: isDir ? '' : formatBytes(entry.size)

@@ -1,6 +1,6 @@
 /**
- * The "New Hub API" wizard: name, template, model files, requirements, review; then "Create"
- * or "Create and deploy". A view over `WizardModel`: the steps' views are in `wizardSteps.ts`,
+ * The "New Hub API" wizard: name, model (the files and their framework), review (with the
+ * requirements, pinned to the kernel's versions); then "Create" or "Create and deploy". A view over `WizardModel`: the steps' views are in `wizardSteps.ts`,
  * this widget shows the current one with the step list, the errors and the buttons; the plugin
  * does the creating.
  */
@@ -13,16 +13,18 @@ import { Widget } from '@lumino/widgets';
 
 import { HubApiError } from '../request';
 import {
+  FIELD_STEP,
   IWizardServices,
   STEPS,
+  WizardField,
   WizardModel,
   WizardStep
 } from '../models/wizard';
 import { button, h } from './dom';
 import { IStepView, STEP_VIEWS } from './wizardSteps';
 
-/** Which field a server error belongs to, from its `reason`. */
-export function fieldOfReason(reason: string): WizardStep {
+/** Which field a server error belongs to, from its `reason` (null: the form as a whole). */
+export function fieldOfReason(reason: string): WizardField | null {
   switch (reason) {
     case 'bad_name':
     case 'exists': // the server extension's own check, when model files are to be copied
@@ -36,9 +38,10 @@ export function fieldOfReason(reason: string): WizardStep {
     case 'not_a_folder':
     case 'too_large':
     case 'no_space':
+    case 'bad_mlflow_model':
       return 'files';
     default:
-      return 'review';
+      return null;
   }
 }
 
@@ -109,7 +112,7 @@ export class WizardWidget extends Widget {
       h('p', {
         class: 'jp-HubApi-hint',
         text: trans.__(
-          'Turn a trained model into a live REST API in five steps.'
+          'Turn a trained model into a live REST API in three steps.'
         )
       }),
       this._stepList,
@@ -179,9 +182,7 @@ export class WizardWidget extends Widget {
     const trans = this._trans;
     const labels: Record<WizardStep, string> = {
       name: trans.__('Name'),
-      template: trans.__('Template'),
-      files: trans.__('Model files'),
-      requirements: trans.__('Requirements'),
+      model: trans.__('Model'),
       review: trans.__('Review')
     };
     const current = this.model.stepIndex;
@@ -255,7 +256,7 @@ export class WizardWidget extends Widget {
         slot.textContent = message;
       }
       node
-        .querySelector('input, textarea')
+        .querySelector('input, textarea, select')
         ?.setAttribute('aria-invalid', message ? 'true' : 'false');
     }
   }
@@ -293,14 +294,16 @@ export class WizardWidget extends Widget {
     } catch (error) {
       const message = (error as Error).message;
       const reason = error instanceof HubApiError ? error.reason : '';
-      const step = fieldOfReason(reason);
+      const field = fieldOfReason(reason);
       this._formError.textContent = message;
-      if (step !== 'review') {
+      if (field) {
         this._serverErrors = {
-          [step]: { message, value: this._fieldValue(step) }
+          [field]: { message, value: this._fieldValue(field) }
         };
-        this.model.goTo(step);
-        this._view?.showError?.(message);
+        this.model.goTo(FIELD_STEP[field]);
+        if (field === 'files') {
+          this._view?.showError?.(message);
+        }
         this._renderErrors();
       }
     } finally {

@@ -9,8 +9,8 @@ import { TranslationBundle } from '@jupyterlab/translation';
 import {
   basename,
   IWizardServices,
+  MLFLOW,
   TEMPLATE_LABELS,
-  TEMPLATE_NAMES,
   WizardModel,
   WizardStep
 } from '../models/wizard';
@@ -120,103 +120,194 @@ export function nameStep({ model, services, trans }: IStepContext): IStepView {
   };
 }
 
-/** The framework of the model (the template `hub init` starts from). */
-export function templateStep({ model, trans }: IStepContext): IStepView {
-  const group = h('div', {
-    class: 'jp-HubApi-templates',
-    attrs: { role: 'radiogroup', 'aria-label': trans.__('Template') }
-  });
-  for (const t of TEMPLATE_NAMES) {
-    const radio = h('input', {
-      attrs: {
-        type: 'radio',
-        name: 'hub-api-template',
-        value: t,
-        'data-testid': `template-${t}`
-      },
-      on: { change: () => (model.template = t) }
-    });
-    radio.checked = model.template === t;
-    group.append(
-      h(
-        'label',
-        { class: 'jp-HubApi-template' },
-        radio,
-        h('span', { text: TEMPLATE_LABELS[t] ?? t })
-      )
-    );
-  }
-  return {
-    node: field('template', trans.__('Framework of the model'), group)
-  };
-}
-
-/** The model files to copy into model/, picked in a folder tree. */
-export function filesStep({ model, services, trans }: IStepContext): IStepView {
+/**
+ * The model: the files or folders to copy into model/, picked in a folder tree (the only model
+ * file of the folder is picked already), and the framework (the template `hub init` starts
+ * from), which follows the picked file's kind until the user chooses one.
+ */
+export function modelStep({ model, services, trans }: IStepContext): IStepView {
   const first = [...model.files.keys()][0];
   const folder = first ? first.split('/').slice(0, -1).join('/') : model.parent;
   const picker = new FilePicker(model, services, trans, folder);
+  const select = h('select', {
+    class: 'jp-mod-styled jp-HubApi-templateSelect',
+    attrs: { 'data-testid': 'wizard-template' },
+    on: {
+      change: (e: Event) =>
+        (model.template = (e.target as HTMLSelectElement).value)
+    }
+  });
+  const guessed = h('div', {
+    class: 'jp-HubApi-hint',
+    attrs: { 'data-testid': 'template-hint' }
+  });
+  const render = () => {
+    const choices = model.templateChoices;
+    if (
+      select.options.length !== choices.length ||
+      [...select.options].some((o, i) => o.value !== choices[i])
+    ) {
+      select.replaceChildren(
+        ...choices.map(t =>
+          h('option', { text: TEMPLATE_LABELS[t] ?? t, attrs: { value: t } })
+        )
+      );
+    }
+    select.value = model.template;
+    const mlflow = model.mlflowModel;
+    guessed.textContent =
+      model.template === MLFLOW && mlflow
+        ? trans.__(
+            '%1 was saved by MLflow %2 (flavors: %3): main.py loads it as its MLmodel says, with the requirements MLflow recorded.',
+            basename(mlflow.path),
+            mlflow.mlflow?.mlflow_version ?? '',
+            (mlflow.mlflow?.flavors ?? []).join(', ')
+          )
+        : trans.__(
+            "The template of src/main.py; it follows the picked model file's kind until you choose one."
+          );
+  };
+  model.changed.connect(render);
+  render();
   const node = h(
     'div',
-    { attrs: { 'data-field': 'files' } },
-    h('p', {
-      class: 'jp-HubApi-hint',
-      text: trans.__(
-        'Pick the files or folders to copy into model/ (weights, tokenizers, pickles). They are stored by content and never go into the image.'
-      )
-    })
+    {},
+    h(
+      'div',
+      { attrs: { 'data-field': 'files' } },
+      h('p', {
+        class: 'jp-HubApi-hint',
+        text: trans.__(
+          'Pick the files or folders to copy into model/ (weights, tokenizers, pickles, an MLflow model folder). They are stored by content and never go into the image.'
+        )
+      }),
+      picker.node
+    ),
+    field('template', trans.__('Framework of the model'), select),
+    guessed
   );
-  node.appendChild(picker.node);
   return {
     node,
     showError: message => picker.showError(message),
-    dispose: () => picker.dispose()
+    dispose: () => {
+      model.changed.disconnect(render);
+      picker.dispose();
+    }
   };
 }
 
-/** The text of src/requirements.txt. */
-export function requirementsStep({ model, trans }: IStepContext): IStepView {
+/**
+ * The text of src/requirements.txt, on the review: proposed pinned to the versions the
+ * kernel has installed (or MLflow's recorded ones), each line with where it came from;
+ * editable, with a way back to the proposal.
+ */
+export function requirementsSection({ model, trans }: IStepContext): IStepView {
   const area = h('textarea', {
     class: 'jp-mod-styled jp-HubApi-requirements',
     attrs: {
-      rows: '10',
+      rows: '6',
       spellcheck: 'false',
       'data-testid': 'wizard-requirements'
-    },
-    on: {
-      input: (e: Event) =>
-        (model.requirements = (e.target as HTMLTextAreaElement).value)
     }
   });
-  area.value = model.requirements;
-  const reset = button(trans.__('Reset to the template'), () => {
-    model.resetRequirements();
-    area.value = model.requirements;
+  const origins = h('ul', {
+    class: 'jp-HubApi-origins',
+    attrs: { 'data-testid': 'requirement-origins' }
   });
-  return {
-    node: h(
-      'div',
-      {},
-      field(
-        'requirements',
-        trans.__('src/requirements.txt'),
-        area,
-        trans.__(
-          "One package per line, as pip reads them. hub build installs them into the API's own environment."
+  const source = h('p', {
+    class: 'jp-HubApi-hint',
+    attrs: { 'data-testid': 'requirements-source' }
+  });
+  const render = () => {
+    if (area.value !== model.requirements) {
+      area.value = model.requirements;
+    }
+    const known = model.requirementOrigins;
+    const lines = model.requirements
+      .split('\n')
+      .map(l => l.trim())
+      .filter(l => l && !l.startsWith('#'));
+    const items = lines.map(line =>
+      h(
+        'li',
+        {},
+        h('code', { text: line }),
+        ' ',
+        h('span', {
+          class: 'jp-HubApi-hint',
+          text: known[line] ?? trans.__('written by you')
+        })
+      )
+    );
+    for (const [module, why] of Object.entries(model.unresolved)) {
+      items.push(
+        h(
+          'li',
+          { class: 'jp-HubApi-unresolved' },
+          h('code', { text: module }),
+          ' ',
+          h('span', {
+            class: 'jp-HubApi-hint',
+            text: trans.__('not pinned: %1', why)
+          })
         )
-      ),
-      reset
-    )
+      );
+    }
+    origins.replaceChildren(...items);
+    const kernel = model.kernel;
+    source.textContent =
+      model.template === MLFLOW
+        ? trans.__(
+            'The requirements MLflow recorded when it saved the model (MLflow itself is not needed to load it, or only mlflow-skinny).'
+          )
+        : kernel
+          ? trans.__(
+              'Pinned to the versions installed in the kernel %1 (%2, Python %3), %4.',
+              kernel.display_name,
+              kernel.python,
+              kernel.python_version ?? '?',
+              kernel.source === 'notebook'
+                ? trans.__("the notebook's kernel")
+                : trans.__('the default kernel')
+            )
+          : (model.kernelError ??
+            trans.__("The template's requirements, not pinned."));
   };
+  area.addEventListener('input', () => {
+    model.requirements = area.value;
+  });
+  const reset = button(trans.__('Reset to the proposal'), () => {
+    model.resetRequirements();
+  });
+  model.changed.connect(render);
+  render();
+  const node = h(
+    'div',
+    { class: 'jp-HubApi-requirementsSection' },
+    field(
+      'requirements',
+      trans.__('src/requirements.txt'),
+      area,
+      trans.__(
+        "One package per line, as pip reads them. hub build installs them into the API's own environment."
+      )
+    ),
+    source,
+    origins,
+    reset
+  );
+  return { node, dispose: () => model.changed.disconnect(render) };
 }
 
 /** What Create will do: the choices, the files it writes, and main.py. */
-export function reviewStep({ model, trans }: IStepContext): IStepView {
+export function reviewStep(context: IStepContext): IStepView {
+  const { model, trans } = context;
   const template = TEMPLATE_LABELS[model.template] ?? model.template;
+  const requirements = requirementsSection(context);
   const rows: [string, string][] = [
     [trans.__('Name'), model.name],
     [trans.__('Folder'), model.projectPath],
-    [trans.__('Template'), template],
+    [trans.__('Framework'), template],
     [
       trans.__('Model files'),
       model.files.size
@@ -226,13 +317,6 @@ export function reviewStep({ model, trans }: IStepContext): IStepView {
             formatBytes(model.totalSize)
           )
         : trans.__('none')
-    ],
-    [
-      trans.__('Requirements'),
-      model.requirements
-        .split('\n')
-        .filter(l => l.trim() && !l.trim().startsWith('#'))
-        .join(', ') || trans.__('none')
     ]
   ];
   const endpoint = model.endpoint;
@@ -242,6 +326,7 @@ export function reviewStep({ model, trans }: IStepContext): IStepView {
   const main = model.mainPy;
   const hubUser = PageConfig.getOption('hubUser');
   return {
+    dispose: () => requirements.dispose?.(),
     node: h(
       'div',
       { attrs: { 'data-field': 'review' } },
@@ -276,6 +361,8 @@ export function reviewStep({ model, trans }: IStepContext): IStepView {
                 )
           })
         : null,
+      h('h2', { text: trans.__('Requirements') }),
+      requirements.node,
       h('h2', { text: trans.__('Files that will be written') }),
       h(
         'ul',
@@ -317,8 +404,6 @@ export const STEP_VIEWS: Record<
   (context: IStepContext) => IStepView
 > = {
   name: nameStep,
-  template: templateStep,
-  files: filesStep,
-  requirements: requirementsStep,
+  model: modelStep,
   review: reviewStep
 };
