@@ -5,7 +5,8 @@ Only the writer thread holds a connection that may write: every write is a funct
 connection, queued with :meth:`Database.write` (or :meth:`Database.append` for the hot path's
 many small writes of one kind), so the event loop never waits for the database's write lock. The
 writer runs everything queued at that moment in one transaction and commits once (group commit:
-a batch costs one write of the WAL whatever its size); should one write fail, the batch is run
+a batch costs one write of the WAL whatever its size; the writes one turn of the event loop
+queues are handed to the writer together at the end of that turn); should one write fail, the batch is run
 again with each write in its own savepoint, so only that one fails. The awaiting coroutines are
 woken after the commit, one hand-off to the loop per batch, so "answered" can mean "durable":
 the gateway awaits the write of an invocation before it sends the response. SQLite's WAL with
@@ -265,7 +266,8 @@ class Database:
         self._local = threading.local()
         self._readers: list = []  # every thread's read connection, closed by close()
         self._readers_lock = threading.Lock()
-        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()  # lists of _Write, or _STOP
+        self._pending: dict[Any, list[_Write]] = {}  # loop -> its writes of this turn
         self._begin = "BEGIN IMMEDIATE" if self.dialect == SQLITE else "BEGIN"
         self._reconnect_error: Exception | None = None
         self._writer_conn = self._connect()
@@ -374,8 +376,21 @@ class Database:
     def _put(self, fn, item, batched: bool) -> asyncio.Future:
         loop = asyncio.get_running_loop()
         fut = loop.create_future()
-        self._queue.put(_Write(fn, item, batched, fut, loop))
+        # The writes of one turn of the loop go to the writer together, at the end of that
+        # turn: one wake-up of the writer thread (and one fight for the GIL) per turn, rather
+        # than one per write while the loop is still answering the turn's other requests, and
+        # a bigger group per commit. The order of the writes stays the order of the calls.
+        pending = self._pending.get(loop)
+        if pending is None:
+            pending = self._pending[loop] = []
+            loop.call_soon(self._hand_over, loop)
+        pending.append(_Write(fn, item, batched, fut, loop))
         return fut
+
+    def _hand_over(self, loop) -> None:
+        pending = self._pending.pop(loop, None)
+        if pending:
+            self._queue.put(pending)
 
     async def write(self, fn: Callable[[Any], T]) -> T:
         """Run ``fn(conn)`` in the writer thread; return its value once its transaction commits."""
@@ -402,7 +417,7 @@ class Database:
             if item is _STOP:
                 break
             conn = self._writer()
-            batch = [item]
+            batch = item
             # Group commit: take whatever else is queued right now into the same transaction.
             stop = False
             while len(batch) < _MAX_BATCH:
@@ -413,7 +428,7 @@ class Database:
                 if nxt is _STOP:
                     stop = True
                     break
-                batch.append(nxt)
+                batch.extend(nxt)
             if conn is None:  # no connection to the server: this batch fails, the next retries
                 err = self._reconnect_error
                 _resolve_later([(w, False, err) for w in batch])
@@ -515,6 +530,8 @@ class Database:
 
     def close(self) -> None:
         """Finish queued writes, then stop the writer thread."""
+        for loop in list(self._pending):  # writes of a turn not yet handed over
+            self._hand_over(loop)
         self._queue.put(_STOP)
         self._thread.join(timeout=30)
         if self.dialect == POSTGRESQL:  # a server connection each: give them back now
