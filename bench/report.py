@@ -827,6 +827,65 @@ def tutorial_section(section: dict | None) -> list[str]:
     return out
 
 
+def batch_section(section: dict | None) -> list[str]:
+    """Adaptive batching and streaming (bench/batch_bench.py): req/s of each system per model."""
+    title = "Adaptive batching and streaming (bench/batch_bench.py)"
+    result = (section or {}).get("result") or {}
+    if not isinstance(result, dict) or "models" not in result:
+        return other_section(title, section)  # not run, failed, or an older result's shape
+    out = [f"### {title}", ""]
+    if section.get("command"):
+        command = section["command"].replace(str(Path.cwd()) + "/", "")
+        out += [f"Command: `{command}` ({section.get('seconds', '–')} s).", ""]
+    if section.get("status") != "ok":
+        out += [f"**Failed:** {section.get('error')}.", ""]
+    concurrency = [str(c) for c in result.get("concurrency", [])]
+    out += [
+        f"Closed-loop wrk, one run of {result.get('seconds_per_run')} s per cell after a first "
+        "call and a 2 s warm-up; one row per request; requests/s (1-minute load when measured). "
+        "Batched: ours `@hub_handler(batch=True, max_batch_size=32, max_wait_ms=5)`, BentoML "
+        "`batchable=True, max_batch_size=32`, LitServe `max_batch_size=32, batch_timeout=0.005`; "
+        "2 workers each.",
+        "",
+        "| model | system | " + " | ".join(f"c{c} req/s" for c in concurrency) + " |",
+        "|---|---|" + "---|" * len(concurrency),
+    ]
+    for model, doc in result["models"].items():
+        for name, cells in doc.get("throughput", {}).items():
+            figures = [
+                f"{fmt(cells[c]['rps'])} (load {cells[c].get('load_average', ['?'])[0]})"
+                if c in cells else "–"
+                for c in concurrency
+            ]  # fmt: skip
+            out.append(f"| {model} | {name.replace('_', ' ')} | " + " | ".join(figures) + " |")
+        for name, error in doc.get("errors", {}).items():
+            out.append(f"| {model} | {name.replace('_', ' ')} | **failed:** {error[:200]} |")
+    out += [""]
+    for model, doc in result["models"].items():
+        for cell, ratios in (doc.get("ratios") or {}).items():
+            shown = [f"{k.replace('_vs_', ' / ').replace('_', ' ')} {v:.2f}×"
+                     for k, v in ratios.items() if v is not None]  # fmt: skip
+            if shown:
+                out.append(f"- {model} {cell}: " + "; ".join(shown) + ".")
+    ours, lit = result.get("stream_ours") or {}, result.get("stream_litserve") or {}
+    if ours.get("ttfb_p50_ms") is not None:
+        peer = (
+            f"LitServe {fmt(lit['ttfb_p50_ms'], 2)} ms"
+            if lit.get("ttfb_p50_ms") is not None
+            else f"LitServe failed: {lit.get('error')}"
+        )
+        out.append(
+            f"- Streaming, time to first byte p50 over {ours.get('calls')} sequential calls: ours "
+            f"{fmt(ours['ttfb_p50_ms'], 2)} ms, {peer}"
+            + (
+                f" ({result['stream_ttfb_ours_vs_litserve']:.2f}×)."
+                if result.get("stream_ttfb_ours_vs_litserve")
+                else "."
+            )
+        )
+    return out + [""]
+
+
 # ----------------------------------------------------------------------------------------------
 
 
@@ -845,23 +904,11 @@ def render(results: dict) -> str:
         "[`bench/README.md`](bench/README.md).",
         "",
     ]
-    merged = results.get("merged") or {}
-    if merged:
-        out += [
-            "Sections run again on their own later (`bench/run.sh --only ... --merge`), with the "
-            "time and load of that run; every other figure is from the run above:",
-            "",
-        ]
-        out += [
-            f"- {name}: {m.get('started_at')} (1-minute load "
-            f"{(m.get('load_before') or {}).get('loadavg', ['?'])[0]} before, "
-            f"{(m.get('load_after') or {}).get('loadavg', ['?'])[0]} after)"
-            for name, m in sorted(merged.items())
-        ]
-        out += [""]
     if results.get("quick"):
         out += [
-            "**Quick pass** (2 runs of 2 s per serving cell): for trying changes, not for comparison.",
+            "**Quick pass** (2 runs of 2 s per serving cell, every other section with the short "
+            "arguments of bench/run.py's SECTIONS): it checks that everything runs, its figures are "
+            "not for comparison.",
             "",
         ]
     out += ["## Goals", ""]
@@ -1008,6 +1055,9 @@ def render(results: dict) -> str:
         ("sandbox", "Tenant sandbox: worker start (bench/sandbox_bench.py)"),
         ("journey", "From the launcher tile to a prediction (bench/journey_bench.*)"),
     ):
+        if name == "batch":
+            out += batch_section(sections.get(name))
+            continue
         out += other_section(title, sections.get(name))
     return "\n".join(out).rstrip() + "\n"
 

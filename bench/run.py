@@ -22,16 +22,35 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 OUT_DIR = REPO / ".work" / "bench"
 PY = sys.executable
-# Sections whose scripts other parts own: (section, bench/<stem>.*, time limit in seconds).
-NEWER_SECTIONS = (
-    ("gateway_ab", "gateway_ab", 600),
-    ("batch", "batch_bench", 600),
-    ("fork", "fork_bench", 600),
-    ("scale", "scale_bench", 600),
-    ("database", "db_bench", 400),
-    ("sandbox", "sandbox_bench", 300),
-    ("journey", "journey_bench", 900),
-)
+# Every section after serving and profile, in the order of a full run: (section, bench/<stem>.*,
+# time limit in seconds, the arguments of a --quick pass). Each script runs at its own defaults in
+# a full run; the quick arguments only check that it still runs end to end and renders.
+SECTIONS = (
+    ("build", "build_bench", 400, ["--model-mb", "20"]),
+    ("engine", "engine_bench", 300, ["--requests", "300", "--cold-rounds", "1"]),
+    ("engine_http", "engine_http_bench", 300, ["--requests", "500", "--rounds", "1"]),
+    ("gateway", "gateway_bench", 600, ["--requests", "300", "--seconds", "2", "--runs", "1",
+                                       "--cold-runs", "1"]),
+    ("logstream", "logstream_bench", 300, ["--lines", "10000", "--latency-lines", "200"]),
+    ("frontend", "frontend_bench", 300, ["--lines", "10000", "--runs", "1"]),
+    ("connections", "connections_bench", 300, ["--seconds", "2", "--held", "0,100"]),
+    ("control", "control_bench", 1200, ["--calls", "500", "--big", "2000", "--repeat", "5",
+                                        "--seconds", "3"]),
+    ("ray", "ray_bench", 900, ["--seconds", "2", "--rounds", "1", "--replicas", "1"]),
+    ("gateway_ab", "gateway_ab", 600, ["--rounds", "1", "--seconds", "2"]),
+    ("batch", "batch_bench", 900, ["--seconds", "2", "--concurrency", "16", "--stream-calls",
+                                   "5"]),
+    ("fork", "fork_bench", 900, ["--quick"]),
+    ("scale", "scale_bench", 600, ["--users", "5", "--apis-per-user", "2", "--wake", "5",
+                                   "--repeat", "3"]),
+    ("database", "db_bench", 400, ["--seconds", "2", "--rounds", "1"]),
+    ("sandbox", "sandbox_bench", 300, ["--rounds", "5"]),
+    ("journey", "journey_bench", 900, ["--skip-notebook"]),
+)  # fmt: skip
+# Run only when named with --only: the guide's tutorial builds real PyTorch + transformers
+# environments (a cold pass downloads ~3 GB), which no figure of the comparison needs.
+OPT_IN = {"tutorial"}
+ALL_SECTIONS = ("serving", "profile", *(name for name, *_ in SECTIONS), "tutorial")
 
 
 def machine() -> dict:
@@ -142,7 +161,7 @@ def help_text(argv: list[str]) -> str:
         return ""
 
 
-def other_bench(name: str, stem: str, timeout: float) -> dict:
+def other_bench(name: str, stem: str, timeout: float, extra: list[str] | None = None) -> dict:
     """A benchmark written by another part (bench/<stem>.py, .mjs, .js or .sh), if it exists."""
     runners = {".py": [PY], ".mjs": ["node"], ".js": ["node"], ".sh": ["bash"]}
     ext = next((e for e in runners if (HERE / f"{stem}{e}").exists()), None)
@@ -156,6 +175,7 @@ def other_bench(name: str, stem: str, timeout: float) -> dict:
     path, runner = HERE / f"{stem}{ext}", runners[ext]
     argv = runner + [str(path)]
     json_file = None
+    tail = list(extra or [])
     if ext == ".py":
         text = help_text(argv)
         option = next(
@@ -167,22 +187,7 @@ def other_bench(name: str, stem: str, timeout: float) -> dict:
             argv += [option, str(json_file)]
         elif "--json" in text:
             argv += ["--json"]
-    return run_section(name, argv, timeout, json_file)
-
-
-def merge_into_latest(results: dict, kept: Path = HERE / "results" / "latest.json") -> dict:
-    """The last full run's results with the sections of ``results`` in place of theirs, each
-    listed under ``merged`` with the time and load of the run that made it."""
-    base = json.loads(kept.read_text())
-    merged = base.setdefault("merged", {})
-    for name, section in results["sections"].items():
-        base["sections"][name] = section
-        merged[name] = {
-            "started_at": results["started_at"],
-            "load_before": results["load_before"],
-            "load_after": results["load_after"],
-        }
-    return base
+    return run_section(name, argv + tail, timeout, json_file)
 
 
 def main() -> int:
@@ -191,29 +196,29 @@ def main() -> int:
     parser.add_argument("--peers-python", required=True)
     parser.add_argument(
         "--only",
-        help="comma-separated sections: serving,profile,build,tutorial,engine,gateway,logstream,"
-        "frontend,connections,control,ray," + ",".join(name for name, _, _ in NEWER_SECTIONS),
+        help="comma-separated sections: " + ",".join(ALL_SECTIONS) + " (tutorial runs only when "
+        "named here; profile runs with serving)",
     )
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="2 runs of 2 s per serving cell (not for the committed report)",
+        help="a short pass of every section (2 runs of 2 s per serving cell, each other section "
+        "with its short arguments): to check that everything runs, not for the report",
     )
     parser.add_argument(
         "--report", help="where to write the report (default: BENCHMARKS.md for a full run)"
     )
-    parser.add_argument(
-        "--merge",
-        action="store_true",
-        help="with --only: put the sections run now into bench/results/latest.json and "
-        "BENCHMARKS.md, each marked with the time of this run (the others stay from theirs)",
-    )
     args = parser.parse_args()
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     only = set(args.only.split(",")) if args.only else None
+    unknown = sorted((only or set()) - set(ALL_SECTIONS))
+    if unknown:
+        parser.error(f"unknown section {unknown[0]!r}: use one of {', '.join(ALL_SECTIONS)}")
 
     def wanted(section: str) -> bool:
-        return only is None or section in only
+        if only is None:
+            return section not in OPT_IN
+        return section in only
 
     results = {
         "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -248,7 +253,10 @@ def main() -> int:
             prof_json,
         )
     if wanted("build"):
-        results["sections"]["build"] = other_bench("build", "build_bench", 400)
+        build, _, timeout, quick = SECTIONS[0]
+        results["sections"]["build"] = other_bench(
+            "build", "build_bench", timeout, quick if args.quick else None
+        )
         bento_json = OUT_DIR / "bentoml_build.json"
         bento_json.unlink(missing_ok=True)
         results["sections"]["bentoml_build"] = run_section(
@@ -262,27 +270,14 @@ def main() -> int:
             400,
             bento_json,
         )
+    for section, stem, timeout, quick in SECTIONS[1:]:
+        # engine_http runs with engine (--only engine), as it always has.
+        if wanted(section) or (section == "engine_http" and wanted("engine")):
+            results["sections"][section] = other_bench(
+                section, stem, timeout, quick if args.quick else None
+            )
     if wanted("tutorial"):  # the guide's tutorial with real PyTorch: a cold pass downloads ~3 GB
         results["sections"]["tutorial"] = other_bench("tutorial", "tutorial_bench", 1800)
-    for section, stem in (
-        ("engine", "engine_bench"),
-        ("engine_http", "engine_http_bench"),
-        ("gateway", "gateway_bench"),
-        ("logstream", "logstream_bench"),
-        ("frontend", "frontend_bench"),
-        ("connections", "connections_bench"),
-    ):
-        if wanted(section.split("_")[0]):
-            results["sections"][section] = other_bench(
-                section, stem, 600 if section == "gateway" else 300
-            )
-    if wanted("control"):  # with BENCH_BEFORE_REV set, that revision's platform in the same run
-        results["sections"]["control"] = other_bench("control", "control_bench", 1200)
-    if wanted("ray"):  # the Ray engine against plain Ray Serve (a local Ray cluster starts)
-        results["sections"]["ray"] = other_bench("ray", "ray_bench", 900)
-    for section, stem, timeout in NEWER_SECTIONS:
-        if wanted(section):
-            results["sections"][section] = other_bench(section, stem, timeout)
     results["load_after"] = load_now()
     results["finished_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     results["seconds"] = round(time.perf_counter() - started, 1)
@@ -291,13 +286,9 @@ def main() -> int:
     print(f"==> results: {out}")
 
     # Only a full run replaces the committed report and its JSON; a partial or quick one is
-    # written under .work/bench/ so it cannot be committed by mistake, unless --merge puts its
-    # sections into the last full run's results, each marked with when it ran.
+    # written under .work/bench/ so it cannot be committed by mistake (and no section of one run
+    # is ever merged into another's report).
     full = only is None and not args.quick
-    if args.merge and only and not args.quick:
-        results = merge_into_latest(results)
-        out.write_text(json.dumps(results, indent=1))  # what is copied to latest.json below
-        full = True
     if full:
         kept = HERE / "results" / "latest.json"
         kept.parent.mkdir(exist_ok=True)

@@ -3,11 +3,11 @@
 # (LitServe, BentoML, bare uvicorn + Starlette) into their own venv under .work/bench-peers,
 # run every benchmark, then write .work/bench/results.json and BENCHMARKS.md.
 #
-#   bench/run.sh                 everything (about 35-40 min on 2 cores; serving alone ~25)
-#   bench/run.sh --quick         a short pass: 2 runs of 2 s per serving cell (for trying changes, not for the report)
-#   bench/run.sh --only serving  one section (serving, profile, build, engine, gateway, logstream, frontend, control, ray,
-#                                gateway_ab, batch, fork, scale, database, sandbox, journey)
-#   bench/run.sh --only scale --merge   run sections again into the committed report, each marked with its own time
+#   bench/run.sh                 every section in one go, one report (about 40 min on 2 cores; serving ~24 of them)
+#   bench/run.sh --quick         a short pass of every section (serving: 2 runs of 2 s per cell): checks, not figures
+#   bench/run.sh --only serving  some sections (serving, profile, build, engine, gateway, logstream, frontend,
+#                                connections, control, ray, gateway_ab, batch, fork, scale, database, sandbox,
+#                                journey; tutorial only when named): written to .work/bench/, never to BENCHMARKS.md
 #
 # BENCH_BEFORE_REV=<git rev> also measures that revision's platform in the control section.
 # BENCH_DURATION (seconds per wrk run, default 10) and BENCH_RUNS (default 3) tune the serving runs.

@@ -134,40 +134,32 @@ def test_the_report_compares_each_configuration_as_a_whole_and_not_start_to_read
     assert "ours default: 50.0 req/s" in goals and "ours tuned: 500 req/s" in goals
 
 
-def test_a_merged_section_is_listed_with_its_own_run():
-    sys.path.insert(0, str(REPO / "bench"))
-    import report
-
-    results = {
-        "started_at": "2026-12-01T00:00:00Z",
-        "machine": {"cores": 2},
-        "sections": {"scale": {"status": "ok", "result": {"users": 50}, "command": "x"}},
-        "merged": {
-            "scale": {
-                "started_at": "2026-12-02T04:40:00Z",
-                "load_before": {"loadavg": [0.4]},
-                "load_after": {"loadavg": [1.2]},
-            }
-        },
-    }
-    text = report.render(results)
-    assert "- scale: 2026-12-02T04:40:00Z (1-minute load 0.4 before, 1.2 after)" in text
-
-
-def test_merging_keeps_every_section_of_the_full_run(tmp_path):
+def test_a_full_run_names_every_section_and_the_tutorial_only_on_request():
     sys.path.insert(0, str(REPO / "bench"))
     import run
 
-    kept = tmp_path / "latest.json"
-    full = {"started_at": "T0", "sections": {"serving": {"status": "ok"}, "scale": {"old": 1}}}
-    kept.write_text(json.dumps(full))
-    rerun = {
-        "started_at": "T1",
-        "load_before": {"loadavg": [0.5]},
-        "load_after": {"loadavg": [0.7]},
-        "sections": {"scale": {"status": "ok", "result": {"users": 50}}},
-    }
-    merged = run.merge_into_latest(rerun, kept)
-    assert merged["started_at"] == "T0" and merged["sections"]["serving"] == {"status": "ok"}
-    assert merged["sections"]["scale"]["result"] == {"users": 50}
-    assert merged["merged"]["scale"]["started_at"] == "T1"
+    names = [name for name, *_ in run.SECTIONS]
+    for section in (
+        "build",
+        "engine",
+        "gateway",
+        "logstream",
+        "frontend",
+        "control",
+        "ray",
+        "gateway_ab",
+        "batch",
+        "fork",
+        "scale",
+        "database",
+        "sandbox",
+        "journey",
+    ):
+        assert section in names, section
+    assert "tutorial" not in names and "tutorial" in run.OPT_IN
+    # Every section's script exists and declares the options of its quick pass.
+    for name, stem, _, quick in run.SECTIONS:
+        [script] = [p for p in (REPO / "bench").glob(f"{stem}.*") if p.suffix in (".py", ".js")]
+        source = script.read_text()
+        for option in (a for a in quick if a.startswith("--")):
+            assert f'"{option}"' in source, f"{name}: {script.name} has no {option}"
