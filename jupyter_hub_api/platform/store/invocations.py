@@ -45,6 +45,22 @@ def _stamp(ts: float, fmt: str = "%Y-%m-%dT%H:%M:%SZ") -> str:
     return time.strftime(fmt, time.gmtime(ts))
 
 
+_last_day: tuple[int | None, str] = (None, "")  # (UTC day number, its YYYY-MM-DD)
+
+
+def _day(ts: float) -> str:
+    """``YYYY-MM-DD`` (UTC) of ``ts``; the last day's text is kept (one strftime a day, not one
+    per call: a UTC day is whole multiples of 86400 s of the epoch)."""
+    global _last_day
+    number = int(ts // 86400)
+    last = _last_day
+    if last[0] == number:
+        return last[1]
+    text = _stamp(ts, "%Y-%m-%d")
+    _last_day = (number, text)
+    return text
+
+
 class _Pending:
     """A call ready for the writer: the row's values and what it adds to the counters."""
 
@@ -74,7 +90,7 @@ class _Pending:
         self.api_id = row.api_id
         self.api_name = row.api_name
         self.month = row.month
-        self.day = _stamp(row.ts, "%Y-%m-%d")
+        self.day = _day(row.ts)
         self.counts = (
             counted,
             1 if row.counted and row.status != 200 else 0,
