@@ -8,7 +8,6 @@ import { execFileSync } from 'child_process';
 
 import {
   dismissNotifications,
-  fillName,
   openWizardFromTile,
   PYTHON,
   shot,
@@ -33,30 +32,43 @@ test('from a model file to a live API called from Python', async ({
   await openWizardFromTile(page);
   const wizard = page.getByTestId('hub-api-wizard');
   await expect(wizard.getByTestId('handshake-problem')).toBeHidden();
-  await fillName(page, name);
-
-  // Template: scikit-learn.
-  await wizard.getByTestId('template-sklearn').check();
-  await shot(page, '02-wizard-template');
+  // Step 1: the name (typed: not a click), then Next.
+  await wizard.getByTestId('wizard-name').fill(name);
+  await shot(page, '02-wizard-name');
   await wizard.getByTestId('wizard-next').click();
 
-  // Model files: the file tree of the server, with sizes; pick the model.
+  // Step 2, the model: the file tree of the server, with sizes; the folder's only model file
+  // is picked already, and the framework follows it (scikit-learn for a .joblib).
   const row = wizard.locator(`input[data-path="${modelPath}"]`);
   await expect(row).toBeVisible();
-  await row.check();
+  await expect(row).toBeChecked();
   await expect(wizard.getByTestId('picked-total')).toContainText(
     /total \d+(\.\d)? (B|KB)/
   );
+  await expect(wizard.getByTestId('wizard-template')).toHaveValue('sklearn');
   await shot(page, '03-wizard-model-files');
   await wizard.getByTestId('wizard-next').click();
 
-  // Requirements prefilled by the template.
-  await expect(wizard.getByTestId('wizard-requirements')).toHaveValue(
-    /scikit-learn/
+  // Step 3, the review: the requirements pinned to the versions the kernel has installed
+  // (JupyterLab's default kernel, this venv's Python), each line saying where it came from.
+  const sklearn = execFileSync(PYTHON, [
+    '-c',
+    'import sklearn; print(sklearn.__version__)'
+  ])
+    .toString()
+    .trim();
+  const requirements = wizard.getByTestId('wizard-requirements');
+  await expect(requirements).toHaveValue(
+    new RegExp(`^scikit-learn==${sklearn.replace(/\./g, '\\.')}$`, 'm'),
+    { timeout: 60_000 }
   );
-  await wizard.getByTestId('wizard-next').click();
-
-  // Review: what will be written, the endpoint, and whose user name is in it.
+  await expect(wizard.getByTestId('requirement-origins')).toContainText(
+    "the template's requirements.txt, at the kernel's version"
+  );
+  await expect(wizard.getByTestId('requirements-source')).toContainText(
+    'Pinned to the versions installed in the kernel'
+  );
+  // What will be written, the endpoint, and whose user name is in it.
   await expect(wizard.getByTestId('planned-files')).toContainText(
     `${name}/model/model.joblib`
   );

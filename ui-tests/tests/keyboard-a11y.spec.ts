@@ -123,46 +123,32 @@ test('keyboard only: launcher tile → wizard → deploy → prediction in the t
   await page.keyboard.type(apiName);
   await page.keyboard.press('Enter');
 
-  // Step 2, template: focus on the step's first control; arrows pick scikit-learn.
-  await expect(currentStep(page)).toHaveAttribute('data-step', 'template');
-  await expectFocusIn(page, WIZARD, 'on the template step');
-  const sklearn = wizard.getByTestId('template-sklearn');
-  await tabTo(page, wizard.locator('input[type="radio"]:checked'), 20);
-  for (let n = 0; n < 10 && !(await sklearn.isChecked()); n++) {
-    await page.keyboard.press('ArrowDown');
-  }
-  await expect(sklearn).toBeChecked();
-  await scan(page, 'wizard step "template" (light)', WIZARD);
-  await page.keyboard.press('Enter');
-
-  // Step 3, model files: focus stays in the wizard after the file list loaded; Space picks.
-  await expect(currentStep(page)).toHaveAttribute('data-step', 'files');
+  // Step 2, the model: focus stays in the wizard after the file list loaded; the folder's
+  // only model file is picked already and the framework follows it; Tab reaches both.
+  await expect(currentStep(page)).toHaveAttribute('data-step', 'model');
   const row = wizard.locator(`input[data-path="${modelPath}"]`);
   await expect(row).toBeVisible({ timeout: 30_000 });
   await expectFocusIn(page, WIZARD, 'once the file list has loaded');
   await tabTo(page, row, 80);
-  await page.keyboard.press('Space');
   await expect(row).toBeChecked();
-  await scan(page, 'wizard step "files" (light)', WIZARD);
-  await tabTo(page, wizard.getByTestId('wizard-next'), 80);
+  const framework = wizard.getByTestId('wizard-template');
+  await tabTo(page, framework, 20);
+  await expect(framework).toHaveValue('sklearn');
+  await scan(page, 'wizard step "model" (light)', WIZARD);
+  await tabTo(page, wizard.getByTestId('wizard-next'), 20);
   await page.keyboard.press('Enter');
 
-  // Step 4, requirements: focus in the requirements text.
-  await expect(currentStep(page)).toHaveAttribute('data-step', 'requirements');
+  // Step 3, review: focus in the requirements (pinned to the kernel's versions); the
+  // main.py preview scrolls by keyboard (it is focusable); Create and deploy with Enter.
+  await expect(currentStep(page)).toHaveAttribute('data-step', 'review');
+  await expectFocusIn(page, WIZARD, 'on the review step');
   await expect(wizard.getByTestId('wizard-requirements')).toBeFocused({
     timeout: 15_000
   });
   await expect(wizard.getByTestId('wizard-requirements')).toHaveValue(
-    /scikit-learn/
+    /^scikit-learn==/m,
+    { timeout: 60_000 }
   );
-  await scan(page, 'wizard step "requirements" (light)', WIZARD);
-  await tabTo(page, wizard.getByTestId('wizard-next'), 20);
-  await page.keyboard.press('Enter');
-
-  // Step 5, review: focus does not drop to the page body; the main.py preview scrolls by
-  // keyboard (it is focusable); Create and deploy with Enter.
-  await expect(currentStep(page)).toHaveAttribute('data-step', 'review');
-  await expectFocusIn(page, WIZARD, 'on the review step');
   await expect(wizard.getByTestId('planned-files')).toContainText(
     `${apiName}/model/model.joblib`
   );
@@ -257,17 +243,13 @@ test('axe-core finds no violation in the extension views in the dark theme', asy
   });
   await scan(page, 'wizard step "name" (dark)', WIZARD);
   await page.keyboard.type(uniqueName('dark'));
-  for (const step of ['template', 'files', 'requirements', 'review']) {
-    if (step === 'files') {
-      await wizard.getByTestId('template-sklearn').check();
-    }
+  for (const step of ['model', 'review']) {
     await wizard.getByTestId('wizard-next').click();
     await expect(currentStep(page)).toHaveAttribute('data-step', step);
-    if (step === 'files') {
-      // A model must be picked to go on.
+    if (step === 'model') {
+      // The folder's only model file is picked already.
       const row = wizard.locator(`input[data-path="${modelPath}"]`);
-      await expect(row).toBeVisible({ timeout: 30_000 });
-      await row.check();
+      await expect(row).toBeChecked({ timeout: 30_000 });
     }
     await scan(page, `wizard step "${step}" (dark)`, WIZARD);
   }
