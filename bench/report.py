@@ -997,6 +997,19 @@ def render(results: dict) -> str:
             + ", ".join(f"{h} `{b}`" for h, b in settings.get("payloads", {}).items())
             + ".",
             "",
+        ]
+        if settings.get("skipped"):
+            out += [
+                "Not run: "
+                + ", ".join(
+                    f"{NAMES.get(p.split('/')[0], p)} {p.split('/')[-1]}"
+                    for p in settings["skipped"]
+                )  # fmt: skip
+                + " (`serving.py --skip`; the bare limit is the best of the bare app's "
+                "configurations that ran).",
+                "",
+            ]
+        out += [
             "### Configurations",
             "",
         ]
