@@ -230,8 +230,41 @@ ALTER TABLE users ADD COLUMN is_admin INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE users ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0
 """
 
+# -- async: step 4, asynchronous invocations (store/async_calls.py) --
+_V4_ASYNC = """
+CREATE TABLE IF NOT EXISTS async_invocations (
+    id                 TEXT PRIMARY KEY,
+    user_id            INTEGER NOT NULL,
+    api_id             INTEGER NOT NULL,
+    api_name           TEXT NOT NULL,
+    key_id             TEXT,
+    month              TEXT NOT NULL,
+    state              TEXT NOT NULL,
+    input              BLOB,
+    callback_url       TEXT,
+    callback_ip        TEXT,
+    version_id         INTEGER,
+    created_at         REAL NOT NULL,
+    started_at         REAL,
+    finished_at        REAL,
+    http_status        INTEGER,
+    envelope           BLOB,
+    callback_state     TEXT,
+    callback_attempts  INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS async_invocations_state ON async_invocations (state);
+CREATE INDEX IF NOT EXISTS async_invocations_api ON async_invocations (api_id, created_at);
+CREATE INDEX IF NOT EXISTS async_invocations_finished ON async_invocations (finished_at)
+"""
+# -- end async --
+
 #: Step ``n`` (1-based) brings a database from version n-1 to n.
-MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [_v1, _v2_counters, _V3_PLANS]
+MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
+    _v1,
+    _v2_counters,
+    _V3_PLANS,
+    _V4_ASYNC,  # async
+]
 
 
 _PG_TYPES = [
