@@ -22,6 +22,8 @@ class Runtime:
     """An API's runtime settings (``hub_config.json``'s ``runtime``)."""
 
     timeout_seconds: float = 60.0  # one call; past it: 504 and the worker is replaced
+    # -- async: an asynchronous call's (Prefer: respond-async) limit instead of timeout_seconds --
+    async_timeout_seconds: float = 900.0
     load_timeout_seconds: float = 600.0  # importing main.py (loading the model)
     min_workers: int = 0  # kept loaded even when idle (0 = scale to zero)
     max_workers: int = 2  # started under load; more requests wait in a FIFO queue
@@ -76,6 +78,7 @@ class Runtime:
         """The keyword arguments of an engine's ``VersionSpec`` these settings give."""
         options = dataclasses.asdict(self)
         del options["max_body_bytes"]  # the gateway's, not the engine's
+        del options["async_timeout_seconds"]  # async: given per call (engine.invoke's timeout)
         options["env"] = dict(self.env)
         options["warmup"] = dict(self.warmup) if self.warmup is not None else None
         return options

@@ -373,6 +373,57 @@ def call_api(
     return _envelope(resp)
 
 
+# -- async: Prefer: respond-async (platform/async_invocations.py) --
+def submit_async(
+    endpoint: str, key: str, payload: bytes, callback_url: str | None = None
+) -> tuple[int, dict]:
+    """POST ``payload`` with ``Prefer: respond-async``: the 202 envelope (``body``:
+    ``invocation_id``, ``status`` "queued", ``url``) or the refusal's, with its status."""
+    call = _gateway_call(endpoint, key, payload)
+    call["headers"]["Prefer"] = "respond-async"
+    if callback_url:
+        call["headers"]["Hub-Callback-Url"] = callback_url
+    try:
+        with httpx.Client(trust_env=False) as http:
+            resp = http.request(**call, timeout=60)
+    except httpx.HTTPError as err:
+        raise _gateway_unreachable(endpoint, err) from None
+    return _envelope(resp)
+
+
+def get_invocation(url: str, key: str) -> tuple[int, dict]:
+    """An asynchronous call's state (``body.status`` queued / running) or, once done, its
+    envelope with ``body.status`` succeeded / failed; (HTTP status, envelope)."""
+    try:
+        with httpx.Client(trust_env=False) as http:
+            resp = http.get(url, headers={"x-api-key": check_key(key)}, timeout=60)
+    except httpx.HTTPError as err:
+        raise _gateway_unreachable(url, err) from None
+    return _envelope(resp)
+
+
+def wait_invocation(
+    url: str, key: str, timeout: float | None = None, poll: float = 0.5
+) -> tuple[int, dict]:
+    """Fetch ``url`` until the call is done (or ``timeout`` seconds passed: the last state)."""
+    import time
+
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        status, envelope = get_invocation(url, key)
+        body = envelope.get("body") if isinstance(envelope, dict) else None
+        state = body.get("status") if isinstance(body, dict) else None
+        if state not in ("queued", "running"):
+            return status, envelope
+        if deadline is not None and time.monotonic() >= deadline:
+            return status, envelope
+        time.sleep(poll)
+        poll = min(poll * 1.5, 5.0)
+
+
+# -- end async --
+
+
 def _gateway_call(endpoint: str, key: str | None, payload: bytes | None) -> dict:
     """The request of a call of a user's API, as any client of the hosted service makes it.
 

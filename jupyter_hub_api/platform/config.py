@@ -138,6 +138,9 @@ class PlatformConfig:
     http: ConnectionLimits = field(default_factory=ConnectionLimits)
     # -- postgres: a postgresql:// URL, or None for the embedded SQLite file (platform.db) --
     database_url: str | None = None
+    # -- async: the "async" object (platform/async_invocations.py: retention, output size,
+    # callback_allow networks, callback retries) --
+    async_calls: dict = field(default_factory=dict)
 
     def plan_for(self, user: str) -> Plan:
         """The plan of ``user``."""
@@ -251,7 +254,41 @@ def parse_config(raw: dict[str, Any], where: str = "config") -> PlatformConfig:
         keep_log_lines=int(raw.get("keep_log_lines", base.keep_log_lines)),
         engine=engine,
         database_url=_database_url(raw.get("database"), where),  # postgres
+        async_calls=_async_section(raw.get("async"), where),  # async
     )
+
+
+# -- async --
+def _async_section(body, where: str) -> dict:
+    if body is None:
+        return {}
+    known = {
+        "retention_days",
+        "max_output_bytes",
+        "callback_allow",
+        "callback_attempts",
+        "callback_backoff_seconds",
+    }
+    if not isinstance(body, dict) or set(body) - known:
+        raise UsageError(
+            f"{where}: async must be an object with only {', '.join(sorted(known))}.",
+            type="bad_config",
+        )
+    import ipaddress
+
+    for net in body.get("callback_allow") or []:
+        try:
+            ipaddress.ip_network(str(net), strict=False)
+        except ValueError:
+            raise UsageError(
+                f"{where}: async.callback_allow has {net!r}, not a network; write e.g. "
+                '"127.0.0.1/32" or "10.0.0.0/8".',
+                type="bad_config",
+            ) from None
+    return dict(body)
+
+
+# -- end async --
 
 
 def _connection_limits(body: dict, where: str) -> ConnectionLimits:

@@ -106,6 +106,11 @@ class Gateway:
         self._id_counter = itertools.count(1)
         # What /metrics reports (metrics.py): plain counters, updated on this loop only.
         self.counts = GatewayCounts()
+        # -- async: Prefer: respond-async calls and their results (async_invocations.py) --
+        from .async_invocations import AsyncInvocations
+
+        self.async_calls = platform.async_calls = AsyncInvocations(platform, self)
+        # -- end async --
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
@@ -150,6 +155,10 @@ class Gateway:
             return None, 204
         parts = scope["path"].strip("/").split("/")
         if len(parts) != 2 or not all(parts):
+            # -- async: GET /<user>/<api>/invocations/<id>, an asynchronous call's result --
+            if len(parts) == 4 and parts[2] == "invocations" and all(parts):
+                return await self.async_calls.fetch(scope, parts, send)
+            # -- end async --
             raise GatewayError(
                 404, "not_found", "No such endpoint; an API's endpoint is /<username>/<api-name>."
             )
@@ -168,6 +177,7 @@ class Gateway:
         presented = None
         content_length = None
         accept = None
+        prefer = None  # async
         for name, value in scope["headers"]:
             if name == b"x-api-key":
                 if presented is not None:
@@ -181,6 +191,8 @@ class Gateway:
                 content_length = value
             elif name == b"accept":
                 accept = value
+            elif name == b"prefer":  # async (RFC 7240)
+                prefer = value
         if not presented:
             raise GatewayError(
                 401,
@@ -266,6 +278,12 @@ class Gateway:
                     f"The monthly quota of {plan.monthly_calls} calls (plan {plan.name}) is used up until the 1st (UTC); see it with `hub plan`, and raise it with `hub plan set monthly_calls=N` (the platform's owner or an admin).",
                     retry_after=seconds_to_next_month(),
                 )
+            # -- async: Prefer: respond-async answers 202 and runs the call in the background --
+            if prefer is not None and b"respond-async" in prefer.lower():
+                return api, await self.async_calls.submit(
+                    route, api, user, entry, body, month, scope, send
+                )
+            # -- end async --
             if accept is not None and b"text/event-stream" in accept:
                 return api, await self._invoke_stream(
                     route, api, started, user.id, entry.id, body, month, send

@@ -104,6 +104,7 @@ class Platform:
         self.limiter = RateLimiter()
         self.plan_book = PlanBook(config)
         self.logs: LogSink | None = None
+        self.async_calls = None  # async: the gateway's AsyncInvocations (async_invocations.py)
         self.ready = False
         self._tasks: set[asyncio.Task] = set()
         self._users_by_id: dict[int, User] = {}
@@ -140,6 +141,8 @@ class Platform:
         self.engine.on_log = self._on_engine_log
         await self.engine.start()
         await self._load_routes()
+        if self.async_calls is not None:  # async: run what was queued, fail what was running
+            await self.async_calls.start()
         self.ready = True
 
     async def stop(self) -> None:

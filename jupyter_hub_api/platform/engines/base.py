@@ -183,7 +183,12 @@ class Engine(ABC):
 
     @abstractmethod
     async def invoke(
-        self, version_id: str, body: bytes, invocation_id: str, on_item: ItemCallback | None = None
+        self,
+        version_id: str,
+        body: bytes,
+        invocation_id: str,
+        on_item: ItemCallback | None = None,
+        timeout: float | None = None,  # async
     ) -> InvocationResult:
         """Run the handler on ``body`` (the raw JSON request body) and return its result.
 
@@ -191,7 +196,9 @@ class Engine(ABC):
         waking request); queues the request, first come first served, when every worker is busy.
         A generator handler's outputs are passed to ``on_item`` (each JSON-encoded) as they are
         yielded, where the engine can (the Ray engine: all at the end), and are also the
-        result's ``items``.
+        result's ``items``. ``timeout`` (an asynchronous call's, ``async_timeout_seconds``)
+        replaces the version's ``timeout_seconds`` for this call; the Ray engine keeps the
+        replica's own limit.
         """
 
     @abstractmethod

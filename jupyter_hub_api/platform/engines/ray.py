@@ -396,12 +396,18 @@ class RayEngine(Engine):
         }
 
     async def invoke(
-        self, version_id: str, body: bytes, invocation_id: str, on_item: ItemCallback | None = None
+        self,
+        version_id: str,
+        body: bytes,
+        invocation_id: str,
+        on_item: ItemCallback | None = None,
+        timeout: float | None = None,  # async
     ) -> InvocationResult:
         # A generator handler's outputs come back with the answer (a replica's call is one Ray
         # RPC), so on_item gets them all at the end: streamed requests work, but not as a stream.
         # A batch handler is served one request at a time (one request per replica: batches of
-        # one).
+        # one). ``timeout`` (an asynchronous call's) is not applied: a Ray Serve replica's
+        # request limit is set when it is deployed.
         version = self._version(version_id)
         cold = version.replicas == 0
         started = time.perf_counter()

@@ -1,0 +1,206 @@
+"""Asynchronous invocations (``Prefer: respond-async``) through a real platform process, its
+real workers and the real CLI: 202 with the invocation's URL, the result fetched later, past
+the synchronous timeout, metered once, other users kept out, and a restart (SIGKILL) that
+loses nothing."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+
+from platform_helpers import PlatformProcess, wait_until
+
+SLOW_MAIN = """
+import time
+
+from hub import hub_handler
+
+
+@hub_handler
+def inference_handler(inputs, context):
+    if isinstance(inputs, dict) and "sleep" in inputs:
+        time.sleep(inputs["sleep"])
+    if inputs == "fail":
+        raise ValueError("asked to fail")
+    if inputs == "big":
+        return "x" * 5000
+    return {"echo": inputs, "invocation_id": context.invocation_id}
+"""
+
+ASYNC = {"Prefer": "respond-async", "Content-Type": "application/json"}
+
+
+@pytest.fixture(scope="module")
+def slow(tmp_path_factory):
+    """A platform of its own (its quota counted), an API whose synchronous limit is 1 s."""
+    home = tmp_path_factory.mktemp("async-home")
+    config = {
+        "plans": {"free": {"rate_limit_per_second": 0, "monthly_calls": 1000}},
+        "async": {"max_output_bytes": 2000, "callback_allow": ["127.0.0.1/32"]},
+    }
+    proc = PlatformProcess(home, config).start()
+    project = proc.make_project(
+        "slow",
+        SLOW_MAIN,
+        runtime={"timeout_seconds": 1, "async_timeout_seconds": 30, "max_workers": 2},
+    )
+    proc.deploy(project)
+    yield proc
+    proc.stop()
+
+
+def submit(proc, body, key=None, headers=None) -> httpx.Response:
+    h = {**ASYNC, "x-api-key": key or proc.key(), **(headers or {})}
+    return httpx.post(proc.endpoint("slow"), headers=h, content=json.dumps(body), timeout=30)
+
+
+def result(proc, url, key=None, done=True) -> httpx.Response:
+    key = key or proc.key()
+
+    def fetched():
+        resp = httpx.get(url, headers={"x-api-key": key}, timeout=30)
+        return resp if resp.json()["body"]["status"] in ("succeeded", "failed") else None
+
+    if not done:
+        return httpx.get(url, headers={"x-api-key": key}, timeout=30)
+    return wait_until(fetched, "the asynchronous call to finish")
+
+
+def usage(proc) -> dict:
+    return proc.control("GET", "/api/v1/usage").json()
+
+
+def test_a_call_past_the_synchronous_timeout_runs_asynchronously_and_is_fetched_later(slow):
+    key = slow.key()
+    sync = httpx.post(
+        slow.endpoint("slow"),
+        headers={"x-api-key": key, "Content-Type": "application/json"},
+        content=json.dumps({"sleep": 1.5}),
+        timeout=30,
+    )
+    assert sync.status_code == 504  # the synchronous limit holds
+
+    resp = submit(slow, {"sleep": 1.5, "n": 1}, key)
+    assert resp.status_code == 202, resp.text
+    envelope = resp.json()
+    assert envelope["statusCode"] == 202
+    body = envelope["body"]
+    assert body["status"] == "queued"
+    call_id = body["invocation_id"]
+    assert resp.headers["location"] == body["url"]
+    assert body["url"] == f"{slow.url}/alice/slow/invocations/{call_id}"
+    assert resp.headers["preference-applied"] == "respond-async"
+
+    early = result(slow, body["url"], key, done=False)
+    assert early.status_code == 200
+    assert early.json()["body"]["status"] in ("queued", "running")
+
+    done = result(slow, body["url"], key)
+    assert done.status_code == 200
+    assert done.json() == {
+        "statusCode": 200,
+        "body": {
+            "output": {"echo": {"sleep": 1.5, "n": 1}, "invocation_id": call_id},
+            "invocation_id": call_id,
+            "status": "succeeded",
+        },
+    }
+    # Metered once: one history row with that id, counted.
+    rows = slow.control("GET", "/api/v1/apis/slow/invocations?limit=50").json()["invocations"]
+    mine = [r for r in rows if r["id"] == call_id]
+    assert len(mine) == 1 and mine[0]["status"] == 200 and mine[0]["counted"]
+
+
+def test_a_failing_call_is_kept_as_its_error_envelope_and_counted_once(slow):
+    before = usage(slow)["total_calls"]
+    resp = submit(slow, "fail")
+    assert resp.status_code == 202
+    url = resp.json()["body"]["url"]
+    done = result(slow, url)
+    assert done.status_code == 500
+    body = done.json()["body"]
+    assert body["status"] == "failed"
+    assert body["error"]["type"] == "ValueError" and "asked to fail" in body["error"]["message"]
+    assert usage(slow)["total_calls"] == before + 1
+    # Fetching again changes nothing (no second count).
+    assert result(slow, url).json() == done.json()
+    assert usage(slow)["total_calls"] == before + 1
+
+
+def test_an_output_past_the_kept_size_is_a_clear_error(slow):
+    url = submit(slow, "big").json()["body"]["url"]
+    done = result(slow, url)
+    assert done.status_code == 507
+    assert done.json()["body"]["error"]["type"] == "output_too_large"
+    assert "2000" in done.json()["body"]["error"]["message"]
+
+
+def test_refusals_answer_as_for_a_synchronous_call(slow):
+    no_key = httpx.post(slow.endpoint("slow"), headers=ASYNC, content=b"1", timeout=30)
+    assert no_key.status_code == 401
+    bad_json = httpx.post(
+        slow.endpoint("slow"), headers={**ASYNC, "x-api-key": slow.key()}, content=b"{", timeout=30
+    )
+    assert bad_json.status_code == 400 and bad_json.json()["body"]["error"]["type"] == "bad_json"
+
+
+def test_another_users_key_cannot_read_a_result(slow):
+    url = submit(slow, {"secret": 42}).json()["body"]["url"]
+    result(slow, url)
+    bob_token = slow.add_user("bob")
+    bob_key = slow.key(bob_token)
+    other = httpx.get(url, headers={"x-api-key": bob_key}, timeout=30)
+    assert other.status_code == 403
+    assert "42" not in other.text and "secret" not in other.text
+    unknown = httpx.get(
+        url.rsplit("/", 1)[0] + "/0123456789abcdef", headers={"x-api-key": slow.key()}, timeout=30
+    )
+    assert unknown.status_code == 404
+    assert httpx.get(url, timeout=30).status_code == 401
+
+
+def test_the_cli_submits_waits_and_shows_a_result(slow):
+    submitted = slow.hub("invoke", "slow", '{"sleep": 1.2}', "--async", "--json", check=True)
+    events = [json.loads(line) for line in submitted.stdout.splitlines() if line.strip()]
+    final = events[-1]
+    assert final["event"] == "result" and final["status"] == "queued"
+    shown = slow.hub("invoke", "slow", "--result", final["invocation_id"], "--wait", check=True)
+    assert json.loads(shown.stdout)["echo"] == {"sleep": 1.2}
+    waited = slow.hub("invoke", "slow", '"hello"', "--async", "--wait", "--json", check=True)
+    last = json.loads(waited.stdout.splitlines()[-1])
+    assert last["status"] == "succeeded" and last["output"]["echo"] == "hello"
+    failed = slow.hub("invoke", "slow", '"fail"', "--async", "--wait")
+    assert failed.returncode == 1 and "asked to fail" in failed.stderr + failed.stdout
+
+
+def test_a_restart_runs_queued_calls_and_reports_the_interrupted_one(slow):
+    key = slow.key()
+    # One call runs (2 workers at most: two long ones occupy them), the next ones queue.
+    running = [submit(slow, {"sleep": 20, "n": i}, key).json()["body"]["url"] for i in range(2)]
+    wait_until(
+        lambda: all(result(slow, u, key, done=False).json()["body"]["status"] == "running"
+                    for u in running),
+        "both long calls to run",
+    )  # fmt: skip
+    queued = submit(slow, {"n": "queued"}, key).json()["body"]["url"]
+    assert result(slow, queued, key, done=False).json()["body"]["status"] == "queued"
+    calls_before = usage(slow)["total_calls"]
+    slow.kill9()
+    slow.start()
+    for url in running:
+        done = result(slow, url, key)
+        assert done.status_code == 502
+        body = done.json()["body"]
+        assert body["status"] == "failed" and body["error"]["type"] == "Interrupted"
+        assert "not rerun" in body["error"]["message"]
+    done = result(slow, queued, key)
+    assert done.status_code == 200
+    assert done.json()["body"]["output"]["echo"] == {"n": "queued"}
+    # The queued one counted once; the interrupted ones are history rows, not counted.
+    assert usage(slow)["total_calls"] == calls_before + 1
+    rows = slow.control("GET", "/api/v1/apis/slow/invocations?limit=100").json()["invocations"]
+    ids = [u.rsplit("/", 1)[1] for u in running + [queued]]
+    assert sorted(r["id"] for r in rows if r["id"] in ids) == sorted(ids)
+    assert not any(r["counted"] for r in rows if r["id"] in ids[:2])
