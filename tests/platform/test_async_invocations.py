@@ -9,7 +9,6 @@ import json
 
 import httpx
 import pytest
-
 from platform_helpers import PlatformProcess, wait_until
 
 SLOW_MAIN = """
@@ -38,7 +37,11 @@ def slow(tmp_path_factory):
     home = tmp_path_factory.mktemp("async-home")
     config = {
         "plans": {"free": {"rate_limit_per_second": 0, "monthly_calls": 1000}},
-        "async": {"max_output_bytes": 2000, "callback_allow": ["127.0.0.1/32"]},
+        "async": {
+            "max_output_bytes": 2000,
+            "callback_allow": ["127.0.0.1/32"],
+            "callback_backoff_seconds": 0.2,
+        },
     }
     proc = PlatformProcess(home, config).start()
     project = proc.make_project(
@@ -204,3 +207,84 @@ def test_a_restart_runs_queued_calls_and_reports_the_interrupted_one(slow):
     ids = [u.rsplit("/", 1)[1] for u in running + [queued]]
     assert sorted(r["id"] for r in rows if r["id"] in ids) == sorted(ids)
     assert not any(r["counted"] for r in rows if r["id"] in ids[:2])
+
+
+class Receiver:
+    """A real HTTP server on loopback that records what it is sent (the first answers 500)."""
+
+    def __init__(self, fail_first: int = 1) -> None:
+        import http.server
+        import threading
+
+        received = self.received = []
+        state = {"fail": fail_first}
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802
+                body = self.rfile.read(int(self.headers["content-length"]))
+                received.append((dict(self.headers), body))
+                status = 500 if state["fail"] > 0 else 204
+                state["fail"] -= 1
+                self.send_response(status)
+                self.send_header("content-length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://localhost:{self.server.server_port}/hooks/done?x=1"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_the_result_is_posted_to_the_callback_url_signed_and_retried(slow):
+    import hashlib
+    import hmac
+
+    receiver = Receiver(fail_first=1)
+    try:
+        key = slow.key()
+        resp = submit(slow, {"n": "hook"}, key, headers={"Hub-Callback-Url": receiver.url})
+        assert resp.status_code == 202, resp.text
+        call_id = resp.json()["body"]["invocation_id"]
+        wait_until(lambda: len(receiver.received) >= 2, "the callback's retry")
+        for headers, body in receiver.received:
+            headers = {k.lower(): v for k, v in headers.items()}
+            assert headers["hub-invocation-id"] == call_id
+            assert headers["host"] == f"localhost:{receiver.server.server_port}"
+            stamp, v1 = (p.split("=", 1)[1] for p in headers["hub-signature"].split(","))
+            expected = hmac.new(key.encode(), stamp.encode() + b"." + body, hashlib.sha256)
+            assert hmac.compare_digest(v1, expected.hexdigest())
+            envelope = json.loads(body)
+            assert envelope["statusCode"] == 200
+            assert envelope["body"]["output"]["echo"] == {"n": "hook"}
+        assert len(receiver.received) == 2  # delivered on the second try: no more
+    finally:
+        receiver.close()
+
+
+@pytest.mark.parametrize(
+    "url, why",
+    [
+        ("ftp://example.org/x", "not an http or https URL"),
+        ("http://10.1.2.3/hook", "resolves to 10.1.2.3"),
+        ("http://169.254.169.254/latest/meta-data", "resolves to 169.254.169.254"),
+        ("http://[::1]:9/x", "resolves to ::1"),
+        ("http://user:pw@example.org/", "carries credentials"),
+        ("http://no-such-host.invalid/", "does not resolve"),
+    ],
+)
+def test_a_callback_url_the_platform_must_not_reach_is_refused_at_submission(slow, url, why):
+    before = usage(slow)["total_calls"]
+    resp = submit(slow, 1, headers={"Hub-Callback-Url": url})
+    assert resp.status_code == 400, resp.text
+    error = resp.json()["body"]["error"]
+    assert error["type"] == "bad_callback_url" and why in error["message"]
+    assert usage(slow)["total_calls"] == before
+    # The quota reservation was given back: the next call is accepted.
+    assert submit(slow, 1).status_code == 202
