@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import sys
+from functools import partial
 from pathlib import Path
 
 PEERS = ("litserve", "bentoml")
@@ -886,6 +887,85 @@ def batch_section(section: dict | None) -> list[str]:
     return out + [""]
 
 
+def serving_section(serving: dict, settings: dict) -> list[str]:
+    """The Serving section's text and tables (the serving benchmark ran)."""
+    out: list[str] = []
+    out += [
+        f"Closed-loop load with wrk, {settings.get('runs')} runs of {settings.get('duration_s')} s per cell "
+        "after a 1 s warm-up; each figure is the median [min–max] of the runs, then (×bare, ×peer): "
+        "its ratio to the bare limit and to the best peer in the same cell. Throughput counts "
+        "successful answers only; server RSS is summed over the server's process tree (peak "
+        "during the run). Ours is called through the real gateway with `x-api-key`: key check, "
+        "quota and rate-limit checks (a plan without limits, so nothing is refused) and metering "
+        "of every call. Same body for every system: "
+        + ", ".join(f"{h} `{b}`" for h, b in settings.get("payloads", {}).items())
+        + ".",
+        "",
+    ]
+    if settings.get("skipped"):
+        out += [
+            "Not run: "
+            + ", ".join(
+                f"{NAMES.get(p.split('/')[0], p)} {p.split('/')[-1]}" for p in settings["skipped"]
+            )  # fmt: skip
+            + " (`serving.py --skip`; the bare limit is the best of the bare app's "
+            "configurations that ran).",
+            "",
+        ]
+    out += [
+        "### Configurations",
+        "",
+    ]
+    out += config_table(serving) + [""]
+    failed = [r for r in serving.get("servers", []) if r.get("error")]
+    if failed:
+        out += ["Servers that failed in this run (their rows are missing below):", ""]
+        out += [
+            f"- {NAMES.get(r['system'], r['system'])} {r['config']} {r['handler']}: {r['error']}"
+            for r in failed
+        ]
+        out += [""]
+    out += serving_tables(serving)
+    out += ["### Each configuration against each peer's", ""]
+    out += [
+        "Ours over the peer, figure by figure, for the same configuration name (bold: ours "
+        "ahead; throughput higher is better, the rest lower).",
+        "",
+    ]
+    out += pair_table(serving) + [""]
+    out += ["### Start, first request, idle memory", ""]
+    out += [
+        "Start → ready: from launching the server to its readiness check answering 200 "
+        "(ours: `hub platform start` to `/readyz`, with the API already deployed). "
+        "First request: the first POST after that, on a new connection. Start → first "
+        "answer: the two added, the time a caller waits after a restart.",
+        "",
+    ]
+    out += startup_table(serving) + [""]
+    out += ["### Pinned or not", ""]
+    out += [
+        "The same servers, after their unpinned runs, moved to core 0 (every process of the tree, "
+        "and the workers they start later inherit it) with wrk on core 1.",
+        "",
+    ]
+    out += pinned_table(serving) + [""]
+
+    return out
+
+
+def safe(what: str, fn, *args, fallback=None):
+    """``fn(*args)``, or, when a section's result has a shape the report does not know (a
+    failed or partial run), one clear line instead of a traceback that would lose the report."""
+    try:
+        return fn(*args)
+    except Exception as exc:  # noqa: BLE001 - one odd section must not lose the whole report
+        line = (
+            f"- **{what}: the figures could not be rendered** ({type(exc).__name__}: {exc}); "
+            "the raw result is in bench/results/latest.json."
+        )
+        return fallback(line) if fallback else [line, ""]
+
+
 # ----------------------------------------------------------------------------------------------
 
 
@@ -894,6 +974,8 @@ def render(results: dict) -> str:
     sections = results.get("sections", {})
     serving_sec = sections.get("serving") or {}
     serving = serving_sec.get("result") or {}
+    if not isinstance(serving, dict):
+        serving = {}
     m = results.get("machine", {})
     out = [
         "# Benchmarks",
@@ -912,11 +994,21 @@ def render(results: dict) -> str:
             "",
         ]
     out += ["## Goals", ""]
-    out += goals(serving, sections) if serving else ["- Serving was not measured in this run."]
+    out += (
+        safe("Goals", goals, serving, sections)
+        if serving
+        else ["- Serving was not measured in this run."]
+    )
     out += [""]
 
-    lead, trail = lead_and_trail(serving) if serving else ([], [])
-    build_lead, build_trail = build_lead_and_trail(sections)
+    lead, trail = (
+        safe("Serving comparison", lead_and_trail, serving, fallback=lambda x: ([x], []))
+        if serving
+        else ([], [])
+    )
+    build_lead, build_trail = safe(
+        "Build comparison", build_lead_and_trail, sections, fallback=lambda x: ([x], [])
+    )
     lead, trail = lead + build_lead, trail + build_trail
     out += ["## Where we lead", ""]
     out += [
@@ -930,14 +1022,14 @@ def render(results: dict) -> str:
     out += ["## Where we trail, and why", ""]
     out += ["Against the peers, configuration against configuration:", ""]
     out += (trail or ["- Nowhere in this run."]) + [""]
-    bare_gap = behind_bare(serving) if serving else []
+    bare_gap = safe("Bare limit", behind_bare, serving, fallback=lambda x: [x]) if serving else []
     out += (
         ["Against the bare limit (throughput):", ""]
         + (bare_gap or ["- Nowhere in this run."])
         + [""]
     )
 
-    out += profile_section(sections.get("profile"))
+    out += safe("Profile", profile_section, sections.get("profile"))
     out += [
         "## Machine and load",
         "",
@@ -986,69 +1078,10 @@ def render(results: dict) -> str:
     if serving_sec and serving_sec.get("status") != "ok":
         out += [f"**The serving benchmark failed:** {serving_sec.get('error')}", ""]
     if serving:
-        out += [
-            f"Closed-loop load with wrk, {settings.get('runs')} runs of {settings.get('duration_s')} s per cell "
-            "after a 1 s warm-up; each figure is the median [min–max] of the runs, then (×bare, ×peer): "
-            "its ratio to the bare limit and to the best peer in the same cell. Throughput counts "
-            "successful answers only; server RSS is summed over the server's process tree (peak "
-            "during the run). Ours is called through the real gateway with `x-api-key`: key check, "
-            "quota and rate-limit checks (a plan without limits, so nothing is refused) and metering "
-            "of every call. Same body for every system: "
-            + ", ".join(f"{h} `{b}`" for h, b in settings.get("payloads", {}).items())
-            + ".",
-            "",
-        ]
-        if settings.get("skipped"):
-            out += [
-                "Not run: "
-                + ", ".join(
-                    f"{NAMES.get(p.split('/')[0], p)} {p.split('/')[-1]}"
-                    for p in settings["skipped"]
-                )  # fmt: skip
-                + " (`serving.py --skip`; the bare limit is the best of the bare app's "
-                "configurations that ran).",
-                "",
-            ]
-        out += [
-            "### Configurations",
-            "",
-        ]
-        out += config_table(serving) + [""]
-        failed = [r for r in serving.get("servers", []) if r.get("error")]
-        if failed:
-            out += ["Servers that failed in this run (their rows are missing below):", ""]
-            out += [
-                f"- {NAMES.get(r['system'], r['system'])} {r['config']} {r['handler']}: {r['error']}"
-                for r in failed
-            ]
-            out += [""]
-        out += serving_tables(serving)
-        out += ["### Each configuration against each peer's", ""]
-        out += [
-            "Ours over the peer, figure by figure, for the same configuration name (bold: ours "
-            "ahead; throughput higher is better, the rest lower).",
-            "",
-        ]
-        out += pair_table(serving) + [""]
-        out += ["### Start, first request, idle memory", ""]
-        out += [
-            "Start → ready: from launching the server to its readiness check answering 200 "
-            "(ours: `hub platform start` to `/readyz`, with the API already deployed). "
-            "First request: the first POST after that, on a new connection. Start → first "
-            "answer: the two added, the time a caller waits after a restart.",
-            "",
-        ]
-        out += startup_table(serving) + [""]
-        out += ["### Pinned or not", ""]
-        out += [
-            "The same servers, after their unpinned runs, moved to core 0 (every process of the tree, "
-            "and the workers they start later inherit it) with wrk on core 1.",
-            "",
-        ]
-        out += pinned_table(serving) + [""]
+        out += safe("Serving", serving_section, serving, settings)
 
-    out += ["## Build and deploy", ""] + build_section(sections, serving)
-    out += tutorial_section(sections.get("tutorial"))
+    out += ["## Build and deploy", ""] + safe("Build", build_section, sections, serving)
+    out += safe("Tutorial", tutorial_section, sections.get("tutorial"))
 
     out += ["## The other benchmarks", ""]
     for name, title in (
@@ -1068,10 +1101,8 @@ def render(results: dict) -> str:
         ("sandbox", "Tenant sandbox: worker start (bench/sandbox_bench.py)"),
         ("journey", "From the launcher tile to a prediction (bench/journey_bench.*)"),
     ):
-        if name == "batch":
-            out += batch_section(sections.get(name))
-            continue
-        out += other_section(title, sections.get(name))
+        render_one = batch_section if name == "batch" else partial(other_section, title)
+        out += safe(title, render_one, sections.get(name))
     return "\n".join(out).rstrip() + "\n"
 
 

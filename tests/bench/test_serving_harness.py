@@ -163,3 +163,30 @@ def test_a_full_run_names_every_section_and_the_tutorial_only_on_request():
         source = script.read_text()
         for option in (a for a in full + quick if a.startswith("--")):
             assert f'"{option}"' in source, f"{name}: {script.name} has no {option}"
+
+
+def test_the_report_says_which_section_failed_or_was_skipped_instead_of_a_traceback():
+    sys.path.insert(0, str(REPO / "bench"))
+    import report
+    import run
+
+    names = ["serving", "profile", "bentoml_build", *(name for name, *_ in run.SECTIONS)]
+    base = {"started_at": "T", "machine": {"cores": 2}}
+    # Skipped: nothing ran.
+    text = report.render({**base, "sections": {}})
+    assert "- Serving was not measured in this run." in text
+    assert (
+        "### Adaptive batching and streaming (bench/batch_bench.py)\n\nNot run in this pass."
+        in text
+    )
+    # Failed, with no result, or with a result of a shape the report does not know.
+    for result in (None, "a text", {"servers": [{"system": "ours"}]}):
+        sections = {
+            n: {"name": n, "status": "failed", "result": result, "error": "exit code 1: boom"}
+            for n in names
+        }
+        text = report.render({**base, "sections": sections})
+        assert "**Failed:** exit code 1: boom." in text
+        if result == "a text":  # serving's text is no result; the build's cannot be read
+            assert "- Serving was not measured in this run." in text
+            assert "- **Build: the figures could not be rendered** (AttributeError" in text
