@@ -571,8 +571,8 @@ def main(argv=None) -> int:
     parser.add_argument("--configs", default=",".join(CONFIGS))
     parser.add_argument("--handlers", default=",".join(bench_handlers.HANDLERS))
     parser.add_argument("--concurrency", default="1,16,64")
-    # 10 s runs, 3 of each cell: 40 cells (4 systems x 2 configurations x 5 cells) take about
-    # 20 minutes of load; shorter runs were not stable (their medians moved by a third between
+    # 10 s runs, 3 of each cell: 35 cells (7 configurations x 5 cells: bench/run.sh skips the
+    # bare app's default) take about 18 minutes of load; shorter runs were not stable (their medians moved by a third between
     # two full runs).
     parser.add_argument(
         "--duration",
