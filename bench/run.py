@@ -13,6 +13,7 @@ import os
 import platform
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -118,6 +119,29 @@ def last_json(text: str):
     return None
 
 
+def run_group(argv: list[str], cwd, log, timeout: float) -> subprocess.CompletedProcess:
+    """Run a benchmark in its own process group; past ``timeout``, kill the whole group (the
+    servers it started too, which would otherwise load the cores of every later section)."""
+    proc = subprocess.Popen(
+        argv, cwd=cwd, stdout=subprocess.PIPE, stderr=log, text=True, start_new_session=True
+    )
+    try:
+        stdout, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            try:
+                os.killpg(proc.pid, sig)
+            except ProcessLookupError:
+                break
+            try:
+                proc.communicate(timeout=10)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+        raise
+    return subprocess.CompletedProcess(argv, proc.returncode, stdout, None)
+
+
 def run_section(
     name: str, argv: list[str], timeout: float, json_file: Path | None = None, cwd=REPO
 ) -> dict:
@@ -133,9 +157,7 @@ def run_section(
     log_path = OUT_DIR / f"{name}.log"
     try:
         with open(log_path, "w") as log:
-            done = subprocess.run(
-                argv, cwd=cwd, stdout=subprocess.PIPE, stderr=log, text=True, timeout=timeout
-            )
+            done = run_group(argv, cwd, log, timeout)
         stdout = done.stdout
         (OUT_DIR / f"{name}.stdout").write_text(stdout)
         if json_file is not None and json_file.exists():
