@@ -986,6 +986,14 @@ def render(results: dict) -> str:
         "[`bench/README.md`](bench/README.md).",
         "",
     ]
+    merged = results.get("merged") or {}
+    if merged:  # results written by the old `run.sh --only ... --merge`
+        out += [
+            "**Not one run:** these sections were run again later and merged in: "
+            + ", ".join(f"{name} ({m.get('started_at')})" for name, m in sorted(merged.items()))
+            + ". A full `bench/run.sh` makes every figure from one run.",
+            "",
+        ]
     if results.get("quick"):
         out += [
             "**Quick pass** (2 runs of 2 s per serving cell, every other section with the short "
