@@ -8,6 +8,7 @@ import { corePlugin } from './plugins/core';
 import { deploymentsPlugin } from './plugins/deployments';
 import { jobsPlugin } from './plugins/jobs';
 import { notebookPlugin } from './plugins/notebook';
+import { tryInKernelPlugin } from './plugins/tryInKernel';
 import { wizardPlugin } from './plugins/wizard';
 
 const plugins: JupyterFrontEndPlugin<any>[] = [
@@ -15,7 +16,8 @@ const plugins: JupyterFrontEndPlugin<any>[] = [
   wizardPlugin,
   jobsPlugin,
   deploymentsPlugin,
-  notebookPlugin
+  notebookPlugin,
+  tryInKernelPlugin
 ];
 
 export default plugins;

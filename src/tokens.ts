@@ -30,6 +30,8 @@ export namespace CommandIDs {
   export const openDeployments = 'hub-api:deployments';
   /** One API's details; args: `api`, `tab` ("test", "keys", ...). */
   export const openApi = 'hub-api:open-api';
+  /** Run the handler of the current src/main.py in a kernel (Try in kernel). */
+  export const tryInKernel = 'hub-api:try-in-kernel';
 }
 
 /** The user's settings of the extension (schema/plugin.json). */

@@ -16,6 +16,9 @@ import {
 } from '../models/wizard';
 import { button, formatBytes, h } from './dom';
 import { FilePicker } from './filePicker';
+// -- try in kernel (kernel helper) --
+import { tryInKernelSection } from './tryInKernel';
+// -- end try in kernel --
 
 /** What a step view is given. */
 export interface IStepContext {
@@ -393,7 +396,10 @@ export function reviewStep(context: IStepContext): IStepView {
               "The %1 template's main.py; it opens in the editor once the project is created.",
               template
             )
-          })
+          }),
+      // -- try in kernel (kernel helper): run main.py on the chosen model files --
+      tryInKernelSection(model, trans)
+      // -- end try in kernel --
     )
   };
 }
