@@ -1,11 +1,16 @@
 /**
  * The wizard's error path and its entry points: an invalid name is shown at the field and
  * blocks the next step; the file browser's "Deploy as Hub API…" preselects the model file;
- * the versions panel shows the handshake.
+ * the versions panel shows the handshake; a model saved by the real MLflow is recognised in
+ * the model step and created as `hub init --from-mlflow` creates it.
  */
 import { expect, test } from '@jupyterlab/galata';
+import { execFileSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
 
-import { shot, uploadModel } from './helpers';
+import { PYTHON, shot, uniqueName, uploadModel } from './helpers';
 
 // Room for the panels in the screenshots of the walkthrough.
 test.use({ viewport: { width: 1280, height: 860 } });
@@ -48,9 +53,8 @@ test('the wizard shows an invalid name at its field, and the context menu presel
   await name.press('Enter');
   await expect(wizard.locator('[aria-current="step"]')).toHaveAttribute(
     'data-step',
-    'template'
+    'model'
   );
-  await wizard.getByTestId('wizard-next').click();
   await expect(wizard.locator(`input[data-path="${modelPath}"]`)).toBeChecked();
   await expect(wizard.getByTestId('picked-files')).toContainText(
     'model.joblib'
@@ -69,4 +73,76 @@ test('the wizard shows an invalid name at its field, and the context menu presel
   for (const key of ['frontend', 'server', 'cli']) {
     await expect(status.locator(`[data-version="${key}"]`)).toHaveText(version);
   }
+});
+
+test('a model saved by MLflow is recognised in the model step and created as hub init --from-mlflow does', async ({
+  page,
+  tmpPath
+}) => {
+  test.setTimeout(300_000); // importing mlflow takes seconds on a busy machine
+  // A model saved by the real mlflow package, as a data scientist saves one (no server).
+  const local = fs.mkdtempSync(path.join(os.tmpdir(), 'hub-mlflow-'));
+  execFileSync(PYTHON, [
+    '-c',
+    'import sys, mlflow.sklearn\n' +
+      'from sklearn.datasets import load_iris\n' +
+      'from sklearn.linear_model import LogisticRegression\n' +
+      'X, y = load_iris(return_X_y=True)\n' +
+      'mlflow.sklearn.save_model(LogisticRegression(max_iter=300).fit(X, y), sys.argv[1])\n',
+    path.join(local, 'iris_model')
+  ]);
+  expect(await page.contents.uploadDirectory(local, tmpPath)).toBeTruthy();
+  const folder = `${tmpPath}/iris_model`;
+  await page.evaluate(async parent => {
+    await (window as any).jupyterapp.commands.execute('hub-api:new', {
+      parent
+    });
+  }, tmpPath);
+  const wizard = page.getByTestId('hub-api-wizard');
+  const name = uniqueName('iris-mlflow');
+  await wizard.getByTestId('wizard-name').fill(name);
+  await wizard.getByTestId('wizard-next').click();
+
+  // The model step: the folder is marked, picked (the only model here), and the framework
+  // is "MLflow model".
+  const row = wizard.locator(`tr[data-name="iris_model"]`);
+  await expect(row.getByTestId('mlflow-badge')).toHaveText('MLflow model');
+  await expect(wizard.locator(`input[data-path="${folder}"]`)).toBeChecked();
+  await expect(wizard.getByTestId('wizard-template')).toHaveValue('mlflow');
+  await expect(wizard.getByTestId('template-hint')).toContainText(
+    'was saved by MLflow'
+  );
+  await wizard.getByTestId('wizard-next').click();
+
+  // The review: MLflow's recorded requirements (pinned, without MLflow itself) and the
+  // main.py that loads the model with its own format.
+  const recorded = fs
+    .readFileSync(path.join(local, 'iris_model', 'requirements.txt'), 'utf-8')
+    .split('\n')
+    .map(l => l.trim())
+    .find(l => l.startsWith('scikit-learn=='))!;
+  await expect(wizard.getByTestId('wizard-requirements')).toHaveValue(
+    new RegExp(`^${recorded.replace(/[.+]/g, '\\$&')}$`, 'm')
+  );
+  await expect(wizard.getByTestId('wizard-requirements')).not.toHaveValue(
+    /^mlflow/m
+  );
+  await expect(wizard.getByTestId('requirement-origins')).toContainText(
+    'recorded by MLflow'
+  );
+  await expect(wizard.getByTestId('main-py')).toContainText('skops.io.load');
+  await wizard.getByTestId('wizard-create').click();
+
+  // main.py opens; the project holds the MLflow folder under model/.
+  await expect(
+    page.locator('.lm-TabBar-tab', { hasText: 'main.py' })
+  ).toBeVisible({ timeout: 60_000 });
+  expect(
+    await page.contents.fileExists(
+      `${tmpPath}/${name}/model/iris_model/MLmodel`
+    )
+  ).toBe(true);
+  expect(
+    await page.contents.fileExists(`${tmpPath}/${name}/src/requirements.txt`)
+  ).toBe(true);
 });
