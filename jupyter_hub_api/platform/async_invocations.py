@@ -274,13 +274,20 @@ class AsyncInvocations:
 
     async def _interrupted(self, call: AsyncCall) -> None:
         """A call that was running when the last process died: reported failed, metered once."""
-        row = self.platform.db.query_one(
-            "SELECT status, output, error_type, error_message FROM invocations WHERE id = ?",
-            (call.id,),
-        )
+        row = self.repo.metered(call.id)
         if row is not None:  # the old process metered it and died before the last update
             status = int(row["status"])
-            if status == 200 and row["output"] is not None:
+            if status == 200 and row["output_truncated"]:
+                # Only the history's cut copy of the output is left: say so, do not cut JSON.
+                status = 502
+                envelope = envelope_error(
+                    502,
+                    "Interrupted",
+                    "The call succeeded, but the platform stopped before keeping its output; "
+                    "submit it again.",
+                    call.id,
+                )
+            elif status == 200 and row["output"] is not None:
                 output = row["output"]
                 output = output.encode() if isinstance(output, str) else bytes(output)
                 envelope = envelope_output(output, call.id)

@@ -36,6 +36,7 @@ async def _round_trip(repo: AsyncCalls) -> None:
     got = repo.get("a1")
     assert (got.state, got.input, got.envelope) == ("queued", b'{"x": 1}', None)
     assert repo.get("nope") is None
+    assert repo.metered("a1") is None  # no invocations row yet: nothing metered
 
     await repo.started("a1", 110.0, 3)
     running = repo.get("a1")

@@ -102,6 +102,15 @@ class AsyncCalls:
         )
         return [AsyncCall.of(r) for r in rows]
 
+    def metered(self, call_id: str):
+        """The ``invocations`` row the call was metered with (status, output,
+        output_truncated, error_type, error_message), or None when it was not."""
+        return self.db.query_one(
+            "SELECT status, output, output_truncated, error_type, error_message"
+            " FROM invocations WHERE id = ?",
+            (call_id,),
+        )
+
     async def started(self, call_id: str, ts: float, version_id: int) -> None:
         await self.db.write(
             lambda conn: conn.execute(
