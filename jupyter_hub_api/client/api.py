@@ -227,6 +227,31 @@ class AsyncPlatformClient(_ControlPlane):
             raise _gateway_unreachable(endpoint, err) from None
         return _envelope(resp)
 
+    # -- async --
+    async def submit_async(
+        self, endpoint: str, key: str, payload: bytes, callback_url: str | None = None
+    ) -> tuple[int, dict]:
+        """:func:`submit_async` over this session's connections (without its token)."""
+        call = _gateway_call(endpoint, key, payload)
+        call["headers"]["Prefer"] = "respond-async"
+        if callback_url:
+            call["headers"]["Hub-Callback-Url"] = callback_url
+        try:
+            resp = await self.http.request(**call, timeout=60)
+        except httpx.HTTPError as err:
+            raise _gateway_unreachable(endpoint, err) from None
+        return _envelope(resp)
+
+    async def get_invocation(self, url: str, key: str) -> tuple[int, dict]:
+        """:func:`get_invocation` over this session's connections (without its token)."""
+        try:
+            resp = await self.http.get(url, headers={"x-api-key": check_key(key)}, timeout=60)
+        except httpx.HTTPError as err:
+            raise _gateway_unreachable(url, err) from None
+        return _envelope(resp)
+
+    # -- end async --
+
 
 def first_enabled_key(keys: list[dict]) -> str:
     """The id of the first enabled key of ``keys``, or a UsageError saying how to get one."""

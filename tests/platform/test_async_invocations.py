@@ -288,3 +288,38 @@ def test_a_callback_url_the_platform_must_not_reach_is_refused_at_submission(slo
     assert usage(slow)["total_calls"] == before
     # The quota reservation was given back: the next call is accepted.
     assert submit(slow, 1).status_code == 202
+
+
+def test_the_python_clients_submit_and_fetch(slow):
+    import asyncio
+
+    from jupyter_hub_api.client.api import (
+        AsyncPlatformClient,
+        get_invocation,
+        submit_async,
+        wait_invocation,
+    )
+
+    key = slow.key()
+    status, envelope = submit_async(slow.endpoint("slow"), key, b'"sync client"')
+    assert status == 202
+    status, done = wait_invocation(envelope["body"]["url"], key, timeout=60)
+    assert status == 200 and done["body"]["output"]["echo"] == "sync client"
+    assert get_invocation(envelope["body"]["url"], key) == (status, done)
+
+    async def from_the_async_client():
+        client = AsyncPlatformClient(slow.url, slow.token)
+        try:
+            status, envelope = await client.submit_async(slow.endpoint("slow"), key, b"7")
+            assert status == 202
+            url = envelope["body"]["url"]
+            while True:
+                status, got = await client.get_invocation(url, key)
+                if got["body"]["status"] not in ("queued", "running"):
+                    return status, got
+                await asyncio.sleep(0.2)
+        finally:
+            await client.aclose()
+
+    status, got = asyncio.run(from_the_async_client())
+    assert status == 200 and got["body"]["output"]["echo"] == 7
