@@ -19,9 +19,18 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
-from tornado import web
+import httpx
+from tornado import iostream, web
 
-from ..client.api import AsyncPlatformClient, api_endpoint, check_key, segment
+from ..client.api import (
+    AsyncPlatformClient,
+    _envelope,
+    _gateway_call,
+    _gateway_unreachable,
+    api_endpoint,
+    check_key,
+    segment,
+)
 from ..errors import HubError, UsageError
 from .base import MAX_INT, HubAPIHandler, body_field
 
@@ -226,6 +235,13 @@ class InvokeHandler(PlatformHandler):
         # ui (issue 11): the test console's "No key" choice
         # (true wins over api_key / key_id: the call is made without any key)
         no_key = body_field(request, "no_key", bool, False, "true or false")
+        # console (issue 16.2): ask for the generator's outputs as Server-Sent Events
+        stream = body_field(request, "stream", bool, False, "true or false")
+        if stream and method != "POST":
+            raise UsageError(
+                "'stream' needs method POST: a GET calls no handler, so nothing streams.",
+                type="bad_request",
+            )
         if api_key is not None:
             check_key(api_key)  # a 400 before the platform is asked anything
         segment(name)  # a name that cannot be one path segment is a 400 too
@@ -240,6 +256,8 @@ class InvokeHandler(PlatformHandler):
             else:
                 key = await (client.reveal_key(key_id) if key_id else client.default_key())
             endpoint = api_endpoint(await session.me(client), name)
+            if stream:
+                return {"client": client, "key": key, "endpoint": endpoint}
             started = time.monotonic()
             status, envelope = await client.call_api(endpoint, key, payload, timeout=timeout)
             return {
@@ -249,7 +267,70 @@ class InvokeHandler(PlatformHandler):
                 "endpoint": endpoint,
             }
 
-        self.write_json(await self.call(invoke))
+        answer = await self.call(invoke)
+        if stream:
+            await self._relay_stream(answer, payload, timeout)
+        else:
+            self.write_json(answer)
+
+    # -- console (issue 16.2): a streamed call, relayed event by event --
+    async def _relay_stream(self, target: dict, payload: bytes | None, timeout: float) -> None:
+        """POST with ``Accept: text/event-stream`` and pass the gateway's events on as they come.
+
+        The answer is the gateway's own event stream (``start``, one ``message`` per output,
+        ``end`` or ``error``; ARCHITECTURE.md "Streaming"), each event flushed to the browser
+        when it arrives. A refusal before the stream began (not a generator, 4xx, 429...) is
+        the usual JSON ``{"status", "body", "duration_ms", "endpoint"}``. Only the body is
+        relayed, never a header of the gateway's; a connection lost midway ends the stream
+        with an ``error`` event of our own.
+        """
+        endpoint = target["endpoint"]
+        call = _gateway_call(endpoint, target["key"], payload)
+        call["headers"]["Accept"] = "text/event-stream"
+        started = time.monotonic()
+        streaming = False
+        try:
+            async with target["client"].http.stream(
+                **call, timeout=httpx.Timeout(timeout, read=timeout)
+            ) as resp:
+                if not resp.headers.get("content-type", "").startswith("text/event-stream"):
+                    await resp.aread()
+                    status, envelope = _envelope(resp)
+                    self.write_json(
+                        {
+                            "status": status,
+                            "body": envelope,
+                            "duration_ms": round((time.monotonic() - started) * 1000, 2),
+                            "endpoint": endpoint,
+                        }
+                    )
+                    return
+                self.set_header("Content-Type", "text/event-stream; charset=utf-8")
+                self.set_header("Cache-Control", "no-cache")
+                self.set_header("X-Accel-Buffering", "no")  # a proxy in front must not buffer
+                streaming = True
+                async for chunk in resp.aiter_raw():
+                    self.write(chunk)
+                    await self.flush()
+        except iostream.StreamClosedError:
+            return  # the browser went away: leaving the block closed the gateway's stream
+        except httpx.HTTPError as err:
+            if not streaming:
+                raise _gateway_unreachable(endpoint, err) from None
+            lost = {
+                "status": 502,
+                "error": {
+                    "type": "connection_lost",
+                    "message": f"The stream from {endpoint} broke off ({type(err).__name__}).",
+                },
+            }
+            try:
+                self.write(f"event: error\ndata: {json.dumps(lost)}\n\n")
+                await self.flush()
+            except iostream.StreamClosedError:
+                return
+
+    # -- end console --
 
 
 _API = r"(?P<name>[^/]+)"

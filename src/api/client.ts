@@ -4,7 +4,10 @@
  */
 import { URLExt } from '@jupyterlab/coreutils';
 
-import { requestAPI } from '../request';
+import { ServerConnection } from '@jupyterlab/services';
+
+import { API_NAMESPACE, HubApiError, requestAPI } from '../request';
+import { SseParser } from './sse';
 import { IServerStatus } from '../tokens';
 import {
   IApiDetail,
@@ -22,6 +25,7 @@ import {
   IProject,
   IQuota,
   IRuntimeSettings,
+  IStreamEvent,
   IKernelChoice,
   ITemplate,
   ITemplatesAnswer,
@@ -225,6 +229,57 @@ export namespace HubClient {
   /** One API as the platform describes it, with `handler` (input schema, streaming). */
   export function apiDetail(api: string): Promise<IApiDetail> {
     return requestAPI<IApiDetail>(`platform/apis/${encodeURIComponent(api)}`);
+  }
+
+  /**
+   * POST `input` asking for the outputs as a stream (a generator handler): `onEvent` gets
+   * each event as it arrives; answers null once the stream ended, or the API's answer when
+   * it refused before streaming (not a generator, a bad input, 429...).
+   */
+  export async function invokeStream(
+    api: string,
+    input: unknown,
+    key: { keyId?: string; noKey?: boolean },
+    onEvent: (event: IStreamEvent) => void
+  ): Promise<ITestInvocation | null> {
+    const settings = ServerConnection.makeSettings();
+    const url = URLExt.join(
+      settings.baseUrl,
+      API_NAMESPACE,
+      `platform/apis/${encodeURIComponent(api)}/invoke`
+    );
+    const body = key.noKey
+      ? { method: 'POST', input, no_key: true, stream: true }
+      : { method: 'POST', input, key_id: key.keyId, stream: true };
+    const response = await ServerConnection.makeRequest(
+      url,
+      { method: 'POST', body: JSON.stringify(body) },
+      settings
+    );
+    const type = response.headers.get('Content-Type') ?? '';
+    if (!type.startsWith('text/event-stream') || !response.body) {
+      const data = await response.json().catch(() => null);
+      if (!response.ok) {
+        throw new HubApiError(
+          data?.message ?? `The server answered ${response.status}.`,
+          response.status,
+          data?.reason ?? ''
+        );
+      }
+      return data as ITestInvocation;
+    }
+    const reader = response.body.getReader();
+    const decoder = new TextDecoder();
+    const parser = new SseParser();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) {
+        break;
+      }
+      parser.push(decoder.decode(value, { stream: true })).forEach(onEvent);
+    }
+    parser.push(decoder.decode() + '\n\n').forEach(onEvent);
+    return null;
   }
   // -- end console --
 

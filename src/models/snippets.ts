@@ -11,6 +11,8 @@ export interface ISnippetRequest {
   body?: unknown;
   /** The API key, or null to leave a placeholder. */
   apiKey?: string | null;
+  /** Ask for a generator's outputs as Server-Sent Events (POST only; console, issue 16.2). */
+  stream?: boolean;
 }
 
 /** The placeholder put where the key goes when it is not revealed. */
@@ -37,10 +39,13 @@ function bodyJson(request: ISnippetRequest): string {
 
 /** A `curl` command line. */
 export function curlSnippet(request: ISnippetRequest): string {
+  const stream = request.stream && request.method === 'POST';
   const lines = [
-    `curl -X ${request.method} ${shellQuote(request.endpoint)}`,
+    // -N: print each event as it arrives (no output buffering)
+    `curl ${stream ? '-N ' : ''}-X ${request.method} ${shellQuote(request.endpoint)}`,
     `  -H ${shellQuote(`x-api-key: ${keyOf(request)}`)}`,
-    `  -H 'Content-Type: application/json'`
+    `  -H 'Content-Type: application/json'`,
+    ...(stream ? [`  -H 'Accept: text/event-stream'`] : [])
   ];
   if (request.method === 'POST') {
     lines.push(`  -d ${shellQuote(bodyJson(request))}`);
@@ -70,6 +75,27 @@ export function pythonSnippet(request: ISnippetRequest): string {
       'print(requests.get(endpoint, headers=headers).json())'
     ].join('\n');
   }
+  if (request.stream) {
+    return [
+      ...head.slice(0, -2),
+      '    "Content-Type": "application/json",',
+      '    "Accept": "text/event-stream"',
+      '}',
+      '',
+      `payload = json.loads(${pyString(bodyJson(request))})`,
+      '',
+      '# Each output as the handler yields it (Server-Sent Events)',
+      'with requests.post(endpoint, headers=headers, data=json.dumps(payload), stream=True) as response:',
+      '    event = "message"',
+      '    for line in response.iter_lines(decode_unicode=True):',
+      '        if line.startswith("event:"):',
+      '            event = line[6:].strip()',
+      '        elif line.startswith("data:"):',
+      '            print(event, json.loads(line[5:]))',
+      '        elif not line:',
+      '            event = "message"'
+    ].join('\n');
+  }
   // The payload is written as JSON text and parsed, so any JSON value is valid Python here.
   return [
     ...head,
@@ -88,15 +114,32 @@ export function pythonSnippet(request: ISnippetRequest): string {
 
 /** JavaScript `fetch` (browsers and Node 18+). */
 export function fetchSnippet(request: ISnippetRequest): string {
+  const stream = request.stream && request.method === 'POST';
   const options = [
     `  method: '${request.method}',`,
     '  headers: {',
     `    'x-api-key': ${JSON.stringify(keyOf(request))},`,
-    "    'Content-Type': 'application/json'",
+    "    'Content-Type': 'application/json'" + (stream ? ',' : ''),
+    ...(stream ? ["    Accept: 'text/event-stream'"] : []),
     '  }' + (request.method === 'POST' ? ',' : '')
   ];
   if (request.method === 'POST') {
     options.push(`  body: JSON.stringify(${bodyJson(request)})`);
+  }
+  if (stream) {
+    return [
+      `const response = await fetch(${JSON.stringify(request.endpoint)}, {`,
+      ...options,
+      '});',
+      '// Each event as it arrives (Server-Sent Events)',
+      'const reader = response.body.getReader();',
+      'const decoder = new TextDecoder();',
+      'for (;;) {',
+      '  const { done, value } = await reader.read();',
+      '  if (done) break;',
+      '  console.log(decoder.decode(value, { stream: true }));',
+      '}'
+    ].join('\n');
   }
   return [
     `const response = await fetch(${JSON.stringify(request.endpoint)}, {`,

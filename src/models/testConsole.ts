@@ -5,8 +5,17 @@
  */
 import { VDomModel } from '@jupyterlab/ui-components';
 
+import { RJSFSchema } from '@rjsf/utils';
+
 import { HubClient } from '../api/client';
-import { ITestInvocation } from '../api/types';
+import { IHandlerInput, IStreamEvent, ITestInvocation } from '../api/types';
+import {
+  bodyOfFormData,
+  defaultInput,
+  fitsSchema,
+  InputForm,
+  InputView
+} from './inputForm';
 import {
   curlSnippet,
   fetchSnippet,
@@ -50,7 +59,48 @@ export type CallState =
   | { kind: 'none' }
   | { kind: 'pending'; method: 'GET' | 'POST' }
   | { kind: 'answer'; result: ITestInvocation }
-  | { kind: 'problem'; message: string };
+  | { kind: 'problem'; message: string }
+  | IStreamCall;
+
+/** A streamed call (issue 16.2): the events so far, and where the stream is. */
+export interface IStreamCall {
+  kind: 'stream';
+  events: IStreamEvent[];
+  invocationId: string | null;
+  /** Outputs received. */
+  items: number;
+  state: 'open' | 'ended' | 'failed';
+  /** The error the stream ended with ("Type: message"). */
+  error?: string;
+}
+
+/** The next state of a streamed call after `event` arrived. */
+export function streamStep(
+  call: IStreamCall,
+  event: IStreamEvent
+): IStreamCall {
+  const data = (event.data ?? {}) as any;
+  const next: IStreamCall = { ...call, events: [...call.events, event] };
+  switch (event.event) {
+    case 'start':
+      next.invocationId = data.invocation_id ?? call.invocationId;
+      break;
+    case 'message':
+      next.items = call.items + 1;
+      break;
+    case 'end':
+      next.state = 'ended';
+      next.items = typeof data.items === 'number' ? data.items : next.items;
+      break;
+    case 'error': {
+      next.state = 'failed';
+      const err = data.error ?? {};
+      next.error = `${err.type ?? 'Error'}: ${err.message ?? 'the stream failed'}`;
+      break;
+    }
+  }
+  return next;
+}
 
 /** The test console of one API. */
 export class TestConsoleModel extends VDomModel {
@@ -61,8 +111,102 @@ export class TestConsoleModel extends VDomModel {
   ) {
     super();
     this._body = options.initialBody ?? '[[5.1, 3.5, 1.4, 0.2]]';
+    this._initialBody = this._body;
     this._onInvoked = options.onInvoked;
-    deployments.stateChanged.connect(this._emit, this);
+    deployments.stateChanged.connect(this._onDeployments, this);
+    this._onDeployments();
+  }
+
+  // -- the input form (issue 11.4) ----------------------------------------------------------
+
+  /** What the live version's handler takes (null until known, or for an older build). */
+  get handler(): IHandlerInput | null {
+    return this._handler;
+  }
+
+  /** The form of the input, when the live version has an input schema. */
+  get form(): InputForm | null {
+    return this._form;
+  }
+
+  /** The view of the input: the form (when there is a schema) or the JSON editor. */
+  get view(): InputView {
+    return this._form ? this._view : 'json';
+  }
+  set view(value: InputView) {
+    if (value !== this._view) {
+      this._view = value;
+      this._emit();
+    }
+  }
+
+  /** Whether the live version's handler streams (a generator) and the call is a POST. */
+  get canStream(): boolean {
+    return !!this._handler?.streams && this._method === 'POST';
+  }
+
+  /** Whether Send asks for the outputs as a stream (on by default for a generator). */
+  get stream(): boolean {
+    return this.canStream && this._stream;
+  }
+  set stream(value: boolean) {
+    if (value !== this._stream) {
+      this._stream = value;
+      if (this._call.kind !== 'pending' && !this._streaming) {
+        this._call = { kind: 'none' };
+      }
+      this._emit();
+    }
+  }
+
+  /** The form changed the input: the JSON text follows. */
+  setFormData(value: unknown): void {
+    this.body = bodyOfFormData(value);
+  }
+
+  /** Fetch the live version's handler description (again after a new version went live). */
+  async refreshHandler(): Promise<void> {
+    const build =
+      this.deployments.api(this.api)?.live_version?.build_id ?? null;
+    this._handlerBuild = build;
+    if (build === null) {
+      return;
+    }
+    let handler: IHandlerInput | null = null;
+    try {
+      handler = (await HubClient.apiDetail(this.api)).handler ?? null;
+    } catch {
+      handler = null; // the JSON editor stays: it needs no schema
+    }
+    if (this.isDisposed || build !== this._handlerBuild) {
+      return; // disposed, or another version went live meanwhile: its answer counts
+    }
+    this._handler = handler;
+    const schema = (handler?.input_schema ?? null) as RJSFSchema | null;
+    if (schema) {
+      // The console's example body, untouched, that the handler would not take: the schema's
+      // own first input instead.
+      const untouched = this._body === this._initialBody;
+      const parsed = parseBody(this._body);
+      this._form = new InputForm(schema, this._body);
+      if (untouched && (parsed.error || !fitsSchema(schema, parsed.value))) {
+        this._body = bodyOfFormData(defaultInput(schema));
+        this._initialBody = this._body;
+        this._form.follow(this._body);
+      }
+    } else {
+      this._form = null;
+    }
+    this._emit();
+  }
+
+  private _onDeployments(): void {
+    const build =
+      this.deployments.api(this.api)?.live_version?.build_id ?? null;
+    if (build !== this._handlerBuild) {
+      void this.refreshHandler();
+    }
+    this._emit();
   }
 
   /** The endpoint as the platform reports it (the view may show it rewritten). */
@@ -88,6 +232,7 @@ export class TestConsoleModel extends VDomModel {
   set body(text: string) {
     if (text !== this._body) {
       this._body = text;
+      this._form?.follow(text);
       // An answer to another body would now be misleading.
       if (this._call.kind !== 'pending') {
         this._call = { kind: 'none' };
@@ -170,6 +315,7 @@ export class TestConsoleModel extends VDomModel {
       endpoint,
       method: this._method,
       body,
+      stream: this.stream,
       apiKey: this.includeKey
         ? (this.deployments.revealed.get(this.keyId) ?? null)
         : null
@@ -186,7 +332,8 @@ export class TestConsoleModel extends VDomModel {
     return (
       this.keyId !== '' &&
       this.bodyError === null &&
-      this._call.kind !== 'pending'
+      this._call.kind !== 'pending' &&
+      !this._streaming
     );
   }
 
@@ -209,6 +356,9 @@ export class TestConsoleModel extends VDomModel {
       return null;
     }
     const body = method === 'POST' ? JSON.parse(this._body) : undefined;
+    if (this.stream) {
+      return this._sendStream(body, keyId);
+    }
     this._call = { kind: 'pending', method };
     this._emit();
     try {
@@ -227,9 +377,58 @@ export class TestConsoleModel extends VDomModel {
     }
   }
 
+  /** The streamed call: each event shown as it arrives. */
+  private async _sendStream(
+    body: unknown,
+    keyId: string
+  ): Promise<ITestInvocation | null> {
+    let call: IStreamCall = {
+      kind: 'stream',
+      events: [],
+      invocationId: null,
+      items: 0,
+      state: 'open'
+    };
+    this._call = call;
+    this._streaming = true;
+    this._emit();
+    try {
+      const refused = await HubClient.invokeStream(
+        this.api,
+        body,
+        keyId === NO_KEY ? { noKey: true } : { keyId },
+        event => {
+          call = streamStep(call, event);
+          this._call = call;
+          this._emit();
+        }
+      );
+      if (refused) {
+        this._call = { kind: 'answer', result: refused };
+        return refused;
+      }
+      if (call.state === 'open') {
+        this._call = {
+          ...call,
+          state: 'failed',
+          error:
+            'The stream ended without its end event (the connection was cut).'
+        };
+      }
+      return null;
+    } catch (error) {
+      this._call = { kind: 'problem', message: (error as Error).message };
+      return null;
+    } finally {
+      this._streaming = false;
+      this._onInvoked?.();
+      this._emit();
+    }
+  }
+
   dispose(): void {
     if (!this.isDisposed) {
-      this.deployments.stateChanged.disconnect(this._emit, this);
+      this.deployments.stateChanged.disconnect(this._onDeployments, this);
     }
     super.dispose();
   }
@@ -247,4 +446,11 @@ export class TestConsoleModel extends VDomModel {
   private _snippetKind: SnippetKind = 'curl';
   private _call: CallState = { kind: 'none' };
   private _onInvoked?: () => void;
+  private _initialBody: string;
+  private _handler: IHandlerInput | null = null;
+  private _handlerBuild: string | null = null;
+  private _form: InputForm | null = null;
+  private _view: InputView = 'form';
+  private _stream = true;
+  private _streaming = false;
 }

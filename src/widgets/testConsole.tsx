@@ -5,9 +5,15 @@
  */
 import { CodeEditor, IEditorServices } from '@jupyterlab/codeeditor';
 import { TranslationBundle } from '@jupyterlab/translation';
-import { Button, HTMLSelect, VDomRenderer } from '@jupyterlab/ui-components';
+import {
+  Button,
+  FormComponent,
+  HTMLSelect,
+  VDomRenderer
+} from '@jupyterlab/ui-components';
 import * as React from 'react';
 
+import { formValidator, InputView } from '../models/inputForm';
 import { NO_KEY, SNIPPET_KINDS, TestConsoleModel } from '../models/testConsole';
 import { copyWithNotice, Endpoint, Hint, Problem } from './parts';
 
@@ -108,6 +114,12 @@ export class TestConsole extends VDomRenderer<TestConsoleModel> {
       this._helpId
     );
     this._editor.onChange(() => (this.model.body = this._editor.getValue()));
+    // The form rewrites the body: the JSON editor shows what it wrote (issue 11.4).
+    model.stateChanged.connect(() => {
+      if (this._editor.getValue() !== model.body) {
+        this._editor.setValue(model.body);
+      }
+    });
     // Ctrl+Enter (or Cmd+Enter) sends from the editor, before the editor sees the key (it
     // would add a line).
     this._editor.node.addEventListener(
@@ -189,9 +201,23 @@ export class TestConsole extends VDomRenderer<TestConsoleModel> {
           className="jp-HubApi-field"
           style={model.method === 'GET' ? { display: 'none' } : undefined}
         >
-          <label id={this._labelId}>{trans.__('JSON body')}</label>
-          <div ref={this._mountEditor} aria-labelledby={this._labelId} />
-          <div className="jp-HubApi-hint" id={this._helpId}>
+          {this._inputViews()}
+          <label
+            id={this._labelId}
+            style={model.view === 'form' ? { display: 'none' } : undefined}
+          >
+            {trans.__('JSON body')}
+          </label>
+          <div
+            ref={this._mountEditor}
+            aria-labelledby={this._labelId}
+            style={model.view === 'form' ? { display: 'none' } : undefined}
+          />
+          <div
+            className="jp-HubApi-hint"
+            id={this._helpId}
+            style={model.view === 'form' ? { display: 'none' } : undefined}
+          >
             {trans.__(
               'Tab indents. Escape then Tab leaves the editor; Ctrl+Enter sends.'
             )}
@@ -225,6 +251,19 @@ export class TestConsole extends VDomRenderer<TestConsoleModel> {
           >
             {trans.__('Send')}
           </Button>
+          {model.canStream ? (
+            <label className="jp-HubApi-follow">
+              <input
+                type="checkbox"
+                data-testid="test-stream"
+                checked={model.stream}
+                onChange={event => (model.stream = event.currentTarget.checked)}
+              />
+              {trans.__(
+                'Stream the outputs (the handler is a generator: Server-Sent Events)'
+              )}
+            </label>
+          ) : null}
         </div>
         <div
           className="jp-HubApi-response"
@@ -291,6 +330,67 @@ export class TestConsole extends VDomRenderer<TestConsoleModel> {
     );
   }
 
+  /**
+   * The "Form" and "JSON" tabs and the form, when the live version has an input schema
+   * (issue 11.4); nothing otherwise (the JSON editor alone, as without a schema).
+   */
+  private _inputViews(): React.ReactNode {
+    const trans = this._trans;
+    const model = this.model;
+    const form = model.form;
+    if (!form) {
+      return null;
+    }
+    const views: [InputView, string][] = [
+      ['form', trans.__('Form')],
+      ['json', trans.__('JSON')]
+    ];
+    const source =
+      model.handler?.input_source === 'hub_config'
+        ? trans.__('from input_schema in hub_config.json')
+        : trans.__("from the handler's type hints");
+    return (
+      <>
+        <div className="jp-HubApi-row">
+          <div
+            className="jp-HubApi-snippetTabs"
+            role="tablist"
+            aria-label={trans.__('Input')}
+          >
+            {views.map(([view, label]) => (
+              <button
+                key={view}
+                type="button"
+                role="tab"
+                className={`jp-HubApi-snippetTab${view === model.view ? ' jp-mod-current' : ''}`}
+                aria-selected={view === model.view}
+                data-input-view={view}
+                onClick={() => (model.view = view)}
+              >
+                {label}
+              </button>
+            ))}
+          </div>
+          <span className="jp-HubApi-hint">{source}</span>
+        </div>
+        {model.view === 'form' ? (
+          <div className="jp-HubApi-inputForm" data-testid="input-form">
+            {form.note ? <Hint text={trans.__(form.note)} /> : null}
+            <FormComponent
+              schema={form.schema}
+              formData={form.formData as any}
+              validator={formValidator as any}
+              liveValidate
+              showErrorList={false}
+              compact
+              onChange={event => model.setFormData(event.formData)}
+            />
+          </div>
+        ) : null}
+      </>
+    );
+  }
+
   private _response(): React.ReactNode {
     const trans = this._trans;
     const call = this.model.call;
@@ -307,6 +407,57 @@ export class TestConsole extends VDomRenderer<TestConsoleModel> {
         );
       case 'problem':
         return <Problem message={call.message} />;
+      case 'stream': {
+        // console (issue 16.2): each event as it arrives
+        const head =
+          call.state === 'open'
+            ? trans.__('Streaming… %1 output(s) so far', call.items)
+            : call.state === 'ended'
+              ? trans.__('Stream ended: %1 output(s)', call.items)
+              : trans.__('Stream failed after %1 output(s)', call.items);
+        return (
+          <>
+            <div className="jp-HubApi-row">
+              <strong
+                className={
+                  call.state === 'failed' ? 'jp-mod-error' : 'jp-mod-ok'
+                }
+                data-testid="stream-status"
+                data-state={call.state}
+              >
+                {head}
+              </strong>
+              {call.invocationId ? (
+                <span
+                  className="jp-HubApi-hint"
+                  data-testid="stream-invocation"
+                >
+                  {trans.__('invocation %1', call.invocationId)}
+                </span>
+              ) : null}
+            </div>
+            {call.error ? <Problem message={call.error} /> : null}
+            <ol
+              className="jp-HubApi-streamEvents"
+              data-testid="stream-events"
+              aria-label={trans.__('Events of the stream')}
+              tabIndex={0}
+            >
+              {call.events.map((e, i) => (
+                <li
+                  key={i}
+                  data-event={e.event}
+                  className={e.event === 'error' ? 'jp-mod-error' : undefined}
+                >
+                  {e.event === 'message'
+                    ? JSON.stringify(e.data)
+                    : `${e.event}: ${JSON.stringify(e.data)}`}
+                </li>
+              ))}
+            </ol>
+          </>
+        );
+      }
       case 'answer': {
         const { result } = call;
         const ok = result.status >= 200 && result.status < 300;
