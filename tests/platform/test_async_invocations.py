@@ -323,3 +323,20 @@ def test_the_python_clients_submit_and_fetch(slow):
 
     status, got = asyncio.run(from_the_async_client())
     assert status == 200 and got["body"]["output"]["echo"] == 7
+
+
+def test_a_synchronous_call_after_an_asynchronous_one_on_the_same_worker_keeps_its_limit(slow):
+    project = slow.make_project(
+        "single",
+        SLOW_MAIN,
+        runtime={"timeout_seconds": 1, "async_timeout_seconds": 30, "max_workers": 1},
+    )
+    endpoint = slow.deploy(project)["endpoint"]
+    key = slow.key()
+    h = {"x-api-key": key, "Content-Type": "application/json"}
+    resp = httpx.post(endpoint, headers={**h, **ASYNC}, content=b'{"sleep": 1.5}', timeout=30)
+    assert resp.status_code == 202
+    done = result(slow, resp.json()["body"]["url"], key)
+    assert done.json()["body"]["status"] == "succeeded"  # past timeout_seconds: its own limit
+    sync = httpx.post(endpoint, headers=h, content=b'{"sleep": 3}', timeout=30)
+    assert sync.status_code == 504  # the one worker's timer is the synchronous one again
