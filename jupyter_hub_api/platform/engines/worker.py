@@ -64,6 +64,7 @@ class Job:
         "cold",
         "on_item",
         "items",
+        "timeout",  # -- async --
     )
 
     def __init__(
@@ -73,6 +74,7 @@ class Job:
         future: asyncio.Future,
         cold: bool,
         on_item: ItemCallback | None = None,
+        timeout: float | None = None,  # -- async: None = the version's timeout_seconds --
     ):
         self.invocation_id = invocation_id
         self.body = body
@@ -82,6 +84,7 @@ class Job:
         self.cold = cold
         self.on_item = on_item  # a generator handler's outputs go here as they come
         self.items: list[bytes] | None = None  # ... and are kept here
+        self.timeout = timeout  # -- async: an asynchronous call's own limit --
 
     def add_item(self, item_json: bytes) -> None:
         """One output of a generator handler (an ITEM frame)."""
@@ -150,6 +153,7 @@ class Worker:
         self.transport: asyncio.Transport | None = None
         self.pipes: OutputPipes | None = None
         self.timer: asyncio.TimerHandle | None = None
+        self.timer_own = False  # -- async: armed for a job's own timeout (see _arm_timer)
         self.spawned = _now()
         self.idle_since = 0.0
         self.exited = self.loop.create_future()
@@ -355,6 +359,9 @@ class Worker:
             job.started = _now()
             if self.timer is None:
                 self._arm_timer(job)
+            elif job.timeout or self.timer_own:  # -- async: a limit of its own, or was armed
+                self.timer.cancel()  # for one: the timer must fire at this job's deadline
+                self._arm_timer(job)
             self.transport.write(frame)  # the worker is waiting for it: at once
             return
         # Sent ahead: the worker is busy anyway, so the frames of one event-loop turn go out
@@ -373,6 +380,8 @@ class Worker:
         handler's: join the batch it is gathering)."""
         if self.batch is not None:
             return not self.jobs and 0 < len(self.forming) < self.batch[0]
+        if self.jobs and self.jobs[0].timeout:  # -- async: nothing waits behind a long call --
+            return False
         average = self.average
         if average >= AHEAD_BUDGET:
             return False
@@ -381,19 +390,28 @@ class Worker:
 
     def _arm_timer(self, head: Job) -> None:
         # One timer per worker, re-armed only when it fires: cheaper than a timer per request.
-        timeout = self.owner.spec.timeout_seconds
+        # (With the version's one timeout, a timer armed for an earlier request always fires
+        # before a later request's deadline; a job with a timeout of its own (an asynchronous
+        # call) re-arms it when it starts and after it ends: timer_own.)
+        timeout = head.timeout or self.owner.spec.timeout_seconds
+        self.timer_own = bool(head.timeout)
         if timeout and timeout > 0:
             delay = head.started + timeout - _now()
             self.timer = self.loop.call_later(max(delay, 0.0), self._check_timeout)
+        else:
+            self.timer = None
 
     def _check_timeout(self) -> None:
         self.timer = None
         if not self.jobs or self.state == GONE:
             return
         head = self.jobs[0]
-        seconds = self.owner.spec.timeout_seconds
+        limit = head
+        if self.batch is not None and self.timer_own:  # -- async: a batch's most patient one
+            limit = max(self.jobs, key=lambda job: job.timeout or 0.0)
+        seconds = limit.timeout or self.owner.spec.timeout_seconds
         if _now() - head.started < seconds - 0.001:
-            self._arm_timer(head)
+            self._arm_timer(limit)
             return
         self.jobs.popleft()
         # What was sent ahead never started: it goes back to the queue, not down with the worker.
@@ -475,8 +493,11 @@ class Worker:
             job.started = now
         self.jobs.extend(live)
         self.last_batch = len(live)
-        if self.timer is None:
-            self._arm_timer(live[0])
+        if self.timer is None or self.timer_own or any(job.timeout for job in live):
+            if self.timer is not None:
+                self.timer.cancel()
+            # A batch is one call: it may run as long as its most patient request allows.
+            self._arm_timer(max(live, key=lambda job: job.timeout or 0.0))
         self.transport.write(P.batch_frame([(job.invocation_id, job.body) for job in live]))
 
     def on_frame(self, kind: int, payload: bytes) -> None:
@@ -549,8 +570,15 @@ class Worker:
         if jobs:
             if self.batch is None:
                 jobs[0].started = now  # the next one sent ahead starts running now
+                if self.timer_own or jobs[0].timeout:  # -- async: the next one's deadline
+                    if self.timer is not None:
+                        self.timer.cancel()
+                    self._arm_timer(jobs[0])
                 self.owner.top_up(self)
         else:
+            if self.timer_own and self.timer is not None:  # -- async: not for the next one
+                self.timer.cancel()
+                self.timer = None
             self.batch_ended = now
             self.owner.release(self)
 
