@@ -120,10 +120,17 @@ class LocalEngine(Engine):
         return {**pool.status(), "load_seconds": load_seconds, "import_seconds": import_seconds}
 
     async def invoke(
-        self, version_id: str, body: bytes, invocation_id: str, on_item: ItemCallback | None = None
+        self,
+        version_id: str,
+        body: bytes,
+        invocation_id: str,
+        on_item: ItemCallback | None = None,
+        timeout: float | None = None,  # async: an asynchronous call's own limit
     ) -> InvocationResult:
         pool = self._pool(version_id)
-        job = Job(invocation_id, body, pool.loop.create_future(), not pool.loaded(), on_item)
+        job = Job(
+            invocation_id, body, pool.loop.create_future(), not pool.loaded(), on_item, timeout
+        )
         pool.submit(job)
         try:
             return await job.future
