@@ -77,14 +77,12 @@ async function deployAndOpenConsole(
   await expect(log).toHaveAttribute('data-state', 'succeeded', {
     timeout: 240_000
   });
-  await page.evaluate(
-    api =>
-      (window as any).jupyterapp.commands.execute('hub-api:open-api', {
-        api,
-        tab: 'test'
-      }),
-    name
-  );
+  await page.evaluate(async api => {
+    await (window as any).jupyterapp.commands.execute('hub-api:open-api', {
+      api,
+      tab: 'test'
+    });
+  }, name);
   const apiPanel = page.locator(
     `[data-testid="hub-api-api-panel"][data-api="${name}"]`
   );
