@@ -130,14 +130,14 @@ def write_mlflow_project(project: Path, model: MlflowModel) -> None:
     (project / "src" / "requirements.txt").write_text(model.requirements, encoding="utf-8")
 
 
-def describe_mlflow_folder(path: Path) -> dict:
+def describe_mlflow_folder(path: Path, shown: str | None = None) -> dict:
     """What the wizard's model-file picker shows for an MLflow folder: :meth:`as_dict` without
     the absolute path, with the ``main_py`` ``hub init --from-mlflow`` writes; or ``{"error":
-    sentence}`` when it cannot be deployed as it is."""
+    sentence}`` when it cannot be deployed as it is (naming the folder ``shown``)."""
     try:
         model = read_mlflow_model(path)
     except UsageError as err:
-        return {"error": str(err)}
+        return {"error": err.message.replace(str(path), shown or path.name)}
     info = model.as_dict()
     del info["path"]
     info["main_py"] = mlflow_main_py(model)

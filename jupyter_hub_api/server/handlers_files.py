@@ -46,7 +46,7 @@ def list_folder(root: Path, rel: str, show_hidden: bool = False) -> dict:
             }
             if is_dir and is_mlflow_model(real):
                 # The wizard deploys it as `hub init --from-mlflow` does (MLmodel is small YAML).
-                item["mlflow"] = describe_mlflow_folder(real)
+                item["mlflow"] = describe_mlflow_folder(real, shown=path)
             entries.append(item)
     entries.sort(key=lambda e: (e["type"] != "directory", e["name"].lower()))
     truncated = len(entries) > MAX_ENTRIES

@@ -233,8 +233,17 @@ class ProjectsHandler(HubAPIHandler):
                     type="bad_template",
                 )
             mlflow_dir = resolve(root, mlflow_rel, what="MLflow model folder")
-            # One sentence (no MLmodel, no flavor...) before anything is written.
-            await asyncio.to_thread(read_mlflow_model, mlflow_dir)
+            # One sentence (no MLmodel, no flavor...) before anything is written, naming the
+            # folder as the user knows it (relative to the root), not the server's own path.
+            try:
+                await asyncio.to_thread(read_mlflow_model, mlflow_dir)
+            except UsageError as err:
+                shown = relative(root, mlflow_dir) or "The server root"
+                raise UsageError(
+                    err.message.replace(str(mlflow_dir), shown),
+                    type=err.type,
+                    hint=err.hint,
+                ) from None
         target = parent / name
         # Checked before the folder exists (paths, sizes, free disk), so a bad file list
         # leaves nothing behind.

@@ -45,6 +45,7 @@ CONTENT_REASONS = {
     "bad_requirements",
     "no_key",
     "no_previous_version",
+    "bad_mlflow_model",  # from_mlflow names a folder without an MLmodel file (the wizard's)
 }
 
 SERVER_CONFIG = """
