@@ -487,7 +487,17 @@ export function tryInKernelSection(
   const view = new TryInKernelView(
     {
       project: model.projectPath,
-      source: () => model.mainPy,
+      source: async () => {
+        // The template's main.py comes with the server's template list: wait for it a while.
+        for (
+          let waited = 0;
+          model.mainPy === null && waited < 120_000;
+          waited += 250
+        ) {
+          await new Promise(resolve => setTimeout(resolve, 250));
+        }
+        return model.mainPy;
+      },
       describe: () => ({
         project: '',
         name: model.name,
