@@ -34,12 +34,19 @@ _MAX_PENDING = 64 * 1024
 class _Channel:
     """The worker's end of the protocol socket; sends are serialised for user threads."""
 
+    # Frames are read into one buffer kept for the worker's life: ``recv(n)`` would allocate
+    # (and, past malloc's mmap threshold, map, shrink and unmap) a new n-byte object per call.
+    BUFFER = 65536
+
     def __init__(self, fd: int) -> None:
         self.sock = socket.socket(fileno=fd)
         # The handler's own subprocesses must not hold the socket open after we die, or the
         # engine would not see the crash.
         os.set_inheritable(fd, False)
-        self.pending = b""  # bytes received past the last whole frame
+        self.buffer = bytearray(self.BUFFER)
+        self.view = memoryview(self.buffer)
+        self.start = 0  # buffer[start:end] holds bytes received past the last whole frame
+        self.end = 0
         self.lock = threading.Lock()
 
     def send(self, kind: int, payload: bytes) -> None:
@@ -54,31 +61,45 @@ class _Channel:
     def receive(self) -> tuple[int, bytes] | None:
         """The next frame, or None when the engine closed the socket.
 
-        One ``recv`` usually brings a whole frame (or several, when the engine sent the next
-        request ahead): cheaper than a buffered file's two reads.
+        One ``recv_into`` usually brings a whole frame (or several, when the engine sent the
+        next requests ahead; those are then served without a system call).
         """
-        data = self.pending
-        while len(data) < P.HEADER_SIZE:
-            chunk = self.sock.recv(262144)
-            if not chunk:
+        buffer, view = self.buffer, self.view
+        while True:
+            start, end = self.start, self.end
+            if end - start >= P.HEADER_SIZE:
+                kind, size = P.HEADER.unpack_from(buffer, start)
+                stop = start + P.HEADER_SIZE + size
+                if stop <= end:
+                    payload = bytes(view[start + P.HEADER_SIZE : stop])
+                    if stop == end:
+                        self.start = self.end = 0
+                    else:
+                        self.start = stop
+                    return kind, payload
+                if P.HEADER_SIZE + size > len(buffer):
+                    return self._receive_large(kind, size)
+            if start:  # move the partial frame to the front, making room for the rest
+                end -= start
+                buffer[:end] = bytes(view[start : start + end])  # (they may overlap)
+                self.start, start = 0, 0
+            count = self.sock.recv_into(view[end:])
+            if not count:
                 return None
-            data += chunk
-        kind, size = P.HEADER.unpack_from(data)
-        end = P.HEADER_SIZE + size
-        if len(data) >= end:
-            self.pending = data[end:]
-            return kind, data[P.HEADER_SIZE : end]
-        # A large request: read the rest straight into one buffer (no repeated copies).
+            self.end = end + count
+
+    def _receive_large(self, kind: int, size: int) -> tuple[int, bytes] | None:
+        """A frame larger than the buffer: read the rest straight into one buffer of its own."""
         payload = bytearray(size)
-        have = len(data) - P.HEADER_SIZE
-        payload[:have] = data[P.HEADER_SIZE :]
+        have = self.end - self.start - P.HEADER_SIZE
+        payload[:have] = self.view[self.start + P.HEADER_SIZE : self.end]
+        self.start = self.end = 0
         view = memoryview(payload)
         while have < size:
             count = self.sock.recv_into(view[have:], size - have)
             if not count:
                 return None
             have += count
-        self.pending = b""
         return kind, payload
 
 
@@ -201,10 +222,44 @@ _ENCODE_ASCII = json.JSONEncoder(
 ).encode
 
 
+def _c_encoder():
+    """``_ENCODE``'s C encoder, made once (``JSONEncoder.encode`` makes one per call), and the
+    dict it marks containers in (cleared after a failure, which leaves marks behind); None
+    without the C accelerator."""
+    from json import encoder
+
+    make = getattr(encoder, "c_make_encoder", None)
+    if make is None:
+        return None
+    markers: dict = {}
+    try:
+        # The arguments JSONEncoder.iterencode passes (the same from 3.9 to 3.13).
+        call = make(
+            markers, _json_default, encoder.encode_basestring, None, ":", ",", False, False, False
+        )
+        if "".join(call({"a": [1, 2.5, None, True, "\u00e9"]}, 0)) != _ENCODE(
+            {"a": [1, 2.5, None, True, "\u00e9"]}
+        ):
+            return None
+    except Exception:  # noqa: BLE001 - another Python's signature: the plain path is right
+        return None
+    return call, markers
+
+
+_C_ENCODER = _c_encoder()
+
+
 def encode_output(result) -> bytes:
     """The handler's result as strict JSON bytes (tuples become lists)."""
     try:
-        text = _ENCODE(result)
+        if _C_ENCODER is not None:
+            try:
+                text = "".join(_C_ENCODER[0](result, 0))
+            except BaseException:
+                _C_ENCODER[1].clear()  # marks left by the failure would read as circular
+                raise
+        else:
+            text = _ENCODE(result)
     except ValueError as exc:
         if "Circular" in str(exc):
             raise TypeError(
@@ -218,6 +273,23 @@ def encode_output(result) -> bytes:
         return text.encode("utf-8")
     except UnicodeEncodeError:  # lone surrogates: let JSON escape them
         return _ENCODE_ASCII(result).encode()
+
+
+_SCAN = json.JSONDecoder().scan_once
+
+
+def decode_input(body: bytes):
+    """The request body's JSON value: ``json.loads(body)``, with a fast path for the usual body
+    (UTF-8, no surrounding whitespace) that skips its encoding detection and regular
+    expressions; anything else (or an error) goes the full way, so the result and the error
+    message are json.loads's."""
+    try:
+        value, end = _SCAN(body.decode("utf-8"), 0)
+        if end == len(body):  # (ASCII: characters = bytes; else the full way checks the end)
+            return value
+    except (ValueError, StopIteration, RecursionError):
+        pass
+    return json.loads(body)
 
 
 def _callable_with_context(fn):
@@ -492,7 +564,7 @@ def _serve(channel: _Channel, handler: tuple, args) -> None:
     model_dir = os.environ.get("MODEL_DIR")
     timeout = args.timeout or None
     out, err = sys.stdout, sys.stderr
-    loads = json.loads
+    loads = decode_input
     streamer = _Streamer(channel)
     while True:
         message = channel.receive()
@@ -577,7 +649,7 @@ def _serve_batch(channel: _Channel, call, items: list, args, model_dir, timeout)
     inputs, contexts, slots = [], [], []
     for index, (invocation_id, body) in enumerate(items):
         try:
-            inputs.append(json.loads(body))
+            inputs.append(decode_input(body))
         except ValueError as exc:
             reply = {
                 "type": "InvalidJSON",

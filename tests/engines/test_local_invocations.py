@@ -239,6 +239,55 @@ async def test_body_that_is_not_json_is_reported_as_invalid_json(engine, make_sp
     assert ok.status == "ok"
 
 
+async def test_bodies_in_every_encoding_json_takes_reach_the_handler(engine, make_spec):
+    # The worker's fast path reads plain UTF-8 bodies; the rest go the full json.loads way.
+    spec = make_spec(ECHO)
+    await engine.deploy(spec)
+    value = {"text": "naïve ✓", "n": [1, 2.5, None, True]}
+    text = json.dumps(value, ensure_ascii=False)
+    bodies = [
+        text.encode(),
+        f"  {text}\n".encode(),
+        b"\xef\xbb\xbf" + text.encode(),  # UTF-8 with a byte order mark
+        text.encode("utf-16"),
+        text.encode("utf-32-le"),
+        json.dumps(value).encode(),  # \\u escapes
+    ]
+    for number, body in enumerate(bodies):
+        result = await engine.invoke(spec.version_id, body, f"inv-{number}")
+        assert result.status == "ok", (body, result)
+        assert json.loads(result.output_json) == value
+    for number, bad in enumerate([b'{"a": 1} x', b"[1,", b"\xff\xfe\xfd", b" "]):
+        result = await engine.invoke(spec.version_id, bad, f"bad-{number}")
+        assert result.error_type == "InvalidJSON", (bad, result)
+        assert result.error_message.startswith("The request body is not valid JSON: ")
+
+
+async def test_a_worker_encodes_again_after_an_output_that_contains_itself(engine, make_spec):
+    spec = make_spec(
+        """
+        from hub import hub_handler
+
+        KEPT = {"items": []}  # the same object every time: a mark left of it would show
+
+        @hub_handler
+        def inference_handler(inputs, context):
+            KEPT["items"] = [KEPT] if inputs == "loop" else [inputs]
+            return KEPT
+        """
+    )
+    await engine.deploy(spec)
+    looped = await engine.invoke(spec.version_id, b'"loop"', "inv-loop")
+    assert looped.error_type == "OutputNotJSON"
+    assert "contains itself" in looped.error_message
+    # The same worker answers the next calls (its encoder kept no mark of the failed one).
+    for number in range(3):
+        result = await engine.invoke(spec.version_id, b"[1]", f"inv-{number}")
+        assert result.status == "ok", result
+        assert json.loads(result.output_json) == {"items": [[1]]}
+    assert engine.status(spec.version_id)["workers"] == 1
+
+
 async def test_numpy_values_become_plain_json(engine, make_spec):
     pytest.importorskip("numpy")
     spec = make_spec(
