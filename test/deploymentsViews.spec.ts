@@ -7,7 +7,11 @@ import { Widget } from '@lumino/widgets';
 
 import { ApiModel, DeploymentsModel } from '../src/models/deployments';
 import { TestConsoleModel } from '../src/models/testConsole';
-import { DeploymentsPanel, OverviewTab } from '../src/widgets/deployments';
+import {
+  DeploymentsPanel,
+  InvocationsTab,
+  OverviewTab
+} from '../src/widgets/deployments';
 import { KeyTable } from '../src/widgets/keyTable';
 import { TestConsole } from '../src/widgets/testConsole';
 import { key, QUOTA, serve, summary, until } from './server';
@@ -146,6 +150,62 @@ describe('OverviewTab', () => {
       'Calls per day (2026-11)'
     );
     expect(seen.some(r => r.path.endsWith('/invocations'))).toBe(false);
+    tab.dispose();
+  });
+});
+
+describe('InvocationsTab', () => {
+  it('marks asynchronous calls with their state, in flight or done', async () => {
+    platform();
+    const deployments = await loaded();
+    const row = (
+      id: string,
+      status: number,
+      mode: string,
+      state: string | null
+    ) => ({
+      id,
+      ts: 1764650000,
+      time: '2025-12-02T04:33:20.000Z',
+      status,
+      counted: status !== 202,
+      latency_ms: status === 202 ? null : 3.5,
+      version_id: 1,
+      key_id: 'k1',
+      input: '1',
+      input_truncated: false,
+      output: status === 202 ? null : '2',
+      output_truncated: false,
+      error_type: null,
+      error_message: null,
+      mode,
+      state
+    });
+    serve({
+      'GET platform/apis/iris/invocations': () => [
+        200,
+        {
+          api: 'iris',
+          invocations: [
+            row('a1', 202, 'async', 'running'),
+            row('a2', 200, 'async', 'succeeded'),
+            row('s1', 200, 'sync', null)
+          ]
+        }
+      ]
+    });
+    const model = new ApiModel('iris', deployments);
+    const tab = new InvocationsTab(model, trans);
+    Widget.attach(tab, document.body);
+    await tab.load();
+    await until(
+      () => tab.node.querySelectorAll('tbody tr').length === 3,
+      'the rows'
+    );
+    const badges = [...tab.node.querySelectorAll('.jp-HubApi-async-badge')].map(
+      b => b.textContent
+    );
+    expect(badges).toEqual(['async, running', 'async, succeeded']);
     tab.dispose();
   });
 });

@@ -126,7 +126,7 @@ class Invocation(BaseModel):
     time: str
     status: int
     counted: bool
-    latency_ms: float
+    latency_ms: float | None = None
     version_id: int | None = None
     key_id: str | None = None
     input: str | None = None
@@ -135,6 +135,8 @@ class Invocation(BaseModel):
     output_truncated: bool
     error_type: str | None = None
     error_message: str | None = None
+    mode: str = "sync"
+    state: str | None = None
 
 
 class LogLine(BaseModel):

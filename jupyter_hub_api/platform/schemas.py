@@ -416,6 +416,12 @@ class Invocation(Answer):
     output_truncated: bool
     error_type: str | None
     error_message: str | None
+    mode: Literal["sync", "async"] = Field(
+        description="async: submitted with Prefer: respond-async (its result kept to be fetched)"
+    )
+    state: Literal["queued", "running", "succeeded", "failed"] | None = Field(
+        description="an async call's state (queued and running ones have status 202); null for sync"
+    )
 
 
 class Invocations(Answer):

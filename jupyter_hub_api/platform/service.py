@@ -390,8 +390,43 @@ class Platform:
     def invocations(
         self, route: Route, limit: int = 50, before: float | None = None
     ) -> list[Invocation]:
-        """An API's newest calls (before ``before`` when paging), newest first."""
-        return self.repos.invocations.page(route.api_id, limit, before)
+        """An API's newest calls (before ``before`` when paging), newest first; asynchronous
+        ones marked with their state, and those still queued or running (not metered yet)
+        listed too, with status 202."""
+        page = self.repos.invocations.page(route.api_id, limit, before)
+        repo = self.async_calls.repo if self.async_calls is not None else None
+        if repo is None:
+            return page
+        calls = {
+            c.id: c
+            for c in repo.of_api(route.api_id, limit)
+            if before is None or c.created_at < before
+        }
+        if not calls:
+            return page
+        for item in page:
+            call = calls.pop(item.id, None)
+            if call is not None:
+                item.mode, item.state = "async", call.state
+        for call in calls.values():
+            if call.state in ("queued", "running"):
+                page.append(
+                    Invocation(
+                        id=call.id,
+                        ts=call.created_at,
+                        time=_iso(call.created_at),
+                        status=202,
+                        counted=False,
+                        version_id=call.version_id,
+                        key_id=call.key_id,
+                        input_truncated=False,
+                        output_truncated=False,
+                        mode="async",
+                        state=call.state,
+                    )
+                )
+        page.sort(key=lambda i: i.ts, reverse=True)
+        return page[:limit]
 
     # -- logs ---------------------------------------------------------------------------------
     def _on_engine_log(self, engine_version_id: str, invocation_id, stream: str, line: str) -> None:
@@ -425,3 +460,8 @@ def version_of_engine_id(engine_version_id: str) -> int | None:
         return int(engine_version_id.split(":")[1])
     except (IndexError, ValueError):
         return None
+
+
+def _iso(ts: float) -> str:
+    """``ts`` as the history writes times: ``2026-12-02T06:50:01.123Z`` (UTC)."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts)) + f".{int((ts % 1) * 1000):03d}Z"

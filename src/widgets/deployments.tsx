@@ -760,9 +760,21 @@ export class InvocationsTab extends ApiTab {
         id: 'status',
         label: trans.__('Status'),
         renderCell: inv => (
-          <span className={inv.status < 400 ? 'jp-mod-ok' : 'jp-mod-error'}>
-            {inv.status}
-          </span>
+          <>
+            <span className={inv.status < 400 ? 'jp-mod-ok' : 'jp-mod-error'}>
+              {inv.status}
+            </span>
+            {inv.mode === 'async' && (
+              <span
+                className="jp-HubApi-async-badge"
+                title={trans.__(
+                  'Submitted with Prefer: respond-async; its result is kept to be fetched.'
+                )}
+              >
+                {trans.__('async, %1', inv.state ?? '')}
+              </span>
+            )}
+          </>
         ),
         sort: (a, b) => a.status - b.status
       },

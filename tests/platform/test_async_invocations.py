@@ -99,6 +99,12 @@ def test_a_call_past_the_synchronous_timeout_runs_asynchronously_and_is_fetched_
     early = result(slow, body["url"], key, done=False)
     assert early.status_code == 200
     assert early.json()["body"]["status"] in ("queued", "running")
+    # The panel's history lists it before it is metered, marked as an async call in flight.
+    rows = slow.control("GET", "/api/v1/apis/slow/invocations?limit=50").json()["invocations"]
+    pending = [r for r in rows if r["id"] == call_id]
+    assert len(pending) == 1, rows
+    assert pending[0]["mode"] == "async" and pending[0]["status"] == 202
+    assert pending[0]["state"] in ("queued", "running") and not pending[0]["counted"]
 
     done = result(slow, body["url"], key)
     assert done.status_code == 200
@@ -114,6 +120,8 @@ def test_a_call_past_the_synchronous_timeout_runs_asynchronously_and_is_fetched_
     rows = slow.control("GET", "/api/v1/apis/slow/invocations?limit=50").json()["invocations"]
     mine = [r for r in rows if r["id"] == call_id]
     assert len(mine) == 1 and mine[0]["status"] == 200 and mine[0]["counted"]
+    assert mine[0]["mode"] == "async" and mine[0]["state"] == "succeeded"
+    assert {r["mode"] for r in rows if r["status"] == 504} == {"sync"}  # the synchronous try
 
 
 def test_a_failing_call_is_kept_as_its_error_envelope_and_counted_once(slow):

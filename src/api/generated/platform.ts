@@ -826,6 +826,13 @@ export interface components {
             output_truncated: boolean;
             error_type: string | null;
             error_message: string | null;
+            /**
+             * @description async: submitted with Prefer: respond-async (its result kept to be fetched)
+             * @enum {string}
+             */
+            mode: "sync" | "async";
+            /** @description an async call's state (queued and running ones have status 202); null for sync */
+            state: ("queued" | "running" | "succeeded" | "failed") | null;
         };
         Invocations: {
             api: string;
