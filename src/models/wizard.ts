@@ -417,6 +417,29 @@ export class WizardModel {
     return this._folder;
   }
 
+  /**
+   * The picker's filter: the folder's entries whose name holds it, ignoring case (as
+   * JupyterLab's file browser filters). Picked files it hides stay picked.
+   */
+  get fileFilter(): string {
+    return this._fileFilter;
+  }
+  set fileFilter(value: string) {
+    if (value !== this._fileFilter) {
+      this._fileFilter = value;
+      this._changed.emit();
+    }
+  }
+
+  /** The entries of the folder shown that the filter lets through. */
+  get filteredEntries(): IFolderListing['entries'] {
+    const entries = this._listing?.entries ?? [];
+    const query = this._fileFilter.trim().toLowerCase();
+    return query
+      ? entries.filter(e => e.name.toLowerCase().includes(query))
+      : entries;
+  }
+
   /** That folder's listing, once it arrived. */
   get listing(): IFolderListing | null {
     return this._listing;
@@ -492,12 +515,37 @@ export class WizardModel {
     );
   }
 
-  /** The main.py Create writes, when the server told it. */
+  /**
+   * The main.py Create writes: the text the user edited on the review, else the template's
+   * (or the MLflow model's) once the server told it.
+   */
   get mainPy(): string | null {
+    return this._mainPy ?? this.templateMainPy;
+  }
+  /** The user's main.py (the template's text again makes it follow the template). */
+  set mainPy(value: string | null) {
+    this._mainPy =
+      value === null || value === this.templateMainPy ? null : value;
+    this._changed.emit();
+  }
+
+  /** The template's (or the MLflow model's) main.py, when the server told it. */
+  get templateMainPy(): string | null {
     if (this._template === MLFLOW) {
       return this.mlflowModel?.mlflow?.main_py ?? null;
     }
     return this._templates.get(this._template)?.main_py ?? null;
+  }
+
+  /** True while main.py is the user's text, not the template's. */
+  get mainPyEdited(): boolean {
+    return this._mainPy !== null;
+  }
+
+  /** Put back the template's main.py. */
+  resetMainPy(): void {
+    this._mainPy = null;
+    this._changed.emit();
   }
 
   /** The error of the name field, or null. */
@@ -640,6 +688,10 @@ export class WizardModel {
     if (this._requirementsEdited || this._requirements !== own) {
       request.requirements = this._requirements;
     }
+    // The user's main.py, written over the one the template (or MLflow model) writes.
+    if (this._mainPy !== null) {
+      request.main_py = this._mainPy;
+    }
     return request;
   }
 
@@ -657,6 +709,8 @@ export class WizardModel {
   private _template: string;
   private _requirements: string;
   private _requirementsEdited = false;
+  private _mainPy: string | null = null;
+  private _fileFilter = '';
   private _files = new Map<string, IPickedFile>();
   private _existing = new Set<string>();
   private _templates = new Map<string, ITemplate>();

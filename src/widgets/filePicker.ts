@@ -1,10 +1,17 @@
 /**
  * A picker over the server's file tree: browse folders, tick files or whole folders, see their
  * sizes and the total of what is picked. A view of `WizardModel`, which lists the folders
- * (`openFolder`, `GET /hub-api/files`) and keeps what is picked.
+ * (`openFolder`, `GET /hub-api/files`) and keeps what is picked. A search box (JupyterLab's
+ * `jp-InputGroup`, as its file browser's filter) narrows the folder's rows by name as one types;
+ * Escape or its clear button shows them all again; picked files it hides stay picked.
  */
 import { TranslationBundle } from '@jupyterlab/translation';
-import { fileIcon, folderIcon } from '@jupyterlab/ui-components';
+import {
+  closeIcon,
+  fileIcon,
+  folderIcon,
+  searchIcon
+} from '@jupyterlab/ui-components';
 import { Widget } from '@lumino/widgets';
 
 import { IFolderListing } from '../api/types';
@@ -30,9 +37,65 @@ export class FilePicker extends Widget {
       class: 'jp-HubApi-crumbs',
       attrs: { 'aria-label': _trans.__('Folder') }
     });
+    this._search = h('input', {
+      class: 'jp-HubApi-fileSearch',
+      attrs: {
+        type: 'search',
+        autocomplete: 'off',
+        spellcheck: 'false',
+        placeholder: _trans.__('Filter files by name'),
+        'aria-label': _trans.__('Filter the files of this folder by name'),
+        'aria-controls': 'hub-api-file-table',
+        'data-testid': 'file-search'
+      },
+      on: {
+        input: () => (this._model.fileFilter = this._search.value),
+        keydown: (e: KeyboardEvent) => {
+          if (e.key === 'Escape' && this._search.value) {
+            // Clears the filter only: the wizard's own Escape handling is not reached.
+            e.preventDefault();
+            e.stopPropagation();
+            this._clearFilter();
+          }
+        }
+      }
+    });
+    this._search.value = _model.fileFilter;
+    this._clear = h(
+      'button',
+      {
+        class: 'jp-HubApi-fileSearchClear jp-mod-minimal jp-Button',
+        attrs: {
+          type: 'button',
+          title: _trans.__('Clear the filter'),
+          'aria-label': _trans.__('Clear the filter'),
+          'data-testid': 'file-search-clear'
+        },
+        on: { click: () => this._clearFilter() }
+      },
+      closeIcon.element({ tag: 'span' })
+    );
+    this._matches = h('div', {
+      class: 'jp-sr-only',
+      attrs: { role: 'status', 'aria-live': 'polite' }
+    });
+    const searchBox = h(
+      'div',
+      {
+        class: 'jp-InputGroup jp-HubApi-fileSearchBox',
+        attrs: { role: 'search' }
+      },
+      this._search,
+      h(
+        'span',
+        { class: 'jp-InputGroupAction' },
+        searchIcon.element({ tag: 'span' })
+      ),
+      this._clear
+    );
     this._table = h('table', {
       class: 'jp-HubApi-fileTable',
-      attrs: { 'data-testid': 'file-table' }
+      attrs: { 'data-testid': 'file-table', id: 'hub-api-file-table' }
     });
     this._error = h('div', {
       class: 'jp-HubApi-fieldError',
@@ -44,6 +107,8 @@ export class FilePicker extends Widget {
     });
     this.node.append(
       this._crumbs,
+      searchBox,
+      this._matches,
       h('div', { class: 'jp-HubApi-fileScroll' }, this._table),
       this._error,
       this._picked
@@ -69,6 +134,13 @@ export class FilePicker extends Widget {
     this._error.textContent = message;
   }
 
+  /** Show every row of the folder again, and keep the focus in the search box. */
+  private _clearFilter(): void {
+    this._search.value = '';
+    this._model.fileFilter = '';
+    this._search.focus();
+  }
+
   dispose(): void {
     if (!this.isDisposed) {
       this._model.changed.disconnect(this._onChanged, this);
@@ -86,7 +158,13 @@ export class FilePicker extends Widget {
       this._listing = model.listing;
       this._renderCrumbs();
       this._renderTable();
+    } else if (model.fileFilter !== this._filter) {
+      this._renderTable();
     }
+    if (this._search.value !== model.fileFilter) {
+      this._search.value = model.fileFilter;
+    }
+    this._clear.hidden = !model.fileFilter;
     this._renderPicked();
   }
 
@@ -138,7 +216,9 @@ export class FilePicker extends Widget {
         )
       );
     }
-    for (const entry of this._listing?.entries ?? []) {
+    this._filter = this._model.fileFilter;
+    const shown = this._model.filteredEntries;
+    for (const entry of shown) {
       const isDir = entry.type === 'directory';
       const file: IPickedFile = pickedOf(entry);
       const box = h('input', {
@@ -187,6 +267,22 @@ export class FilePicker extends Widget {
         )
       );
     }
+    const query = this._filter.trim();
+    if (query && this._listing?.entries.length && !shown.length) {
+      rows.push(
+        h(
+          'tr',
+          {},
+          h('td', {
+            attrs: { colspan: '3', 'data-testid': 'file-search-empty' },
+            text: trans.__("No file matches '%1'.", query)
+          })
+        )
+      );
+    }
+    this._matches.textContent = query
+      ? trans._n('%1 entry matches', '%1 entries match', shown.length)
+      : '';
     if (!this._listing?.entries.length) {
       rows.push(
         h(
@@ -272,6 +368,10 @@ export class FilePicker extends Widget {
   }
 
   private _listing: IFolderListing | null = null;
+  private _filter = '';
+  private _search: HTMLInputElement;
+  private _clear: HTMLButtonElement;
+  private _matches: HTMLDivElement;
   private _crumbs: HTMLElement;
   private _table: HTMLTableElement;
   private _error: HTMLDivElement;
