@@ -183,6 +183,16 @@ export namespace HubClient {
     );
   }
 
+  /**
+   * Delete an API for good: its versions, history and logs go, callers get 404 from then on
+   * (the platform's `DELETE /api/v1/apis/{name}`; it waits for the calls in flight).
+   */
+  export function deleteApi(api: string): Promise<unknown> {
+    return requestAPI(`platform/apis/${encodeURIComponent(api)}`, {
+      method: 'DELETE'
+    });
+  }
+
   /** The newest invocations of an API. */
   export async function invocations(
     api: string,

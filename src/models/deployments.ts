@@ -12,6 +12,7 @@
  * update requests of one turn into one render).
  */
 import { VDomModel } from '@jupyterlab/ui-components';
+import { ISignal, Signal } from '@lumino/signaling';
 
 import { HubClient } from '../api/client';
 import {
@@ -165,6 +166,26 @@ export class DeploymentsModel extends VDomModel {
     await this.refreshKeys();
   }
 
+  /** Emitted with an API's name once it is deleted (its open panels close). */
+  get apiDeleted(): ISignal<this, string> {
+    return this._apiDeleted;
+  }
+
+  /**
+   * Delete an API for good (versions, history, logs; callers get 404 from then on). Its card
+   * goes at once, `apiDeleted` is emitted, then the list and quota are fetched again. A
+   * failure is thrown with the server's sentence and the list is left as it was.
+   */
+  async deleteApi(name: string): Promise<void> {
+    await HubClient.deleteApi(name);
+    this._apis = this._apis.filter(a => a.name !== name);
+    this._emit();
+    this._apiDeleted.emit(name);
+    // A fresh request (not one begun before the delete, which could still list the API).
+    await (this._pending ?? Promise.resolve()).catch(() => undefined);
+    await this.refresh();
+  }
+
   private async _refresh(): Promise<void> {
     try {
       const [apis, keys] = await Promise.all([
@@ -195,6 +216,7 @@ export class DeploymentsModel extends VDomModel {
   private _loading = true;
   private _pending: Promise<void> | null = null;
   private _revealed = new Map<string, string>();
+  private _apiDeleted = new Signal<this, string>(this);
 }
 
 /**

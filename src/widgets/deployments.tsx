@@ -15,6 +15,7 @@ import {
 import {
   Button,
   copyIcon,
+  deleteIcon,
   refreshIcon,
   SidePanel,
   Table,
@@ -81,6 +82,44 @@ export function statusText(api: IApiSummary, trans: TranslationBundle): string {
     api.status,
     api.busy ?? 0
   );
+}
+
+/**
+ * Ask whether to delete the API `name` (the safe button has the focus) and delete it: a
+ * notification says it is deleted, or what went wrong. Answers whether it was deleted.
+ */
+export async function confirmDeleteApi(
+  model: DeploymentsModel,
+  name: string,
+  trans: TranslationBundle
+): Promise<boolean> {
+  const answer = await showDialog({
+    title: trans.__('Delete the API "%1"?', name),
+    body: trans.__(
+      "Its versions, its call history and its logs are deleted, your API keys no longer reach it, and callers get 404 from then on. The month's usage counts stay. This cannot be undone."
+    ),
+    buttons: [
+      Dialog.cancelButton(),
+      Dialog.warnButton({ label: trans.__('Delete') })
+    ],
+    // The safe choice has the focus (issue 11: not the destructive button).
+    defaultButton: 0
+  });
+  if (!answer.button.accept) {
+    return false;
+  }
+  try {
+    await model.deleteApi(name);
+  } catch (error) {
+    Notification.error(
+      trans.__('%1 was not deleted: %2', name, (error as Error).message)
+    );
+    return false;
+  }
+  Notification.success(trans.__('The API %1 is deleted.', name), {
+    autoClose: 5000
+  });
+  return true;
 }
 
 /** The content of the deployments panel: the quota and one card per API. */
@@ -223,6 +262,16 @@ export class DeploymentsView extends VDomRenderer<DeploymentsModel> {
           </Button>
           <Button small minimal onClick={open('versions')}>
             {trans.__('Versions')}
+          </Button>
+          <Button
+            small
+            minimal
+            className="jp-HubApi-deleteApi"
+            data-testid="api-delete"
+            title={trans.__('Delete %1 for good', api.name)}
+            onClick={() => void confirmDeleteApi(this.model, api.name, trans)}
+          >
+            {trans.__('Delete…')}
           </Button>
         </div>
       </li>
@@ -594,6 +643,23 @@ export class OverviewTab extends ApiTab {
           values={this.model.callsPerDay}
           label={trans.__('Calls per day of %1', api.month)}
         />
+        <div className="jp-HubApi-row jp-HubApi-dangerZone">
+          <Button
+            small
+            className="jp-HubApi-deleteApi"
+            data-testid="overview-delete"
+            onClick={() =>
+              void confirmDeleteApi(
+                this.model.deployments,
+                this.model.name,
+                trans
+              )
+            }
+          >
+            <deleteIcon.react tag="span" />
+            {trans.__('Delete API…')}
+          </Button>
+        </div>
       </>
     );
   }
@@ -873,6 +939,8 @@ export class ApiPanel extends TabPanel {
     );
     const keys = new KeyTable(deployments, trans);
     keys.title.label = trans.__('Keys');
+    // Deleted (from its card or its Overview tab): the panel closes.
+    deployments.apiDeleted.connect(this._onApiDeleted, this);
     for (const w of [
       new OverviewTab(this.model, trans, endpointOf),
       new VersionsTab(this.model, trans),
@@ -900,8 +968,15 @@ export class ApiPanel extends TabPanel {
     }
   }
 
+  private _onApiDeleted(_: DeploymentsModel, name: string): void {
+    if (name === this.api) {
+      this.dispose(); // its MainAreaWidget goes with it
+    }
+  }
+
   dispose(): void {
     if (!this.isDisposed) {
+      this.model.deployments.apiDeleted.disconnect(this._onApiDeleted, this);
       this.console.model.dispose();
       this.model.dispose();
     }

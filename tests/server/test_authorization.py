@@ -41,3 +41,11 @@ async def test_a_read_only_user_can_list_but_not_start_or_follow_jobs(
     with pytest.raises(tornado.httpclient.HTTPClientError) as info:
         await jp_ws_fetch("hub-api", "jobs", "watch")
     assert info.value.code == 403
+
+
+async def test_a_read_only_user_cannot_delete_an_api(jp_fetch):
+    # panel (issue 11.4): refused by the extension before the platform is asked.
+    status, error = await fetch_json(
+        jp_fetch, "hub-api", "platform", "apis", "iris", method="DELETE"
+    )
+    assert status == 403 and error["reason"] == "forbidden", error

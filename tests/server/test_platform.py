@@ -162,6 +162,26 @@ async def test_deploy_job_then_panel_lists_invokes_and_manages_keys(
     status, error = await fetch_json(jp_fetch, "hub-api", "platform", "apis", "nope")
     assert status == 404 and set(error) == {"message", "reason"}
 
+    # panel (issue 11.4): the panel's Delete. The API goes with its versions, history and
+    # logs; a caller gets the gateway's 404; deleting it again is the platform's 404.
+    status, deleted = await fetch_json(
+        jp_fetch, "hub-api", "platform", "apis", "echo", method="DELETE"
+    )
+    assert status == 200 and deleted == {"api": "echo", "deleted": True}
+    status, apis = await fetch_json(jp_fetch, "hub-api", "platform", "apis")
+    assert status == 200 and "echo" not in {a["name"] for a in apis["apis"]}
+    for part in ("versions", "invocations", "logs"):
+        status, error = await fetch_json(jp_fetch, "hub-api", "platform", "apis", "echo", part)
+        assert status == 404 and "echo" in error["message"], (part, error)
+    status, gone = await post_json(
+        jp_fetch, "hub-api", "platform", "apis", "echo", "invoke", body={"body": "hello"}
+    )
+    assert status == 200 and gone["status"] == 404, gone
+    status, again = await fetch_json(
+        jp_fetch, "hub-api", "platform", "apis", "echo", method="DELETE"
+    )
+    assert status == 404 and set(again) == {"message", "reason"} and "echo" in again["message"]
+
 
 async def test_an_unreachable_platform_is_a_503_with_a_sentence(jp_fetch, monkeypatch):
     monkeypatch.setenv("HUB_PLATFORM_URL", f"http://127.0.0.1:{free_port()}")
