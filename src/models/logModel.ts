@@ -88,6 +88,27 @@ export function liveLine(
     : `${what} is live at ${endpoint}`;
 }
 
+/** "14:03:07": a time (seconds since the epoch) on the local clock; "" for none. */
+export function formatClock(time: number | null | undefined): string {
+  if (time === null || time === undefined || !Number.isFinite(time)) {
+    return '';
+  }
+  const d = new Date(time * 1000);
+  return [d.getHours(), d.getMinutes(), d.getSeconds()]
+    .map(n => String(n).padStart(2, '0'))
+    .join(':');
+}
+
+/** What stands for a missing time, as wide as `formatClock`'s answer. */
+export const CLOCK_BLANK = ' '.repeat(8);
+
+/** The full local date and time of a time (seconds since the epoch), for a tooltip. */
+export function formatDateTime(time: number): string {
+  const d = new Date(time * 1000);
+  const ms = String(d.getMilliseconds()).padStart(3, '0');
+  return `${d.toLocaleDateString()} ${formatClock(time)}.${ms}`;
+}
+
 /** The log of one job. */
 export class LogModel {
   constructor(options: { maxLines?: number } = {}) {
@@ -148,8 +169,20 @@ export class LogModel {
     return this._kind[i];
   }
 
-  /** Add plain lines (e.g. a note of the panel itself). */
-  appendLines(lines: string[], kind: LineKind = 'stdout'): void {
+  /**
+   * When line `i` arrived (seconds since the epoch: the job event's `time`, or when the panel
+   * added its own note), or null when unknown.
+   */
+  time(i: number): number | null {
+    return this._time[i];
+  }
+
+  /** Add plain lines (e.g. a note of the panel itself), stamped now unless `time` is given. */
+  appendLines(
+    lines: string[],
+    kind: LineKind = 'stdout',
+    time: number | null = Date.now() / 1000
+  ): void {
     let added = 0;
     for (const text of lines) {
       // One event may carry several lines (a traceback): each is its own row.
@@ -157,6 +190,7 @@ export class LogModel {
         this._text.push(part);
         this._kind.push(kind);
         this._plain.push(null);
+        this._time.push(time);
         added++;
       }
     }
@@ -171,6 +205,7 @@ export class LogModel {
     const before = this._text.length + this._dropped;
     let state = false;
     for (const event of events) {
+      this._eventTime = event.time ?? null;
       switch (event.event) {
         case 'log':
           this._push(event.line, this._streamKind(event));
@@ -280,11 +315,16 @@ export class LogModel {
     return plain;
   }
 
-  /** The whole log as plain text, for copying. */
-  toText(): string {
+  /**
+   * The whole log as plain text, for copying; with `times`, each line starts with its time
+   * as shown (`formatClock`; blanks of the same width for a line without one).
+   */
+  toText(times = false): string {
     const out: string[] = new Array(this._text.length);
     for (let i = 0; i < this._text.length; i++) {
-      out[i] = this.plain(i);
+      out[i] = times
+        ? `${formatClock(this._time[i]) || CLOCK_BLANK} ${this.plain(i)}`
+        : this.plain(i);
     }
     return out.join('\n');
   }
@@ -294,6 +334,7 @@ export class LogModel {
     this._text = [];
     this._kind = [];
     this._plain = [];
+    this._time = [];
     this._steps = [];
     this._progress = null;
     this._result = null;
@@ -349,6 +390,7 @@ export class LogModel {
       this._text.push(part);
       this._kind.push(kind);
       this._plain.push(null);
+      this._time.push(this._eventTime);
     }
   }
 
@@ -358,6 +400,7 @@ export class LogModel {
       this._text.splice(0, excess);
       this._kind.splice(0, excess);
       this._plain.splice(0, excess);
+      this._time.splice(0, excess);
       this._dropped += excess;
       this._linesChanged.emit(0);
     }
@@ -367,6 +410,8 @@ export class LogModel {
   private _text: string[] = [];
   private _kind: LineKind[] = [];
   private _plain: (string | null)[] = [];
+  private _time: (number | null)[] = [];
+  private _eventTime: number | null = null;
   private _dropped = 0;
   private _steps: IStep[] = [];
   private _progress: IProgress | null = null;

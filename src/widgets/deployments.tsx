@@ -39,6 +39,8 @@ import {
   formatRate
 } from '../models/deployments';
 import { TestConsoleModel } from '../models/testConsole';
+import { formatClock, formatDateTime } from '../models/logModel';
+import { rememberShowTimes, shownTimes } from './logPanel';
 import { BarChart, UsageBar } from './charts';
 import { KeyTable } from './keyTable';
 import { copyWithNotice, Endpoint, Hint, Problem } from './parts';
@@ -890,11 +892,46 @@ export class LogsTab extends ApiTab {
             <refreshIcon.react tag="span" />
             {trans.__('Refresh')}
           </Button>
+          <label
+            className="jp-HubApi-follow"
+            title={trans.__(
+              'Start each line with the time it was printed (hover it for the date); copied with the lines when shown'
+            )}
+          >
+            <input
+              type="checkbox"
+              data-testid="api-logs-times"
+              checked={this._showTimes}
+              onChange={e => {
+                this._showTimes = e.currentTarget.checked;
+                rememberShowTimes(this._showTimes);
+                this.update();
+              }}
+            />
+            {trans.__('Times')}
+          </label>
         </div>
         {error ? <Problem message={error} /> : null}
         {value?.length ? (
-          <pre className="jp-HubApi-code jp-HubApi-apiLogs" tabIndex={0}>
-            {value.map(l => l.line).join('\n')}
+          <pre
+            className="jp-HubApi-code jp-HubApi-apiLogs"
+            tabIndex={0}
+            data-testid="api-logs"
+          >
+            {value.map((l, i) => (
+              <React.Fragment key={l.id}>
+                {i ? '\n' : null}
+                {this._showTimes ? (
+                  <span
+                    className="jp-HubApi-logTime"
+                    title={formatDateTime(l.ts)}
+                  >
+                    {`${formatClock(l.ts)} `}
+                  </span>
+                ) : null}
+                {l.line}
+              </React.Fragment>
+            ))}
           </pre>
         ) : value ? (
           <Hint
@@ -908,6 +945,9 @@ export class LogsTab extends ApiTab {
       </>
     );
   }
+
+  /** Whether each line starts with its time (the log panel's remembered choice). */
+  private _showTimes = shownTimes();
 }
 
 /** The detail panel of one API. */

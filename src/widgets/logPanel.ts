@@ -36,6 +36,27 @@ export function jobTitle(
   }
 }
 
+/** Where the choice to show the lines' times is kept (this browser; log panels and Logs tabs). */
+export const SHOW_TIMES_KEY = 'jupyter-hub-api:log-times';
+
+/** Whether log lines show their time: yes, unless the user hid them. */
+export function shownTimes(): boolean {
+  try {
+    return window.localStorage.getItem(SHOW_TIMES_KEY) !== 'hidden';
+  } catch {
+    return true; // storage refused (private mode): the default
+  }
+}
+
+/** Remember whether log lines show their time. */
+export function rememberShowTimes(show: boolean): void {
+  try {
+    window.localStorage.setItem(SHOW_TIMES_KEY, show ? 'shown' : 'hidden');
+  } catch {
+    // not kept: the choice lasts for this panel only
+  }
+}
+
 /** The panel of one job. */
 export class LogPanel extends Widget {
   constructor(
@@ -73,6 +94,29 @@ export class LogPanel extends Widget {
     const copy = button(trans.__('Copy'), () => this._doCopy(), {
       title: trans.__('Copy the whole log as text')
     });
+    // Each line's time, shown unless the user hid them (the choice is remembered).
+    this._timesBox = h('input', {
+      attrs: { type: 'checkbox', 'data-testid': 'job-times' },
+      on: {
+        change: () => {
+          this._view.showTimes = this._timesBox.checked;
+          rememberShowTimes(this._timesBox.checked);
+        }
+      }
+    });
+    const times = h(
+      'label',
+      {
+        class: 'jp-HubApi-follow',
+        attrs: {
+          title: trans.__(
+            'Start each line with the time it arrived (hover it for the date); copied with the log when shown'
+          )
+        }
+      },
+      this._timesBox,
+      trans.__('Times')
+    );
     this._followBox = h('input', {
       attrs: { type: 'checkbox', 'data-testid': 'job-follow' },
       on: { change: () => (this._view.follow = this._followBox.checked) }
@@ -119,6 +163,7 @@ export class LogPanel extends Widget {
       h('span', { class: 'jp-HubApi-spacer' }),
       this._search,
       this._matchCount,
+      times,
       follow,
       copy,
       this._rerun,
@@ -149,7 +194,11 @@ export class LogPanel extends Widget {
         this._progress
       )
     });
-    this._view = new LogView(jobLog.model, { follow: options.follow ?? true });
+    this._view = new LogView(jobLog.model, {
+      follow: options.follow ?? true,
+      showTimes: shownTimes()
+    });
+    this._timesBox.checked = this._view.showTimes;
     this._followBox.checked = this._view.follow;
     this._view.followChanged.connect(
       (_, value) => (this._followBox.checked = value)
@@ -341,7 +390,7 @@ export class LogPanel extends Widget {
   }
 
   private _doCopy(): void {
-    Clipboard.copyToSystem(this.jobLog.model.toText());
+    Clipboard.copyToSystem(this.jobLog.model.toText(this._view.showTimes));
     Notification.info(this._trans.__('The log was copied.'), {
       autoClose: 2000
     });
@@ -370,6 +419,7 @@ export class LogPanel extends Widget {
   private _cancel: HTMLButtonElement;
   private _rerun: HTMLButtonElement;
   private _followBox: HTMLInputElement;
+  private _timesBox: HTMLInputElement;
   private _search: HTMLInputElement;
   private _matchCount: HTMLSpanElement;
   private _steps: HTMLOListElement;

@@ -7,7 +7,12 @@ import { Widget } from '@lumino/widgets';
 import { ISignal, Signal } from '@lumino/signaling';
 
 import { parseAnsi } from '../models/ansi';
-import { LogModel } from '../models/logModel';
+import {
+  CLOCK_BLANK,
+  formatClock,
+  formatDateTime,
+  LogModel
+} from '../models/logModel';
 
 /** Height of one row in pixels; style/log.css uses the same value. */
 export const LINE_HEIGHT = 18;
@@ -30,7 +35,12 @@ const defaultScheduler: FrameScheduler = callback => {
 export class LogView extends Widget {
   constructor(
     readonly model: LogModel,
-    options: { follow?: boolean; schedule?: FrameScheduler } = {}
+    options: {
+      follow?: boolean;
+      schedule?: FrameScheduler;
+      /** Start each row with the line's time (HH:MM:SS, local; the full date in its title). */
+      showTimes?: boolean;
+    } = {}
   ) {
     super();
     this.addClass('jp-HubApi-logView');
@@ -48,6 +58,8 @@ export class LogView extends Widget {
     this._viewport.appendChild(this._spacer);
     this.node.appendChild(this._viewport);
     this._follow = options.follow ?? true;
+    this._showTimes = options.showTimes ?? false;
+    this.toggleClass('jp-mod-times', this._showTimes);
     this._schedule = options.schedule ?? defaultScheduler;
     this._viewport.addEventListener('scroll', this._onScroll);
     model.linesChanged.connect(this._requestRender, this);
@@ -64,6 +76,18 @@ export class LogView extends Widget {
     this._follow = value;
     this._followChanged.emit(value);
     if (value) {
+      this._requestRender();
+    }
+  }
+
+  /** Whether each row starts with the line's time. */
+  get showTimes(): boolean {
+    return this._showTimes;
+  }
+  set showTimes(value: boolean) {
+    if (value !== this._showTimes) {
+      this._showTimes = value;
+      this.toggleClass('jp-mod-times', value);
       this._requestRender();
     }
   }
@@ -168,6 +192,18 @@ export class LogView extends Widget {
       row.classList.add('jp-mod-current');
     }
     row.dataset.line = String(i);
+    if (this._showTimes) {
+      const time = this.model.time(i);
+      const stamp = document.createElement('span');
+      stamp.className = 'jp-HubApi-logTime';
+      if (time === null) {
+        stamp.textContent = `${CLOCK_BLANK} `;
+      } else {
+        stamp.textContent = `${formatClock(time)} `;
+        stamp.title = formatDateTime(time);
+      }
+      row.appendChild(stamp);
+    }
     for (const segment of parseAnsi(this.model.line(i))) {
       if (segment.classes.length === 0) {
         row.appendChild(document.createTextNode(segment.text));
@@ -208,6 +244,7 @@ export class LogView extends Widget {
   private _spacer: HTMLDivElement;
   private _rows: HTMLDivElement;
   private _follow: boolean;
+  private _showTimes: boolean;
   private _schedule: FrameScheduler;
   private _pending = false;
   private _programmaticScroll = false;
