@@ -200,7 +200,7 @@ describe('wizard steps', () => {
     model.goTo('model');
     expect(fields()).toEqual(['files', 'template']);
     model.goTo('review');
-    expect(fields()).toEqual(['review', 'requirements']);
+    expect(fields()).toEqual(['review', 'requirements', 'main_py']);
     // The requirements are on the review, pinned to the kernel, each with its origin.
     const area = body().querySelector<HTMLTextAreaElement>(
       '[data-testid="wizard-requirements"]'
@@ -218,9 +218,11 @@ describe('wizard steps', () => {
     ).toEqual(['H1', 'H2', 'H2', 'H2']);
     // Focus stays in the wizard: the first control of the review.
     expect(body().contains(document.activeElement)).toBe(true);
-    expect(body().querySelector('[data-testid="main-py"]')!.textContent).toBe(
-      'import joblib\n'
-    );
+    // main.py, editable (a textarea here: no editor services in this test).
+    expect(
+      body().querySelector<HTMLTextAreaElement>('[data-testid="main-py"]')!
+        .value
+    ).toBe('import joblib\n');
     // An edit is the user's: its line says so.
     area.value = 'joblib==1.6.0\nmy-lib\n';
     area.dispatchEvent(new Event('input'));

@@ -32,13 +32,18 @@ export const STEPS = ['name', 'model', 'review'] as const;
 export type WizardStep = (typeof STEPS)[number];
 
 /** The fields of the wizard (`data-field`), and the step each one is on. */
-export type WizardField = 'name' | 'template' | 'files' | 'requirements';
+export type WizardField =
+  'name' | 'template' | 'files' | 'requirements' | 'main_py';
 export const FIELD_STEP: Record<WizardField, WizardStep> = {
   name: 'name',
   template: 'model',
   files: 'model',
-  requirements: 'review'
+  requirements: 'review',
+  main_py: 'review'
 };
+
+/** The largest main.py Create takes (UTF-8 bytes; the server's MAX_MAIN_PY_BYTES). */
+export const MAX_MAIN_PY_BYTES = 1024 * 1024;
 
 /** The framework shown for an MLflow model folder: `hub init --from-mlflow`, no template. */
 export const MLFLOW = 'mlflow';
@@ -579,6 +584,16 @@ export class WizardModel {
         out.requirements = this._trans.__(
           '"%1": options are not allowed here; list one package per line.',
           bad
+        );
+      }
+      const size =
+        this._mainPy === null
+          ? 0
+          : new TextEncoder().encode(this._mainPy).length;
+      if (size > MAX_MAIN_PY_BYTES) {
+        out.main_py = this._trans.__(
+          'main.py is %1 bytes; keep it under 1 MiB (put data in model/ instead).',
+          size
         );
       }
     }

@@ -11,6 +11,7 @@ import {
   MainAreaWidget,
   Notification
 } from '@jupyterlab/apputils';
+import { IEditorServices } from '@jupyterlab/codeeditor';
 import { IDocumentManager } from '@jupyterlab/docmanager';
 import { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
 import { ILauncher } from '@jupyterlab/launcher';
@@ -62,7 +63,8 @@ export const wizardPlugin: JupyterFrontEndPlugin<void> = {
     ICommandPalette,
     IDocumentManager,
     IDefaultFileBrowser,
-    ITranslator
+    ITranslator,
+    IEditorServices
   ],
   activate: (
     app: JupyterFrontEnd,
@@ -71,7 +73,8 @@ export const wizardPlugin: JupyterFrontEndPlugin<void> = {
     palette: ICommandPalette | null,
     docManager: IDocumentManager | null,
     browser: IDefaultFileBrowser | null,
-    translator: ITranslator | null
+    translator: ITranslator | null,
+    editorServices: IEditorServices | null
   ) => {
     translator = translator ?? nullTranslator;
     const trans = translator.load('jupyter_hub_api');
@@ -155,7 +158,8 @@ export const wizardPlugin: JupyterFrontEndPlugin<void> = {
       };
       const content = new WizardWidget(model, HubClient, submit, {
         translator: translator!,
-        problem: hub.handshake.then(r => r.problem)
+        problem: hub.handshake.then(r => r.problem),
+        editorServices
       });
       // `submit` above runs only after this line, so it may use `widget`.
       const widget: MainAreaWidget<WizardWidget> = new MainAreaWidget({

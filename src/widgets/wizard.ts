@@ -4,6 +4,7 @@
  * this widget shows the current one with the step list, the errors and the buttons; the plugin
  * does the creating.
  */
+import { IEditorServices } from '@jupyterlab/codeeditor';
 import {
   ITranslator,
   nullTranslator,
@@ -34,6 +35,8 @@ export function fieldOfReason(reason: string): WizardField | null {
       return 'template';
     case 'bad_requirements':
       return 'requirements';
+    case 'bad_main_py':
+      return 'main_py';
     case 'not_found':
     case 'not_a_folder':
     case 'too_large':
@@ -51,9 +54,15 @@ export class WizardWidget extends Widget {
     readonly model: WizardModel,
     private _services: IWizardServices,
     private _onSubmit: (deploy: boolean) => Promise<void>,
-    options: { translator?: ITranslator; problem?: Promise<string | null> } = {}
+    options: {
+      translator?: ITranslator;
+      problem?: Promise<string | null>;
+      /** JupyterLab's editors: main.py on the review is edited in one. */
+      editorServices?: IEditorServices | null;
+    } = {}
   ) {
     super();
+    this._editorServices = options.editorServices ?? null;
     this._trans = (options.translator ?? nullTranslator).load(
       'jupyter_hub_api'
     );
@@ -226,7 +235,8 @@ export class WizardWidget extends Widget {
     this._view = STEP_VIEWS[this.model.step]({
       model: this.model,
       services: this._services,
-      trans: this._trans
+      trans: this._trans,
+      editorServices: this._editorServices
     });
     this._body.replaceChildren(this._view.node);
     this._renderErrors();
@@ -271,6 +281,8 @@ export class WizardWidget extends Widget {
         return model.template;
       case 'requirements':
         return model.requirements;
+      case 'main_py':
+        return model.mainPy ?? '';
       case 'files':
         return [...model.files.keys()].join('\n');
       default:
@@ -321,6 +333,7 @@ export class WizardWidget extends Widget {
     super.dispose();
   }
 
+  private _editorServices: IEditorServices | null;
   private _trans: TranslationBundle;
   private _banner: HTMLDivElement;
   private _stepList: HTMLOListElement;

@@ -3,6 +3,7 @@
  * the user does into the model, and is disposed when the wizard leaves the step. The wizard
  * (`wizard.ts`) shows the current one and the errors at its fields (`[data-field]`).
  */
+import { IEditorServices } from '@jupyterlab/codeeditor';
 import { PageConfig } from '@jupyterlab/coreutils';
 import { TranslationBundle } from '@jupyterlab/translation';
 
@@ -16,6 +17,7 @@ import {
 } from '../models/wizard';
 import { button, formatBytes, h } from './dom';
 import { FilePicker } from './filePicker';
+import { createPythonEditor, ITextEditor } from './mainPyEditor';
 // -- try in kernel (kernel helper) --
 import { tryInKernelSection } from './tryInKernel';
 // -- end try in kernel --
@@ -25,6 +27,8 @@ export interface IStepContext {
   model: WizardModel;
   services: IWizardServices;
   trans: TranslationBundle;
+  /** JupyterLab's editors (main.py on the review is edited in one); a textarea without. */
+  editorServices?: IEditorServices | null;
 }
 
 /** The view of one step. */
@@ -302,6 +306,86 @@ export function requirementsSection({ model, trans }: IStepContext): IStepView {
   return { node, dispose: () => model.changed.disconnect(render) };
 }
 
+/**
+ * src/main.py on the review, in JupyterLab's code editor: the template's text (or the MLflow
+ * model's) until the user edits it; Create writes the edited text, "Try in kernel" runs it, and
+ * "Reset to the template" puts the template's back.
+ */
+export function mainPySection({
+  model,
+  trans,
+  editorServices
+}: IStepContext): IStepView {
+  const template = TEMPLATE_LABELS[model.template] ?? model.template;
+  const hintId = 'hub-api-main-py-hint';
+  const hint = h('div', {
+    class: 'jp-HubApi-hint',
+    attrs: { id: hintId }
+  });
+  const slot = h('div', { class: 'jp-HubApi-mainPySlot' });
+  const reset = button(trans.__('Reset to the template'), () =>
+    model.resetMainPy()
+  );
+  reset.dataset.testid = 'main-py-reset';
+  let editor: ITextEditor | null = null;
+  const render = () => {
+    const text = model.mainPy;
+    if (text === null) {
+      hint.textContent = trans.__(
+        "The %1 template's main.py; it opens in the editor once the project is created.",
+        template
+      );
+      reset.style.display = 'none';
+      return;
+    }
+    if (!editor) {
+      editor = createPythonEditor(
+        editorServices,
+        text,
+        trans.__('src/main.py'),
+        `${hintId} hub-api-main_py-error`
+      );
+      editor.onChange(value => (model.mainPy = value));
+      slot.replaceChildren(editor.node);
+    } else if (editor.getValue() !== text) {
+      editor.setValue(text);
+    }
+    hint.textContent = model.mainPyEdited
+      ? trans.__(
+          'Edited: Create writes this text and Try in kernel runs it. Escape then Tab leaves the editor.'
+        )
+      : trans.__(
+          "The %1 template's main.py: edit it here, or later in the project. Escape then Tab leaves the editor.",
+          template
+        );
+    reset.style.display = '';
+    reset.disabled = !model.mainPyEdited;
+  };
+  model.changed.connect(render);
+  render();
+  return {
+    node: h(
+      'div',
+      { class: 'jp-HubApi-mainPySection', attrs: { 'data-field': 'main_py' } },
+      slot,
+      hint,
+      h('div', {
+        class: 'jp-HubApi-fieldError',
+        attrs: {
+          id: 'hub-api-main_py-error',
+          role: 'alert',
+          'data-testid': 'main_py-error'
+        }
+      }),
+      reset
+    ),
+    dispose: () => {
+      model.changed.disconnect(render);
+      editor?.dispose();
+    }
+  };
+}
+
 /** What Create will do: the choices, the files it writes, and main.py. */
 export function reviewStep(context: IStepContext): IStepView {
   const { model, trans } = context;
@@ -326,10 +410,13 @@ export function reviewStep(context: IStepContext): IStepView {
   if (endpoint) {
     rows.push([trans.__('Endpoint'), endpoint]);
   }
-  const main = model.mainPy;
+  const main = mainPySection(context);
   const hubUser = PageConfig.getOption('hubUser');
   return {
-    dispose: () => requirements.dispose?.(),
+    dispose: () => {
+      requirements.dispose?.();
+      main.dispose?.();
+    },
     node: h(
       'div',
       { attrs: { 'data-field': 'review' } },
@@ -384,19 +471,7 @@ export function reviewStep(context: IStepContext): IStepView {
         )
       ),
       h('h2', {}, h('code', { text: 'src/main.py' })),
-      main
-        ? h('pre', {
-            class: 'jp-HubApi-code',
-            text: main,
-            attrs: { 'data-testid': 'main-py', tabindex: '0' }
-          })
-        : h('p', {
-            class: 'jp-HubApi-hint',
-            text: trans.__(
-              "The %1 template's main.py; it opens in the editor once the project is created.",
-              template
-            )
-          }),
+      main.node,
       // -- try in kernel (kernel helper): run main.py on the chosen model files --
       tryInKernelSection(model, trans)
       // -- end try in kernel --
