@@ -185,6 +185,20 @@ def _write_text(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+MAX_MAIN_PY_BYTES = 1024 * 1024
+"""The largest ``main_py`` a create takes (UTF-8 bytes): code, not data (data goes in model/)."""
+
+
+def _check_main_py(text: str) -> None:
+    """A 400 for a ``main_py`` too large to be a handler's code."""
+    size = len(text.encode("utf-8"))
+    if size > MAX_MAIN_PY_BYTES:
+        raise UsageError(
+            f"main_py is {size} bytes; keep src/main.py under 1 MiB (put data in model/ instead).",
+            type="bad_main_py",
+        )
+
+
 class ProjectsHandler(HubAPIHandler):
     """``GET`` lists projects under the root; ``POST`` creates one (``hub init``)."""
 
@@ -218,6 +232,8 @@ class ProjectsHandler(HubAPIHandler):
             normalise_requirements(
                 texts["requirements"]
             )  # 400 naming the bad line, before creating
+        if texts["main_py"] is not None:
+            _check_main_py(texts["main_py"])  # before anything is created
         files = body_field(
             body, "model_files", list, [], "a list of paths relative to the server root"
         )
