@@ -114,9 +114,11 @@ test('from a model file to a live API called from Python', async ({
   await expect(log).toHaveAttribute('data-state', 'succeeded', {
     timeout: 360_000
   });
-  // The last line says which version went live, and where.
+  // The last line says which version went live, and where (after its time, HH:MM:SS).
   await expect(log.locator('.jp-HubApi-logLine.jp-mod-result')).toHaveText(
-    new RegExp(`^Version #1 \\(.*build [0-9a-f]{8}\\) is live at .*/${name}$`)
+    new RegExp(
+      `^\\d\\d:\\d\\d:\\d\\d Version #1 \\(.*build [0-9a-f]{8}\\) is live at .*/${name}$`
+    )
   );
   // No two steps share a name, for the eye or for a screen reader.
   const labels = await log.locator('.jp-HubApi-stepName').allTextContents();
@@ -132,7 +134,7 @@ test('from a model file to a live API called from Python', async ({
     .allTextContents();
   expect(
     problemLines.filter(line =>
-      /^\s*(Resolved|Downloading|Downloaded|Prepared|Installed|Audited|Using)\b/.test(
+      /^(\d\d:\d\d:\d\d )?\s*(Resolved|Downloading|Downloaded|Prepared|Installed|Audited|Using)\b/.test(
         line
       )
     )
@@ -162,7 +164,7 @@ test('from a model file to a live API called from Python', async ({
   });
   await expect(logTab).toHaveCount(1);
   await expect(again.locator('.jp-HubApi-logLine.jp-mod-result')).toHaveText(
-    /^Version #1 .* was live already at /
+    /^\d\d:\d\d:\d\d Version #1 .* was live already at /
   );
 
   // The deployments panel lists the API.
