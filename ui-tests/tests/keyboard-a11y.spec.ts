@@ -138,8 +138,9 @@ test('keyboard only: launcher tile → wizard → deploy → prediction in the t
   await tabTo(page, wizard.getByTestId('wizard-next'), 20);
   await page.keyboard.press('Enter');
 
-  // Step 3, review: focus in the requirements (pinned to the kernel's versions); the
-  // main.py preview scrolls by keyboard (it is focusable); Create and deploy with Enter.
+  // Step 3, review: focus in the requirements (pinned to the kernel's versions); main.py in
+  // JupyterLab's code editor is reached by Tab and left with Escape then Tab, as JupyterLab's
+  // editors are; Create and deploy with Enter.
   await expect(currentStep(page)).toHaveAttribute('data-step', 'review');
   await expectFocusIn(page, WIZARD, 'on the review step');
   await expect(wizard.getByTestId('wizard-requirements')).toBeFocused({
@@ -152,8 +153,13 @@ test('keyboard only: launcher tile → wizard → deploy → prediction in the t
   await expect(wizard.getByTestId('planned-files')).toContainText(
     `${apiName}/model/model.joblib`
   );
-  const preview = wizard.getByTestId('main-py');
-  await tabTo(page, preview, 40);
+  const mainPy = wizard.locator('[data-testid="main-py"] [contenteditable]');
+  await tabTo(page, mainPy, 40);
+  await expect(mainPy).toHaveAttribute('aria-label', 'src/main.py');
+  await page.keyboard.press('Escape');
+  await page.keyboard.press('Tab');
+  await expect(mainPy).not.toBeFocused();
+  await expectFocusIn(page, WIZARD, 'after leaving the main.py editor');
   await scan(page, 'wizard step "review" (light)', WIZARD);
   await tabTo(page, wizard.getByTestId('wizard-create-deploy'), 40);
   await page.keyboard.press('Enter');

@@ -4,13 +4,31 @@
  * the versions panel shows the handshake; a model saved by the real MLflow is recognised in
  * the model step and created as `hub init --from-mlflow` creates it.
  */
-import { expect, test } from '@jupyterlab/galata';
+import { expect, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 
 import { PYTHON, shot, uniqueName, uploadModel } from './helpers';
+
+/** A text file's content, read through JupyterLab's contents manager (as the editor reads it). */
+async function readText(
+  page: IJupyterLabPageFixture,
+  path: string
+): Promise<string> {
+  return page.evaluate(
+    async p =>
+      (
+        await (window as any).jupyterapp.serviceManager.contents.get(p, {
+          content: true,
+          type: 'file',
+          format: 'text'
+        })
+      ).content as string,
+    path
+  );
+}
 
 // Room for the panels in the screenshots of the walkthrough.
 test.use({ viewport: { width: 1280, height: 860 } });
@@ -63,6 +81,41 @@ test('the wizard shows an invalid name at its field, and the context menu presel
   // The dark theme: only JupyterLab's CSS variables, so the wizard follows it.
   await page.theme.setDarkTheme();
   await shot(page, '14-wizard-dark-theme');
+
+  // The search box filters the folder's rows by name, ignoring case; Escape shows them all.
+  const search = wizard.getByTestId('file-search');
+  await search.fill('zzz');
+  await expect(wizard.getByTestId('file-search-empty')).toHaveText(
+    "No file matches 'zzz'."
+  );
+  await expect(wizard.locator('tr[data-name]')).toHaveCount(0);
+  await search.fill('JOBLIB');
+  await expect(wizard.locator('tr[data-name="model.joblib"]')).toBeVisible();
+  await search.press('Escape');
+  await expect(search).toHaveValue('');
+  await expect(wizard.locator(`input[data-path="${modelPath}"]`)).toBeChecked();
+
+  // The review: main.py in JupyterLab's code editor; the edit is what Create writes.
+  await wizard.getByTestId('wizard-next').click();
+  const editor = wizard.locator('[data-testid="main-py"] .cm-content');
+  // CodeMirror renders the visible lines only: the top of the file is what it shows.
+  await expect(editor).toContainText('from hub import hub_handler', {
+    timeout: 60_000
+  });
+  await expect(editor).toHaveAttribute('aria-label', 'src/main.py');
+  const reset = wizard.getByTestId('main-py-reset');
+  await expect(reset).toBeDisabled();
+  await editor.click();
+  await page.keyboard.press('Control+End');
+  await page.keyboard.type('# edited in the wizard');
+  await expect(reset).toBeEnabled();
+  await wizard.getByTestId('wizard-create').click();
+  await expect(
+    page.locator('.lm-TabBar-tab', { hasText: 'main.py' })
+  ).toBeVisible({ timeout: 120_000 });
+  const created = await readText(page, `${tmpPath}/iris-from-menu/src/main.py`);
+  expect(created).toContain('# edited in the wizard');
+  expect(created).toContain('@hub_handler');
 
   // The versions panel: all three parts of one version.
   await page.evaluate(async () => {
@@ -130,7 +183,10 @@ test('a model saved by MLflow is recognised in the model step and created as hub
   await expect(wizard.getByTestId('requirement-origins')).toContainText(
     'recorded by MLflow'
   );
-  await expect(wizard.getByTestId('main-py')).toContainText('skops.io.load');
+  // In the editor (the visible top of it); the whole text is checked in the file written.
+  await expect(wizard.getByTestId('main-py')).toContainText(
+    'A model saved by MLflow'
+  );
   await wizard.getByTestId('wizard-create').click();
 
   // main.py opens; the project holds the MLflow folder under model/.
@@ -145,4 +201,7 @@ test('a model saved by MLflow is recognised in the model step and created as hub
   expect(
     await page.contents.fileExists(`${tmpPath}/${name}/src/requirements.txt`)
   ).toBe(true);
+  expect(await readText(page, `${tmpPath}/${name}/src/main.py`)).toContain(
+    'skops.io.load'
+  );
 });
