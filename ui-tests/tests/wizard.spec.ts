@@ -37,6 +37,7 @@ test('the wizard shows an invalid name at its field, and the context menu presel
   page,
   tmpPath
 }) => {
+  test.setTimeout(300_000);
   const modelPath = await uploadModel(page, tmpPath);
   await page.filebrowser.refresh();
 
@@ -107,14 +108,24 @@ test('the wizard shows an invalid name at its field, and the context menu presel
   await expect(reset).toBeDisabled();
   await editor.click();
   await page.keyboard.press('Control+End');
-  await page.keyboard.type('# edited in the wizard');
+  await page.keyboard.type('print("edited in the wizard")');
   await expect(reset).toBeEnabled();
+  // Try in kernel runs the text the editor holds (its top-level print is what it printed).
+  const tryView = wizard.getByTestId('try-in-kernel');
+  await tryView.getByTestId('try-run').click();
+  await expect(tryView.getByTestId('try-status')).toContainText(
+    'The handler answered',
+    { timeout: 180_000 }
+  );
+  await expect(tryView.getByTestId('try-printed')).toContainText(
+    'edited in the wizard'
+  );
   await wizard.getByTestId('wizard-create').click();
   await expect(
     page.locator('.lm-TabBar-tab', { hasText: 'main.py' })
   ).toBeVisible({ timeout: 120_000 });
   const created = await readText(page, `${tmpPath}/iris-from-menu/src/main.py`);
-  expect(created).toContain('# edited in the wizard');
+  expect(created).toContain('print("edited in the wizard")');
   expect(created).toContain('@hub_handler');
 
   // The versions panel: all three parts of one version.
