@@ -149,14 +149,7 @@ def _public(version: str) -> str:
 
 def _local_install(dist: metadata.Distribution) -> bool:
     """Whether ``dist`` was installed from a folder on this machine (pip's direct_url.json)."""
-    text = dist.read_text("direct_url.json")
-    if not text:
-        return False
-    try:
-        info = json.loads(text)
-    except ValueError:
-        return False
-    return "dir_info" in info or str(info.get("url", "")).startswith("file:")
+    return _local_url(dist.read_text("direct_url.json"))
 
 
 # Run by another interpreter (a kernel's), which may not have this package: standard library
