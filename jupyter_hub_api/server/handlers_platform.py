@@ -240,7 +240,7 @@ class InvokeHandler(PlatformHandler):
         if stream and method != "POST":
             raise UsageError(
                 "'stream' needs method POST: a GET calls no handler, so nothing streams.",
-                type="bad_request",
+                type="stream_needs_post",
             )
         if api_key is not None:
             check_key(api_key)  # a 400 before the platform is asked anything

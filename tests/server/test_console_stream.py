@@ -131,6 +131,8 @@ async def test_a_streamed_call_arrives_event_by_event(
         )
     except HTTPClientError as err:
         assert err.code == 400
-        assert "'stream' needs method POST" in json.loads(err.response.body)["message"]
+        refusal = json.loads(err.response.body)
+        assert "'stream' needs method POST" in refusal["message"]
+        assert refusal["reason"] == "stream_needs_post"
     else:
         raise AssertionError("GET with stream was not refused")

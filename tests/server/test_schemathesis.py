@@ -46,6 +46,8 @@ CONTENT_REASONS = {
     "no_key",
     "no_previous_version",
     "bad_mlflow_model",  # from_mlflow names a folder without an MLmodel file (the wizard's)
+    "stream_needs_post",  # the console's "stream": true together with method GET
+    "bad_main_py",  # the wizard's main_py past its size limit
 }
 
 SERVER_CONFIG = """
