@@ -3,7 +3,7 @@
  * ready-to-copy `curl`, Python `requests` and JavaScript `fetch`. A view of `TestConsoleModel`
  * (which makes the call); the JSON body is edited in JupyterLab's own code editor.
  */
-import { CodeEditor, IEditorServices } from '@jupyterlab/codeeditor';
+import { IEditorServices } from '@jupyterlab/codeeditor';
 import { TranslationBundle } from '@jupyterlab/translation';
 import {
   Button,
@@ -16,23 +16,14 @@ import * as React from 'react';
 import { formValidator, InputView } from '../models/inputForm';
 import { NO_KEY, SNIPPET_KINDS, TestConsoleModel } from '../models/testConsole';
 import { copyWithNotice, Endpoint, Hint, Problem } from './parts';
+import { createTextEditor, ITextEditor } from './textEditor';
 
 /** A JSON text editor: JupyterLab's code editor when there is one, a text area otherwise. */
-export interface IJsonEditor {
-  readonly node: HTMLElement;
-  getValue(): string;
-  setValue(text: string): void;
-  onChange(callback: () => void): void;
-  dispose(): void;
-}
+export type IJsonEditor = ITextEditor;
 
 /**
  * Make the JSON editor of the console, named `label` for assistive technology and described
  * by the element `describedBy` (how to leave it and send).
- *
- * Tab indents, as in JupyterLab's own code editors; Escape then Tab (or Shift+Tab) moves the
- * focus out, which is CodeMirror's tab-focus mode, also what JupyterLab's editors do. The
- * Escape is handled here too, so the way out works whatever else listens to Escape.
  */
 export function createJsonEditor(
   services: IEditorServices | null,
@@ -40,57 +31,15 @@ export function createJsonEditor(
   label: string,
   describedBy?: string
 ): IJsonEditor {
-  if (services) {
-    const host = document.createElement('div');
-    host.className = 'jp-HubApi-jsonEditor';
-    host.dataset.testid = 'json-editor';
-    const model = new CodeEditor.Model({ mimeType: 'application/json' });
-    model.sharedModel.setSource(initial);
-    const editor = services.factoryService.newInlineEditor({ host, model });
-    // The editable element is what a screen reader reaches: name and describe it.
-    const editable = host.querySelector('[contenteditable]');
-    editable?.setAttribute('aria-label', label);
-    if (describedBy) {
-      editable?.setAttribute('aria-describedby', describedBy);
-    }
-    host.addEventListener(
-      'keydown',
-      (event: KeyboardEvent) => {
-        if (event.key === 'Escape') {
-          // The next Tab (within 2 s) leaves the editor instead of indenting.
-          (editor as any).editor?.setTabFocusMode?.(2000);
-        }
-      },
-      true
-    );
-    return {
-      node: host,
-      getValue: () => model.sharedModel.getSource(),
-      setValue: text => model.sharedModel.setSource(text),
-      onChange: callback => model.sharedModel.changed.connect(() => callback()),
-      dispose: () => {
-        editor.dispose();
-        model.dispose();
-      }
-    };
-  }
-  const area = document.createElement('textarea');
-  area.className = 'jp-mod-styled jp-HubApi-jsonEditor';
-  area.rows = 6;
-  area.spellcheck = false;
-  area.dataset.testid = 'json-editor';
-  area.setAttribute('aria-label', label);
-  if (describedBy) {
-    area.setAttribute('aria-describedby', describedBy);
-  }
-  area.value = initial;
-  return {
-    node: area,
-    getValue: () => area.value,
-    setValue: text => (area.value = text),
-    onChange: callback => area.addEventListener('input', callback),
-    dispose: () => undefined
-  };
+  return createTextEditor(services, {
+    initial,
+    label,
+    describedBy,
+    mimeType: 'application/json',
+    className: 'jp-HubApi-jsonEditor',
+    testid: 'json-editor',
+    rows: 6
+  });
 }
 
 let consoleCount = 0;
@@ -348,7 +297,9 @@ export class TestConsole extends VDomRenderer<TestConsoleModel> {
     const source =
       model.handler?.input_source === 'hub_config'
         ? trans.__('from input_schema in hub_config.json')
-        : trans.__("from the handler's type hints");
+        : model.handler?.input_source === 'decorator'
+          ? trans.__('from @hub_handler(input_schema=...) in main.py')
+          : trans.__("from the handler's type hints");
     return (
       <>
         <div className="jp-HubApi-row">
