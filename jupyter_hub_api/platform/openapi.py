@@ -61,6 +61,7 @@ PATH_PARAMETERS: dict[str, dict] = {
     # The gateway answers any path segment (a CORS preflight gets 204 whatever it names).
     "user": {"type": "string"},
     "api": {"type": "string"},
+    "invocation_id": {"type": "string", "examples": ["3f2a9c1b0d4e5a6b00000001"]},
     # plans: the admin operations' plan and group names
     "plan": {"type": "string", "pattern": r"^[a-z][a-z0-9_-]{0,39}$"},
     "group": {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$"},
@@ -143,6 +144,7 @@ def build(ops: list[Op]) -> dict:
         operation["responses"] = {str(k): responses[k] for k in sorted(responses)}
         paths.setdefault(op.path, {})[op.method.lower()] = operation
     paths["/{user}/{api}"] = _gateway(ref(s.Envelope))
+    paths["/{user}/{api}/invocations/{invocation_id}"] = _async_result(ref(s.Envelope))
     schemas = _tidy(defs.get("$defs", {}))
     return {
         "openapi": "3.1.0",
@@ -257,6 +259,19 @@ def _gateway(envelope: dict) -> dict:
         "post": {
             "operationId": "invoke",
             "summary": "Call the handler with a JSON body",
+            "description": (
+                "Synchronous by default: the answer is the handler's output. With "
+                "`Accept: text/event-stream` a generator handler's outputs come as Server-Sent "
+                "Events (`start`, one `data` event per output, `end` or `error`). With "
+                "`Prefer: respond-async` (RFC 7240) the call is accepted after the same checks "
+                "and answered 202 at once, with `Location` (and `body.url`) naming "
+                "`/{user}/{api}/invocations/{invocation_id}`, where its result is kept for "
+                "`async.retention_days`; it runs for up to the API's `async_timeout_seconds`. "
+                "`Hub-Callback-Url: https://...` also POSTs the result there when it is done, "
+                'signed in `Hub-Signature: t=<unix time>,v1=<hex HMAC-SHA256 of "<t>.<body>" '
+                "keyed with the API key>`; a callback URL that is not http(s), has credentials "
+                "or resolves to a private, loopback or link-local address is a 400."
+            ),
             "security": [{"apiKey": []}],
             "requestBody": {
                 "required": True,
@@ -269,6 +284,14 @@ def _gateway(envelope: dict) -> dict:
             },
             "responses": {
                 "200": answer("the handler's output (`output`) and `invocation_id`"),
+                "202": answer(
+                    "accepted for later (`Prefer: respond-async`): `invocation_id`, "
+                    "`status` queued and `url`, also in `Location`",
+                    headers={
+                        "Location": {"schema": {"type": "string"}},
+                        "Preference-Applied": {"schema": {"const": "respond-async"}},
+                    },
+                ),
                 **refusals,
                 "413": answer("body over the API's max_body_bytes"),
                 "500": answer("the handler raised (message only; the traceback is in the logs)"),
@@ -281,6 +304,44 @@ def _gateway(envelope: dict) -> dict:
             "summary": "CORS preflight (browsers)",
             "security": [],
             "responses": {"204": {"description": "allowed origins, methods and headers"}},
+        },
+    }
+
+
+def _async_result(envelope: dict) -> dict:
+    """``GET /{user}/{api}/invocations/{invocation_id}``: an asynchronous call's state or
+    result (``async_invocations.py``)."""
+
+    def answer(description: str) -> dict:
+        return {"description": description, "content": {"application/json": {"schema": envelope}}}
+
+    return {
+        "parameters": [
+            _path_parameter("user"),
+            _path_parameter("api"),
+            _path_parameter("invocation_id"),
+        ],
+        "get": {
+            "operationId": "get_async_invocation",
+            "summary": "The state of an asynchronous call, then its result (HEAD: no body)",
+            "description": (
+                "While it runs: 200 with `body.status` queued or running. Once done: the "
+                "envelope the synchronous call would have answered, with its status as the HTTP "
+                "status and `body.status` succeeded or failed. Only a key of the API's owner "
+                "reads it."
+            ),
+            "security": [{"apiKey": []}],
+            "responses": {
+                "200": answer("queued or running; or succeeded, with `output` and `invocation_id`"),
+                "400": answer("two x-api-key headers"),
+                "401": answer("no x-api-key header"),
+                "403": answer("unknown or disabled key, or another user's key"),
+                "404": answer("no such invocation of this API (or kept past its retention)"),
+                "500": answer("failed: the handler raised"),
+                "502": answer("failed: the worker died, or the platform stopped while it ran"),
+                "504": answer("failed: the call ran past `async_timeout_seconds`"),
+                "507": answer("failed: its output was over `async.max_output_bytes` (not kept)"),
+            },
         },
     }
 

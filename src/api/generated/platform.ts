@@ -548,11 +548,38 @@ export interface paths {
         /** Load (wake) the API and wait until it is ready (HEAD: the same, no body) */
         get: operations["load"];
         put?: never;
-        /** Call the handler with a JSON body */
+        /**
+         * Call the handler with a JSON body
+         * @description Synchronous by default: the answer is the handler's output. With `Accept: text/event-stream` a generator handler's outputs come as Server-Sent Events (`start`, one `data` event per output, `end` or `error`). With `Prefer: respond-async` (RFC 7240) the call is accepted after the same checks and answered 202 at once, with `Location` (and `body.url`) naming `/{user}/{api}/invocations/{invocation_id}`, where its result is kept for `async.retention_days`; it runs for up to the API's `async_timeout_seconds`. `Hub-Callback-Url: https://...` also POSTs the result there when it is done, signed in `Hub-Signature: t=<unix time>,v1=<hex HMAC-SHA256 of "<t>.<body>" keyed with the API key>`; a callback URL that is not http(s), has credentials or resolves to a private, loopback or link-local address is a 400.
+         */
         post: operations["invoke"];
         delete?: never;
         /** CORS preflight (browsers) */
         options: operations["preflight"];
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/{user}/{api}/invocations/{invocation_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                user: string;
+                api: string;
+                invocation_id: string;
+            };
+            cookie?: never;
+        };
+        /**
+         * The state of an asynchronous call, then its result (HEAD: no body)
+         * @description While it runs: 200 with `body.status` queued or running. Once done: the envelope the synchronous call would have answered, with its status as the HTTP status and `body.status` succeeded or failed. Only a key of the API's owner reads it.
+         */
+        get: operations["get_async_invocation"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
         head?: never;
         patch?: never;
         trace?: never;
@@ -781,7 +808,7 @@ export interface components {
         /** @description What the live version's handler takes and how it answers (read at build time). */
         HandlerInput: {
             /**
-             * @description a JSON Schema of the request body: hub_config.json's input_schema, else made from the type hint of the handler's first parameter; null when there is neither
+             * @description a JSON Schema of the request body: hub_config.json's input_schema, else @hub_handler(input_schema=...) in main.py, else made from the type hint of the handler's first parameter; null when there is neither
              * @example {
              *       "items": {
              *         "items": {
@@ -796,7 +823,7 @@ export interface components {
                 [key: string]: unknown;
             } | null;
             /** @description where input_schema comes from */
-            input_source: ("hub_config" | "type_hints") | null;
+            input_source: ("hub_config" | "decorator" | "type_hints") | null;
             /** @description the handler is a generator: `Accept: text/event-stream` streams its outputs */
             streams: boolean;
         };
@@ -1057,6 +1084,11 @@ export interface components {
              */
             timeout_seconds: number;
             /**
+             * @description one asynchronous call (Prefer: respond-async), then 504
+             * @default null
+             */
+            async_timeout_seconds: number;
+            /**
              * @description per worker; 0 = none
              * @default null
              */
@@ -1120,7 +1152,7 @@ export interface components {
              *     ]
              */
             changes: string[];
-            /** @description its scaling and limits as it runs: min_workers, max_workers, idle_seconds, timeout_seconds, memory_mb (PATCH .../runtime changes them) */
+            /** @description its scaling and limits as it runs: min_workers, max_workers, idle_seconds, timeout_seconds, async_timeout_seconds, memory_mb (PATCH .../runtime changes them) */
             runtime: {
                 [key: string]: number;
             };
@@ -2822,6 +2854,17 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope"];
                 };
             };
+            /** @description accepted for later (`Prefer: respond-async`): `invocation_id`, `status` queued and `url`, also in `Location` */
+            202: {
+                headers: {
+                    Location?: string;
+                    "Preference-Applied"?: "respond-async";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope"];
+                };
+            };
             /** @description the body is not RFC 8259 JSON (NaN, Infinity, numbers beyond a double and nesting past the platform's limit are refused), or the request has two x-api-key headers */
             400: {
                 headers: {
@@ -2933,6 +2976,102 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+        };
+    };
+    get_async_invocation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                user: string;
+                api: string;
+                invocation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description queued or running; or succeeded, with `output` and `invocation_id` */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope"];
+                };
+            };
+            /** @description two x-api-key headers */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope"];
+                };
+            };
+            /** @description no x-api-key header */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope"];
+                };
+            };
+            /** @description unknown or disabled key, or another user's key */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope"];
+                };
+            };
+            /** @description no such invocation of this API (or kept past its retention) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope"];
+                };
+            };
+            /** @description failed: the handler raised */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope"];
+                };
+            };
+            /** @description failed: the worker died, or the platform stopped while it ran */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope"];
+                };
+            };
+            /** @description failed: the call ran past `async_timeout_seconds` */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope"];
+                };
+            };
+            /** @description failed: its output was over `async.max_output_bytes` (not kept) */
+            507: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope"];
+                };
             };
         };
     };
