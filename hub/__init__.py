@@ -33,6 +33,7 @@ def hub_handler(
     batch: bool = False,
     max_batch_size: int = 32,
     max_wait_ms: float = 5.0,
+    input_schema: dict | None = None,
 ):
     """Mark ``fn(inputs, context)`` as the API's inference handler.
 
@@ -45,12 +46,21 @@ def hub_handler(
     and it returns one output per input, in order. An exception object in the returned list
     fails only that request. A request waits at most ``max_wait_ms`` for others to join it, and
     not at all while the API has no concurrent traffic.
+
+    ``input_schema`` (a JSON Schema of the request body, written out as a dict literal: the
+    build reads it from main.py without running it) gives the test console its input form, in
+    place of the one made from the type hint of ``inputs``; hub_config.json's ``input_schema``
+    comes before it. The platform does not validate calls against it.
     """
     if fn is None:  # @hub_handler(...) with options
 
         def mark(function: Handler) -> Handler:
             return hub_handler(
-                function, batch=batch, max_batch_size=max_batch_size, max_wait_ms=max_wait_ms
+                function,
+                batch=batch,
+                max_batch_size=max_batch_size,
+                max_wait_ms=max_wait_ms,
+                input_schema=input_schema,
             )
 
         return mark
@@ -86,6 +96,12 @@ def hub_handler(
             "@hub_handler(max_batch_size=..., max_wait_ms=...) apply to batch handlers; add "
             "batch=True, or leave them out."
         )
+    if input_schema is not None:
+        if not isinstance(input_schema, dict):
+            raise TypeError(
+                f"@hub_handler(input_schema=...) takes a JSON Schema dict, not {input_schema!r}."
+            )
+        fn.__hub_input_schema__ = input_schema  # type: ignore[attr-defined]
     fn.__hub_handler__ = True  # type: ignore[attr-defined]
     if fn not in _handlers:
         _handlers.append(fn)

@@ -268,6 +268,7 @@ describe('ApiModel settings', () => {
       max_workers: 2,
       idle_seconds: 300,
       timeout_seconds: 60,
+      async_timeout_seconds: 900,
       memory_mb: 4096
     };
     const seen = serve({

@@ -31,6 +31,7 @@ from .openapi import serve_json, serve_yaml
 from .operations import Call, Op, endpoints
 from .runtime_update import update_runtime  # ui (issue 11)
 from .service import Platform, User, now_iso
+from .version_changes import EDITABLE
 
 _SHA_RE = re.compile(r"^[0-9a-f]{64}$")
 
@@ -575,8 +576,7 @@ class Control:
         changes = call.body.model_dump(exclude_none=True)
         if not changes:
             raise UsageError(
-                "Send at least one of min_workers, max_workers, idle_seconds, timeout_seconds, "
-                "memory_mb.",
+                f"Send at least one of {', '.join(EDITABLE)}.",
                 type="bad_request",
             )
         result = await update_runtime(self.deployer, call.user, call.param("name"), changes)

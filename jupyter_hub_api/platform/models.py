@@ -238,7 +238,7 @@ class HandlerInfo(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     input_schema: dict[str, Any] | None = None
-    input_source: Literal["hub_config", "type_hints"] | None = None
+    input_source: Literal["hub_config", "decorator", "type_hints"] | None = None
     streams: bool = Field(False, strict=True)
 
 

@@ -1,7 +1,8 @@
 """Change an API's scaling and limits from the panel, without a build on the user's side.
 
 ``PATCH /api/v1/apis/{name}/runtime`` (control.py) with some of ``min_workers``,
-``max_workers``, ``idle_seconds``, ``timeout_seconds`` and ``memory_mb``. A version is
+``max_workers``, ``idle_seconds``, ``timeout_seconds``, ``async_timeout_seconds`` and
+``memory_mb``. A version is
 immutable and its ``hub_config.json`` is part of its build id (artifacts/records.py), so the
 change is a new version: the live version's build record with its ``runtime`` section
 updated and its build id computed again. The files, the model and the environment are the

@@ -106,6 +106,9 @@ class RuntimeUpdate(Request):
     )
     idle_seconds: StrictFloat = Field(None, ge=0, description="an idle worker stops after it")
     timeout_seconds: StrictFloat = Field(None, gt=0, le=3600, description="one call, then 504")
+    async_timeout_seconds: StrictFloat = Field(
+        None, gt=0, le=86400, description="one asynchronous call (Prefer: respond-async), then 504"
+    )
     memory_mb: Annotated[StrictInt, BeforeValidator(_count)] = Field(
         None, ge=0, le=1048576, description="per worker; 0 = none"
     )
@@ -330,10 +333,10 @@ class HandlerInput(Answer):
 
     input_schema: dict[str, Any] | None = Field(
         description="a JSON Schema of the request body: hub_config.json's input_schema, else "
-        "made from the type hint of the handler's first parameter; null when there is neither",
+        "@hub_handler(input_schema=...) in main.py, else made from the type hint of the handler's first parameter; null when there is neither",
         examples=[{"type": "array", "items": {"type": "array", "items": {"type": "number"}}}],
     )
-    input_source: Literal["hub_config", "type_hints"] | None = Field(
+    input_source: Literal["hub_config", "decorator", "type_hints"] | None = Field(
         description="where input_schema comes from"
     )
     streams: bool = Field(
@@ -380,7 +383,8 @@ class Version(Answer):
     runtime: dict[str, float | int] = Field(
         default_factory=dict,
         description="its scaling and limits as it runs: min_workers, max_workers, "
-        "idle_seconds, timeout_seconds, memory_mb (PATCH .../runtime changes them)",
+        "idle_seconds, timeout_seconds, async_timeout_seconds, memory_mb (PATCH .../runtime "
+        "changes them)",
     )
     # -- end ui --
 

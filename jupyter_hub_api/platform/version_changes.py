@@ -11,7 +11,14 @@ from __future__ import annotations
 from typing import Any
 
 #: The runtime settings the panel shows and may change (runtime_update.py).
-EDITABLE = ("min_workers", "max_workers", "idle_seconds", "timeout_seconds", "memory_mb")
+EDITABLE = (
+    "min_workers",
+    "max_workers",
+    "idle_seconds",
+    "timeout_seconds",
+    "async_timeout_seconds",
+    "memory_mb",
+)
 
 #: Files named at most; beyond that the rest is counted ("and 3 more files").
 MAX_NAMED = 4

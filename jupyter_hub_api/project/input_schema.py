@@ -5,7 +5,9 @@ platform reports it with the API's detail and the deployments panel's test conso
 form for the input when there is a schema.
 
 - ``input_schema``: a JSON Schema of the request body, from (in this order)
-  ``"input_schema"`` in hub_config.json (the project declares it), else the type hint of the
+  ``"input_schema"`` in hub_config.json (the project declares it), else
+  ``@hub_handler(input_schema={...})`` in ``src/main.py`` (a dict literal, read with
+  :func:`ast.literal_eval`: main.py is never run), else the type hint of the
   handler's first parameter in ``src/main.py``, read with :mod:`ast`: ``str``, ``int``,
   ``float``, ``bool``, ``list``/``dict``, ``list[X]``, ``dict[str, X]``, ``tuple[X, Y]``,
   ``tuple[X, ...]``, ``Optional[X]``/``X | None``, ``Literal[...]``, ``Annotated[X, ...]`` and
@@ -13,7 +15,7 @@ form for the input when there is a schema.
   annotation it cannot read (``np.ndarray``, an imported class, a recursive class) gives no
   schema: the console then offers the JSON editor only, as without hints. ``None`` when there is
   neither.
-- ``input_source``: ``"hub_config"``, ``"type_hints"`` or ``None``.
+- ``input_source``: ``"hub_config"``, ``"decorator"``, ``"type_hints"`` or ``None``.
 - ``streams``: the handler is a generator (it has a ``yield`` of its own): its outputs can be
   asked for as Server-Sent Events (``Accept: text/event-stream``).
 
@@ -63,6 +65,10 @@ def handler_info(main_py: Path | str, config: dict) -> dict:
     if declared is not None:
         check_declared_schema(declared)
         return {"input_schema": declared, "input_source": "hub_config", "streams": streams}
+    decorated = _decorator_schema(handler) if handler is not None else None
+    if decorated is not None:
+        check_declared_schema(decorated, where=DECORATOR)
+        return {"input_schema": decorated, "input_source": "decorator", "streams": streams}
     schema = None
     if handler is not None:
         try:
@@ -76,13 +82,18 @@ def handler_info(main_py: Path | str, config: dict) -> dict:
     }
 
 
-def check_declared_schema(schema: Any) -> None:
-    """Refuse an ``input_schema`` in hub_config.json that is not a usable JSON Schema."""
+HUB_CONFIG = "hub_config.json: input_schema"
+DECORATOR = "src/main.py: @hub_handler(input_schema=...)"
+
+
+def check_declared_schema(schema: Any, where: str = HUB_CONFIG) -> None:
+    """Refuse a declared ``input_schema`` (``where`` says which) that is not a usable JSON
+    Schema."""
     import fastjsonschema
 
     if not isinstance(schema, dict):
         raise UsageError(
-            "hub_config.json: input_schema must be a JSON Schema object, e.g. "
+            f"{where} must be a JSON Schema object, e.g. "
             '{"type": "object", "properties": {"text": {"type": "string"}}}.',
             type="bad_config",
             field="input_schema",
@@ -91,11 +102,33 @@ def check_declared_schema(schema: Any) -> None:
         fastjsonschema.compile(schema)
     except fastjsonschema.JsonSchemaDefinitionException as err:
         raise UsageError(
-            f"hub_config.json: input_schema is not a valid JSON Schema ({err}).",
+            f"{where} is not a valid JSON Schema ({err}).",
             type="bad_config",
             field="input_schema",
             hint="Fix the schema (draft-07), or remove input_schema to use the type hints.",
         ) from None
+
+
+def _decorator_schema(handler: ast.FunctionDef | ast.AsyncFunctionDef) -> Any:
+    """The ``input_schema=`` of the handler's ``@hub_handler(...)``, or None without one."""
+    for d in handler.decorator_list:
+        if isinstance(d, ast.Call) and _decorator_name(d) == "hub_handler":
+            for kw in d.keywords:
+                if kw.arg == "input_schema":
+                    if isinstance(kw.value, ast.Constant) and kw.value.value is None:
+                        return None
+                    try:
+                        return ast.literal_eval(kw.value)
+                    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+                        raise UsageError(
+                            f"{DECORATOR} (line {kw.value.lineno}) must be written out as a "
+                            "dict literal: the build reads it without running main.py.",
+                            type="bad_config",
+                            field="input_schema",
+                            hint="Write the schema in place, or put it in hub_config.json's "
+                            "input_schema.",
+                        ) from None
+    return None
 
 
 # -- reading main.py ---------------------------------------------------------------------------

@@ -241,6 +241,7 @@ export interface IRuntimeSettings {
   max_workers: number;
   idle_seconds: number;
   timeout_seconds: number;
+  async_timeout_seconds: number;
   memory_mb: number;
 }
 

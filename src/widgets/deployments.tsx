@@ -439,6 +439,14 @@ const RUNTIME_FIELDS: {
     step: 0.1
   },
   {
+    name: 'async_timeout_seconds',
+    label: 'Async call timeout (s)',
+    hint: 'a longer asynchronous call fails with 504',
+    min: 0.1,
+    max: 86400,
+    step: 0.1
+  },
+  {
     name: 'memory_mb',
     label: 'Memory limit (MB)',
     hint: 'per worker (0 = no limit)',

@@ -97,3 +97,34 @@ def test_a_record_with_a_malformed_handler_is_refused(platform):
     resp = platform.control("POST", "/api/v1/deployments", json={"record": record})
     assert resp.status_code == 400, resp.text
     assert "handler must be" in resp.json()["error"]["message"]
+
+
+DECORATED_MAIN = """\
+from hub import hub_handler
+
+
+@hub_handler(input_schema={"type": "object", "properties": {"n": {"type": "integer"}},
+                           "required": ["n"]})
+def double(inputs, context):
+    return inputs["n"] * 2
+"""
+
+
+def test_a_schema_given_to_the_decorator_is_reported_and_the_handler_serves(platform):
+    project = platform.make_project("decorated", DECORATED_MAIN)
+    _standard_library_only(project)
+    platform.deploy(project)
+    handler = platform.control("GET", "/api/v1/apis/decorated").json()["handler"]
+    assert handler["input_source"] == "decorator"
+    assert handler["input_schema"]["required"] == ["n"]
+    h = {"x-api-key": platform.key()}
+    resp = httpx.post(platform.endpoint("decorated"), headers=h, json={"n": 21})
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["body"]["output"] == 42
+    # Not a literal: the build says where and what to do, and nothing is deployed.
+    (project / "src" / "main.py").write_text(
+        DECORATED_MAIN.replace('input_schema={"type"', 'input_schema=dict(type="object"), x={"t"')
+    )
+    result = platform.hub("build", cwd=project)
+    assert result.returncode != 0
+    assert "must be written out as a dict literal" in result.stdout + result.stderr

@@ -321,7 +321,13 @@ def test_scaling_and_limits_change_without_a_build(platform):
     changed = platform.control(
         "PATCH",
         path,
-        json={"min_workers": 1, "max_workers": 3, "idle_seconds": 60, "timeout_seconds": 5},
+        json={
+            "min_workers": 1,
+            "max_workers": 3,
+            "idle_seconds": 60,
+            "timeout_seconds": 5,
+            "async_timeout_seconds": 120,
+        },
     )
     assert changed.status_code == 200, changed.text
     result = changed.json()
@@ -337,6 +343,7 @@ def test_scaling_and_limits_change_without_a_build(platform):
         "max_workers": 3,
         "idle_seconds": 60,
         "timeout_seconds": 5,
+        "async_timeout_seconds": 120,
         "memory_mb": versions[1]["runtime"]["memory_mb"],
     }
     assert versions[1]["runtime"]["max_workers"] == 1
@@ -347,6 +354,7 @@ def test_scaling_and_limits_change_without_a_build(platform):
         ({}, "at least one"),
         ({"min_workers": 5}, "min_workers (5) is more than max_workers (3)"),
         ({"max_workers": 0}, "max_workers"),
+        ({"async_timeout_seconds": 0}, "async_timeout_seconds"),
         ({"cpus": 4}, "'cpus' is not a field of this request"),  # not a setting changed here
     ]:
         refused = platform.control("PATCH", path, json=body)

@@ -227,3 +227,58 @@ def test_hub_config_schema_wins(tmp_path):
 def test_bad_declared_schema_is_refused(tmp_path, declared, says):
     with pytest.raises(UsageError, match=says):
         info(tmp_path, "def handler(event, context):\n    return 1\n", {"input_schema": declared})
+
+
+DECORATED = """\
+from hub import hub_handler
+SCHEMA_NOTE = "a module constant is not a literal in place"
+
+@hub_handler(input_schema={"type": "object", "properties": {"text": {"type": "string"}},
+                           "required": ["text"], "additionalProperties": False})
+def p(inputs: int, context):
+    return 1
+"""
+
+
+def test_decorator_schema_comes_before_the_type_hints(tmp_path):
+    got = info(tmp_path, DECORATED)
+    assert got["input_source"] == "decorator"
+    assert accepts(got["input_schema"], {"text": "hi"})
+    assert not accepts(got["input_schema"], 3)  # the hint (int) is not what the form asks for
+    # hub_config.json's input_schema still comes first.
+    declared = {"type": "integer"}
+    first = info(tmp_path, DECORATED, {"input_schema": declared})
+    assert (first["input_schema"], first["input_source"]) == (declared, "hub_config")
+    # input_schema=None is as if it were not there: the hints again.
+    hinted = info(tmp_path, DECORATED.replace('input_schema={"type"', 'input_schema=None, x={"t"'))
+    assert hinted["input_source"] == "type_hints" and hinted["input_schema"] == {"type": "integer"}
+
+
+@pytest.mark.parametrize(
+    ("argument", "says"),
+    [
+        ("SCHEMA_NOTE", r"\(line 4\) must be written out as a dict literal"),
+        ("dict(type='string')", "must be written out as a dict literal"),
+        ("[1, 2]", r"@hub_handler\(input_schema=...\) must be a JSON Schema object"),
+        ('{"type": "strng"}', r"@hub_handler\(input_schema=...\) is not a valid JSON Schema"),
+    ],
+)
+def test_bad_decorator_schema_is_refused(tmp_path, argument, says):
+    source = f"from hub import hub_handler\n\n\n@hub_handler(input_schema={argument})\n"
+    source += "def p(inputs, context):\n    return 1\n"
+    with pytest.raises(UsageError, match=says):
+        info(tmp_path, source)
+
+
+def test_decorator_keeps_the_schema_on_the_function():
+    from hub import hub_handler
+
+    schema = {"type": "string"}
+
+    @hub_handler(input_schema=schema)
+    def predict(inputs, context):
+        return inputs
+
+    assert predict.__hub_input_schema__ == schema and predict("x", None) == "x"
+    with pytest.raises(TypeError, match="takes a JSON Schema dict"):
+        hub_handler(input_schema="string")(lambda inputs, context: inputs)
