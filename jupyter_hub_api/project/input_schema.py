@@ -111,24 +111,19 @@ def check_declared_schema(schema: Any, where: str = HUB_CONFIG) -> None:
 
 def _decorator_schema(handler: ast.FunctionDef | ast.AsyncFunctionDef) -> Any:
     """The ``input_schema=`` of the handler's ``@hub_handler(...)``, or None without one."""
-    for d in handler.decorator_list:
-        if isinstance(d, ast.Call) and _decorator_name(d) == "hub_handler":
-            for kw in d.keywords:
-                if kw.arg == "input_schema":
-                    if isinstance(kw.value, ast.Constant) and kw.value.value is None:
-                        return None
-                    try:
-                        return ast.literal_eval(kw.value)
-                    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-                        raise UsageError(
-                            f"{DECORATOR} (line {kw.value.lineno}) must be written out as a "
-                            "dict literal: the build reads it without running main.py.",
-                            type="bad_config",
-                            field="input_schema",
-                            hint="Write the schema in place, or put it in hub_config.json's "
-                            "input_schema.",
-                        ) from None
-    return None
+    value = _option(handler, "input_schema")
+    if value is None or (isinstance(value, ast.Constant) and value.value is None):
+        return None
+    try:
+        return ast.literal_eval(value)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        raise UsageError(
+            f"{DECORATOR} (line {value.lineno}) must be written out as a dict literal: the "
+            "build reads it without running main.py.",
+            type="bad_config",
+            field="input_schema",
+            hint="Write the schema in place, or put it in hub_config.json's input_schema.",
+        ) from None
 
 
 # -- reading main.py ---------------------------------------------------------------------------
@@ -163,13 +158,19 @@ def _handler(tree: ast.Module) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
     return None
 
 
-def _is_batch(handler: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+def _option(handler: ast.FunctionDef | ast.AsyncFunctionDef, name: str) -> ast.expr | None:
+    """The expression of ``@hub_handler(name=...)`` on ``handler``, or None."""
     for d in handler.decorator_list:
         if isinstance(d, ast.Call) and _decorator_name(d) == "hub_handler":
             for kw in d.keywords:
-                if kw.arg == "batch" and isinstance(kw.value, ast.Constant):
-                    return kw.value.value is True
-    return False
+                if kw.arg == name:
+                    return kw.value
+    return None
+
+
+def _is_batch(handler: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    value = _option(handler, "batch")
+    return isinstance(value, ast.Constant) and value.value is True
 
 
 def _is_generator(function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
