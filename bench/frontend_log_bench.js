@@ -50,14 +50,31 @@ async function main() {
           });
           const selector = `[data-testid="hub-api-log-panel"][data-job-id="${job.id}"]`;
           const last = `line ${n - 1} `;
+          // A row's text without the time stamp the panel may show before it.
+          const text = row =>
+            Array.from(row.childNodes)
+              .filter(
+                c => !(c.classList && c.classList.contains('jp-HubApi-logTime'))
+              )
+              .map(c => c.textContent)
+              .join('');
           // Checked once per frame: the render that shows the last line.
+          const deadline = start + 300000;
           for (;;) {
             const panel = document.querySelector(selector);
             const rows = panel
               ? panel.querySelectorAll('.jp-HubApi-logLine')
               : [];
-            if (Array.from(rows).some(r => r.textContent.startsWith(last))) {
+            if (Array.from(rows).some(r => text(r).startsWith(last))) {
               break;
+            }
+            if (performance.now() > deadline) {
+              const shown = Array.from(rows).map(text).slice(-3);
+              throw new Error(
+                `the log panel did not show "${last}" within 300 s ` +
+                  `(job ${panel ? panel.dataset.state : 'without a panel'}; ` +
+                  `last rows: ${JSON.stringify(shown)})`
+              );
             }
             await frame();
           }

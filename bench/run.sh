@@ -3,7 +3,7 @@
 # (LitServe, BentoML, bare uvicorn + Starlette) into their own venv under .work/bench-peers,
 # run every benchmark, then write .work/bench/results.json and BENCHMARKS.md.
 #
-#   bench/run.sh                 every section in one go, one report (about 40 min on 2 cores; serving ~24 of them)
+#   bench/run.sh                 every section in one go, one report (about 75 min on 2 cores; serving ~23 of them)
 #   bench/run.sh --quick         a short pass of every section (serving: 2 runs of 2 s per cell): checks, not figures
 #   bench/run.sh --only serving  some sections (serving, profile, build, engine, gateway, logstream, frontend,
 #                                connections, control, ray, gateway_ab, batch, fork, scale, database, sandbox,
