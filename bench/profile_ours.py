@@ -110,6 +110,8 @@ def main() -> int:
         time.sleep(1)
         spies = []
         for i, proc in enumerate(procs):
+            if not _is_python(proc):
+                continue  # the sandbox's bubblewrap: nothing py-spy can read (listed below)
             out = work / f"spy-{i}.txt"
             argv = [args.py_spy, "record", "-p", str(proc.pid), "-d", str(SECONDS), "-r", str(RATE)]
             argv += ["-f", "raw", "-o", str(out), "--nonblocking"]
@@ -139,6 +141,18 @@ def main() -> int:
     if wrk_line:
         raw = json.loads(wrk_line[len("BENCH_JSON ") :])
         result["rps"] = round(raw["requests"] / (raw["duration_us"] / 1e6), 1)
+    sampled = {proc.pid for proc, _, _ in spies}
+    for proc in procs:
+        if proc.pid not in sampled:
+            result["processes"].append(
+                {
+                    "pid": proc.pid,
+                    "role": roles.get(proc.pid, "platform"),
+                    "samples": 0,
+                    "busy_share": 0.0,
+                    "error": "not a Python process (the worker's sandbox): not sampled",
+                }
+            )
     for proc, out, spy in spies:
         samples = read_samples(out)
         total = sum(n for _, n in samples)
@@ -166,6 +180,13 @@ def main() -> int:
         args.json_out.write_text(text + "\n")
     print(json.dumps(result))
     return 0
+
+
+def _is_python(proc) -> bool:
+    try:
+        return proc.name().startswith("python")
+    except Exception:  # noqa: BLE001 - gone meanwhile: nothing to sample
+        return False
 
 
 def _cmdline(proc) -> list[str]:
