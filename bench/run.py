@@ -148,12 +148,11 @@ def run_group(argv: list[str], cwd, log, timeout: float) -> subprocess.Completed
                 except psutil.Error:
                     pass
             try:
-                proc.communicate(timeout=10)
+                proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 continue
-            if not [c for c in tree if c.is_running()]:
+            if not psutil.wait_procs(tree, timeout=10)[1]:
                 break
-            psutil.wait_procs(tree, timeout=10)
         raise
     return subprocess.CompletedProcess(argv, proc.returncode, stdout, None)
 
