@@ -125,7 +125,7 @@ def run_group(argv: list[str], cwd, log, timeout: float) -> subprocess.Completed
     """Run a benchmark in its own process group; past ``timeout``, kill the whole group and
     every process it started (the servers it started too, which would otherwise load the cores
     of every later section; some start theirs in a session of their own, outside the group)."""
-    import psutil
+    from serving import stop_tree
 
     proc = subprocess.Popen(
         argv, cwd=cwd, stdout=subprocess.PIPE, stderr=log, text=True, start_new_session=True
@@ -133,26 +133,12 @@ def run_group(argv: list[str], cwd, log, timeout: float) -> subprocess.Completed
     try:
         stdout, _ = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        try:  # (before the kill: an orphan's parent is no longer the benchmark)
-            tree = psutil.Process(proc.pid).children(recursive=True)
-        except psutil.Error:
-            tree = []
-        for sig in (signal.SIGTERM, signal.SIGKILL):
-            try:
-                os.killpg(proc.pid, sig)
-            except ProcessLookupError:
-                pass
-            for child in tree:
-                try:
-                    child.send_signal(sig)
-                except psutil.Error:
-                    pass
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                continue
-            if not psutil.wait_procs(tree, timeout=10)[1]:
-                break
+        stop_tree([proc.pid])  # the benchmark and every descendant, in any session
+        try:  # and what is left of its group (an orphan is no longer its descendant)
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait(timeout=10)
         raise
     return subprocess.CompletedProcess(argv, proc.returncode, stdout, None)
 
