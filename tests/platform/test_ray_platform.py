@@ -11,7 +11,7 @@ import json
 
 import pytest
 import requests
-from platform_helpers import PlatformProcess
+from platform_helpers import PlatformProcess, wait_until
 
 # Starting a Ray cluster takes 20-40 s on 2 quiet cores, minutes on a busy machine.
 pytestmark = pytest.mark.timeout(900)
@@ -66,3 +66,32 @@ def test_an_api_built_and_deployed_on_ray_answers_logs_and_times_out(ray_platfor
     assert app.deployments["hub"].replica_states.get("RUNNING", 0) >= 1
     summary = ray_platform.control("GET", "/api/v1/apis/on-ray").json()
     assert summary["name"] == "on-ray"
+
+
+def test_an_asynchronous_call_on_ray_runs_to_its_own_limit_past_timeout_seconds(ray_platform):
+    project = ray_platform.make_project(
+        "async-on-ray", runtime={"timeout_seconds": 2, "async_timeout_seconds": 60}
+    )
+    endpoint = ray_platform.deploy(project)["endpoint"]
+    key = ray_platform.key()
+    assert post(endpoint, key, {"op": "sleep", "seconds": 4}).status_code == 504  # synchronous
+
+    submitted = requests.post(
+        endpoint,
+        headers={"x-api-key": key, "Prefer": "respond-async"},
+        data=json.dumps({"op": "sleep", "seconds": 4}),
+        timeout=60,
+    )
+    assert submitted.status_code == 202, submitted.text
+    url = submitted.json()["body"]["url"]
+
+    def finished():
+        body = requests.get(url, headers={"x-api-key": key}, timeout=30).json()["body"]
+        return body if body["status"] in ("succeeded", "failed") else None
+
+    body = wait_until(finished, "the asynchronous call to finish", guard=120)
+    assert body["status"] == "succeeded", body  # past timeout_seconds: the call's own limit
+    assert body["output"] == "slept"
+    # The replica's limit for synchronous calls is unchanged after it.
+    assert post(endpoint, key, {"op": "sleep", "seconds": 4}).status_code == 504
+    assert post(endpoint, key, "after").json()["body"]["output"] == "after"

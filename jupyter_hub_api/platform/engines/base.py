@@ -197,8 +197,8 @@ class Engine(ABC):
         A generator handler's outputs are passed to ``on_item`` (each JSON-encoded) as they are
         yielded, where the engine can (the Ray engine: all at the end), and are also the
         result's ``items``. ``timeout`` (an asynchronous call's, ``async_timeout_seconds``)
-        replaces the version's ``timeout_seconds`` for this call; the Ray engine keeps the
-        replica's own limit.
+        replaces the version's ``timeout_seconds`` for this call (on the Ray engine too: it goes
+        with the request to the replica).
         """
 
     @abstractmethod

@@ -132,11 +132,11 @@ class HubReplica:
         status = await engine.warm(self.spec.version_id)
         return {"status": status, "logs": self._take(None)}
 
-    async def invoke(self, body: bytes, invocation_id: str) -> dict:
+    async def invoke(self, body: bytes, invocation_id: str, timeout: float | None = None) -> dict:
         engine = await self._engine()
         self.served += 1
         try:
-            result = await engine.invoke(self.spec.version_id, body, invocation_id)
+            result = await engine.invoke(self.spec.version_id, body, invocation_id, timeout=timeout)
         except asyncio.CancelledError:
             self.lines.pop(invocation_id, None)
             raise
@@ -164,6 +164,13 @@ class _Version:
     pings: bool = False
     leaving: bool = False
     closed: bool = False
+
+
+def _start_limit(spec: VersionSpec, timeout: float | None) -> float:
+    """How long a call waits at the handle: a replica's start (scale from zero, the load
+    timeout), then the call itself (its own ``timeout``, else the version's), and 60 s."""
+    call = spec.timeout_seconds if timeout is None else timeout
+    return spec.load_timeout_seconds + call + 60
 
 
 def app_name(tag: str, spec: VersionSpec) -> str:
@@ -354,12 +361,16 @@ class RayEngine(Engine):
             except Exception:  # noqa: BLE001 - a logging failure must not break serving
                 log.exception("on_log callback failed")
 
-    async def _call(self, version: _Version, method: str, *args):
-        """Call ``method`` on a replica; waits for one to start (scale from zero)."""
-        response = getattr(version.handle, method).remote(*args)
+    async def _call(self, version: _Version, method: str, *args, timeout: float | None = None):
+        """Call ``method`` on a replica; waits for one to start (scale from zero).
+
+        ``timeout``: the call's own limit in the replica (an asynchronous call's), which
+        replaces the version's ``timeout_seconds`` there and so also in the wait here."""
+        handle = getattr(version.handle, method)
+        response = handle.remote(*args) if timeout is None else handle.remote(*args, timeout)
         version.inflight.add(response)
         version.idle.clear()
-        limit = version.spec.load_timeout_seconds + version.spec.timeout_seconds + 60
+        limit = _start_limit(version.spec, timeout)
         try:
             return await asyncio.wait_for(response, limit)
         except asyncio.TimeoutError:
@@ -406,15 +417,15 @@ class RayEngine(Engine):
         # A generator handler's outputs come back with the answer (a replica's call is one Ray
         # RPC), so on_item gets them all at the end: streamed requests work, but not as a stream.
         # A batch handler is served one request at a time (one request per replica: batches of
-        # one). ``timeout`` (an asynchronous call's) is not applied: a Ray Serve replica's
-        # request limit is set when it is deployed.
+        # one). ``timeout`` (an asynchronous call's) goes with the request to the replica,
+        # whose local engine applies it as on this machine.
         version = self._version(version_id)
         cold = version.replicas == 0
         started = time.perf_counter()
         try:
-            answer = await self._call(version, "invoke", body, invocation_id)
+            answer = await self._call(version, "invoke", body, invocation_id, timeout=timeout)
         except Exception as exc:  # noqa: BLE001 - every failure of Ray is a result
-            return self._failure(version, exc)
+            return self._failure(version, exc, timeout=timeout)
         self._emit(version, answer.pop("logs"))
         first = answer.pop("first")
         result = InvocationResult(**answer)
@@ -431,7 +442,13 @@ class RayEngine(Engine):
             version.loaded = True
         return result
 
-    def _failure(self, version: _Version, exc: BaseException, loading: bool = False):
+    def _failure(
+        self,
+        version: _Version,
+        exc: BaseException,
+        loading: bool = False,
+        timeout: float | None = None,
+    ):
         """The result of a call that Ray, not the handler, could not complete."""
         from ray import exceptions as rex
 
@@ -444,7 +461,7 @@ class RayEngine(Engine):
                 "this request was answered.",
             )
         if isinstance(exc, asyncio.TimeoutError):
-            seconds = version.spec.load_timeout_seconds + version.spec.timeout_seconds + 60
+            seconds = _start_limit(version.spec, timeout)
             return InvocationResult(
                 "error",
                 error_type="LoadError",
