@@ -8,6 +8,7 @@ logs, as a user would; the handler answers its import stamp and its own pid.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 
@@ -141,6 +142,64 @@ threading.Thread(target=time.sleep, args=(300,), name="poller", daemon=True).sta
     assert len(imports(logs)) == 2
     said = [(inv, line) for _, inv, _, line in logs.lines if "started fresh" in line]
     assert len(said) == 1 and "poller" in said[0][1] and said[0][0] is None
+
+
+NUMPY = """
+import numpy
+
+THREADS = {k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
+print("numpy thread pools", THREADS, flush=True)
+"""
+
+
+@pytest.fixture
+def no_thread_pool_env(monkeypatch):
+    """The platform's own environment sets no thread pool (a worker would inherit it)."""
+    for key in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        monkeypatch.delenv(key, raising=False)
+
+
+async def test_a_numpy_handler_is_forked_with_one_blas_thread_per_worker(
+    engine, make_spec, logs, no_thread_pool_env
+):
+    # numpy's OpenBLAS starts a thread per core at import unless told otherwise, which made
+    # every numpy and scikit-learn handler unfit to fork: each further worker imported again.
+    pytest.importorskip("numpy")
+    spec = make_spec(counted(NUMPY), max_workers=2)
+    await engine.deploy(spec)
+    await engine.warm(spec.version_id)
+    pool = engine.pools[spec.version_id]
+    assert pool.template is not None, pool.fork_problem
+    results = await asyncio.gather(
+        *(call(engine, spec, {"op": "sleep", "seconds": 1.0}, f"n{i}") for i in range(2))
+    )
+    assert all(r.status == "ok" for r in results), results
+    assert all(isinstance(w, ForkedWorker) for w in pool.workers) and len(pool.workers) == 2
+    assert len(imports(logs)) == 1, logs.lines
+    said = [line for _, _, _, line in logs.lines if line.startswith("numpy thread pools")]
+    assert said == ["numpy thread pools {'OMP_NUM_THREADS': '1', 'OPENBLAS_NUM_THREADS': '1'}"]
+
+
+async def test_a_project_that_sizes_its_blas_threads_gets_them_and_fresh_workers(
+    engine, make_spec, logs, no_thread_pool_env
+):
+    pytest.importorskip("numpy")
+    spec = make_spec(counted(NUMPY), max_workers=2, cpus=2)
+    spec = dataclasses.replace(spec, env={**spec.env, "OMP_NUM_THREADS": "3"})
+    await engine.deploy(spec)
+    await engine.warm(spec.version_id)
+    pool = engine.pools[spec.version_id]
+    said = [line for _, _, _, line in logs.lines if line.startswith("numpy thread pools")]
+    # The project's env wins; runtime.cpus sizes the rest.
+    assert said == ["numpy thread pools {'OMP_NUM_THREADS': '3', 'OPENBLAS_NUM_THREADS': '2'}"]
+    # OpenBLAS's second thread runs after the import: detected, and further workers start fresh.
+    assert pool.template is None
+    assert "thread(s) of compiled code" in (pool.fork_problem or "")
+    results = await asyncio.gather(
+        *(call(engine, spec, {"op": "sleep", "seconds": 1.0}, f"b{i}") for i in range(2))
+    )
+    assert all(r.status == "ok" for r in results), results
+    assert len(imports(logs)) == 2
 
 
 async def test_runtime_fork_false_starts_every_worker_fresh(engine, make_spec, logs):
