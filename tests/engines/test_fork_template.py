@@ -16,6 +16,7 @@ import psutil
 import pytest
 from engine_helpers import await_until
 
+from jupyter_hub_api.platform.engines.environ import THREAD_POOL_ENV
 from jupyter_hub_api.platform.engines.template import (
     FORK_SUPPORTED,
     ForkedWorker,
@@ -155,7 +156,7 @@ print("numpy thread pools", THREADS, flush=True)
 @pytest.fixture
 def no_thread_pool_env(monkeypatch):
     """The platform's own environment sets no thread pool (a worker would inherit it)."""
-    for key in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    for key in THREAD_POOL_ENV:
         monkeypatch.delenv(key, raising=False)
 
 
@@ -164,7 +165,6 @@ async def test_a_numpy_handler_is_forked_with_one_blas_thread_per_worker(
 ):
     # numpy's OpenBLAS starts a thread per core at import unless told otherwise, which made
     # every numpy and scikit-learn handler unfit to fork: each further worker imported again.
-    pytest.importorskip("numpy")
     spec = make_spec(counted(NUMPY), max_workers=2)
     await engine.deploy(spec)
     await engine.warm(spec.version_id)
@@ -183,7 +183,6 @@ async def test_a_numpy_handler_is_forked_with_one_blas_thread_per_worker(
 async def test_a_project_that_sizes_its_blas_threads_gets_them_and_fresh_workers(
     engine, make_spec, logs, no_thread_pool_env
 ):
-    pytest.importorskip("numpy")
     spec = make_spec(counted(NUMPY), max_workers=2, cpus=2)
     spec = dataclasses.replace(spec, env={**spec.env, "OMP_NUM_THREADS": "3"})
     await engine.deploy(spec)
