@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -82,6 +83,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--py-spy", default="py-spy", help="the py-spy executable")
     parser.add_argument("--json-out", type=Path)
+    parser.add_argument(
+        "--raw-dir", type=Path, help="also keep py-spy's raw samples of each process here"
+    )
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="hub-bench-profile-"))
@@ -154,6 +158,9 @@ def main() -> int:
                 }
             )
     for proc, out, spy in spies:
+        if args.raw_dir:
+            args.raw_dir.mkdir(parents=True, exist_ok=True)
+            shutil.copy(out, args.raw_dir / f"{roles.get(proc.pid, 'platform')}-{proc.pid}.txt")
         samples = read_samples(out)
         total = sum(n for _, n in samples)
         is_worker = roles.get(proc.pid) == "worker"
