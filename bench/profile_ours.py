@@ -1,10 +1,10 @@
 """Where the time goes in ours: a py-spy profile of the platform under echo load.
 
 Deploys the echo API (tuned: one warm worker, max_workers 2) on a private platform exactly as
-serving.py does, loads it with wrk at concurrency 16 and samples the platform process and its
-workers with py-spy at the same time. The platform's samples are sorted into buckets (metering,
-engine IPC, HTTP response writes, HTTP parsing, gateway checks, event loop); for each worker,
-the share of samples spent waiting for the next frame.
+serving.py does, loads it with wrk at concurrency 16 and samples the platform process, its
+workers and its metering process with py-spy at the same time. The platform's samples are sorted
+into buckets (metering, engine IPC, HTTP response writes, HTTP parsing, gateway checks, event
+loop); for each worker, the share of samples spent waiting for the next frame.
 
     python bench/profile_ours.py --py-spy .work/bench-peers/venv/bin/py-spy [--json-out FILE]
 
@@ -41,7 +41,7 @@ SECONDS = 5
 BUCKETS = (
     (
         "metering: usage rows and SQLite commits",
-        ("Database.", "Invocations.", "_Pending.", "store/"),
+        ("Database.", "Invocations.", "MeterChannel.", "store/"),
     ),
     (
         "engine: frames to and from the workers",
@@ -102,10 +102,7 @@ def main() -> int:
         url = f"http://127.0.0.1:{server.port}{server.path}"
         serving.run_wrk("wrk", url, body, 16, 2, False, server.api_key)  # warm-up
         procs = serving.process_tree(server.pids())
-        roles = {
-            p.pid: "worker" if any("hub._worker" in a for a in _cmdline(p)) else "platform"
-            for p in procs
-        }
+        roles = {p.pid: _role(p) for p in procs}
         env = {**os.environ, "BENCH_BODY_FILE": str(body), "BENCH_API_KEY": server.api_key}
         load = subprocess.Popen(
             ["wrk", "-t1", "-c16", f"-d{SECONDS + 3}s", "-s", str(HERE / "wrk_post.lua"), url],
@@ -164,7 +161,7 @@ def main() -> int:
         samples = read_samples(out)
         total = sum(n for _, n in samples)
         is_worker = roles.get(proc.pid) == "worker"
-        entry = {"pid": proc.pid, "role": "worker" if is_worker else "platform", "samples": total}
+        entry = {"pid": proc.pid, "role": roles.get(proc.pid, "platform"), "samples": total}
         entry["busy_share"] = round(min(total / possible, 1.0), 3)
         if not total:
             entry["error"] = (
@@ -201,6 +198,17 @@ def _cmdline(proc) -> list[str]:
         return proc.cmdline()
     except Exception:  # noqa: BLE001 - the process may be gone; it is then not a worker we know
         return []
+
+
+def _role(proc) -> str:
+    """A worker (``hub._worker``), the metering process (SQLite's writer of the gateway's rows,
+    ``store/metering.py``), or the platform itself."""
+    argv = _cmdline(proc)
+    if any("hub._worker" in a for a in argv):
+        return "worker"
+    if any(a.endswith("metering.py") for a in argv):
+        return "metering"
+    return "platform"
 
 
 if __name__ == "__main__":

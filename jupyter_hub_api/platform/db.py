@@ -1,13 +1,20 @@
-"""The platform's state: SQLite (one file in WAL mode, the default) or PostgreSQL, and one
-thread that writes it.
+"""The platform's state: SQLite (one file in WAL mode, the default) or PostgreSQL, one thread
+that writes it and, on SQLite, one process that writes the gateway's metering rows.
 
 Only the writer thread holds a connection that may write: every write is a function of that
 connection, queued with :meth:`Database.write` (or :meth:`Database.append` for the hot path's
-many small writes of one kind), so the event loop never waits for the database's write lock. The
-writer runs everything queued at that moment in one transaction and commits once (group commit:
-a batch costs one write of the WAL whatever its size; the writes one turn of the event loop
-queues are handed to the writer together at the end of that turn); should one write fail, the batch is run
-again with each write in its own savepoint, so only that one fails. The awaiting coroutines are
+many small writes of one kind), so the event loop never waits for the database's write lock.
+On SQLite the one exception is ``store/metering.py``'s ``write``, the gateway's rows and
+counters: those appends go, a loop turn's together, to a child process (``MeterChannel``) that
+commits them and answers, so their SQLite work runs beside the event loop instead of fighting
+it for the GIL; a write queued after them waits for their answers, so the order of the calls
+holds.
+
+The writer runs everything queued at that moment in one transaction and commits once (group
+commit: a batch costs one write of the WAL whatever its size; the writes one turn of the event
+loop queues are handed to the writer together at the end of that turn); should one write fail,
+the batch is run again with each write in its own savepoint, so only that one fails (the
+metering process does the same with what has reached it). The awaiting coroutines are
 woken after the commit, one hand-off to the loop per batch, so "answered" can mean "durable":
 the gateway awaits the write of an invocation before it sends the response. SQLite's WAL with
 ``synchronous=NORMAL`` keeps every committed transaction across a kill of the process (not
@@ -280,9 +287,21 @@ class Database:
             except BaseException:
                 self._writer_conn.close()
                 raise
-        self.commits = 0  # transactions the writer committed (tests count a chunked delete's)
+        self._commits = 0  # transactions the writer thread committed
+        from .store import metering
+
+        # SQLite: the gateway's metering appends go to a child process of each loop that
+        # makes them (store/metering.py), not to the writer thread. PostgreSQL: the writer's.
+        self._metering = metering
+        self._metered = metering.write if self.dialect == SQLITE else None
+        self.meters: dict[Any, metering.MeterChannel] = {}  # loop -> its channel
         self._thread = threading.Thread(target=self._run, name="hub-db-writer", daemon=True)
         self._thread.start()
+
+    @property
+    def commits(self) -> int:
+        """Transactions committed (tests count a chunked delete's)."""
+        return self._commits + sum(m.commits for m in self.meters.values())
 
     @property
     def writer_thread(self) -> threading.Thread:
@@ -389,8 +408,37 @@ class Database:
 
     def _hand_over(self, loop) -> None:
         pending = self._pending.pop(loop, None)
-        if pending:
+        if not pending:
+            return
+        metered = self._metered
+        if metered is None:
             self._queue.put(pending)
+            return
+        appends = [w for w in pending if w.batched and w.fn is metered]
+        if appends:
+            self._meter(loop).send([w.item for w in appends], [w.fut for w in appends])
+            if len(appends) == len(pending):
+                return
+            pending = [w for w in pending if not (w.batched and w.fn is metered)]
+        # The writer's writes wait for the metering batches handed over before them (an API's
+        # deletion for the calls answered before it, say), so the order of the calls holds.
+        meter = self.meters.get(loop)
+        if meter is None or not meter.after_answers(lambda: self._queue.put(pending)):
+            self._queue.put(pending)
+
+    def start_metering(self) -> None:
+        """Start the running loop's metering process now rather than with the first call (so
+        it is there when the machine runs short of descriptors or processes later)."""
+        if self._metered is not None:
+            self._meter(asyncio.get_running_loop()).start()
+
+    def _meter(self, loop):
+        meter = self.meters.get(loop)
+        if meter is None:
+            for old in [other for other in self.meters if other.is_closed()]:
+                self.meters.pop(old).close()
+            meter = self.meters[loop] = self._metering.MeterChannel(self.path, loop)
+        return meter
 
     async def write(self, fn: Callable[[Any], T]) -> T:
         """Run ``fn(conn)`` in the writer thread; return its value once its transaction commits."""
@@ -497,7 +545,7 @@ class Database:
                     with conn.pipeline():
                         results = _run_grouped(conn, batch)
                         conn.execute("COMMIT")
-                    self.commits += 1
+                    self._commits += 1
                     return results
                 results = _run_grouped(conn, batch)
             except BaseException as err:
@@ -525,13 +573,15 @@ class Database:
             except Exception:
                 pass
             return [(w, False, err) for w in batch]
-        self.commits += 1
+        self._commits += 1
         return results
 
     def close(self) -> None:
         """Finish queued writes, then stop the writer thread."""
         for loop in list(self._pending):  # writes of a turn not yet handed over
             self._hand_over(loop)
+        for meter in list(self.meters.values()):  # (the writes waiting for them queue now)
+            meter.close()
         self._queue.put(_STOP)
         self._thread.join(timeout=30)
         if self.dialect == POSTGRESQL:  # a server connection each: give them back now

@@ -32,6 +32,7 @@ from .metrics import GatewayCounts
 from .models import InvocationRow
 from .quotas import seconds_to_next_month
 from .service import Platform
+from .store.metering import MeterStopped
 
 log = logging.getLogger("hub.platform.gateway")
 
@@ -435,6 +436,15 @@ class Gateway:
         )
         try:
             await platform.repos.invocations.add(row, platform.config.capture_bytes, prune, touch)
+        except MeterStopped as err:
+            platform.quota.release(user_id, month)
+            raise GatewayError(
+                503,
+                "not_recorded",
+                f"The API answered, but the platform could not record the call, so its answer "
+                f"is not sent and it is not counted: call again. ({err})",
+                retry_after=1,
+            ) from None
         except BaseException:
             platform.quota.release(user_id, month)
             raise

@@ -123,6 +123,7 @@ class Platform:
         self.db = Database(url or self.state_dir / DB_FILE)
         if url is None:
             (self.state_dir / DB_FILE).chmod(0o600)
+        self.db.start_metering()
         self.repos = Repositories(self.db)
         self.keys = KeyRing(self.repos.keys, self.state_dir / SECRET_FILE)
         self.quota = MonthlyQuota(self.repos.usage.used)

@@ -93,7 +93,48 @@ def test_wheel_installed_without_node_lists_the_extension_enabled(wheel, tmp_pat
             "import jupyter_hub_api as j; print(j.__version__)",
         ],
         env=env,
+        cwd=tmp_path,  # (-c puts the working directory first on sys.path: not this checkout)
         capture_output=True,
         text=True,
     )
     assert (imported.returncode, imported.stdout.strip(), imported.stderr) == (0, expected, "")
+    # The platform's metering process runs from the installed files (the standard library only,
+    # started with -I -S): a call's row written through it lands in the database.
+    metered = subprocess.run(
+        [str(venv / "bin" / "python"), "-W", "error", "-c", METERED, str(tmp_path / "p.db")],
+        env=env,
+        cwd=tmp_path,  # (-c puts the working directory first on sys.path: not this checkout)
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert metered.returncode == 0, metered.stderr
+    script, rows = metered.stdout.split()
+    assert Path(script).is_relative_to(venv) and script.endswith("store/metering.py"), script
+    assert rows == "1"
+
+
+METERED = """
+import asyncio, sys, time
+from jupyter_hub_api.platform.db import Database
+from jupyter_hub_api.platform.models import InvocationRow
+from jupyter_hub_api.platform.store import Repositories
+
+db = Database(sys.argv[1])
+
+async def main():
+    repos = Repositories(db)
+    row = InvocationRow(
+        id="w1", user_id=1, api_id=1, api_name="a", version_id=None, key_id=None,
+        ts=time.time(), month=time.strftime("%Y-%m"), status=200, counted=True,
+        latency_ms=1.0, input=b"1", output=b"1",
+    )
+    await repos.invocations.add(row, 1024, None, False)
+    pid = db.meters[asyncio.get_running_loop()].pid
+    with open(f"/proc/{pid}/cmdline") as fh:
+        print(fh.read().split("\\0")[3])
+    print(len(repos.invocations.page(1)))
+
+asyncio.run(main())
+db.close()
+"""

@@ -5,12 +5,14 @@ from __future__ import annotations
 import http.server
 import json
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
 import time
 
 import httpx
+import psutil
 import pytest
 import requests
 from platform_helpers import PlatformProcess, free_port
@@ -49,11 +51,14 @@ def test_kill_9_mid_load_loses_no_answered_call(launch_platform, platform_databa
     while len(answered) < 20:
         assert time.monotonic() < deadline, "no call answered in 120 s"
         time.sleep(0.01)
+    meter = None if platform_database else _metering_process(proc)
     proc.kill9()
     stop.set()
     for t in threads:
         t.join()
     assert len(answered) < 1000  # all of them fit in one page of the history below
+    if meter is not None:  # it ends with the platform (the end of its stdin), nothing left over
+        meter.wait(10)
 
     proc.start()  # same data directory, same port
     usage = proc.control("GET", "/api/v1/usage").json()
@@ -67,6 +72,75 @@ def test_kill_9_mid_load_loses_no_answered_call(launch_platform, platform_databa
     # And the API serves again after the restart.
     resp = requests.post(endpoint, headers={"x-api-key": key}, data="2", timeout=60)
     assert resp.json()["body"]["output"] == 2
+
+
+def _metering_process(proc: PlatformProcess) -> psutil.Process:
+    """The platform's metering process (SQLite: the child that writes the gateway's rows)."""
+    for child in psutil.Process(proc.proc.pid).children():
+        if any(part.endswith("metering.py") for part in child.cmdline()):
+            return child
+    raise AssertionError("the platform has no metering process")
+
+
+def test_a_killed_metering_process_loses_no_answered_call_and_is_replaced(launch_platform):
+    config = {"plans": {"free": {"rate_limit_per_second": 0, "monthly_calls": None}}}
+    proc = launch_platform(config)
+    endpoint = proc.deploy(proc.make_project("metered", runtime={"max_workers": 2}))["endpoint"]
+    key = proc.key()
+    answered: list[str] = []
+    refused: list[dict] = []
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def client():
+        session = requests.Session()
+        h = {"x-api-key": key, "Content-Type": "application/json"}
+        while not stop.is_set():
+            resp = session.post(endpoint, headers=h, data="1", timeout=30)
+            with lock:
+                if resp.status_code == 200:
+                    answered.append(resp.json()["body"]["invocation_id"])
+                else:
+                    refused.append({"status": resp.status_code, **resp.json()["body"]["error"]})
+
+    threads = [threading.Thread(target=client) for _ in range(8)]
+    for t in threads:
+        t.start()
+    try:
+        deadline = time.monotonic() + 120
+        while len(answered) < 50:
+            assert time.monotonic() < deadline, "no call answered in 120 s"
+            time.sleep(0.01)
+        # Killed while calls wait in it: another connection holds the database's write lock.
+        blocker = sqlite3.connect(proc.home / "platform" / "platform.db", isolation_level=None)
+        blocker.execute("BEGIN IMMEDIATE")
+        time.sleep(0.5)
+        first = _metering_process(proc)
+        first.kill()
+        first.wait(10)
+        blocker.execute("ROLLBACK")
+        blocker.close()
+        mark = len(answered)
+        while len(answered) < mark + 50:  # answering again, through a new metering process
+            assert time.monotonic() < deadline, "no call answered after the kill"
+            time.sleep(0.01)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+    assert _metering_process(proc).pid != first.pid
+    # The calls caught by the kill are refused in words, not answered as if recorded.
+    assert refused
+    for error in refused:
+        assert error["status"] == 503 and error["type"] == "not_recorded", error
+        assert "could not record the call" in error["message"] and "call again" in error["message"]
+    history = proc.control(
+        "GET", "/api/v1/apis/metered/invocations", params={"limit": 1000}
+    ).json()["invocations"]
+    recorded = {item["id"] for item in history}
+    assert len(answered) < 1000 and not set(answered) - recorded
+    assert proc.control("GET", "/api/v1/usage").json()["total_calls"] == len(recorded)
+    assert "Traceback" not in (proc.home / "test-platform.log").read_text()
 
 
 def test_platform_start_status_stop_through_the_cli(tmp_path):

@@ -11,11 +11,14 @@ from __future__ import annotations
 import asyncio
 import calendar
 import math
+import os
 import random
+import signal
 import sqlite3
 import threading
 import time
 
+import psutil
 import pytest
 
 from jupyter_hub_api.platform.db import (
@@ -28,6 +31,7 @@ from jupyter_hub_api.platform.db import (
 from jupyter_hub_api.platform.models import InvocationRow
 from jupyter_hub_api.platform.store import Repositories, invocations, logs, migrations
 from jupyter_hub_api.platform.store.histogram import bucket_of, upper_edge
+from jupyter_hub_api.platform.store.metering import IN_FLIGHT, MeterStopped
 from jupyter_hub_api.platform.store.migrations import MIGRATIONS
 
 STAMP = "2026-11-30T10:00:00Z"
@@ -244,7 +248,13 @@ def test_the_database_section_and_hub_database_url_are_checked_in_one_sentence(m
 def test_only_the_writer_thread_writes(database_url):
     db = Database(database_url)
     writers: set[int] = set()
-    db._writer_conn.set_trace_callback(lambda sql: writers.add(threading.get_ident()))
+    statements: list[str] = []
+
+    def trace(sql: str) -> None:
+        writers.add(threading.get_ident())
+        statements.append(sql)
+
+    db._writer_conn.set_trace_callback(trace)
 
     async def work():
         repos = Repositories(db)
@@ -267,6 +277,9 @@ def test_only_the_writer_thread_writes(database_url):
     loop_thread = asyncio.run(work())
     db.close()
     assert writers == {db.writer_thread.ident} and loop_thread not in writers
+    # On SQLite the gateway's rows are the metering process's to write (the tests below).
+    inserted = any(sql.startswith("INSERT INTO invocations") for sql in statements)
+    assert inserted == is_database_url(database_url)
 
 
 def test_one_failing_write_of_a_batch_fails_alone(database_url):
@@ -324,6 +337,125 @@ def test_deleting_a_large_api_commits_chunk_by_chunk_and_other_writes_go_between
 
     asyncio.run(work())
     db.close()
+
+
+# -- the metering process (SQLite) ------------------------------------------------------------
+def _hold_write_lock(path) -> sqlite3.Connection:
+    """Another connection holding SQLite's write lock: writers wait for it (busy timeout)."""
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn.execute("BEGIN IMMEDIATE")
+    return conn
+
+
+async def _handed_over() -> None:
+    for _ in range(5):  # the calls run, queue their rows, and the turn hands them over
+        await asyncio.sleep(0)
+
+
+def _adds(repos: Repositories, rows: list[InvocationRow]) -> list[asyncio.Future]:
+    return [asyncio.ensure_future(repos.invocations.add(r, 1024, None, False)) for r in rows]
+
+
+def test_a_killed_metering_process_fails_its_calls_clearly_and_the_next_calls_get_a_new_one(
+    tmp_path,
+):
+    path = tmp_path / "platform.db"
+    db = Database(path)
+
+    async def work():
+        repos = Repositories(db)
+        user = await repos.users.create("alice", "d", STAMP)
+        api = await _api(repos, user, "a")
+        now = time.time()
+        await _add(repos, [_row(n, api, "a", now + n) for n in range(10)])
+        first = db.meters[asyncio.get_running_loop()].pid
+        assert first is not None and first != os.getpid()
+        # Calls whose rows wait in the metering process (for the write lock), one batch per
+        # loop turn: the first IN_FLIGHT batches are sent, the others held. Then it dies.
+        blocker = _hold_write_lock(path)
+        sent: list[asyncio.Future] = []
+        held: list[asyncio.Future] = []
+        for turn in range(IN_FLIGHT + 4):
+            rows = [_row(n, api, "a", now + n) for n in range(100 + 10 * turn, 105 + 10 * turn)]
+            (sent if turn < IN_FLIGHT else held).extend(_adds(repos, rows))
+            await _handed_over()
+        await asyncio.sleep(0.2)
+        assert not any(f.done() for f in sent + held)
+        os.kill(first, signal.SIGKILL)
+        outcomes = await asyncio.wait_for(asyncio.gather(*sent, return_exceptions=True), 10)
+        assert all(isinstance(o, MeterStopped) for o in outcomes), outcomes
+        assert "metering process ended (exit code -9)" in str(outcomes[0])
+        # What was held was never sent: it goes to the next process, committed once the lock
+        # is free.
+        blocker.execute("ROLLBACK")
+        blocker.close()
+        assert await asyncio.wait_for(asyncio.gather(*held), 10) == [None] * len(held)
+        # The next calls start another process and are committed.
+        await _add(repos, [_row(n, api, "a", now + n) for n in range(60, 70)])
+        second = db.meters[asyncio.get_running_loop()].pid
+        assert second not in (None, first)
+        kept = [*range(10), *range(60, 70)]
+        kept += [
+            n for t in range(IN_FLIGHT, IN_FLIGHT + 4) for n in range(100 + 10 * t, 105 + 10 * t)
+        ]
+        ids = {i.id for i in repos.invocations.page(api, 200)}
+        assert ids == {f"inv{api}-{n}" for n in kept}
+        month = time.strftime("%Y-%m", time.gmtime(now))
+        assert repos.usage.by_api(user, month)["a"].calls == len(kept)  # none of the failed
+
+    asyncio.run(work())
+    db.close()
+
+
+def test_a_write_queued_after_the_gateways_rows_is_committed_after_them(tmp_path):
+    # An API deleted while its last calls' rows are still being written leaves none of them
+    # behind: the deletion waits for the rows handed over before it.
+    path = tmp_path / "platform.db"
+    db = Database(path)
+
+    async def work():
+        repos = Repositories(db)
+        user = await repos.users.create("alice", "d", STAMP)
+        api = await _api(repos, user, "a")
+        now = time.time()
+        blocker = _hold_write_lock(path)
+        adds = _adds(repos, [_row(n, api, "a", now + n) for n in range(200)])
+        await _handed_over()
+        deleting = asyncio.ensure_future(repos.apis.delete(api))
+        await asyncio.sleep(0.3)
+        blocker.execute("ROLLBACK")
+        blocker.close()
+        assert await asyncio.gather(*adds) == [None] * 200
+        await deleting
+        assert db.query_one("SELECT COUNT(*) FROM invocations")[0] == 0
+        assert repos.apis.get(api) is None
+
+    asyncio.run(work())
+    db.close()
+
+
+def test_closing_the_database_commits_and_answers_what_was_handed_over(tmp_path):
+    path = tmp_path / "platform.db"
+    db = Database(path)
+
+    async def work():
+        repos = Repositories(db)
+        user = await repos.users.create("alice", "d", STAMP)
+        api = await _api(repos, user, "a")
+        blocker = _hold_write_lock(path)
+        adds = _adds(repos, [_row(n, api, "a", time.time()) for n in range(50)])
+        await _handed_over()
+        threading.Timer(0.3, lambda: (blocker.execute("ROLLBACK"), blocker.close())).start()
+        meter = db.meters[asyncio.get_running_loop()].pid
+        db.close()  # in the loop's thread, as Platform.stop does
+        assert await asyncio.gather(*adds) == [None] * 50
+        return meter
+
+    meter = asyncio.run(work())
+    assert not psutil.pid_exists(meter) or psutil.Process(meter).status() == psutil.STATUS_ZOMBIE
+    conn = sqlite3.connect(path)
+    assert conn.execute("SELECT COUNT(*) FROM invocations").fetchone()[0] == 50
+    conn.close()
 
 
 # -- counters ---------------------------------------------------------------------------------

@@ -79,10 +79,3 @@ class Keys:
                 )
             )
         )
-
-
-def touch(conn, stamps: dict[str, str]) -> None:
-    """Set ``last_used_at`` of keys (inside the gateway's write of invocations)."""
-    conn.executemany(
-        "UPDATE keys SET last_used_at = ? WHERE id = ?", [(t, k) for k, t in stamps.items()]
-    )

@@ -1,6 +1,6 @@
 """Usage counters: per user, API and month (the quota's), per day, and latency histograms.
 
-All three are bumped in the transaction that writes the invocations (``invocations.py``), so
+All three are bumped in the transaction that writes the invocations (``metering.py``), so
 they never disagree with the history that was written, and a report reads a few rows per API
 whatever the history's length. Counts are keyed by API *name* (deleting and re-creating an API
 does not reset its month); latency histograms by API id (they go with the API).
@@ -13,31 +13,6 @@ import calendar
 from ..db import Database
 from ..models import LatencySummary, UsageCounts
 from .histogram import percentiles
-
-_UPSERT = (
-    " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT ({key}) DO UPDATE SET"
-    " calls = {t}.calls + excluded.calls, errors = {t}.errors + excluded.errors,"
-    " failures = {t}.failures + excluded.failures"
-)
-_MONTHLY = "INSERT INTO usage_monthly (user_id, month, api_name, calls, errors, failures)" + (
-    _UPSERT.format(key="user_id, month, api_name", t="usage_monthly")
-)
-_DAILY = "INSERT INTO usage_daily (user_id, day, api_name, calls, errors, failures)" + (
-    _UPSERT.format(key="user_id, day, api_name", t="usage_daily")
-)
-_BUCKETS = (
-    "INSERT INTO latency_buckets (api_id, month, bucket, count) VALUES (?, ?, ?, ?)"
-    " ON CONFLICT (api_id, month, bucket) DO UPDATE SET"
-    " count = latency_buckets.count + excluded.count"
-)
-
-
-def count(conn, monthly: dict, daily: dict, buckets: dict) -> None:
-    """Add ``{(user, month|day, api): [calls, errors, failures]}`` and
-    ``{(api_id, month, bucket): n}`` to the counters."""
-    conn.executemany(_MONTHLY, [(*k, *v) for k, v in monthly.items()])
-    conn.executemany(_DAILY, [(*k, *v) for k, v in daily.items()])
-    conn.executemany(_BUCKETS, [(*k, n) for k, n in buckets.items()])
 
 
 def delete_latencies(conn, api_id: int) -> None:
