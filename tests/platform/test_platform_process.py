@@ -25,26 +25,8 @@ def test_kill_9_mid_load_loses_no_answered_call(launch_platform, platform_databa
         config["database"] = platform_database
     proc = launch_platform(config)
     endpoint = proc.deploy(proc.make_project("durable", runtime={"max_workers": 2}))["endpoint"]
-    key = proc.key()
-    answered: list[str] = []
-    lock = threading.Lock()
-    stop = threading.Event()
-
-    def client():
-        session = requests.Session()
-        h = {"x-api-key": key, "Content-Type": "application/json"}
-        while not stop.is_set():
-            try:
-                resp = session.post(endpoint, headers=h, data="1", timeout=10)
-            except requests.RequestException:
-                return  # the platform is gone
-            if resp.status_code == 200:
-                with lock:
-                    answered.append(resp.json()["body"]["invocation_id"])
-
-    threads = [threading.Thread(target=client) for _ in range(16)]
-    for t in threads:
-        t.start()
+    load = _Load(endpoint, proc.key(), clients=16)
+    answered = load.answered
     # Kill it mid-load: once calls are being answered (the guard only catches a platform that
     # answers nothing at all; how fast it answers is not what this test is about).
     deadline = time.monotonic() + 120
@@ -53,9 +35,7 @@ def test_kill_9_mid_load_loses_no_answered_call(launch_platform, platform_databa
         time.sleep(0.01)
     meter = None if platform_database else _metering_process(proc)
     proc.kill9()
-    stop.set()
-    for t in threads:
-        t.join()
+    load.stop()
     assert len(answered) < 1000  # all of them fit in one page of the history below
     if meter is not None:  # it ends with the platform (the end of its stdin), nothing left over
         meter.wait(10)
@@ -70,8 +50,46 @@ def test_kill_9_mid_load_loses_no_answered_call(launch_platform, platform_databa
     assert not set(answered) - recorded  # every answered invocation is in the history
     assert usage["total_calls"] == len(recorded)
     # And the API serves again after the restart.
-    resp = requests.post(endpoint, headers={"x-api-key": key}, data="2", timeout=60)
+    resp = requests.post(endpoint, headers={"x-api-key": load.key}, data="2", timeout=60)
     assert resp.json()["body"]["output"] == 2
+
+
+class _Load:
+    """``clients`` threads POSTing ``1`` to ``endpoint`` until :meth:`stop` (or until the
+    platform is gone): the invocation ids answered 200, the status and error of the others."""
+
+    def __init__(self, endpoint: str, key: str, clients: int) -> None:
+        self.endpoint, self.key = endpoint, key
+        self.answered: list[str] = []
+        self.refused: list[dict] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._client) for _ in range(clients)]
+        for t in self._threads:
+            t.start()
+
+    def _client(self) -> None:
+        session = requests.Session()
+        h = {"x-api-key": self.key, "Content-Type": "application/json"}
+        while not self._stop.is_set():
+            try:
+                resp = session.post(self.endpoint, headers=h, data="1", timeout=30)
+            except requests.RequestException:
+                return  # the platform is gone
+            with self._lock:
+                if resp.status_code == 200:
+                    self.answered.append(resp.json()["body"]["invocation_id"])
+                    continue
+                try:
+                    error = resp.json()["body"]["error"]
+                except (ValueError, KeyError, TypeError):
+                    error = {"text": resp.text[:300]}
+                self.refused.append({"status": resp.status_code, **error})
+
+    def stop(self) -> None:
+        self._stop.set()
+        for t in self._threads:
+            t.join()
 
 
 def _metering_process(proc: PlatformProcess) -> psutil.Process:
@@ -86,26 +104,8 @@ def test_a_killed_metering_process_loses_no_answered_call_and_is_replaced(launch
     config = {"plans": {"free": {"rate_limit_per_second": 0, "monthly_calls": None}}}
     proc = launch_platform(config)
     endpoint = proc.deploy(proc.make_project("metered", runtime={"max_workers": 2}))["endpoint"]
-    key = proc.key()
-    answered: list[str] = []
-    refused: list[dict] = []
-    lock = threading.Lock()
-    stop = threading.Event()
-
-    def client():
-        session = requests.Session()
-        h = {"x-api-key": key, "Content-Type": "application/json"}
-        while not stop.is_set():
-            resp = session.post(endpoint, headers=h, data="1", timeout=30)
-            with lock:
-                if resp.status_code == 200:
-                    answered.append(resp.json()["body"]["invocation_id"])
-                else:
-                    refused.append({"status": resp.status_code, **resp.json()["body"]["error"]})
-
-    threads = [threading.Thread(target=client) for _ in range(8)]
-    for t in threads:
-        t.start()
+    load = _Load(endpoint, proc.key(), clients=8)
+    answered, refused = load.answered, load.refused
     try:
         deadline = time.monotonic() + 120
         while len(answered) < 50:
@@ -125,9 +125,7 @@ def test_a_killed_metering_process_loses_no_answered_call_and_is_replaced(launch
             assert time.monotonic() < deadline, "no call answered after the kill"
             time.sleep(0.01)
     finally:
-        stop.set()
-        for t in threads:
-            t.join()
+        load.stop()
     assert _metering_process(proc).pid != first.pid
     # The calls caught by the kill are refused in words, not answered as if recorded.
     assert refused

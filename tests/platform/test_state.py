@@ -356,6 +356,27 @@ def _adds(repos: Repositories, rows: list[InvocationRow]) -> list[asyncio.Future
     return [asyncio.ensure_future(repos.invocations.add(r, 1024, None, False)) for r in rows]
 
 
+async def _alice(db: Database) -> tuple[Repositories, int, int]:
+    """The repositories, user alice and her API ``a``."""
+    repos = Repositories(db)
+    user = await repos.users.create("alice", "d", STAMP)
+    return repos, user, await _api(repos, user, "a")
+
+
+async def _stuck(path, repos: Repositories, rows: list[InvocationRow]):
+    """Calls whose rows reach the metering process and wait there, behind another connection
+    holding the write lock; that connection and the calls' futures."""
+    blocker = _hold_write_lock(path)
+    adds = _adds(repos, rows)
+    await _handed_over()
+    return blocker, adds
+
+
+def _release(blocker: sqlite3.Connection) -> None:
+    blocker.execute("ROLLBACK")
+    blocker.close()
+
+
 def test_a_killed_metering_process_fails_its_calls_clearly_and_the_next_calls_get_a_new_one(
     tmp_path,
 ):
@@ -363,9 +384,7 @@ def test_a_killed_metering_process_fails_its_calls_clearly_and_the_next_calls_ge
     db = Database(path)
 
     async def work():
-        repos = Repositories(db)
-        user = await repos.users.create("alice", "d", STAMP)
-        api = await _api(repos, user, "a")
+        repos, user, api = await _alice(db)
         now = time.time()
         await _add(repos, [_row(n, api, "a", now + n) for n in range(10)])
         first = db.meters[asyncio.get_running_loop()].pid
@@ -382,8 +401,7 @@ def test_a_killed_metering_process_fails_its_calls_clearly_and_the_next_calls_ge
         assert not any(f.done() for f in sent)
         os.kill(first, signal.SIGKILL)
         outcomes = await asyncio.wait_for(asyncio.gather(*sent, return_exceptions=True), 10)
-        blocker.execute("ROLLBACK")
-        blocker.close()
+        _release(blocker)
         assert all(isinstance(o, MeterStopped) for o in outcomes), outcomes
         assert "metering process ended (exit code -9)" in str(outcomes[0])
         # The next calls start another process and are committed.
@@ -407,17 +425,12 @@ def test_a_write_queued_after_the_gateways_rows_is_committed_after_them(tmp_path
     db = Database(path)
 
     async def work():
-        repos = Repositories(db)
-        user = await repos.users.create("alice", "d", STAMP)
-        api = await _api(repos, user, "a")
+        repos, _, api = await _alice(db)
         now = time.time()
-        blocker = _hold_write_lock(path)
-        adds = _adds(repos, [_row(n, api, "a", now + n) for n in range(200)])
-        await _handed_over()
+        blocker, adds = await _stuck(path, repos, [_row(n, api, "a", now + n) for n in range(200)])
         deleting = asyncio.ensure_future(repos.apis.delete(api))
         await asyncio.sleep(0.3)
-        blocker.execute("ROLLBACK")
-        blocker.close()
+        _release(blocker)
         assert await asyncio.gather(*adds) == [None] * 200
         await deleting
         assert db.query_one("SELECT COUNT(*) FROM invocations")[0] == 0
@@ -432,13 +445,11 @@ def test_closing_the_database_commits_and_answers_what_was_handed_over(tmp_path)
     db = Database(path)
 
     async def work():
-        repos = Repositories(db)
-        user = await repos.users.create("alice", "d", STAMP)
-        api = await _api(repos, user, "a")
-        blocker = _hold_write_lock(path)
-        adds = _adds(repos, [_row(n, api, "a", time.time()) for n in range(50)])
-        await _handed_over()
-        threading.Timer(0.3, lambda: (blocker.execute("ROLLBACK"), blocker.close())).start()
+        repos, _, api = await _alice(db)
+        blocker, adds = await _stuck(
+            path, repos, [_row(n, api, "a", time.time()) for n in range(50)]
+        )
+        threading.Timer(0.3, _release, (blocker,)).start()
         meter = db.meters[asyncio.get_running_loop()].pid
         db.close()  # in the loop's thread, as Platform.stop does
         assert await asyncio.gather(*adds) == [None] * 50
