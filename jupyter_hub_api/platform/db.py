@@ -305,7 +305,7 @@ class Database:
 
     @property
     def writer_thread(self) -> threading.Thread:
-        """The one thread that writes."""
+        """The thread that writes (all but the metering appends on SQLite)."""
         return self._thread
 
     def describe(self) -> str:
@@ -414,12 +414,15 @@ class Database:
         if metered is None:
             self._queue.put(pending)
             return
-        appends = [w for w in pending if w.batched and w.fn is metered]
+        appends: list[_Write] = []
+        rest: list[_Write] = []
+        for w in pending:
+            (appends if w.batched and w.fn is metered else rest).append(w)
         if appends:
             self._meter(loop).send([w.item for w in appends], [w.fut for w in appends])
-            if len(appends) == len(pending):
+            if not rest:
                 return
-            pending = [w for w in pending if not (w.batched and w.fn is metered)]
+            pending = rest
         # The writer's writes wait for the metering batches handed over before them (an API's
         # deletion for the calls answered before it, say), so the order of the calls holds.
         meter = self.meters.get(loop)
@@ -577,7 +580,7 @@ class Database:
         return results
 
     def close(self) -> None:
-        """Finish queued writes, then stop the writer thread."""
+        """Finish queued writes, then stop the metering processes and the writer thread."""
         for loop in list(self._pending):  # writes of a turn not yet handed over
             self._hand_over(loop)
         for meter in list(self.meters.values()):  # (the writes waiting for them queue now)
