@@ -224,10 +224,15 @@ class AsyncInvocations:
             route.leave(live)
         latency_ms = (time.perf_counter() - started) * 1000.0
         # The one metering row and quota settle of this call (the synchronous rule).
-        await self.gateway._record(
-            route, live, call.id, call.user_id, call.key_id, ts, call.month, call.input,
-            result, latency_ms, False,
-        )  # fmt: skip
+        try:
+            await self.gateway._record(
+                route, live, call.id, call.user_id, call.key_id, ts, call.month, call.input,
+                result, latency_ms, False,
+            )  # fmt: skip
+        except GatewayError as err:  # not recorded (the metering process ended): not counted
+            envelope = envelope_error(err.status, err.type, err.message, call.id)
+            await self._finish(call, FAILED, err.status, envelope)
+            return
         status = result.http_code
         if status == 200:
             envelope = envelope_output(result.output_json or b"null", call.id)

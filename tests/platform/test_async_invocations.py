@@ -6,8 +6,11 @@ loses nothing."""
 from __future__ import annotations
 
 import json
+import sqlite3
+import time
 
 import httpx
+import psutil
 import pytest
 from platform_helpers import PlatformProcess, wait_until
 
@@ -138,6 +141,34 @@ def test_a_failing_call_is_kept_as_its_error_envelope_and_counted_once(slow):
     # Fetching again changes nothing (no second count).
     assert result(slow, url).json() == done.json()
     assert usage(slow)["total_calls"] == before + 1
+
+
+def test_a_call_its_platform_could_not_record_fails_in_words_and_is_not_counted(slow):
+    before = usage(slow)["total_calls"]
+    url = submit(slow, {"sleep": 1.5}).json()["body"]["url"]
+    wait_until(
+        lambda: result(slow, url, done=False).json()["body"]["status"] == "running", "running"
+    )
+    # The call's row waits in the metering process (another connection holds the write lock)
+    # when that process is killed.
+    blocker = sqlite3.connect(slow.home / "platform" / "platform.db", isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    time.sleep(2.5)
+    (meter,) = [
+        p
+        for p in psutil.Process(slow.proc.pid).children()
+        if any(a.endswith("metering.py") for a in p.cmdline())
+    ]
+    meter.kill()
+    meter.wait(10)
+    blocker.execute("ROLLBACK")
+    blocker.close()
+    done = result(slow, url)
+    assert done.status_code == 503
+    body = done.json()["body"]
+    assert body["status"] == "failed" and body["error"]["type"] == "not_recorded"
+    assert "could not record the call" in body["error"]["message"]
+    assert usage(slow)["total_calls"] == before
 
 
 def test_an_output_past_the_kept_size_is_a_clear_error(slow):
