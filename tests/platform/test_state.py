@@ -13,6 +13,7 @@ import calendar
 import math
 import os
 import random
+import select
 import signal
 import sqlite3
 import threading
@@ -340,6 +341,14 @@ def test_deleting_a_large_api_commits_chunk_by_chunk_and_other_writes_go_between
 
 
 # -- the metering process (SQLite) ------------------------------------------------------------
+@pytest.fixture
+def db(tmp_path):
+    """A Database on a SQLite file of the test's own (its metering process is the subject)."""
+    db = Database(tmp_path / "platform.db")
+    yield db
+    db.close()
+
+
 def _hold_write_lock(path) -> sqlite3.Connection:
     """Another connection holding SQLite's write lock: writers wait for it (busy timeout)."""
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
@@ -363,10 +372,10 @@ async def _alice(db: Database) -> tuple[Repositories, int, int]:
     return repos, user, await _api(repos, user, "a")
 
 
-async def _stuck(path, repos: Repositories, rows: list[InvocationRow]):
+async def _stuck(repos: Repositories, rows: list[InvocationRow]):
     """Calls whose rows reach the metering process and wait there, behind another connection
     holding the write lock; that connection and the calls' futures."""
-    blocker = _hold_write_lock(path)
+    blocker = _hold_write_lock(repos.db.path)
     adds = _adds(repos, rows)
     await _handed_over()
     return blocker, adds
@@ -378,11 +387,8 @@ def _release(blocker: sqlite3.Connection) -> None:
 
 
 def test_a_killed_metering_process_fails_its_calls_clearly_and_the_next_calls_get_a_new_one(
-    tmp_path,
+    db,
 ):
-    path = tmp_path / "platform.db"
-    db = Database(path)
-
     async def work():
         repos, user, api = await _alice(db)
         now = time.time()
@@ -391,7 +397,7 @@ def test_a_killed_metering_process_fails_its_calls_clearly_and_the_next_calls_ge
         assert first is not None and first != os.getpid()
         # Calls whose rows wait in the metering process (for the write lock), one batch per
         # loop turn, all sent without waiting for one another. Then it dies.
-        blocker = _hold_write_lock(path)
+        blocker = _hold_write_lock(db.path)
         sent: list[asyncio.Future] = []
         for turn in range(6):
             rows = [_row(n, api, "a", now + n) for n in range(100 + 10 * turn, 105 + 10 * turn)]
@@ -415,19 +421,16 @@ def test_a_killed_metering_process_fails_its_calls_clearly_and_the_next_calls_ge
         assert repos.usage.by_api(user, month)["a"].calls == len(kept)  # none of the failed
 
     asyncio.run(work())
-    db.close()
 
 
-def test_a_write_queued_after_the_gateways_rows_is_committed_after_them(tmp_path):
+def test_a_write_queued_after_the_gateways_rows_is_committed_after_them(db):
     # An API deleted while its last calls' rows are still being written leaves none of them
     # behind: the deletion waits for the rows handed over before it.
-    path = tmp_path / "platform.db"
-    db = Database(path)
 
     async def work():
         repos, _, api = await _alice(db)
         now = time.time()
-        blocker, adds = await _stuck(path, repos, [_row(n, api, "a", now + n) for n in range(200)])
+        blocker, adds = await _stuck(repos, [_row(n, api, "a", now + n) for n in range(200)])
         deleting = asyncio.ensure_future(repos.apis.delete(api))
         await asyncio.sleep(0.3)
         _release(blocker)
@@ -437,18 +440,12 @@ def test_a_write_queued_after_the_gateways_rows_is_committed_after_them(tmp_path
         assert repos.apis.get(api) is None
 
     asyncio.run(work())
-    db.close()
 
 
-def test_closing_the_database_commits_and_answers_what_was_handed_over(tmp_path):
-    path = tmp_path / "platform.db"
-    db = Database(path)
-
+def test_closing_the_database_commits_and_answers_what_was_handed_over(db):
     async def work():
         repos, _, api = await _alice(db)
-        blocker, adds = await _stuck(
-            path, repos, [_row(n, api, "a", time.time()) for n in range(50)]
-        )
+        blocker, adds = await _stuck(repos, [_row(n, api, "a", time.time()) for n in range(50)])
         threading.Timer(0.3, _release, (blocker,)).start()
         meter = db.meters[asyncio.get_running_loop()].pid
         db.close()  # in the loop's thread, as Platform.stop does
@@ -457,9 +454,26 @@ def test_closing_the_database_commits_and_answers_what_was_handed_over(tmp_path)
 
     meter = asyncio.run(work())
     assert not psutil.pid_exists(meter) or psutil.Process(meter).status() == psutil.STATUS_ZOMBIE
-    conn = sqlite3.connect(path)
+    conn = sqlite3.connect(db.path)
     assert conn.execute("SELECT COUNT(*) FROM invocations").fetchone()[0] == 50
     conn.close()
+
+
+def test_closing_after_the_loop_read_part_of_an_answer_still_answers_every_call(db):
+    async def work():
+        repos, _, api = await _alice(db)
+        blocker, adds = await _stuck(repos, [_row(n, api, "a", time.time()) for n in range(20)])
+        meter = db.meters[asyncio.get_running_loop()]
+        _release(blocker)
+        # The answer reaches the pipe while the loop is held here (no turn runs), and the loop
+        # has taken its first bytes, as one read of the pipe can stop inside a frame.
+        answers = meter._proc.stdout.fileno()
+        assert select.select([answers], [], [], 10)[0]
+        meter._received += os.read(answers, 2)
+        db.close()
+        assert await asyncio.gather(*adds) == [None] * 20
+
+    asyncio.run(work())
 
 
 # -- counters ---------------------------------------------------------------------------------

@@ -154,15 +154,6 @@ class MeterStopped(RuntimeError):
     """The metering process ended (killed, or crashed) before it answered a batch."""
 
 
-def _read_frame(stream) -> bytes | None:
-    head = stream.read(_LENGTH.size)
-    if len(head) < _LENGTH.size:
-        return None
-    (size,) = _LENGTH.unpack(head)
-    body = stream.read(size)
-    return body if len(body) == size else None
-
-
 def _frame(obj) -> bytes:
     try:
         body = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
@@ -273,32 +264,14 @@ class MeterChannel:
         if not data:
             self._ended()
             return
-        buf = self._received
-        buf += data
-        size = _LENGTH.size
-        while len(buf) >= size:
-            (length,) = _LENGTH.unpack_from(buf)
-            if len(buf) < size + length:
-                break
-            answer = pickle.loads(buf[size : size + length])
-            del buf[: size + length]
+        self._received += data
+        for frame in _frames(self._received):
             self.commits += 1
-            self._answered(answer)
+            self._answered(pickle.loads(frame))
 
     def _answered(self, answer) -> None:
         futures, callbacks = self._waiting.popleft()
-        if answer is None:
-            for fut in futures:
-                if not fut.done():
-                    fut.set_result(None)
-        else:
-            for fut, err in zip(futures, answer, strict=True):
-                if fut.done():
-                    continue
-                if err is None:
-                    fut.set_result(None)
-                else:
-                    fut.set_exception(err)
+        _resolve(futures, answer)
         for callback in callbacks:
             callback()
 
@@ -334,8 +307,9 @@ class MeterChannel:
 
     def close(self, timeout: float = 10.0) -> None:
         """End the process after it has written everything sent: what is still unsent goes
-        out, its stdin is closed, its answers are read (the futures resolve on the loop, if it
-        still runs), then it is killed if it has not exited within ``timeout`` seconds."""
+        out, its stdin is closed, its answers are read to the end (the futures resolve on the
+        loop, if it still runs), then it is killed if it has not exited within ``timeout``
+        seconds."""
         proc, self._proc = self._proc, None
         if proc is None:
             return
@@ -348,27 +322,27 @@ class MeterChannel:
         except OSError:
             pass
         os.set_blocking(proc.stdout.fileno(), True)
-        answers = []
-        while self._waiting and (frame := _read_frame(proc.stdout)) is not None:
-            answers.append((self._waiting.popleft(), pickle.loads(frame)))
-            self.commits += 1
+        # It answers everything sent, then exits at the end of its stdin: its answers up to
+        # the end of its stdout, after what _readable had already read of a frame.
+        self._received += proc.stdout.read()
+        proc.stdout.close()
         try:
             proc.wait(timeout)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-        proc.stdout.close()
-        answers += [(entry, [MeterStopped("The platform stopped.")] * len(entry[0]))
-                    for entry in self._waiting]  # fmt: skip
+        answers = [pickle.loads(frame) for frame in _frames(self._received)]
+        self.commits += len(answers)
+        stopped = MeterStopped("The platform stopped before this call was recorded.")
+        batches = list(self._waiting)
         self._waiting.clear()
-        for (_, callbacks), _ in answers:  # (they queue writes: thread-safe, and due now)
+        for _, callbacks in batches:  # (they queue writes: thread-safe, and due now)
             for callback in callbacks:
                 callback()
 
         def resolve() -> None:
-            for (futures, _), answer in answers:
-                self._waiting.append([futures, []])
-                self._answered(answer)
+            for i, (futures, _) in enumerate(batches):
+                _resolve(futures, answers[i] if i < len(answers) else [stopped] * len(futures))
 
         try:
             self.loop.call_soon_threadsafe(resolve)
@@ -376,13 +350,28 @@ class MeterChannel:
             pass
 
 
+def _resolve(futures: list, answer) -> None:
+    """Settle a batch's futures with its answer (see the module's docstring)."""
+    if answer is None:
+        answer = [None] * len(futures)
+    for fut, err in zip(futures, answer, strict=True):
+        if fut.done():  # the awaiting task was cancelled meanwhile
+            continue
+        if err is None:
+            fut.set_result(None)
+        else:
+            fut.set_exception(err)
+
+
+#: Every connection to the platform's SQLite file, the platform's and this child's: WAL,
+#: synchronous=NORMAL (a commit survives a kill of either process), foreign keys.
+SQLITE_PRAGMAS = ("PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGMA foreign_keys=ON")
+
+
 def _connect(path: str) -> sqlite3.Connection:
-    # As db.Database's connections: WAL (already set on the file), synchronous=NORMAL (a commit
-    # survives a kill of either process), foreign keys, 30 s for the write lock.
-    conn = sqlite3.connect(path, isolation_level=None, timeout=30)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=NORMAL")
-    conn.execute("PRAGMA foreign_keys=ON")
+    conn = sqlite3.connect(path, isolation_level=None, timeout=30)  # (as db.Database's)
+    for pragma in SQLITE_PRAGMAS:
+        conn.execute(pragma)
     return conn
 
 
