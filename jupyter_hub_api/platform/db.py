@@ -277,8 +277,16 @@ class Database:
         self._pending: dict[Any, list[_Write]] = {}  # loop -> its writes of this turn
         self._begin = "BEGIN IMMEDIATE" if self.dialect == SQLITE else "BEGIN"
         self._reconnect_error: Exception | None = None
+        # (the store's repositories import this module: so these are imported here)
+        from .store import metering
+        from .store.migrations import migrate
+
+        # SQLite: the gateway's metering appends go to a child process of each loop that
+        # makes them (store/metering.py), not to the writer thread. PostgreSQL: the writer's.
+        self._metering = metering
+        self._metered = metering.write if self.dialect == SQLITE else None
+        self.meters: dict[Any, metering.MeterChannel] = {}  # loop -> its channel
         self._writer_conn = self._connect()
-        from .store.migrations import migrate  # (the store's repositories import this module)
 
         self.schema_version = migrate(self._writer_conn)
         if self.dialect == POSTGRESQL:
@@ -288,13 +296,6 @@ class Database:
                 self._writer_conn.close()
                 raise
         self._commits = 0  # transactions the writer thread committed
-        from .store import metering
-
-        # SQLite: the gateway's metering appends go to a child process of each loop that
-        # makes them (store/metering.py), not to the writer thread. PostgreSQL: the writer's.
-        self._metering = metering
-        self._metered = metering.write if self.dialect == SQLITE else None
-        self.meters: dict[Any, metering.MeterChannel] = {}  # loop -> its channel
         self._thread = threading.Thread(target=self._run, name="hub-db-writer", daemon=True)
         self._thread.start()
 
@@ -350,9 +351,8 @@ class Database:
             factory=SqliteConnection,
         )
         conn.row_factory = sqlite3.Row
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=NORMAL")
-        conn.execute("PRAGMA foreign_keys=ON")
+        for pragma in self._metering.SQLITE_PRAGMAS:  # (the metering process's too)
+            conn.execute(pragma)
         if read_only:
             conn.execute("PRAGMA query_only=ON")
         return conn
