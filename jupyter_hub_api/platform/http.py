@@ -1,15 +1,18 @@
-"""uvicorn's httptools protocol, writing each response's head and body in one ``send``.
+"""The platform's HTTP/1.1 protocol: httptools parsing under uvicorn's server, a lean request cycle.
 
-uvicorn writes a response's status line and headers when the app sends
-``http.response.start`` and the body when it sends ``http.response.body``: two writes, so two
-system calls per response on the gateway's single event loop, which is where the platform's
-throughput is bounded. Here the transport holds a response head back and sends it together with
-the write that follows (the body). The head is never held past the end of its response: a
-response with no body write (HEAD, an empty body) and a closing connection send it at once.
+uvicorn hosts the platform (its sockets, lifespan, signals and graceful shutdown) and its
+``HttpToolsProtocol`` parses each connection with httptools; this subclass replaces the part
+that runs per request, uvicorn's ``RequestResponseCycle``, with :class:`_Cycle`, which keeps its
+ASGI semantics (``receive``, ``send``, 100-continue, chunked or fixed-length bodies, HEAD,
+disconnects, a 500 when the app fails before answering) for less work on the gateway's single
+event loop, where the platform's throughput is bounded:
 
-Only a head with ``content-length`` is held, so its body follows at once: a streamed response
-(chunked, e.g. a log follower) and an interim ``100 Continue`` are sent at once, as the client
-may be waiting for them.
+- a response head with ``content-length`` is held until the app sends the body, and both go in
+  one write (uvicorn writes them apart: two system calls per response); a streamed head
+  (chunked, e.g. a log follower) goes at once, as the client may be waiting for it;
+- a request waits for its body on a future made only when it must wait, not on an
+  ``asyncio.Event`` of its own;
+- no keep-alive timer per response: the one sweep below enforces every deadline.
 
 The protocol also guards the process against connections that hold a descriptor and send
 little or nothing (uvicorn alone times out only the idle time after a response):
@@ -36,54 +39,237 @@ from __future__ import annotations
 
 import json
 import logging
+import re
+import urllib.parse
 
+import httptools
+from uvicorn.protocols.http.flow_control import HIGH_WATER_LIMIT
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 from .config import ConnectionLimits
 
 log = logging.getLogger("hub.platform.http")
+app_log = logging.getLogger("uvicorn.error")  # where uvicorn logs an app's exceptions
 
-_HEAD = b"HTTP/1.1 "
-_LENGTH = b"\r\ncontent-length: "
+# What may not appear in a response header's name, and in its value (as uvicorn checks).
+_BAD_NAME = re.compile(b'[\x00-\x1f\x7f()<>@,;:\\[\\]={} \t\\\\"]')
+_BAD_VALUE = re.compile(b"[\x00-\x08\x0a-\x1f\x7f]")
+_CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+_LAST_CHUNK = b"0\r\n\r\n"
+_INTERNAL_ERROR = [
+    (b"content-type", b"text/plain; charset=utf-8"),
+    (b"content-length", b"21"),
+    (b"connection", b"close"),
+]
 
 
-class _OneWriteTransport:
-    """Wraps a transport: a response head waits for the next write, then both go in one."""
+def _nothing() -> None:
+    pass
 
-    __slots__ = ("_transport", "_held")
 
-    def __init__(self, transport) -> None:
-        self._transport = transport
-        self._held: bytes | None = None
+class _Cycle:
+    """One request and its response, as the ASGI app sees them (``receive``, ``send``).
 
-    def write(self, data) -> None:
-        held = self._held
-        if held is not None:
-            self._held = None
-            self._transport.write(held + data)
-        elif (
-            data[:9] == _HEAD
-            and data[9:10] != b"1"
-            and data[-4:] == b"\r\n\r\n"
-            and _LENGTH in data
-        ):
-            self._held = bytes(data)
+    The protocol feeds it the request body (:meth:`feed`, :meth:`end`) and wakes it when the
+    connection is lost (``message_event.set()``, as uvicorn's connection code does).
+    """
+
+    __slots__ = (
+        "scope",
+        "transport",
+        "flow",
+        "loop",
+        "default_headers",
+        "on_response",
+        "disconnected",
+        "keep_alive",
+        "waiting_for_100_continue",
+        "body",
+        "more_body",
+        "end_delivered",
+        "waiter",
+        "response_started",
+        "response_complete",
+        "held",
+        "chunked",
+        "remaining",
+    )
+
+    def __init__(self, protocol, scope, keep_alive: bool, expect_100_continue: bool) -> None:
+        self.scope = scope
+        self.transport = protocol.transport
+        self.flow = protocol.flow
+        self.loop = protocol.loop
+        self.default_headers = protocol.server_state.default_headers
+        self.on_response = protocol.on_response_complete
+        self.disconnected = False
+        self.keep_alive = keep_alive
+        self.waiting_for_100_continue = expect_100_continue
+        self.body = bytearray()
+        self.more_body = True
+        self.end_delivered = False  # the last http.request message was received
+        self.waiter = None  # a future while receive() waits
+        self.response_started = False
+        self.response_complete = False
+        self.held = None  # a response head waiting for its body
+        self.chunked = False
+        self.remaining = 0  # body bytes the content-length still promises
+
+    # -- the protocol's side --
+
+    @property
+    def message_event(self):
+        return self  # uvicorn's connection_lost calls cycle.message_event.set()
+
+    def set(self) -> None:
+        """Wake a waiting receive()."""
+        waiter = self.waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def feed(self, data: bytes) -> None:
+        self.body += data
+        if len(self.body) > HIGH_WATER_LIMIT:
+            self.flow.pause_reading()
+        self.set()
+
+    def end(self) -> None:
+        self.more_body = False
+        self.set()
+
+    async def run(self, app) -> None:
+        try:
+            result = await app(self.scope, self.receive, self.send)
+        except BaseException as exc:
+            app_log.error("Exception in ASGI application\n", exc_info=exc)
+            if not self.response_started:
+                await self._internal_error()
+            else:
+                self.transport.close()
         else:
-            self._transport.write(data)
+            if result is not None:
+                app_log.error("ASGI callable should return None, but returned '%s'.", result)
+                self.transport.close()
+            elif not self.response_started and not self.disconnected:
+                app_log.error("ASGI callable returned without starting response.")
+                await self._internal_error()
+            elif not self.response_complete and not self.disconnected:
+                app_log.error("ASGI callable returned without completing response.")
+                self.transport.close()
+        finally:
+            self.on_response = _nothing
 
-    def flush(self) -> None:
-        """Send a held response head (its response is complete without a body write)."""
-        held = self._held
+    async def _internal_error(self) -> None:
+        await self.send({"type": "http.response.start", "status": 500, "headers": _INTERNAL_ERROR})
+        await self.send({"type": "http.response.body", "body": b"Internal Server Error"})
+
+    # -- the app's side --
+
+    async def receive(self) -> dict:
+        if self.waiting_for_100_continue and not self.transport.is_closing():
+            self.transport.write(_CONTINUE)
+            self.waiting_for_100_continue = False
+        while not (self.disconnected or self.response_complete):
+            if self.body or not (self.more_body or self.end_delivered):
+                break  # something to deliver
+            self.flow.resume_reading()
+            self.waiter = self.loop.create_future()
+            try:
+                await self.waiter
+            finally:
+                self.waiter = None
+        if self.disconnected or self.response_complete:
+            return {"type": "http.disconnect"}
+        self.end_delivered = not self.more_body
+        message = {"type": "http.request", "body": bytes(self.body), "more_body": self.more_body}
+        self.body.clear()
+        self.flow.resume_reading()
+        return message
+
+    async def send(self, message) -> None:
+        if self.flow.write_paused and not self.disconnected:
+            await self.flow.drain()
+        if self.disconnected:
+            return
+        kind = message["type"]
+        if not self.response_started:
+            if kind != "http.response.start":
+                raise RuntimeError(
+                    f"Expected ASGI message 'http.response.start', but got '{kind}'."
+                )
+            self._start(message["status"], message.get("headers", ()))
+        elif not self.response_complete:
+            if kind != "http.response.body":
+                raise RuntimeError(f"Expected ASGI message 'http.response.body', but got '{kind}'.")
+            self._body(message.get("body", b""), message.get("more_body", False))
+        else:
+            raise RuntimeError(
+                f"Unexpected ASGI message '{kind}' sent, after response already completed."
+            )
+
+    def _start(self, status: int, headers) -> None:
+        self.response_started = True
+        self.waiting_for_100_continue = False
+        head = [STATUS_LINE[status]]
+        length = None
+        framed = False  # a content-length or chunked transfer-encoding was given (the first wins)
+        close = False
+        for pairs in (self.default_headers, headers):
+            for name, value in pairs:
+                if _BAD_NAME.search(name):
+                    raise RuntimeError("Invalid HTTP header name.")
+                if _BAD_VALUE.search(value):
+                    raise RuntimeError("Invalid HTTP header value.")
+                name = name.lower()
+                if name == b"content-length":
+                    if not framed:
+                        framed, length = True, int(value)
+                elif name == b"transfer-encoding":
+                    if not framed and value.lower() == b"chunked":
+                        framed, self.chunked = True, True
+                elif name == b"connection":
+                    if b"close" in [token.strip() for token in value.lower().split(b",")]:
+                        self.keep_alive = False
+                        close = True
+                head += (name, b": ", value, b"\r\n")
+        if not self.keep_alive and not close:
+            head.append(b"connection: close\r\n")
+        head_request = self.scope["method"] == "HEAD"
+        if not framed and not head_request and status not in (204, 304):
+            self.chunked = True
+            head.append(b"transfer-encoding: chunked\r\n")
+        head.append(b"\r\n")
+        if length is not None and not self.chunked:
+            self.remaining = 0 if head_request else length
+            self.held = b"".join(head)  # sent with the body, in one write
+        else:
+            self.transport.write(b"".join(head))
+
+    def _body(self, body: bytes, more: bool) -> None:
+        held, self.held = self.held, None
+        if self.scope["method"] == "HEAD":
+            data = b""
+        elif self.chunked:
+            data = b"%x\r\n%s\r\n" % (len(body), body) if body else b""
+            if not more:
+                data += _LAST_CHUNK
+        else:
+            self.remaining -= len(body)
+            if self.remaining < 0:
+                raise RuntimeError("Response content longer than Content-Length")
+            data = body
         if held is not None:
-            self._held = None
-            self._transport.write(held)
-
-    def close(self) -> None:
-        self.flush()
-        self._transport.close()
-
-    def __getattr__(self, name):
-        return getattr(self._transport, name)
+            data = held + data
+        if data:
+            self.transport.write(data)
+        if not more:
+            if self.remaining:
+                raise RuntimeError("Response content shorter than Content-Length")
+            self.response_complete = True
+            self.set()
+            if not self.keep_alive:
+                self.transport.close()
+            self.on_response()
 
 
 # The most a request line and its headers may take (nginx allows 32 KiB, h11 16 KiB).
@@ -97,8 +283,8 @@ _IDLE, _HEADERS, _BODY, _APP, _LINGER = range(5)
 LINGER_SECONDS = 2.0
 
 
-class OneWriteHttpProtocol(HttpToolsProtocol):
-    """``uvicorn.Config(http=...)``: httptools parsing, one write per response, deadlines.
+class PlatformHttpProtocol(HttpToolsProtocol):
+    """``uvicorn.Config(http=...)``: httptools parsing, the lean cycle, deadlines.
 
     The limits and the app answering past the cap are class attributes; :func:`protocol_class`
     makes a subclass with the platform's.
@@ -109,7 +295,6 @@ class OneWriteHttpProtocol(HttpToolsProtocol):
 
     def connection_made(self, transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        self.transport = _OneWriteTransport(transport)
         limits = self.limits
         state = self.server_state
         slack = _sweeper(state, self.loop, limits)
@@ -152,9 +337,12 @@ class OneWriteHttpProtocol(HttpToolsProtocol):
         (FIN), drop whatever still arrives, and close at the client's EOF or after
         ``LINGER_SECONDS``.
         """
+        cycle = self.cycle
+        if cycle is not None and not cycle.response_complete:
+            cycle.disconnected = True  # its app's answer, if it comes, has no connection left
+            cycle.set()
         transport = self.transport
         transport.write(answer)
-        transport.flush()
         if not transport.can_write_eof():
             transport.close()
             return
@@ -165,23 +353,68 @@ class OneWriteHttpProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._phase = _BODY
         self._deadline = self.server_state.hub_clock + self._body_seconds
-        super().on_headers_complete()
+        parser = self.parser
+        scope = self.scope
+        scope["method"] = parser.get_method().decode("ascii")
+        http_version = parser.get_http_version()
+        if http_version != "1.1":
+            scope["http_version"] = http_version
+        if parser.should_upgrade() and self._should_upgrade():
+            return  # a WebSocket: uvicorn's data_received hands the connection over
+        url = httptools.parse_url(self.url)
+        raw_path = url.path
+        path = raw_path.decode("ascii")
+        if "%" in path:
+            path = urllib.parse.unquote(path)
+        scope["path"] = self.root_path + path
+        scope["raw_path"] = self.root_path.encode("ascii") + raw_path
+        scope["query_string"] = url.query or b""
+        previous = self.cycle
+        self.cycle = cycle = _Cycle(
+            self,
+            scope,
+            keep_alive=http_version != "1.0" and parser.should_keep_alive(),
+            expect_100_continue=self.expect_100_continue,
+        )
+        if previous is None or previous.response_complete:
+            self._run(cycle, self.app)
+        else:
+            # A pipelined request: it waits for the one before it to be answered.
+            self.flow.pause_reading()
+            self.pipeline.appendleft((cycle, self.app))
+
+    def _run(self, cycle: _Cycle, app) -> None:
+        task = self.loop.create_task(cycle.run(app))
+        task.add_done_callback(self.tasks.discard)
+        self.tasks.add(task)  # uvicorn's shutdown waits for these
 
     def on_body(self, body: bytes) -> None:
         self._deadline = self.server_state.hub_clock + self._body_seconds
-        super().on_body(body)
+        cycle = self.cycle
+        if cycle.response_complete or (self.parser.should_upgrade() and self._should_upgrade()):
+            return
+        cycle.feed(body)
 
     def on_message_complete(self) -> None:
-        super().on_message_complete()
-        if self.cycle is not None and self.cycle.response_complete:
+        cycle = self.cycle
+        if cycle.response_complete:
             self._go_idle()  # answered before its body was read to the end
-        else:
-            self._phase = _APP
-            self._deadline = None
+            return
+        if self.parser.should_upgrade() and self._should_upgrade():
+            return
+        cycle.end()
+        self._phase = _APP
+        self._deadline = None
 
     def on_response_complete(self) -> None:
-        self.transport.flush()
-        super().on_response_complete()
+        # (uvicorn's also arms a keep-alive timer per response; the sweep does that here.)
+        self.server_state.total_requests += 1
+        if self.transport.is_closing():
+            return
+        self.flow.resume_reading()
+        if self.pipeline:
+            cycle, app = self.pipeline.pop()
+            self._run(cycle, app)
         if self._phase == _APP:
             self._go_idle()
 
@@ -235,11 +468,11 @@ class OneWriteHttpProtocol(HttpToolsProtocol):
         )
 
 
-def protocol_class(limits: ConnectionLimits, busy_app=None) -> type[OneWriteHttpProtocol]:
+def protocol_class(limits: ConnectionLimits, busy_app=None) -> type[PlatformHttpProtocol]:
     """The protocol class with the platform's limits and its answer past the cap."""
     return type(
         "PlatformHttpProtocol",
-        (OneWriteHttpProtocol,),
+        (PlatformHttpProtocol,),
         {"limits": limits, "busy_app": staticmethod(busy_app) if busy_app else None},
     )
 

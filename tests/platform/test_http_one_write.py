@@ -1,7 +1,11 @@
-"""The platform's HTTP protocol (one write per response) never holds back what a client waits for.
+"""The platform's HTTP protocol and its lean request cycle (``http._Cycle``) keep ASGI's semantics.
 
-A real uvicorn server with :class:`OneWriteHttpProtocol` on a free loopback port, and a raw
-socket client, so that a response head held too long shows up as a client that never gets it.
+One write per response that has a length, and never a held head a client waits for; pipelined
+requests answered in order; an app that fails before answering gets a 500; an app listening
+for the client's disconnect after the body waits (it does not spin) and hears of the end of
+its response. A real uvicorn server with :class:`PlatformHttpProtocol` on a free loopback port,
+and a raw socket client, so that a response head held too long shows up as a client that never
+gets it.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import time
 import pytest
 import uvicorn
 
-from jupyter_hub_api.platform.http import OneWriteHttpProtocol
+from jupyter_hub_api.platform.http import PlatformHttpProtocol
 
 TIMEOUT = 5.0
 
@@ -49,6 +53,36 @@ async def app(scope, receive, send):
             if not message.get("more_body"):
                 break
         await send({"type": "http.response.body", "body": received})
+    elif path == "/fail":
+        raise RuntimeError("the app failed before answering")
+    elif path == "/listen":
+        # Reads the body, then (as Starlette's StreamingResponse does) waits on receive() for
+        # the client's disconnect while it answers: that receive must wait, not return again.
+        while (await receive()).get("more_body"):
+            pass
+        calls = []
+
+        async def listen():
+            while True:
+                message = await receive()
+                calls.append(message["type"])
+                if message["type"] == "http.disconnect":
+                    return
+
+        listener = asyncio.ensure_future(listen())
+        await asyncio.sleep(0.2)
+        waited = list(calls)  # what the listener got while the response was not sent
+        body = repr(waited).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-length", str(len(body)).encode())],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+        await asyncio.wait_for(listener, 2)
+        assert calls == ["http.disconnect"], calls
     elif path == "/echo":
         received = b""
         while True:
@@ -73,7 +107,7 @@ def port():
     sock.listen(64)
     config = uvicorn.Config(
         app,
-        http=OneWriteHttpProtocol,
+        http=PlatformHttpProtocol,
         log_level="warning",
         lifespan="off",
         access_log=False,
@@ -172,3 +206,46 @@ def read_response_after(conn: socket.socket, data: bytes) -> tuple[bytes, bytes]
         assert chunk
         rest += chunk
     return head, rest
+
+
+def test_pipelined_requests_are_answered_in_order(port):
+    with connect(port) as conn:
+        conn.sendall(
+            b'POST /echo HTTP/1.1\r\nhost: x\r\ncontent-length: 4\r\n\r\n"a1"'
+            b"GET /fixed HTTP/1.1\r\nhost: x\r\n\r\n"
+            b'POST /echo HTTP/1.1\r\nhost: x\r\ncontent-length: 4\r\n\r\n"b2"'
+        )
+        answers = b""
+        while answers.count(b"HTTP/1.1 200 ") < 3 or not answers.endswith(b'"b2"'):
+            chunk = conn.recv(65536)
+            assert chunk, f"the connection closed with {answers!r}"
+            answers += chunk
+        bodies = [part.split(b"\r\n\r\n", 1)[1] for part in answers.split(b"HTTP/1.1 200 OK")[1:]]
+        assert bodies == [b'"a1"', b'{"ok":true}', b'"b2"']
+
+
+def test_an_app_that_fails_before_answering_gets_a_500_and_the_connection_closes(port):
+    with connect(port) as conn:
+        conn.sendall(b"GET /fail HTTP/1.1\r\nhost: x\r\n\r\n")
+        data = b""
+        while True:
+            chunk = conn.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        assert data.startswith(b"HTTP/1.1 500 ")
+        assert data.endswith(b"\r\n\r\nInternal Server Error")
+        assert b"connection: close" in data.lower()
+
+
+def test_a_receive_after_the_body_waits_for_the_end_of_the_response(port):
+    with connect(port) as conn:
+        conn.sendall(b"POST /listen HTTP/1.1\r\nhost: x\r\ncontent-length: 2\r\n\r\n{}")
+        head, body = read_response(conn)
+        assert head.startswith(b"HTTP/1.1 200 ")
+        assert body == b"[]"  # nothing came to the listener before the response was sent
+        # ... and it heard the end of the response (else the app would have failed: a 500
+        # cannot follow, so the connection is still usable for the next request)
+        conn.sendall(b"GET /fixed HTTP/1.1\r\nhost: x\r\n\r\n")
+        head, body = read_response(conn)
+        assert head.startswith(b"HTTP/1.1 200 ") and body == b'{"ok":true}'

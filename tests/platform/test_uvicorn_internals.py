@@ -1,7 +1,8 @@
 """The uvicorn internals platform/http.py builds on are all there, in the uvicorn installed.
 
-``OneWriteHttpProtocol`` subclasses uvicorn's ``HttpToolsProtocol`` and reads its connection
-state, none of which is uvicorn's public API (hence the upper bound on uvicorn in
+``PlatformHttpProtocol`` subclasses uvicorn's ``HttpToolsProtocol``: it overrides the per-request
+methods, calls some of uvicorn's, and reads its connection state, none of which is uvicorn's
+public API (hence the upper bound on uvicorn in
 pyproject.toml). When a uvicorn release moves one of them, this test names what is missing
 instead of the platform failing somewhere in a request.
 """
@@ -19,28 +20,39 @@ import uvicorn
 
 TIMEOUT = 10.0
 
-# What http.py overrides (and calls with super()), and the state it reads.
+# What http.py overrides or calls (uvicorn's own connection_lost and shutdown read the cycle,
+# http.py's _Cycle, which has what they read), and the state it reads.
 METHODS = {
     "connection_made": ["self", "transport"],
+    "connection_lost": ["self", "exc"],
     "data_received": ["self", "data"],
+    "on_message_begin": ["self"],
     "on_headers_complete": ["self"],
     "on_body": ["self", "body"],
     "on_message_complete": ["self"],
     "on_response_complete": ["self"],
     "send_400_response": ["self", "msg"],
+    "shutdown": ["self"],
+    "_should_upgrade": ["self"],
 }
 CONNECTION = (
     "transport",
     "server_state",
     "loop",
     "connections",
+    "tasks",
     "app",
     "cycle",
     "flow",
     "pipeline",
+    "parser",
+    "scope",
+    "url",
+    "root_path",
+    "expect_100_continue",
 )
-CYCLE = ("response_started", "response_complete")
-FLOW = ("read_paused",)
+CYCLE = ("response_started", "response_complete", "disconnected", "keep_alive", "message_event")
+FLOW = ("read_paused", "write_paused", "pause_reading", "resume_reading", "drain")
 STATUSES = (200, 400, 408, 431, 503)
 
 
@@ -117,7 +129,8 @@ def test_a_live_connection_has_the_state_the_platform_reads():
         thread.join(TIMEOUT)
         sock.close()
     connection, cycle = seen["connection"], seen["cycle"]
-    assert hasattr(server.server_state, "connections")
+    for name in ("connections", "tasks", "default_headers", "total_requests"):
+        assert hasattr(server.server_state, name), _problem(f"the server state: no {name}")
     for group, obj, names in (
         ("the connection", connection, CONNECTION),
         ("the request cycle", cycle, CYCLE),
