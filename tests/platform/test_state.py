@@ -30,7 +30,7 @@ from jupyter_hub_api.platform.db import (
     is_database_url,
 )
 from jupyter_hub_api.platform.models import InvocationRow
-from jupyter_hub_api.platform.store import Repositories, invocations, logs, migrations
+from jupyter_hub_api.platform.store import Repositories, invocations, logs, metering, migrations
 from jupyter_hub_api.platform.store.histogram import bucket_of, upper_edge
 from jupyter_hub_api.platform.store.metering import MeterStopped
 from jupyter_hub_api.platform.store.migrations import MIGRATIONS
@@ -474,6 +474,53 @@ def test_closing_after_the_loop_read_part_of_an_answer_still_answers_every_call(
         assert await asyncio.gather(*adds) == [None] * 20
 
     asyncio.run(work())
+
+
+def _framed(rows: int) -> bytes:
+    return metering._frame([("item",)] * rows)
+
+
+@pytest.fixture
+def pipe():
+    r, w = os.pipe()
+    yield r, w
+    os.close(r)
+    os.close(w)
+
+
+def test_under_load_the_metering_process_waits_a_little_for_more_calls_to_commit_with(
+    pipe, monkeypatch
+):
+    # Frames arriving a fraction of a commit apart (the moving average of their gaps is
+    # small): a small group waits for the next frame rather than committing alone. The wait
+    # is made long here so that only a lost frame could fail the test.
+    monkeypatch.setattr(metering, "COMMIT_DELAY", 1.5)
+    r, w = pipe
+    os.write(w, _framed(2))
+    threading.Timer(0.05, os.write, (w, _framed(3))).start()
+    batches, ended = metering._take(r, bytearray(), [0.0001, time.monotonic()])
+    assert [len(b) for b in batches] == [2, 3] and not ended
+
+
+def test_a_lone_call_or_a_full_group_is_committed_at_once(pipe, monkeypatch):
+    monkeypatch.setattr(metering, "COMMIT_DELAY", 1.5)
+    r, w = pipe
+    # Frames far apart (low load: the last came 10 s ago): the one there is taken alone.
+    os.write(w, _framed(1))
+    started = time.monotonic()
+    batches, _ = metering._take(r, bytearray(), [1.0, time.monotonic() - 10])
+    assert [len(b) for b in batches] == [1]
+    # A group of GROUP_ROWS rows already: no wait either, however close the frames came.
+    os.write(w, _framed(metering.GROUP_ROWS))
+    batches, _ = metering._take(r, bytearray(), [0.0001, time.monotonic()])
+    assert [len(b) for b in batches] == [metering.GROUP_ROWS]
+    assert time.monotonic() - started < metering.COMMIT_DELAY  # neither waited
+    # The end of stdin ends the wait with what was taken.
+    os.write(w, _framed(1))
+    threading.Timer(0.05, os.close, (w,)).start()
+    batches, ended = metering._take(r, bytearray(), [0.0001, time.monotonic()])
+    assert [len(b) for b in batches] == [1] and ended
+    os.dup2(os.open(os.devnull, os.O_WRONLY), w)  # (for the fixture's close)
 
 
 # -- counters ---------------------------------------------------------------------------------
