@@ -51,6 +51,16 @@ def test_body_that_is_not_json_is_400(behaviour_api):
     assert_error(post(endpoint, key, ""), 400, "bad_json")
 
 
+def test_a_utf8_body_may_start_with_a_byte_order_mark_and_other_encodings_are_400(behaviour_api):
+    endpoint, key = behaviour_api
+    text = json.dumps({"text": "naïve ✓"}, ensure_ascii=False)
+    answer = post(endpoint, key, b"\xef\xbb\xbf" + text.encode()).json()
+    assert answer["body"]["output"] == {"text": "naïve ✓"}  # RFC 8259 8.1: the mark is ignored
+    for other in (text.encode("utf-16"), b'"na\xefve"'):  # UTF-16; Latin-1
+        err = assert_error(post(endpoint, key, other), 400, "bad_json")
+        assert "not UTF-8" in err["message"]
+
+
 def test_missing_key_is_401(behaviour_api):
     endpoint, _ = behaviour_api
     assert_error(requests.post(endpoint, data="1", timeout=10), 401, "missing_key")
