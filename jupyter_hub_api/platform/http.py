@@ -37,6 +37,7 @@ A request line or header that is not HTTP/1.1 is answered 400 in JSON too.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -108,7 +109,7 @@ class _Cycle:
         self.body = bytearray()
         self.more_body = True
         self.end_delivered = False  # the last http.request message was received
-        self.waiter = None  # a future while receive() waits
+        self.waiter = None  # the future receive() waits on (made when one must wait)
         self.response_started = False
         self.response_complete = False
         self.held = None  # a response head waiting for its body
@@ -173,11 +174,12 @@ class _Cycle:
             if self.body or not (self.more_body or self.end_delivered):
                 break  # something to deliver
             self.flow.resume_reading()
-            self.waiter = self.loop.create_future()
-            try:
-                await self.waiter
-            finally:
-                self.waiter = None
+            waiter = self.waiter
+            if waiter is None or waiter.done():
+                waiter = self.waiter = self.loop.create_future()
+            # Shared by every receive() waiting now (an app may listen for the disconnect in
+            # a task of its own); shielded, so one waiter cancelled does not cancel the rest.
+            await asyncio.shield(waiter)
         if self.disconnected or self.response_complete:
             return {"type": "http.disconnect"}
         self.end_delivered = not self.more_body

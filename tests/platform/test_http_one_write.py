@@ -21,6 +21,7 @@ import uvicorn
 from jupyter_hub_api.platform.http import PlatformHttpProtocol
 
 TIMEOUT = 5.0
+LISTENED: list = []  # what /two-listeners' listeners heard
 
 
 async def app(scope, receive, send):
@@ -83,6 +84,21 @@ async def app(scope, receive, send):
         await send({"type": "http.response.body", "body": body})
         await asyncio.wait_for(listener, 2)
         assert calls == ["http.disconnect"], calls
+    elif path == "/two-listeners":
+        # Two tasks wait on receive() at once: both hear the end of the response.
+        while (await receive()).get("more_body"):
+            pass
+        listeners = [asyncio.ensure_future(receive()) for _ in range(2)]
+        await asyncio.sleep(0.05)
+        await send(
+            {"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"2")]}
+        )
+        await send({"type": "http.response.body", "body": b"ok"})
+        try:
+            heard = await asyncio.wait_for(asyncio.gather(*listeners), 2)
+            LISTENED.append([m["type"] for m in heard])
+        except asyncio.TimeoutError:
+            LISTENED.append("a listener never heard the end of the response")
     elif path == "/echo":
         received = b""
         while True:
@@ -249,3 +265,14 @@ def test_a_receive_after_the_body_waits_for_the_end_of_the_response(port):
         conn.sendall(b"GET /fixed HTTP/1.1\r\nhost: x\r\n\r\n")
         head, body = read_response(conn)
         assert head.startswith(b"HTTP/1.1 200 ") and body == b'{"ok":true}'
+
+
+def test_every_receive_waiting_at_once_hears_the_end_of_the_response(port):
+    with connect(port) as conn:
+        conn.sendall(b"POST /two-listeners HTTP/1.1\r\nhost: x\r\ncontent-length: 2\r\n\r\n{}")
+        head, body = read_response(conn)
+        assert head.startswith(b"HTTP/1.1 200 ") and body == b"ok"
+    deadline = time.monotonic() + 10
+    while not LISTENED and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert LISTENED == [["http.disconnect", "http.disconnect"]]
