@@ -394,8 +394,8 @@ def _frames(buf: bytearray) -> list[bytes]:
 # commit costs the same for one row as for a dozen (a WAL frame and two system calls per page
 # it dirties, the -shm file's locks), and under load the frames arrive a fraction of a commit
 # apart. So when the frames taken hold fewer than GROUP_ROWS rows and frames have been arriving
-# less than COMMIT_DELAY apart, the child waits up to COMMIT_DELAY in all for more before it
-# commits. A lone call (frames further apart) is committed at once: no wait at low load.
+# less than half of COMMIT_DELAY apart on average, the child waits up to COMMIT_DELAY in all for
+# more before it commits. A lone call (frames further apart) is committed at once.
 GROUP_ROWS = 16
 COMMIT_DELAY = 0.001  # seconds
 _GAP_WEIGHT = 0.25  # of the newest gap in the moving average of the gaps between frames
