@@ -40,21 +40,22 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import re
 import urllib.parse
 
 import httptools
 from uvicorn.protocols.http.flow_control import HIGH_WATER_LIMIT
-from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import (
+    HEADER_RE,
+    HEADER_VALUE_RE,
+    STATUS_LINE,
+    HttpToolsProtocol,
+)
 
 from .config import ConnectionLimits
 
 log = logging.getLogger("hub.platform.http")
 app_log = logging.getLogger("uvicorn.error")  # where uvicorn logs an app's exceptions
 
-# What may not appear in a response header's name, and in its value (as uvicorn checks).
-_BAD_NAME = re.compile(b'[\x00-\x1f\x7f()<>@,;:\\[\\]={} \t\\\\"]')
-_BAD_VALUE = re.compile(b"[\x00-\x08\x0a-\x1f\x7f]")
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 _LAST_CHUNK = b"0\r\n\r\n"
 _INTERNAL_ERROR = [
@@ -218,9 +219,9 @@ class _Cycle:
         close = False
         for pairs in (self.default_headers, headers):
             for name, value in pairs:
-                if _BAD_NAME.search(name):
+                if HEADER_RE.search(name):  # (uvicorn's checks of a header)
                     raise RuntimeError("Invalid HTTP header name.")
-                if _BAD_VALUE.search(value):
+                if HEADER_VALUE_RE.search(value):
                     raise RuntimeError("Invalid HTTP header value.")
                 name = name.lower()
                 if name == b"content-length":

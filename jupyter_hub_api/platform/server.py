@@ -184,7 +184,6 @@ def serve(
         # asyncio's, rides out EMFILE and serves again once descriptors are freed
         # (tests/platform/test_descriptor_exhaustion.py runs on whichever loop is installed).
         loop="auto",
-        timeout_keep_alive=limits.keep_alive_seconds,
         timeout_graceful_shutdown=10,
         server_header=False,
         # One write per response, deadlines, the connection cap (see http.py).

@@ -129,7 +129,6 @@ def port():
         log_level="warning",
         lifespan="off",
         access_log=False,
-        timeout_keep_alive=60,  # longer than the client waits: a held head shows as a timeout
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=lambda: asyncio.run(server.serve(sockets=[sock])))

@@ -515,12 +515,16 @@ def test_a_lone_call_or_a_full_group_is_committed_at_once(pipe, monkeypatch):
     batches, _ = metering._take(r, bytearray(), [0.0001, time.monotonic()])
     assert [len(b) for b in batches] == [metering.GROUP_ROWS]
     assert time.monotonic() - started < metering.COMMIT_DELAY  # neither waited
-    # The end of stdin ends the wait with what was taken.
-    os.write(w, _framed(1))
-    threading.Timer(0.05, os.close, (w,)).start()
-    batches, ended = metering._take(r, bytearray(), [0.0001, time.monotonic()])
+    # The end of stdin ends the wait with what was taken (a pipe of its own: its writing end
+    # is closed meanwhile).
+    r2, w2 = os.pipe()
+    try:
+        os.write(w2, _framed(1))
+        threading.Timer(0.05, os.close, (w2,)).start()
+        batches, ended = metering._take(r2, bytearray(), [0.0001, time.monotonic()])
+    finally:
+        os.close(r2)
     assert [len(b) for b in batches] == [1] and ended
-    os.dup2(os.open(os.devnull, os.O_WRONLY), w)  # (for the fixture's close)
 
 
 # -- counters ---------------------------------------------------------------------------------

@@ -66,7 +66,12 @@ def _problem(what: str) -> str:
 
 def test_the_protocol_class_and_status_lines_are_there():
     try:
-        from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+        from uvicorn.protocols.http.httptools_impl import (
+            HEADER_RE,
+            HEADER_VALUE_RE,
+            STATUS_LINE,
+            HttpToolsProtocol,
+        )
     except ImportError as exc:
         pytest.fail(_problem(f"uvicorn.protocols.http.httptools_impl ({exc})"))
     for name, parameters in METHODS.items():
@@ -74,6 +79,13 @@ def test_the_protocol_class_and_status_lines_are_there():
         assert method is not None, _problem(f"HttpToolsProtocol.{name} (it is gone)")
         found = list(inspect.signature(method).parameters)
         assert found == parameters, _problem(f"HttpToolsProtocol.{name}'s parameters ({found})")
+    # The header checks the platform's cycle applies to every response header.
+    assert HEADER_RE.search(b"bad name") and not HEADER_RE.search(b"content-type"), _problem(
+        "HEADER_RE"
+    )
+    assert HEADER_VALUE_RE.search(b"a\r\nb") and not HEADER_VALUE_RE.search(b"text/plain"), (
+        _problem("HEADER_VALUE_RE")
+    )
     for status in STATUSES:
         line = STATUS_LINE.get(status, b"")
         assert line.startswith(f"HTTP/1.1 {status} ".encode()) and line.endswith(b"\r\n"), _problem(
