@@ -47,8 +47,11 @@ BUCKETS = (
         "engine: frames to and from the workers",
         ("Worker.", "Pool.", "FrameReader.", "OutputPipes.", "LocalEngine."),
     ),
-    ("HTTP: writing responses (uvicorn)", ("RequestResponseCycle.send",)),
-    ("HTTP: parsing requests (uvicorn, httptools)", ("HttpToolsProtocol.",)),
+    ("HTTP: writing responses (http._Cycle)", ("_Cycle.send", "_Cycle._start", "_Cycle._body")),
+    (
+        "HTTP: parsing requests (httptools, http.PlatformHttpProtocol)",
+        ("HttpToolsProtocol.", "PlatformHttpProtocol."),
+    ),
     (
         "gateway: key, quota and body checks, envelope",
         ("Gateway.", "KeyRing.", "quotas.py", "RateLimiter"),
